@@ -1,0 +1,105 @@
+"""pocketflow-ext: production features for unmodified PocketFlow.
+
+``from pocketflow_ext import Node, Flow, ...`` is a drop-in for ``from pocketflow import ...``:
+each class is the upstream class with every mixin applied, dormant until used.
+"""
+
+from __future__ import annotations
+
+import pocketflow as _upstream
+
+from .errors import (
+    ConfigurationError,
+    HookError,
+    MaxStepsExceeded,
+    PocketFlowExtError,
+    RunCancelled,
+    StoreTypeError,
+    StoreValidationError,
+)
+from .logging import get_logger, setup_logging
+from .mixins import AsyncBridgeMixin, EdgesMixin, HooksMixin, NamedMixin, RetryMixin
+from .store import MISSING, Store, Unserialisable
+from .stream.events import EVENT_KINDS, Event
+from .stream.scope import subscribe
+
+__version__ = "0.1.0"
+
+
+class BaseNode(EdgesMixin, NamedMixin, _upstream.BaseNode):
+    """Upstream ``BaseNode`` plus ``then`` and ``name``."""
+
+
+class Node(RetryMixin, BaseNode, _upstream.Node):
+    """Upstream ``Node`` plus ``then``, ``name`` and backoff/jitter/retry_on retries."""
+
+
+class BatchNode(Node, _upstream.BatchNode):
+    """Upstream ``BatchNode`` with the ``Node`` extras."""
+
+
+class AsyncNode(AsyncBridgeMixin, Node, _upstream.AsyncNode):
+    """Upstream ``AsyncNode``; also runs inside a synchronous ``Flow``."""
+
+
+class AsyncBatchNode(AsyncNode, BatchNode, _upstream.AsyncBatchNode):
+    """Upstream ``AsyncBatchNode`` with the ``AsyncNode`` extras."""
+
+
+class AsyncParallelBatchNode(AsyncNode, BatchNode, _upstream.AsyncParallelBatchNode):
+    """Upstream ``AsyncParallelBatchNode`` with the ``AsyncNode`` extras."""
+
+
+class Flow(HooksMixin, BaseNode, _upstream.Flow):
+    """Upstream ``Flow`` plus hooks, ``flow_name`` and ``max_steps``."""
+
+
+class BatchFlow(Flow, _upstream.BatchFlow):
+    """Upstream ``BatchFlow`` with the ``Flow`` extras."""
+
+
+class AsyncFlow(Flow, AsyncNode, _upstream.AsyncFlow):
+    """Upstream ``AsyncFlow`` with the ``Flow`` extras; ``flow.run(shared)`` also works."""
+
+
+class AsyncBatchFlow(AsyncFlow, BatchFlow, _upstream.AsyncBatchFlow):
+    """Upstream ``AsyncBatchFlow`` with the ``AsyncFlow`` extras."""
+
+
+class AsyncParallelBatchFlow(AsyncFlow, BatchFlow, _upstream.AsyncParallelBatchFlow):
+    """Upstream ``AsyncParallelBatchFlow`` with the ``AsyncFlow`` extras."""
+
+
+__all__ = [
+    "AsyncBatchFlow",
+    "AsyncBatchNode",
+    "AsyncBridgeMixin",
+    "AsyncFlow",
+    "AsyncNode",
+    "AsyncParallelBatchFlow",
+    "AsyncParallelBatchNode",
+    "BaseNode",
+    "BatchFlow",
+    "BatchNode",
+    "ConfigurationError",
+    "EVENT_KINDS",
+    "EdgesMixin",
+    "Event",
+    "Flow",
+    "HookError",
+    "HooksMixin",
+    "MISSING",
+    "MaxStepsExceeded",
+    "NamedMixin",
+    "Node",
+    "PocketFlowExtError",
+    "RetryMixin",
+    "RunCancelled",
+    "Store",
+    "StoreTypeError",
+    "StoreValidationError",
+    "Unserialisable",
+    "get_logger",
+    "setup_logging",
+    "subscribe",
+]

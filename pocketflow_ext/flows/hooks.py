@@ -1,0 +1,87 @@
+"""HooksMixin: ``flow.on(event, callback)``, internal subscribers, ``flow_name`` and ``max_steps``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ConfigurationError, HookError
+from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Subscriber
+from . import observe
+from .naming import GraphNames, check_label
+
+
+class HooksMixin:
+    """Report a flow's execution into the event stream and let users hook into it.
+
+    ``flow.on("node_end", cb)`` registers a PocoFlow-style hook; ``flow.subscribe(fn)``
+    receives every :class:`~pocketflow_ext.Event` of the flow's runs (nested flows too).
+    Both run in registration order; one that raises is logged, never breaks the run.
+    """
+
+    flow_name: str | None = None
+    max_steps: int | None = None
+    _listeners: tuple[tuple[str | None, Callable[..., Any]], ...] = ()
+
+    def __init__(
+        self, *args: Any, flow_name: str | None = None, max_steps: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if flow_name is not None:
+            self.flow_name = check_label(flow_name, "flow_name")
+        if max_steps is not None:
+            if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+                raise ConfigurationError(
+                    f"max_steps must be a positive int (or None for no limit), got {max_steps!r}"
+                )
+            self.max_steps = max_steps
+        # Created here so upstream's per-step copy.copy of a nested flow shares the cache.
+        self._graph_names = GraphNames()
+
+    def on(self, event: str, callback: Callable[..., Any]) -> Any:
+        """Call ``callback`` on ``event``; returns the flow so calls chain.
+
+        Events and signatures: ``flow_start(flow_name, store)``, ``node_start(name, store)``,
+        ``node_retry(name, attempt, exc, delay_s, store)``,
+        ``node_end(name, action, elapsed_s, store)``, ``node_error(name, exc, store)``,
+        ``flow_end(steps, store)``.
+        """
+        if event not in HOOK_SIGNATURES:
+            raise HookError(
+                f"unknown hook event {event!r} on flow {observe.flow_label(self)!r}; "
+                f"choose one of {', '.join(EVENT_KINDS)}"
+            )
+        if not callable(callback):
+            raise TypeError(
+                f"hook for {event!r} must be callable with signature {HOOK_SIGNATURES[event]}, "
+                f"got {type(callback).__name__}"
+            )
+        self._listeners = (*self._listeners, (event, callback))
+        return self
+
+    def subscribe(self, subscriber: Subscriber) -> Any:
+        """Send every event record of this flow's runs to ``subscriber(event)``; returns the flow."""
+        if not callable(subscriber):
+            raise TypeError(f"subscriber must be callable, got {type(subscriber).__name__}")
+        self._listeners = (*self._listeners, (None, subscriber))
+        return self
+
+    def unsubscribe(self, listener: Callable[..., Any]) -> Any:
+        """Remove a hook or subscriber registered with ``on`` or ``subscribe``; returns the flow."""
+        self._listeners = tuple(e for e in self._listeners if e[1] is not listener)
+        return self
+
+    def _run(self, shared: Any) -> Any:
+        return observe.run_flow(self, shared, super()._run)  # type: ignore[misc]
+
+    async def _run_async(self, shared: Any) -> Any:
+        return await observe.run_flow_async(self, shared, super()._run_async)  # type: ignore[misc]
+
+    def _orch(self, shared: Any, params: Any = None) -> Any:
+        return observe.orchestrate(self, shared, params, super()._orch)  # type: ignore[misc]
+
+    async def _orch_async(self, shared: Any, params: Any = None) -> Any:
+        return await observe.orchestrate_async(self, shared, params, super()._orch_async)  # type: ignore[misc]
+
+    def get_next_node(self, curr: Any, action: Any) -> Any:
+        return observe.next_node(self, curr, action, super().get_next_node)  # type: ignore[misc]

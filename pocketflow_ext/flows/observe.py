@@ -1,0 +1,182 @@
+"""The seams where a flow reports into the event stream.
+
+Upstream keeps its loops; we only wrap ``_run``/``_run_async`` (a flow level),
+``_orch``/``_orch_async`` (one pass through the graph) and ``get_next_node`` (the moment
+one node has finished and the next is chosen). The same functions serve ``HooksMixin``
+and ``instrument()``'s wrapt wrappers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextvars import Token
+from typing import Any
+
+from ..errors import MaxStepsExceeded, RunCancelled
+from ..stream import dispatch
+from ..stream.scope import (
+    Frame,
+    Level,
+    Run,
+    _current,
+    _global_subscribers,
+    _pending_options,
+)
+from .naming import assign_names, base_name, name_of
+
+
+def flow_label(flow: Any) -> str:
+    return base_name(flow)
+
+
+def _wants_run(flow: Any) -> bool:
+    return bool(
+        _global_subscribers
+        or getattr(flow, "_listeners", None)
+        or getattr(flow, "max_steps", None) is not None
+        or _pending_options.get() is not None
+    )
+
+
+def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | None:
+    parent = _current.get()
+    if parent is None:
+        if not _wants_run(flow):
+            return None  # dormant: nothing listens, nothing to guard
+        path = flow_label(flow)
+        run = Run(path, shared)
+        parent_level = None
+    else:
+        parent_level = parent.level
+        run = parent_level.run
+        # A flow nested as a node is named by its parent's graph; one started inside a
+        # node's code sits under that node.
+        path = f"{parent_level.path}/{parent.node or base_name(flow)}"
+    cache = getattr(flow, "_graph_names", None)
+    names = dict(cache.for_start(flow.start_node) if cache else assign_names(flow.start_node))
+    level = Level(
+        run, flow, path, parent_level, names, tuple(getattr(flow, "_listeners", ())), shared
+    )
+    token = _current.set(Frame(level, None))
+    dispatch.flow_start(level)
+    return level, token
+
+
+def _end_level(level: Level, token: Token[Frame | None], exc: BaseException | None) -> None:
+    try:
+        if exc is None:
+            dispatch.flow_end(level, "completed", None)
+        else:
+            dispatch.flow_end(level, status_for(exc), exc)
+    finally:
+        _current.reset(token)
+
+
+def status_for(exc: BaseException) -> str:
+    return "cancelled" if isinstance(exc, (RunCancelled, KeyboardInterrupt)) else "failed"
+
+
+def run_flow(flow: Any, shared: Any, call: Callable[[Any], Any]) -> Any:
+    opened = _begin_level(flow, shared)
+    if opened is None:
+        return call(shared)
+    level, token = opened
+    try:
+        result = call(shared)
+    except BaseException as exc:
+        _end_level(level, token, exc)
+        raise
+    _end_level(level, token, None)
+    return result
+
+
+async def run_flow_async(flow: Any, shared: Any, call: Callable[[Any], Awaitable[Any]]) -> Any:
+    opened = _begin_level(flow, shared)
+    if opened is None:
+        return await call(shared)
+    level, token = opened
+    try:
+        result = await call(shared)
+    except BaseException as exc:
+        _end_level(level, token, exc)
+        raise
+    _end_level(level, token, None)
+    return result
+
+
+def _begin_frame(flow: Any, params: Any) -> tuple[Frame, Token[Frame | None]] | None:
+    outer = _current.get()
+    if outer is None or outer.level.flow is not flow:
+        return None
+    frame = Frame(outer.level, params or getattr(flow, "params", None) or None)
+    token = _current.set(frame)
+    if flow.start_node is not None:
+        try:
+            _before_node(frame, flow.start_node, flow)
+        except BaseException:
+            _current.reset(token)
+            raise
+    return frame, token
+
+
+def _fail_frame(frame: Frame, exc: BaseException) -> None:
+    if frame.node is not None:
+        dispatch.node_error(frame, exc)
+
+
+def orchestrate(flow: Any, shared: Any, params: Any, call: Callable[..., Any]) -> Any:
+    opened = _begin_frame(flow, params)
+    if opened is None:
+        return call(shared, params)
+    frame, token = opened
+    try:
+        return call(shared, params)
+    except BaseException as exc:
+        _fail_frame(frame, exc)
+        raise
+    finally:
+        _current.reset(token)
+
+
+async def orchestrate_async(
+    flow: Any, shared: Any, params: Any, call: Callable[..., Awaitable[Any]]
+) -> Any:
+    opened = _begin_frame(flow, params)
+    if opened is None:
+        return await call(shared, params)
+    frame, token = opened
+    try:
+        return await call(shared, params)
+    except BaseException as exc:
+        _fail_frame(frame, exc)
+        raise
+    finally:
+        _current.reset(token)
+
+
+def next_node(flow: Any, curr: Any, action: Any, call: Callable[[Any, Any], Any]) -> Any:
+    frame = _current.get()
+    if frame is None or frame.level.flow is not flow:
+        return call(curr, action)
+    if frame.node is not None:
+        dispatch.node_end(frame, action)
+    nxt = call(curr, action)
+    if nxt is not None:
+        _before_node(frame, nxt, flow)
+    return nxt
+
+
+def _before_node(frame: Frame, node: Any, flow: Any) -> None:
+    level = frame.level
+    if level.run.cancel.is_set():
+        raise RunCancelled(
+            f"run {level.run.run_id!r} of flow {level.run.flow_name!r} was cancelled before "
+            f"node {name_of(level.names, node, flow)!r}; resume it to continue from there"
+        )
+    if level.max_steps is not None and frame.count >= level.max_steps:
+        trail = " -> ".join(frame.recent)
+        raise MaxStepsExceeded(
+            f"flow {level.path!r} exceeded max_steps={level.max_steps} "
+            f"(last nodes run: {trail}); raise max_steps or check the loop's exit action"
+        )
+    dispatch.node_start(frame, name_of(level.names, node, flow))

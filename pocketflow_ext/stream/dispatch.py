@@ -1,0 +1,180 @@
+"""How listeners are called: global subscribers first, then each enclosing flow's listeners
+(outermost first, registration order), each isolated so a raising listener is logged and
+never breaks the run."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+from ..logging import get_logger
+from . import events as ev
+from .events import Event
+from .scope import Frame, Level, _global_subscribers
+
+_log = get_logger("hooks")
+
+
+def _call(listener: Any, *args: Any) -> None:
+    try:
+        listener(*args)
+    except Exception:
+        _log.exception("listener %s raised; the run continues", _describe(listener))
+
+
+def _describe(listener: Any) -> str:
+    return getattr(listener, "__qualname__", None) or repr(listener)
+
+
+def _deliver(
+    level: Level, kind: str, event: Event | None, rel_args: tuple[Any, ...], path: str
+) -> None:
+    """Send ``event`` to subscribers and ``(name relative to the hooked flow, *rel_args)``
+    to the ``kind`` hooks of every enclosing flow."""
+    if event is not None:
+        for sub in _global_subscribers:
+            _call(sub, event)
+    for cut, entries in level.listeners:
+        for kind_wanted, callback in entries:
+            if kind_wanted is None:
+                if event is not None:
+                    _call(callback, event)
+            elif kind_wanted == kind:
+                _call(callback, path[cut:], *rel_args)
+
+
+def _deliver_flow(level: Level, kind: str, event: Event | None, hook_args: tuple[Any, ...]) -> None:
+    """Flow start/end: subscribers of every enclosing level see it, but hooks only fire on
+    the flow's own level, since their signatures carry no path to tell flows apart."""
+    if event is not None:
+        for sub in _global_subscribers:
+            _call(sub, event)
+    last = len(level.listeners) - 1
+    for i, (_cut, entries) in enumerate(level.listeners):
+        for kind_wanted, callback in entries:
+            if kind_wanted is None:
+                if event is not None:
+                    _call(callback, event)
+            elif kind_wanted == kind and i == last:
+                _call(callback, *hook_args)
+
+
+def _event(level: Level, kind: str, path: str, **fields: Any) -> Event:
+    run = level.run
+    return Event(kind, run.run_id, run.flow_name, path, time.time(), store=level.store, **fields)
+
+
+def node_start(frame: Frame, name: str) -> None:
+    level = frame.level
+    frame.node, frame.step = name, level.run.next_step()
+    frame.count += 1
+    level.steps += 1
+    frame.recent.append(name)
+    path = f"{level.path}/{name}"
+    event = (
+        _event(level, ev.NODE_START, path, step=frame.step, node=name, params=frame.params)
+        if level.wants_events
+        else None
+    )
+    _deliver(level, ev.NODE_START, event, (level.store,), path)
+    frame.t0 = time.perf_counter()
+
+
+def node_end(frame: Frame, action: Any) -> None:
+    elapsed = time.perf_counter() - frame.t0
+    level, name = frame.level, frame.node
+    frame.node = None
+    path = f"{level.path}/{name}"
+    event = (
+        _event(
+            level,
+            ev.NODE_END,
+            path,
+            step=frame.step,
+            node=name,
+            action=action,
+            elapsed_s=elapsed,
+            params=frame.params,
+        )
+        if level.wants_events
+        else None
+    )
+    _deliver(level, ev.NODE_END, event, (action, elapsed, level.store), path)
+
+
+def node_error(frame: Frame, exc: BaseException) -> None:
+    elapsed = time.perf_counter() - frame.t0
+    level, name = frame.level, frame.node
+    frame.node = None
+    path = f"{level.path}/{name}"
+    event = (
+        _event(
+            level,
+            ev.NODE_ERROR,
+            path,
+            step=frame.step,
+            node=name,
+            elapsed_s=elapsed,
+            error=error_text(exc),
+            traceback=traceback_text(exc),
+            params=frame.params,
+            exc=exc,
+        )
+        if level.wants_events
+        else None
+    )
+    _deliver(level, ev.NODE_ERROR, event, (exc, level.store), path)
+
+
+def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -> None:
+    level, name = frame.level, frame.node
+    path = f"{level.path}/{name}"
+    event = (
+        _event(
+            level,
+            ev.NODE_RETRY,
+            path,
+            step=frame.step,
+            node=name,
+            attempt=attempt,
+            delay_s=delay_s,
+            error=error_text(exc),
+            traceback=traceback_text(exc),
+            params=frame.params,
+            exc=exc,
+        )
+        if level.wants_events
+        else None
+    )
+    _deliver(level, ev.NODE_RETRY, event, (attempt, exc, delay_s, level.store), path)
+
+
+def flow_start(level: Level) -> None:
+    event = _event(level, ev.FLOW_START, level.path) if level.wants_events else None
+    _deliver_flow(level, ev.FLOW_START, event, (level.path.rsplit("/", 1)[-1], level.store))
+
+
+def flow_end(level: Level, status: str, exc: BaseException | None) -> None:
+    event = None
+    if level.wants_events:
+        event = _event(
+            level,
+            ev.FLOW_END,
+            level.path,
+            status=status,
+            steps=level.steps,
+            error=error_text(exc) if exc else None,
+            traceback=traceback_text(exc) if exc else None,
+            exc=exc,
+        )
+    _deliver_flow(level, ev.FLOW_END, event, (level.steps, level.store))
+
+
+def error_text(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def traceback_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
