@@ -93,6 +93,7 @@ def name_of(names: dict[int, str], node: Any, flow: Any) -> str:
     name = names.get(id(node))
     if name is None:  # edge added after the names were computed
         cache = getattr(flow, "_graph_names", None)
-        names.update(cache.rebuild(flow.start_node) if cache else assign_names(flow.start_node))
+        root = getattr(flow, "naming_root", None) or flow.start_node
+        names.update(cache.rebuild(root) if cache else assign_names(root))
         name = names.get(id(node)) or base_name(node)
     return name

@@ -52,8 +52,11 @@ def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | 
         # A flow nested as a node is named by its parent's graph; one started inside a
         # node's code sits under that node.
         path = f"{parent_level.path}/{parent.node or base_name(flow)}"
+    # A run resumed mid-graph names its nodes from the original start (``naming_root``),
+    # so names match the run it continues.
+    root = getattr(flow, "naming_root", None) or flow.start_node
     cache = getattr(flow, "_graph_names", None)
-    names = dict(cache.for_start(flow.start_node) if cache else assign_names(flow.start_node))
+    names = dict(cache.for_start(root) if cache else assign_names(root))
     level = Level(
         run, flow, path, parent_level, names, tuple(getattr(flow, "_listeners", ())), shared
     )
