@@ -1,0 +1,56 @@
+"""The core examples run offline as users would run them, and print what the docs promise."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run_example(name: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)], cwd=EXAMPLES, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_typed_store_example_writes_through_and_rejects_bad_types() -> None:
+    out = run_example("typed_store.py")
+    assert "observer: words: 0 -> 4" in out
+    assert "words in the caller's dict: 4" in out
+    assert "rejected: store 'counter': key 'words' expects int, got str" in out
+    assert "restored: {'text': 'the quick brown fox', 'words': 4}" in out
+    assert not (EXAMPLES / "counter_snapshot.json").exists()
+
+
+def test_edges_and_hooks_example_follows_named_edges_and_stops_runaway_loop() -> None:
+    out = run_example("edges_and_hooks.py")
+    assert out.splitlines().count("> Draft") == 2 and "  Review -> approve" in out
+    assert "done in 5 steps" in out and "published: True" in out
+    assert "stopped: flow 'runaway' exceeded max_steps=5" in out
+
+
+def test_retry_example_retries_flaky_calls_then_succeeds() -> None:
+    out = run_example("retry_backoff.py")
+    assert "retry Summarise after attempt 1" in out and "retry Summarise after attempt 2" in out
+    assert "summary: PocketFlow keeps workflows small" in out
+    assert "llm calls: 3" in out
+
+
+def test_async_example_runs_async_nodes_in_sync_flow_even_inside_a_loop() -> None:
+    out = run_example("async_in_sync_flow.py")
+    assert "summaries: ['first document about flows', 'second document about nodes']" in out
+    assert "from a running loop: ['third document']" in out
+
+
+@pytest.mark.parametrize("name", ["one_mixin_at_a_time.py"])
+def test_single_mixins_on_upstream_classes(name: str) -> None:
+    out = run_example(name)
+    assert "Greet -> anything" in out
+    assert "shared: {'greeted': True, 'flaky': 'ok'}" in out
