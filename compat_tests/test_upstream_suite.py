@@ -1,0 +1,99 @@
+"""Upstream's own test suite, from the pocketflow 0.0.3 sdist on PyPI, run twice.
+
+Once against plain upstream, once with ``pocketflow`` rebound to our drop-in classes and a
+process-wide subscriber checking one start and one end-or-error per node execution. The
+sdist is downloaded at test time with pip and cached outside the repository
+(``$POCKETFLOW_EXT_CACHE`` or ``~/.cache/pocketflow-ext``); it is never committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pocketflow
+import pytest
+
+VERSION = "0.0.3"
+HERE = Path(__file__).parent
+REBIND_CONFTEST = HERE / "upstream_rebind" / "conftest.py"
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("POCKETFLOW_EXT_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "pocketflow-ext"
+
+
+@pytest.fixture(scope="module")
+def upstream_sdist() -> Path:
+    """The unpacked sdist (downloaded once, then reused from the cache)."""
+    cache = _cache_dir()
+    root = cache / f"pocketflow-{VERSION}"
+    if not (root / "tests").is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        archive = cache / f"pocketflow-{VERSION}.tar.gz"
+        if not archive.exists():
+            done = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                 f"pocketflow=={VERSION}", "-d", str(cache)],
+                capture_output=True, text=True, timeout=240,
+            )  # fmt: skip
+            if done.returncode != 0 or not archive.exists():
+                pytest.fail(
+                    f"could not download the pocketflow {VERSION} sdist from PyPI:\n{done.stderr}\n"
+                    f"Put pocketflow-{VERSION}.tar.gz into {cache} (or set POCKETFLOW_EXT_CACHE)."
+                )
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 refuses unsafe members
+                tar.extractall(cache, filter="data")
+            else:
+                tar.extractall(cache)
+    return root
+
+
+def _run_suite(sdist: Path, work: Path, rebind: bool) -> tuple[int, dict, str]:
+    """Run upstream's tests in a fresh interpreter; (passed count, subscriber report, output)."""
+    shutil.copytree(sdist / "tests", work / "tests")
+    shutil.copytree(sdist / "pocketflow", work / "pocketflow")  # the tests import their root
+    (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    if rebind:
+        shutil.copy(REBIND_CONFTEST, work / "tests" / "conftest.py")
+    junit, report = work / "junit.xml", work / "report.json"
+    env = {**os.environ, "POCKETFLOW_EXT_COMPAT_REPORT": str(report)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
+         "tests"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    cases = ET.parse(junit).getroot().iter("testcase")
+    passed = sum(1 for case in cases if not len(case))  # no failure/error/skipped child
+    return passed, json.loads(report.read_text()) if report.exists() else {}, output
+
+
+def test_the_sdist_is_the_installed_upstream_version(upstream_sdist: Path) -> None:
+    source = (upstream_sdist / "pocketflow" / "__init__.py").read_text(encoding="utf-8")
+    assert source == Path(pocketflow.__file__).read_text(encoding="utf-8")
+
+
+@pytest.mark.timeout(600)
+def test_upstream_suite_passes_in_full_on_upstream_and_on_drop_in_classes(
+    upstream_sdist: Path, tmp_path: Path
+) -> None:
+    plain, _, _ = _run_suite(upstream_sdist, tmp_path / "plain", rebind=False)
+    ours, report, output = _run_suite(upstream_sdist, tmp_path / "ours", rebind=True)
+    assert plain > 0
+    assert ours == plain, output
+    # The rebinding really happened: our subscriber saw the upstream tests' nodes run.
+    assert report["kinds"]["node_start"] > 0
+    assert report["kinds"]["node_start"] == (
+        report["kinds"].get("node_end", 0) + report["kinds"].get("node_error", 0)
+    )
+    assert report["problems"] == []
