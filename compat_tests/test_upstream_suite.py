@@ -22,7 +22,7 @@ import pytest
 
 VERSION = "0.0.3"
 HERE = Path(__file__).parent
-REBIND_CONFTEST = HERE / "upstream_rebind" / "conftest.py"
+REBIND_CONFTEST = HERE / "rebind_conftest.py"  # copied in as conftest.py, so never loaded here
 
 
 def _cache_dir() -> Path:

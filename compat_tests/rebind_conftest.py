@@ -1,4 +1,4 @@
-"""Loaded by pytest before upstream's test modules: rebinds ``pocketflow`` to our classes.
+"""Copied into upstream's test dir as conftest.py: rebinds ``pocketflow`` to our classes.
 
 Upstream's tests put their sdist root on ``sys.path`` and then ``from pocketflow import ...``;
 because the name is already in ``sys.modules`` they get our drop-in classes instead. A
