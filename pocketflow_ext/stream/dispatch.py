@@ -65,6 +65,19 @@ def _event(level: Level, kind: str, path: str, **fields: Any) -> Event:
     return Event(kind, run.run_id, run.flow_name, path, time.time(), store=level.store, **fields)
 
 
+def _node_event(
+    frame: Frame, kind: str, path: str, name: str | None, **fields: Any
+) -> Event | None:
+    level = frame.level
+    if not level.wants_events:
+        return None  # hooks only: no record to build
+    return _event(level, kind, path, step=frame.step, node=name, params=frame.params, **fields)
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    return {"error": error_text(exc), "traceback": traceback_text(exc), "exc": exc}
+
+
 def node_start(frame: Frame, name: str) -> None:
     level = frame.level
     frame.node, frame.step = name, level.run.next_step()
@@ -72,11 +85,7 @@ def node_start(frame: Frame, name: str) -> None:
     level.steps += 1
     frame.recent.append(name)
     path = f"{level.path}/{name}"
-    event = (
-        _event(level, ev.NODE_START, path, step=frame.step, node=name, params=frame.params)
-        if level.wants_events
-        else None
-    )
+    event = _node_event(frame, ev.NODE_START, path, name)
     _deliver(level, ev.NODE_START, event, (level.store,), path)
     frame.t0 = time.perf_counter()
 
@@ -86,20 +95,7 @@ def node_end(frame: Frame, action: Any) -> None:
     level, name = frame.level, frame.node
     frame.node = None
     path = f"{level.path}/{name}"
-    event = (
-        _event(
-            level,
-            ev.NODE_END,
-            path,
-            step=frame.step,
-            node=name,
-            action=action,
-            elapsed_s=elapsed,
-            params=frame.params,
-        )
-        if level.wants_events
-        else None
-    )
+    event = _node_event(frame, ev.NODE_END, path, name, action=action, elapsed_s=elapsed)
     _deliver(level, ev.NODE_END, event, (action, elapsed, level.store), path)
 
 
@@ -109,18 +105,7 @@ def node_error(frame: Frame, exc: BaseException) -> None:
     frame.node = None
     path = f"{level.path}/{name}"
     event = (
-        _event(
-            level,
-            ev.NODE_ERROR,
-            path,
-            step=frame.step,
-            node=name,
-            elapsed_s=elapsed,
-            error=error_text(exc),
-            traceback=traceback_text(exc),
-            params=frame.params,
-            exc=exc,
-        )
+        _node_event(frame, ev.NODE_ERROR, path, name, elapsed_s=elapsed, **_failure(exc))
         if level.wants_events
         else None
     )
@@ -131,18 +116,8 @@ def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -
     level, name = frame.level, frame.node
     path = f"{level.path}/{name}"
     event = (
-        _event(
-            level,
-            ev.NODE_RETRY,
-            path,
-            step=frame.step,
-            node=name,
-            attempt=attempt,
-            delay_s=delay_s,
-            error=error_text(exc),
-            traceback=traceback_text(exc),
-            params=frame.params,
-            exc=exc,
+        _node_event(
+            frame, ev.NODE_RETRY, path, name, attempt=attempt, delay_s=delay_s, **_failure(exc)
         )
         if level.wants_events
         else None
@@ -158,16 +133,8 @@ def flow_start(level: Level) -> None:
 def flow_end(level: Level, status: str, exc: BaseException | None) -> None:
     event = None
     if level.wants_events:
-        event = _event(
-            level,
-            ev.FLOW_END,
-            level.path,
-            status=status,
-            steps=level.steps,
-            error=error_text(exc) if exc else None,
-            traceback=traceback_text(exc) if exc else None,
-            exc=exc,
-        )
+        failure = _failure(exc) if exc else {}
+        event = _event(level, ev.FLOW_END, level.path, status=status, steps=level.steps, **failure)
     _deliver_flow(level, ev.FLOW_END, event, (level.steps, level.store))
 
 
