@@ -13,12 +13,25 @@ from .errors import (
     HookError,
     MaxStepsExceeded,
     PocketFlowExtError,
+    ResumeError,
     RunCancelled,
+    RunNotFound,
+    RunTimeout,
     StoreTypeError,
     StoreValidationError,
 )
+from .flows.handle import RunHandle
 from .logging import get_logger, setup_logging
-from .mixins import AsyncBridgeMixin, EdgesMixin, HooksMixin, NamedMixin, RetryMixin
+from .mixins import (
+    AsyncBridgeMixin,
+    AsyncResumeMixin,
+    BackgroundMixin,
+    EdgesMixin,
+    HooksMixin,
+    NamedMixin,
+    ResumeMixin,
+    RetryMixin,
+)
 from .store import MISSING, Store, Unserialisable
 from .stream.events import EVENT_KINDS, Event
 from .stream.scope import subscribe
@@ -50,15 +63,15 @@ class AsyncParallelBatchNode(AsyncNode, BatchNode, _upstream.AsyncParallelBatchN
     """Upstream ``AsyncParallelBatchNode`` with the ``AsyncNode`` extras."""
 
 
-class Flow(HooksMixin, BaseNode, _upstream.Flow):
-    """Upstream ``Flow`` plus hooks, ``flow_name`` and ``max_steps``."""
+class Flow(ResumeMixin, BackgroundMixin, HooksMixin, BaseNode, _upstream.Flow):
+    """Upstream ``Flow`` plus hooks, ``flow_name``, ``max_steps``, resume and background runs."""
 
 
 class BatchFlow(Flow, _upstream.BatchFlow):
     """Upstream ``BatchFlow`` with the ``Flow`` extras."""
 
 
-class AsyncFlow(Flow, AsyncNode, _upstream.AsyncFlow):
+class AsyncFlow(AsyncResumeMixin, Flow, AsyncNode, _upstream.AsyncFlow):
     """Upstream ``AsyncFlow`` with the ``Flow`` extras; ``flow.run(shared)`` also works."""
 
 
@@ -78,6 +91,8 @@ __all__ = [
     "AsyncNode",
     "AsyncParallelBatchFlow",
     "AsyncParallelBatchNode",
+    "AsyncResumeMixin",
+    "BackgroundMixin",
     "BaseNode",
     "BatchFlow",
     "BatchNode",
@@ -93,8 +108,13 @@ __all__ = [
     "NamedMixin",
     "Node",
     "PocketFlowExtError",
+    "ResumeMixin",
     "RetryMixin",
+    "ResumeError",
     "RunCancelled",
+    "RunHandle",
+    "RunNotFound",
+    "RunTimeout",
     "Store",
     "StoreTypeError",
     "StoreValidationError",

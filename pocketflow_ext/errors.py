@@ -29,3 +29,28 @@ class RunCancelled(PocketFlowExtError, RuntimeError):
 
 class ConfigurationError(PocketFlowExtError, ValueError):
     """A constructor or function argument has an invalid value."""
+
+
+class RunTimeout(PocketFlowExtError, TimeoutError):
+    """``RunHandle.wait(timeout)`` gave up before the run ended (the run keeps going)."""
+
+
+class RunNotFound(PocketFlowExtError, LookupError):
+    """No run with the given run id is recorded in the database."""
+
+
+class ResumeError(PocketFlowExtError, ValueError):
+    """A run cannot be resumed as asked: it completed, is still running, or the flow's graph
+    no longer has the node it stopped after."""
+
+
+class MonitorDatabaseError(PocketFlowExtError, ValueError):
+    """The monitor cannot show a database: missing, empty, not SQLite, or another schema."""
+
+
+class DatabaseError(PocketFlowExtError, OSError):
+    """A recording database cannot be opened or written (unwritable path, not SQLite, ...)."""
+
+
+class RunExistsError(PocketFlowExtError, ValueError):
+    """A run id is already recorded; run ids are never reused or overwritten."""

@@ -6,10 +6,21 @@
 ...     max_retries, retry_delay, backoff = 3, 0.5, 2.0
 """
 
+from .flows.background import BackgroundMixin
 from .flows.hooks import HooksMixin
+from .flows.resume import AsyncResumeMixin, ResumeMixin
 from .nodes.async_bridge import AsyncBridgeMixin
 from .nodes.edges import EdgesMixin
 from .nodes.named import NamedMixin
 from .nodes.retry import RetryMixin
 
-__all__ = ["AsyncBridgeMixin", "EdgesMixin", "HooksMixin", "NamedMixin", "RetryMixin"]
+__all__ = [
+    "AsyncBridgeMixin",
+    "AsyncResumeMixin",
+    "BackgroundMixin",
+    "EdgesMixin",
+    "HooksMixin",
+    "NamedMixin",
+    "ResumeMixin",
+    "RetryMixin",
+]
