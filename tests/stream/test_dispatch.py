@@ -1,0 +1,66 @@
+"""Dispatch: who is called in which order, with which records, and isolation of failures."""
+
+from __future__ import annotations
+
+import pocketflow_ext
+from pocketflow_ext import Event, Flow, Node
+
+
+class Work(Node):
+    def post(self, shared, prep_res, exec_res):
+        return "done"
+
+
+def test_global_subscribers_are_called_before_flow_listeners() -> None:
+    order: list[str] = []
+    flow = Flow(start=Work()).subscribe(lambda e: order.append("flow"))
+    unsubscribe = pocketflow_ext.subscribe(lambda e: order.append("global"))
+    try:
+        flow.run({})
+    finally:
+        unsubscribe()
+    assert order == ["global", "flow"] * 4
+
+
+def test_outer_flow_listeners_come_before_nested_flow_listeners() -> None:
+    order: list[str] = []
+    inner = Flow(start=Work(), flow_name="Inner")
+    inner.on("node_start", lambda name, store: order.append(f"inner:{name}"))
+    outer = Flow(start=inner, flow_name="Outer")
+    outer.on("node_start", lambda name, store: order.append(f"outer:{name}"))
+    outer.run({})
+    assert order == ["outer:Inner", "outer:Inner/Work", "inner:Work"]
+
+
+def test_event_records_carry_the_documented_fields(events) -> None:
+    store = {"k": 1}
+    assert Flow(start=Work(), flow_name="f").run(store) == "done"
+    start, node_start, node_end, end = events
+    assert isinstance(start, Event) and start.kind == "flow_start" and start.path == "f"
+    assert (node_start.node, node_start.path, node_start.step) == ("Work", "f/Work", 1)
+    assert node_end.action == "done" and node_end.elapsed_s >= 0 and node_end.step == 1
+    assert end.status == "completed" and end.steps == 1 and end.store is store
+    assert all(e.run_id == start.run_id and e.flow_name == "f" for e in events)
+    assert [e.ts for e in events] == sorted(e.ts for e in events)
+
+
+def test_a_subscriber_that_raises_does_not_stop_the_next_one(ext_logs) -> None:
+    seen: list[str] = []
+    flow = Flow(start=Work())
+    flow.subscribe(lambda e: 1 / 0).subscribe(lambda e: seen.append(e.kind))
+    flow.run({})
+    assert seen == ["flow_start", "node_start", "node_end", "flow_end"]
+    assert len([r for r in ext_logs.records if r.exc_info]) == 4
+
+
+def test_a_keyboard_interrupt_in_a_node_is_reported_as_cancelled(events) -> None:
+    class Interrupted(Node):
+        def exec(self, prep_res):
+            raise KeyboardInterrupt
+
+    try:
+        Flow(start=Interrupted()).run({})
+    except KeyboardInterrupt:
+        pass
+    assert [e.kind for e in events][-2:] == ["node_error", "flow_end"]
+    assert events[-1].status == "cancelled"
