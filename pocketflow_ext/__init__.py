@@ -29,9 +29,11 @@ from .mixins import (
     EdgesMixin,
     HooksMixin,
     NamedMixin,
+    RecordingMixin,
     ResumeMixin,
     RetryMixin,
 )
+from .recording import WorkflowDB
 from .store import MISSING, Store, Unserialisable
 from .stream.events import EVENT_KINDS, Event
 from .stream.scope import subscribe
@@ -63,7 +65,7 @@ class AsyncParallelBatchNode(AsyncNode, BatchNode, _upstream.AsyncParallelBatchN
     """Upstream ``AsyncParallelBatchNode`` with the ``AsyncNode`` extras."""
 
 
-class Flow(ResumeMixin, BackgroundMixin, HooksMixin, BaseNode, _upstream.Flow):
+class Flow(ResumeMixin, BackgroundMixin, RecordingMixin, HooksMixin, BaseNode, _upstream.Flow):
     """Upstream ``Flow`` plus hooks, ``flow_name``, ``max_steps``, resume and background runs."""
 
 
@@ -108,6 +110,7 @@ __all__ = [
     "NamedMixin",
     "Node",
     "PocketFlowExtError",
+    "RecordingMixin",
     "ResumeMixin",
     "RetryMixin",
     "ResumeError",
@@ -119,6 +122,7 @@ __all__ = [
     "StoreTypeError",
     "StoreValidationError",
     "Unserialisable",
+    "WorkflowDB",
     "get_logger",
     "setup_logging",
     "subscribe",

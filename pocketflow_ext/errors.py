@@ -48,8 +48,8 @@ class MonitorDatabaseError(PocketFlowExtError, ValueError):
     """The monitor cannot show a database: missing, empty, not SQLite, or another schema."""
 
 
-class DatabaseError(PocketFlowExtError, OSError):
-    """A recording database cannot be opened or written (unwritable path, not SQLite, ...)."""
+class RecordingError(PocketFlowExtError, OSError):
+    """A recording database or checkpoint directory cannot be used (unwritable, not SQLite, ...)."""
 
 
 class RunExistsError(PocketFlowExtError, ValueError):

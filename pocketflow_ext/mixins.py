@@ -8,6 +8,7 @@
 
 from .flows.background import BackgroundMixin
 from .flows.hooks import HooksMixin
+from .flows.recording import RecordingMixin
 from .flows.resume import AsyncResumeMixin, ResumeMixin
 from .nodes.async_bridge import AsyncBridgeMixin
 from .nodes.edges import EdgesMixin
@@ -21,6 +22,7 @@ __all__ = [
     "EdgesMixin",
     "HooksMixin",
     "NamedMixin",
+    "RecordingMixin",
     "ResumeMixin",
     "RetryMixin",
 ]

@@ -1,0 +1,155 @@
+"""RecordingMixin: ``db_path=``, ``checkpoint_dir=``, ``run_id=`` and ``durability=`` on a flow.
+
+The destinations are opened (and checked) when the flow is built, so a bad path fails
+before any node runs. Each top-level run gets its run row before its first node; the
+rest is recorded by a :class:`~pocketflow_ext.recording.recorder.Recorder` subscribed to
+the flow's event stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from ..errors import RunExistsError
+from ..recording import schema
+from ..recording.checkpoint_files import prepare_dir
+from ..recording.db import WorkflowDB, params_json
+from ..recording.graph import graph_json
+from ..recording.recorder import Recorder, RunRecord, process_identity
+from ..recording.writer import check_durability, writer_for
+from ..stream.dispatch import error_text, traceback_text
+from ..stream.scope import (
+    Level,
+    RunOptions,
+    _pending_options,
+    current_frame,
+    new_run_id,
+    run_options,
+)
+from .observe import flow_label
+
+
+class RecordingMixin:
+    """Record every run of the flow into SQLite (``db_path``) and/or JSON files
+    (``checkpoint_dir``); needs :class:`~pocketflow_ext.mixins.HooksMixin` after it.
+
+    >>> flow = Flow(start=node, db_path="runs.db", flow_name="summarise")  # doctest: +SKIP
+    """
+
+    db: WorkflowDB | None = None
+    db_path: str | os.PathLike[str] | None = None
+    checkpoint_dir: str | os.PathLike[str] | None = None
+    run_id: str | None = None
+    durability: str = "sync"
+    _recorder: Recorder | None = None
+
+    def __init__(
+        self,
+        *args: Any,
+        db_path: str | os.PathLike[str] | None = None,
+        run_id: str | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        durability: str = "sync",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.durability = check_durability(durability)
+        if run_id is not None:
+            self.run_id = schema.check_run_id(run_id)
+        # A list so the first run can take the id atomically, even from several threads.
+        self._unused_run_id = [run_id] if run_id is not None else []
+        writer = writer_for(db_path) if db_path is not None else None
+        directory = prepare_dir(checkpoint_dir) if checkpoint_dir is not None else None
+        self.db = writer.db if writer is not None else None
+        self.db_path, self.checkpoint_dir = db_path, directory
+        if writer is not None or directory is not None:
+            subscribe = getattr(self, "subscribe", None)
+            if subscribe is None:
+                raise TypeError(
+                    f"{type(self).__name__}: RecordingMixin needs HooksMixin after it in the "
+                    "bases (or use pocketflow_ext.Flow)"
+                )
+            self._recorder = Recorder(writer, self.durability, directory)
+            subscribe(self._recorder)
+
+    def _run(self, shared: Any) -> Any:
+        if self._recorder is None:
+            return super()._run(shared)  # type: ignore[misc]
+        with _recording(self, self._recorder):
+            return super()._run(shared)  # type: ignore[misc]
+
+    async def _run_async(self, shared: Any) -> Any:
+        if self._recorder is None:
+            return await super()._run_async(shared)  # type: ignore[misc]
+        with _recording(self, self._recorder):
+            return await super()._run_async(shared)  # type: ignore[misc]
+
+    def _take_run_id(self) -> str | None:
+        if self.run_id is None:
+            return None
+        try:
+            return self._unused_run_id.pop()
+        except IndexError:
+            raise RunExistsError(
+                f"flow {flow_label(self)!r} was built with run_id={self.run_id!r}, which its "
+                "first run already used; run ids are never reused: build the flow without "
+                "run_id, or pass one per call"
+            ) from None
+
+
+def _recorded_above(level: Level | None) -> bool:
+    while level is not None:
+        if getattr(level.flow, "_recorder", None) is not None:
+            return True
+        level = level.parent
+    return False
+
+
+@contextmanager
+def _recording(flow: Any, recorder: Recorder) -> Iterator[None]:
+    frame = current_frame()
+    if frame is not None and _recorded_above(frame.level):
+        yield  # an enclosing flow records this level under its path
+        return
+    label = flow_label(flow)
+    if frame is None:
+        options = _pending_options.get() or RunOptions()
+        run_id = schema.check_run_id(options.run_id or flow._take_run_id() or new_run_id(label))
+        extra = options.extra
+        parent = extra.get("parent_run_id")
+        scope: Any = run_options(dataclasses.replace(options, run_id=run_id))
+    else:  # nested in a run nobody records: a run of its own, linked to that run
+        run_id, extra, parent = new_run_id(label), {}, frame.level.run.run_id
+        scope = nullcontext()
+    record = RunRecord(recorder, run_id)
+    if recorder.writer is not None:
+        recorder.writer.db.create_run(
+            run_id,
+            label,
+            graph=graph_json(flow),
+            params=params_json(getattr(flow, "params", None)),
+            resumed_from=extra.get("resumed_from"),
+            parent_run_id=parent,
+            **process_identity(),
+        )
+    token = recorder.claim(record)
+    try:
+        with scope:
+            yield
+    except BaseException as exc:
+        if not record.finished and recorder.writer is not None:
+            # Failed before its first event: the run row must not stay 'running'.
+            recorder.writer.db.update_run(
+                run_id,
+                status="cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
+                completed_at=schema.iso(),
+                error_msg=error_text(exc),
+                traceback=traceback_text(exc),
+            )
+        raise
+    finally:
+        recorder.release(token)
