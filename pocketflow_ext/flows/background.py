@@ -15,7 +15,8 @@ from typing import Any
 
 import pocketflow
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, RunExistsError
+from ..recording.schema import check_run_id
 from ..stream.scope import RunOptions, _current, new_run_id, run_options
 from .handle import RunHandle, StatusReader
 from .observe import flow_label, status_for
@@ -64,7 +65,12 @@ def start_background(
             "could not be identified or cancelled; add HooksMixin to its bases "
             "(the drop-in pocketflow_ext.Flow has it)"
         )
-    run_id = run_id or new_run_id(flow_label(flow))
+    if run_id is None:
+        # A run id given when the flow was built is used once, by whichever run comes first.
+        take = getattr(flow, "_take_run_id", None)
+        run_id = (take() if take is not None else None) or new_run_id(flow_label(flow))
+    else:
+        check_new_run_id(flow, run_id)
     cancel = threading.Event()
     options = RunOptions(run_id=run_id, cancel=cancel, extra=dict(extra or {}))
     handle = RunHandle(run_id, shared, cancel, status_reader(flow))
@@ -89,6 +95,25 @@ def start_background(
     return handle
 
 
+def check_new_run_id(flow: Any, run_id: str) -> None:
+    """Refuse a malformed or already recorded run id now, not later in the thread."""
+    check_run_id(run_id)
+    db = getattr(flow, "db", None)
+    if db is not None and db.get_run(run_id) is not None:
+        raise RunExistsError(
+            f"run {run_id!r} is already recorded in {db.db_path}; run ids are never reused: "
+            "pass another run_id (or none to get a fresh one)"
+        )
+
+
 def status_reader(flow: Any) -> StatusReader | None:
     """Where a recorded run's live status comes from; None when the flow does not record."""
-    return None
+    db = getattr(flow, "db", None)
+    if db is None:
+        return None
+
+    def read(run_id: str) -> str | None:
+        run = db.get_run(run_id)
+        return None if run is None else str(run["status"])
+
+    return read

@@ -11,6 +11,7 @@ resume plan of the run in progress.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -19,9 +20,14 @@ from typing import Any
 import pocketflow
 
 from ..errors import ResumeError
+from ..recording.db import WorkflowDB
+from ..store.store import Store
 from ..stream.scope import RunOptions, current_frame, run_options
+from .background import start_background
+from .handle import RunHandle
 from .naming import assign_names, base_name, graph_nodes
 from .observe import flow_label
+from .resume_point import plan_starts, restored_store, resume_point
 
 
 def naming_root(flow: Any) -> Any:
@@ -88,25 +94,80 @@ class ResumePlan:
 _plan: ContextVar[ResumePlan | None] = ContextVar("pocketflow_ext_resume_plan", default=None)
 
 
-def run_plan(
-    flow: Any,
-    store: Any,
-    top_start: Any,
-    nested: Mapping[str, Any],
-    extra: Mapping[str, Any],
-) -> Any:
-    """Run ``flow`` from ``top_start``, entering nested flows at ``nested`` starts."""
+def run_plan(flow: Any, store: Any, top_start: Any, nested: Mapping[str, Any]) -> Any:
+    """Run ``flow`` from ``top_start``, entering nested flows at their ``nested`` starts."""
     top = starting_at(flow, top_start)
     token = _plan.set(ResumePlan(top, dict(nested)))
     try:
-        with run_options(RunOptions(extra=dict(extra))):
-            return top.run(store)
+        return top.run(store)
     finally:
         _plan.reset(token)
 
 
+def prepare_resume(
+    flow: Any, run_id: str, db_path: Any, overrides: Mapping[str, Any] | None
+) -> tuple[Store, Any, dict[str, Any]]:
+    """Everything a resume needs, checked before any node runs: store, top start, nested starts."""
+    check_resumable_kind(flow, "resume")
+    if db_path is not None:
+        # Read-only: a mistyped path must not leave an empty database behind.
+        with WorkflowDB(db_path, readonly=True) as db:
+            return _plan_from(flow, db, run_id, overrides)
+    own = getattr(flow, "db", None)
+    if own is None:
+        raise ResumeError(
+            f"flow {flow_label(flow)!r} does not record runs, so it cannot tell where run "
+            f"{run_id!r} stopped; pass db_path= (the database the run was recorded in)"
+        )
+    return _plan_from(flow, own, run_id, overrides)
+
+
+def _plan_from(
+    flow: Any, db: WorkflowDB, run_id: str, overrides: Mapping[str, Any] | None
+) -> tuple[Store, Any, dict[str, Any]]:
+    point = resume_point(db, run_id)
+    top_start, nested = plan_starts(flow, point)
+    return restored_store(point, overrides), top_start, nested
+
+
 class ResumeMixin:
     """``flow.run(store, resume_from=node)`` and ``flow.resume(run_id)``."""
+
+    def resume(
+        self,
+        run_id: str,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Store:
+        """Continue a failed, cancelled or interrupted recorded run; returns its store.
+
+        Restores the store of the run's last checkpoint and runs the flow from the node
+        after the last completed one, as a new run whose ``resumed_from`` is ``run_id``.
+        ``db_path`` defaults to the flow's own database (the new run is recorded only if the
+        flow records); ``overrides`` puts back values the checkpoint could not save as
+        JSON (clients, locks, ...).
+        """
+        store, top_start, nested = prepare_resume(self, run_id, db_path, overrides)
+        with run_options(RunOptions(extra={"resumed_from": run_id})):
+            run_plan(self, store, top_start, nested)
+        return store
+
+    def resume_background(
+        self,
+        run_id: str,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> RunHandle:
+        """``resume`` in a daemon thread; returns the new run's ``RunHandle``."""
+        store, top_start, nested = prepare_resume(self, run_id, db_path, overrides)
+        return start_background(
+            self,
+            store,
+            lambda: run_plan(self, store, top_start, nested),
+            extra={"resumed_from": run_id},
+        )
 
     def run(self, shared: Any, resume_from: Any = None) -> Any:
         """Run the flow on ``shared``; with ``resume_from`` (a node of this flow's graph or

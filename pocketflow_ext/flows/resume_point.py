@@ -1,0 +1,196 @@
+"""Where a recorded run continues: its last checkpoint, mapped onto the flow's graph.
+
+The last completed node is the checkpoint committed last (by row order, not step: a flow
+nested as a node ends after the nodes inside it). The run continues with that node's
+successor for the action it returned, found by name in the same graph; for a checkpoint
+inside a nested flow the outer levels restart at the nested flow and it restarts at the
+successor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pocketflow
+
+from ..errors import ResumeError, RunNotFound
+from ..store.codec import Unserialisable
+from ..store.store import Store
+from .naming import assign_names, graph_nodes
+from .observe import flow_label
+
+RESUMABLE = ("failed", "cancelled", "interrupted")
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """The last completed node of a run and the store right after it."""
+
+    run_id: str
+    flow_name: str
+    step: int
+    path: str
+    action: str | None
+    store: Store
+
+
+def resume_point(db: Any, run_id: str) -> ResumePoint:
+    """The point a failed, cancelled or interrupted run continues from.
+
+    A resumed run that failed before completing any node continues from the point of the
+    run it resumed.
+    """
+    seen: list[str] = []
+    while True:
+        run = db.get_run(run_id)
+        if run is None:
+            raise RunNotFound(
+                f"no run {run_id!r} in {db.db_path}; list the recorded runs with "
+                "WorkflowDB.list_runs() (or check db_path)"
+            )
+        if not seen:
+            _check_status(run)
+        seen.append(run_id)
+        checkpoints = db.get_checkpoints(run_id)
+        if checkpoints:
+            return _point(db, run, max(checkpoints, key=lambda c: c["id"]))
+        origin = run.get("resumed_from")
+        if not origin or origin in seen:
+            raise ResumeError(
+                f"run {seen[0]!r} of flow {run['flow_name']!r} has no checkpoint: no node "
+                "completed before it stopped, so there is nothing to resume; run the flow "
+                "again from the start"
+            )
+        run_id = origin
+
+
+def _check_status(run: Mapping[str, Any]) -> None:
+    status, run_id = run["status"], run["run_id"]
+    if status == "completed":
+        raise ResumeError(
+            f"run {run_id!r} of flow {run['flow_name']!r} completed; only failed, cancelled "
+            "or interrupted runs can be resumed (run the flow again for a new run)"
+        )
+    if status not in RESUMABLE:
+        raise ResumeError(
+            f"run {run_id!r} of flow {run['flow_name']!r} is {status}; wait for it to end "
+            "(or cancel it) before resuming it"
+        )
+
+
+def _point(db: Any, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
+    run_id, step = run["run_id"], checkpoint["step"]
+    # PocoFlow 0.2.1 checkpoints carry no path: their nodes are the top flow's own.
+    path = checkpoint.get("path") or f"{run['flow_name']}/{checkpoint['node_name']}"
+    ends = [
+        e
+        for e in db.get_events(run_id)
+        if e["event"] == "node_end" and e["step"] == step and (e.get("path") or path) == path
+    ]
+    if not ends:
+        raise ResumeError(
+            f"run {run_id!r} has a checkpoint for step {step} ({path}) but no node_end event "
+            "saying which action that node returned; resume it with "
+            "flow.run(WorkflowDB.load_checkpoint(run_id, step), resume_from=<next node>)"
+        )
+    store = db.load_checkpoint(run_id, step)
+    return ResumePoint(run_id, run["flow_name"], step, path, ends[-1]["action"], store)
+
+
+def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
+    """The node the top flow starts at, and the start of each nested flow level on the way."""
+    label = flow_label(flow)
+    top, *segments = point.path.split("/")
+    if top != label or not segments:
+        raise ResumeError(
+            f"run {point.run_id!r} was recorded by flow {top!r}, not {label!r}; resume it "
+            "with the flow that recorded it"
+        )
+    current, level_path = flow, label
+    top_start: Any = None
+    nested: dict[str, Any] = {}
+    for i, name in enumerate(segments):
+        _check_not_batch(current, level_path, point)
+        node = _node_named(current, name, level_path, point)
+        if i == len(segments) - 1:
+            start = node.successors.get(point.action or "default")
+            if start is None:
+                raise _nothing_left(point, name, level_path, nested=i > 0)
+        elif isinstance(node, pocketflow.Flow):
+            start = node
+        else:
+            raise ResumeError(
+                f"run {point.run_id!r} stopped inside a flow that node {name!r} ran from its "
+                f"own code ({point.path}); that is not part of the graph, so it cannot be "
+                f"resumed mid-way: resume_from={name!r} with an earlier checkpoint instead"
+            )
+        if i == 0:
+            top_start = start
+        else:
+            nested[level_path] = start
+        current, level_path = node, f"{level_path}/{name}"
+    return top_start, nested
+
+
+def _check_not_batch(flow: Any, level_path: str, point: ResumePoint) -> None:
+    if isinstance(flow, pocketflow.BatchFlow):
+        raise ResumeError(
+            f"run {point.run_id!r} stopped inside BatchFlow {level_path!r} ({point.path}); "
+            "resuming in the middle of batch iterations is not supported: run the batch "
+            "again, or resume from a checkpoint outside it"
+        )
+
+
+def _node_named(flow: Any, name: str, level_path: str, point: ResumePoint) -> Any:
+    root = getattr(flow, "naming_root", None) or flow.start_node
+    names = assign_names(root)
+    for node in graph_nodes(root):
+        if names[id(node)] == name:
+            return node
+    raise ResumeError(
+        f"run {point.run_id!r} stopped after node {point.path!r}, but flow {level_path!r} no "
+        f"longer has a node named {name!r} (its nodes: {', '.join(sorted(names.values()))}); "
+        "resume with the graph that recorded the run, or start a new run"
+    )
+
+
+def _nothing_left(point: ResumePoint, name: str, level_path: str, nested: bool) -> ResumeError:
+    action = point.action or "default"
+    if nested:
+        return ResumeError(
+            f"run {point.run_id!r} stopped after {point.path!r}, the last node of nested flow "
+            f"{level_path!r} (action {action!r} has no successor), before that flow's end was "
+            "recorded; continuing from there is not supported: resume_from the node after "
+            f"{level_path.rsplit('/', 1)[-1]!r} with this checkpoint's store"
+        )
+    return ResumeError(
+        f"run {point.run_id!r} stopped after {name!r}, whose action {action!r} has no "
+        "successor in the graph: no node is left to run"
+    )
+
+
+def restored_store(point: ResumePoint, overrides: Mapping[str, Any] | None) -> Store:
+    """The checkpoint's store with ``overrides`` applied; refuses unserialisable markers."""
+    store = point.store
+    if overrides:
+        store.update(overrides)
+    lost = [key for key, value in store.items() if _holds_marker(value)]
+    if lost:
+        raise ResumeError(
+            f"the checkpoint of run {point.run_id!r} (step {point.step}) could not save "
+            f"{', '.join(map(repr, lost))} (not JSON); pass the live values back with "
+            f"resume(run_id, overrides={{{', '.join(f'{k!r}: ...' for k in lost)}}})"
+        )
+    return store
+
+
+def _holds_marker(value: Any) -> bool:
+    if isinstance(value, Unserialisable):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_marker(k) or _holds_marker(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_holds_marker(v) for v in value)
+    return False
