@@ -21,6 +21,7 @@ from .errors import (
     StoreValidationError,
 )
 from .flows.handle import RunHandle
+from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
 from .mixins import (
     AsyncBridgeMixin,
@@ -37,6 +38,7 @@ from .recording import WorkflowDB
 from .store import MISSING, Store, Unserialisable
 from .stream.events import EVENT_KINDS, Event
 from .stream.scope import subscribe
+from .subscribers import ConsoleTrace, EventLog
 
 __version__ = "0.1.0"
 
@@ -99,12 +101,15 @@ __all__ = [
     "BatchFlow",
     "BatchNode",
     "ConfigurationError",
+    "ConsoleTrace",
     "EVENT_KINDS",
     "EdgesMixin",
     "Event",
+    "EventLog",
     "Flow",
     "HookError",
     "HooksMixin",
+    "Instrumentation",
     "MISSING",
     "MaxStepsExceeded",
     "NamedMixin",
@@ -124,6 +129,9 @@ __all__ = [
     "Unserialisable",
     "WorkflowDB",
     "get_logger",
+    "instrument",
+    "is_instrumented",
     "setup_logging",
     "subscribe",
+    "uninstrument",
 ]

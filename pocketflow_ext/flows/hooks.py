@@ -7,6 +7,8 @@ from typing import Any
 
 from ..errors import ConfigurationError, HookError
 from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Subscriber
+from ..stream.scope import _current
+from ..subscribers.trace import ConsoleTrace
 from . import observe
 from .naming import GraphNames, check_label
 
@@ -71,6 +73,13 @@ class HooksMixin:
         self._listeners = tuple(e for e in self._listeners if e[1] is not listener)
         return self
 
+    def trace(self, mode: str | None = None) -> Any:
+        """Print this flow's runs to stderr as they happen; returns the flow.
+
+        ``mode``: "friendly", "plain", "off", or None for ``$POCKETFLOW_EXT_TRACE`` / auto.
+        """
+        return self.subscribe(ConsoleTrace(mode))
+
     def _run(self, shared: Any) -> Any:
         return observe.run_flow(self, shared, super()._run)  # type: ignore[misc]
 
@@ -84,4 +93,6 @@ class HooksMixin:
         return await observe.orchestrate_async(self, shared, params, super()._orch_async)  # type: ignore[misc]
 
     def get_next_node(self, curr: Any, action: Any) -> Any:
+        if _current.get() is None:  # dormant: called once per node, so skip the wrapper
+            return super().get_next_node(curr, action)  # type: ignore[misc]
         return observe.next_node(self, curr, action, super().get_next_node)  # type: ignore[misc]
