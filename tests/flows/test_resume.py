@@ -17,6 +17,7 @@ from pocketflow_ext import (
     RunCancelled,
     RunNotFound,
 )
+from pocketflow_ext.flows.resume import resume_run
 from pocketflow_ext.recording.db import WorkflowDB
 
 pytestmark = pytest.mark.timeout(60)
@@ -257,3 +258,14 @@ def test_async_flow_resumes(tmp_path):
         asyncio.run(flow.run_async({}))
     broken["on"] = False
     assert flow.resume(only_run(flow.db_path)["run_id"])["trail"] == ["A", "B"]
+
+
+def test_resume_run_continues_a_run_of_a_workflow_db(tmp_path):
+    broken = {"on": True}
+    flow = chain(tmp_path / "runs.db", broken)
+    run_id = failed_run(flow)
+    broken["on"] = False
+    with WorkflowDB(tmp_path / "runs.db") as db:
+        store = resume_run(db, run_id, flow)
+    assert store["trail"] == ["A", "B", "C"]
+    assert {r["resumed_from"] for r in runs_by_id(flow.db_path).values()} == {None, run_id}
