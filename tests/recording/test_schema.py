@@ -1,0 +1,245 @@
+"""The schema module: fresh databases, the PocoFlow 0.2.1 upgrade, versions, derived statuses."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pocketflow_ext.errors import ConfigurationError
+from pocketflow_ext.recording import schema
+from pocketflow_ext.recording.db import WorkflowDB
+
+# PocoFlow 0.2.1's DDL, verbatim from pocoflow/db.py.
+POCOFLOW_021_DDL = """
+PRAGMA journal_mode=WAL;
+CREATE TABLE IF NOT EXISTS pf_runs (
+    run_id       TEXT PRIMARY KEY,
+    flow_name    TEXT NOT NULL DEFAULT '',
+    status       TEXT NOT NULL DEFAULT 'running'
+        CHECK(status IN ('queued','running','paused','completed','failed')),
+    started_at   TEXT NOT NULL,
+    completed_at TEXT,
+    total_steps  INTEGER,
+    current_node TEXT,
+    error_msg    TEXT
+);
+CREATE TABLE IF NOT EXISTS pf_checkpoints (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      TEXT NOT NULL,
+    step        INTEGER NOT NULL,
+    node_name   TEXT NOT NULL,
+    store_json  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    UNIQUE(run_id, step),
+    FOREIGN KEY (run_id) REFERENCES pf_runs(run_id)
+);
+CREATE TABLE IF NOT EXISTS pf_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      TEXT NOT NULL,
+    step        INTEGER,
+    node_name   TEXT,
+    event       TEXT NOT NULL,
+    action      TEXT,
+    elapsed_ms  REAL,
+    error_msg   TEXT,
+    ts          TEXT NOT NULL,
+    FOREIGN KEY (run_id) REFERENCES pf_runs(run_id)
+);
+"""
+
+
+def pocoflow_db(path: Path) -> Path:
+    with sqlite3.connect(path) as conn:
+        conn.executescript(POCOFLOW_021_DDL)
+        conn.executemany(
+            "INSERT INTO pf_runs VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    "old-1",
+                    "summarise",
+                    "completed",
+                    "2025-01-01T00:00:00+00:00",
+                    "2025-01-01T00:00:05+00:00",
+                    2,
+                    "B",
+                    None,
+                ),
+                (
+                    "old-2",
+                    "summarise",
+                    "failed",
+                    "2025-01-02T00:00:00+00:00",
+                    None,
+                    1,
+                    "A",
+                    "ValueError: x",
+                ),
+                ("old-3", "other", "paused", "2025-01-03T00:00:00+00:00", None, 0, None, None),
+            ],
+        )
+        conn.execute(
+            "INSERT INTO pf_checkpoints (run_id, step, node_name, store_json, created_at) "
+            "VALUES ('old-1', 0, 'A', '{\"q\": \"hi\"}', '2025-01-01T00:00:01+00:00')"
+        )
+        conn.execute(
+            "INSERT INTO pf_events (run_id, step, node_name, event, ts) "
+            "VALUES ('old-1', 0, 'A', 'node_end', '2025-01-01T00:00:01+00:00')"
+        )
+    conn.close()
+    return path
+
+
+def columns(path: Path, table: str) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        cols = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    conn.close()
+    return cols
+
+
+def test_new_database_gets_current_version_wal_and_all_columns(tmp_path: Path) -> None:
+    db = WorkflowDB(tmp_path / "runs.db")
+    assert db.schema_version == schema.SCHEMA_VERSION
+    assert db.conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"graph", "heartbeat_at", "pid", "resumed_from", "traceback"} <= columns(
+        db.db_path, "pf_runs"
+    )
+    assert set(schema.EVENT_COLUMNS) <= columns(db.db_path, "pf_events")
+    assert set(schema.CHECKPOINT_COLUMNS) <= columns(db.db_path, "pf_checkpoints")
+
+
+def test_monitor_indexes_exist(tmp_path: Path) -> None:
+    db = WorkflowDB(tmp_path / "runs.db")
+    names = {r[0] for r in db.conn().execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {
+        "pf_runs_started",
+        "pf_runs_status_started",
+        "pf_runs_flow_started",
+        "pf_events_run",
+    } <= names
+
+
+def test_list_runs_query_uses_an_index(tmp_path: Path) -> None:
+    db = WorkflowDB(tmp_path / "runs.db")
+    plan = (
+        db.conn()
+        .execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM pf_runs WHERE status = ? ORDER BY started_at DESC LIMIT 100",
+            ("failed",),
+        )
+        .fetchall()
+    )
+    assert "USING INDEX" in " ".join(str(tuple(r)) for r in plan)
+
+
+def test_pocoflow_database_is_upgraded_keeping_every_row(tmp_path: Path) -> None:
+    path = pocoflow_db(tmp_path / "pocoflow.db")
+    db = WorkflowDB(path)
+    assert db.schema_version == schema.SCHEMA_VERSION
+    runs = {r["run_id"]: r for r in db.list_runs()}
+    assert set(runs) == {"old-1", "old-2", "old-3"}
+    assert runs["old-2"]["error_msg"] == "ValueError: x"
+    assert runs["old-3"]["status"] == "paused"
+    assert db.load_checkpoint("old-1", 0) == {"q": "hi"}
+    assert [e["event"] for e in db.get_events("old-1")] == ["node_end"]
+
+
+def test_upgraded_database_accepts_the_new_statuses(tmp_path: Path) -> None:
+    db = WorkflowDB(pocoflow_db(tmp_path / "pocoflow.db"))
+    db.update_run("old-1", status="cancelled")
+    assert db.get_run("old-1")["status"] == "cancelled"
+
+
+def test_upgrade_keeps_foreign_keys_pointing_at_pf_runs(tmp_path: Path) -> None:
+    db = WorkflowDB(pocoflow_db(tmp_path / "pocoflow.db"))
+    sql = " ".join(
+        r[0] for r in db.conn().execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")
+    )
+    assert "pf_runs_new" not in sql
+    assert db.conn().execute("PRAGMA foreign_key_check").fetchall() == []
+    assert db.conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_opening_again_does_not_migrate_twice(tmp_path: Path) -> None:
+    path = pocoflow_db(tmp_path / "pocoflow.db")
+    WorkflowDB(path).close()
+    db = WorkflowDB(path)
+    assert len(db.list_runs()) == 3
+    assert db.schema_version == schema.SCHEMA_VERSION
+
+
+def test_concurrent_processes_upgrade_one_file_once(tmp_path: Path) -> None:
+    path = pocoflow_db(tmp_path / "pocoflow.db")
+    code = (
+        "import sys; from pocketflow_ext.recording.db import WorkflowDB; "
+        "print(len(WorkflowDB(sys.argv[1]).list_runs()))"
+    )
+    children = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = [c.communicate()[0].strip() for c in children]
+    assert outputs == ["3"] * 4
+    assert all(c.returncode == 0 for c in children)
+
+
+def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(Exception, match="newer than this pocketflow-ext"):
+        WorkflowDB(path)
+
+
+def test_timestamps_are_iso_utc_and_sort_as_text() -> None:
+    early, late = schema.iso(1_700_000_000.0), schema.iso(1_700_000_000.5)
+    assert early.endswith("+00:00") and "T" in early
+    assert early < late
+    assert schema.parse_iso(late) == pytest.approx(1_700_000_000.5)
+
+
+@pytest.mark.parametrize(
+    "bad", ["", " padded", "a/b", "line\nbreak", "x" * 201, 42, None, b"bytes"]
+)
+def test_malformed_run_ids_are_rejected(bad: object) -> None:
+    with pytest.raises(ConfigurationError, match="run_id"):
+        schema.check_run_id(bad)
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_running_row_of_a_dead_local_process_reads_as_interrupted() -> None:
+    row = {"status": "running", "pid": dead_pid(), "hostname": socket.gethostname()}
+    assert schema.derive_status(row) == "interrupted"
+
+
+def test_running_row_with_stale_heartbeat_reads_as_interrupted() -> None:
+    stale = schema.iso(1_000_000.0)
+    row = {"status": "running", "pid": 1, "hostname": "elsewhere", "heartbeat_at": stale}
+    assert schema.derive_status(row) == "interrupted"
+
+
+def test_running_row_of_a_live_process_stays_running() -> None:
+    import os
+
+    row = {
+        "status": "running",
+        "pid": os.getpid(),
+        "hostname": socket.gethostname(),
+        "heartbeat_at": schema.iso(),
+    }
+    assert schema.derive_status(row) == "running"
+
+
+def test_pocoflow_rows_without_process_columns_keep_their_status() -> None:
+    assert schema.derive_status({"status": "running"}) == "running"
+    assert schema.derive_status({"status": "completed"}) == "completed"
