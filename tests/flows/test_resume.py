@@ -269,3 +269,73 @@ def test_resume_run_continues_a_run_of_a_workflow_db(tmp_path):
         store = resume_run(db, run_id, flow)
     assert store["trail"] == ["A", "B", "C"]
     assert {r["resumed_from"] for r in runs_by_id(flow.db_path).values()} == {None, run_id}
+
+
+def test_resume_of_a_running_run_is_refused(tmp_path):
+    entered, gate = threading.Event(), threading.Event()
+
+    class Hold(Step):
+        def post(self, shared, prep_res, exec_res):
+            entered.set()
+            gate.wait()
+
+    flow = Flow(start=Hold("Hold"), db_path=str(tmp_path / "runs.db"), flow_name="busy")
+    handle = flow.run_background({})
+    entered.wait()
+    try:
+        with pytest.raises(ResumeError, match="is running"):
+            flow.resume(handle.run_id)
+    finally:
+        gate.set()
+        handle.wait()
+
+
+@pytest.mark.filterwarnings("ignore:Flow ends")  # upstream's warning for the loop's exit
+def test_a_nested_flow_started_mid_graph_restarts_from_its_start_when_looped_back(tmp_path):
+    broken = {"on": True}
+    x, y = Step("X"), Step("Y", broken)
+    x >> y
+    inner = Flow(start=x, flow_name="Inner")
+    laps = {"n": 0}
+
+    class Again(Node):
+        def post(self, shared, prep_res, exec_res):
+            laps["n"] += 1
+            return "again" if laps["n"] == 1 else "stop"
+
+    again = Again()
+    inner >> again
+    again - "again" >> inner
+    outer = Flow(start=inner, db_path=str(tmp_path / "runs.db"), flow_name="loop")
+    run_id = failed_run(outer)
+    broken["on"] = False
+    assert outer.resume(run_id)["trail"] == ["X", "Y", "X", "Y"]
+
+
+def test_resume_inside_a_flow_run_from_a_nodes_own_code_is_refused(tmp_path):
+    broken = {"on": True}
+    x = Step("X")
+    x >> Step("Y", broken)
+    sub = Flow(start=x, flow_name="sub")
+
+    class Caller(Node):
+        def exec(self, prep_res):
+            sub.run({})
+
+    outer = Flow(start=Caller(), db_path=str(tmp_path / "runs.db"), flow_name="calls")
+    run_id = failed_run(outer)
+    with pytest.raises(ResumeError, match="ran from its own code"):
+        outer.resume(run_id)
+
+
+def test_resume_after_the_last_node_of_a_nested_flow_is_refused(tmp_path):
+    class Crash(Flow):
+        def post(self, shared, prep_res, exec_res):
+            raise RuntimeError("broken post")
+
+    inner = Crash(start=Step("X"), flow_name="Inner")
+    inner >> Step("Finish")
+    outer = Flow(start=inner, db_path=str(tmp_path / "runs.db"), flow_name="outer")
+    run_id = failed_run(outer)
+    with pytest.raises(ResumeError, match="last node of nested flow 'outer/Inner'"):
+        outer.resume(run_id)
