@@ -1,6 +1,8 @@
 """A recorded five-node flow run in a child process by the crash and Ctrl+C tests.
 
     python crash_flow.py run DB_PATH RUN_ID STOP_AT [DURABILITY]   record run RUN_ID; block in STOP_AT
+    python crash_flow.py background DB_PATH RUN_ID STOP_AT         same in the background; the
+                                                                   program ends while it is blocked
     python crash_flow.py resume DB_PATH RUN_ID                     resume it; print the store as JSON
 
 While blocked it creates ``DB_PATH.blocked`` so the parent knows every node before
@@ -49,6 +51,13 @@ def main(argv: list[str]) -> None:
         run_id, stop_at = argv[2], argv[3]
         durability = argv[4] if len(argv) > 4 else "sync"
         build(db_path, stop_at, run_id=run_id, durability=durability).run({})
+    elif command == "background":
+        run_id, stop_at = argv[2], argv[3]
+        build(db_path, stop_at).run_background({}, run_id=run_id)
+        blocked = Path(db_path + ".blocked")
+        while not blocked.exists():
+            time.sleep(0.01)
+        # returning ends the program, and the daemon thread of the run with it
     elif command == "resume":
         store = build(db_path, None).resume(argv[2])
         print(json.dumps(dict(store)))

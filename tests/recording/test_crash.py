@@ -126,3 +126,16 @@ def test_a_run_stopped_by_ctrl_c_resumes(tmp_path):
     child.communicate()
     store = resume_in_child(db_path, RUN_ID)
     assert store["done"] == ["Fetch", "Parse", "Summarise", "Review", "Publish"]
+
+
+def test_a_background_run_cut_off_by_the_program_ending_is_interrupted_and_resumable(tmp_path):
+    db_path = tmp_path / "runs.db"
+    subprocess.run(
+        [sys.executable, str(SCRIPT), "background", str(db_path), RUN_ID, "Review"],
+        check=True,
+        capture_output=True,
+    )
+    assert run_row(db_path, RUN_ID)["status"] == "interrupted"
+    assert [name for name, _ in checkpoints(db_path, RUN_ID)] == ["Fetch", "Parse", "Summarise"]
+    store = resume_in_child(db_path, RUN_ID)
+    assert store["done"] == ["Fetch", "Parse", "Summarise", "Review", "Publish"]
