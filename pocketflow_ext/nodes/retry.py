@@ -24,6 +24,12 @@ from ..stream.scope import Frame, current_frame
 _jitter_random = random.Random()
 
 
+_ANY_EXCEPTION: tuple[type[BaseException], ...] = (Exception,)
+
+# Whether a class's upstream ``_exec`` is a coroutine function (AsyncNode and friends).
+_async_exec: dict[type, bool] = {}
+
+
 class _GiveUp(BaseException):
     """Carries a fallback's exception past upstream's ``except Exception`` retry loop."""
 
@@ -59,7 +65,7 @@ class RetryMixin:
     backoff: float = 1.0
     max_delay: float | None = None
     jitter: float = 0.0
-    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    retry_on: tuple[type[BaseException], ...] = _ANY_EXCEPTION
 
     def __init__(
         self,
@@ -121,14 +127,20 @@ class RetryMixin:
             self.backoff != 1.0
             or self.max_delay is not None
             or bool(self.jitter)
-            or self.retry_on != (Exception,)
+            or (self.retry_on is not _ANY_EXCEPTION and self.retry_on != _ANY_EXCEPTION)
         )
 
     def _exec(self, prep_res: Any) -> Any:
-        frame = current_frame()
-        if self.max_retries <= 1 or (frame is None and not self._retry_extras()):
+        if self.max_retries <= 1:  # checked first: the common case pays for nothing else
             return super()._exec(prep_res)  # type: ignore[misc]
-        if asyncio.iscoroutinefunction(getattr(super(), "_exec", None)):
+        frame = current_frame()
+        if frame is None and not self._retry_extras():
+            return super()._exec(prep_res)  # type: ignore[misc]
+        is_async = _async_exec.get(type(self))
+        if is_async is None:  # a property of the class's MRO, so computed once per class
+            is_async = asyncio.iscoroutinefunction(getattr(super(), "_exec", None))
+            _async_exec[type(self)] = is_async
+        if is_async:
             return self._exec_async_attempts(prep_res, frame)
         wrapper = _SyncAttempts(self, getattr(self, "exec"), frame)
         self.exec = wrapper  # shadows the class's exec for this call only
@@ -192,11 +204,10 @@ class _Attempts:
 
 class _SyncAttempts(_Attempts):
     def __call__(self, prep_res: Any) -> Any:
-        key = threading.get_ident()
         try:
             result = self.original(prep_res)
         except Exception as exc:
-            delay = self._failed(key, exc)
+            delay = self._failed(threading.get_ident(), exc)
             if delay is None:
                 if isinstance(exc, self.node.retry_on):
                     raise  # last attempt: upstream calls exec_fallback
@@ -208,17 +219,17 @@ class _SyncAttempts(_Attempts):
             if extra > 0:
                 time.sleep(extra)
             raise
-        self.failures.pop(key, None)
+        if self.failures:  # only after a failure: the happy path stays cheap
+            self.failures.pop(threading.get_ident(), None)
         return result
 
 
 class _AsyncAttempts(_Attempts):
     async def __call__(self, prep_res: Any) -> Any:
-        key = id(asyncio.current_task())
         try:
             result = await self.original(prep_res)
         except Exception as exc:
-            delay = self._failed(key, exc)
+            delay = self._failed(id(asyncio.current_task()), exc)
             if delay is None:
                 if isinstance(exc, self.node.retry_on):
                     raise
@@ -230,5 +241,6 @@ class _AsyncAttempts(_Attempts):
             if extra > 0:
                 await asyncio.sleep(extra)
             raise
-        self.failures.pop(key, None)
+        if self.failures:
+            self.failures.pop(id(asyncio.current_task()), None)
         return result

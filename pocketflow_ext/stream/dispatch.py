@@ -10,7 +10,7 @@ from typing import Any
 
 from ..logging import get_logger
 from . import events as ev
-from .events import Event
+from .events import Event, node_record
 from .scope import Frame, Level, _global_subscribers
 
 _log = get_logger("hooks")
@@ -32,16 +32,23 @@ def _deliver(
 ) -> None:
     """Send ``event`` to subscribers and ``(name relative to the hooked flow, *rel_args)``
     to the ``kind`` hooks of every enclosing flow."""
+    # try/except inline rather than via _call: this runs twice per node.
     if event is not None:
         for sub in _global_subscribers:
-            _call(sub, event)
+            try:
+                sub(event)
+            except Exception:
+                _log.exception("listener %s raised; the run continues", _describe(sub))
     for cut, entries in level.listeners:
         for kind_wanted, callback in entries:
-            if kind_wanted is None:
-                if event is not None:
-                    _call(callback, event)
-            elif kind_wanted == kind:
-                _call(callback, path[cut:], *rel_args)
+            try:
+                if kind_wanted is None:
+                    if event is not None:
+                        callback(event)
+                elif kind_wanted == kind:
+                    callback(path[cut:], *rel_args)
+            except Exception:
+                _log.exception("listener %s raised; the run continues", _describe(callback))
 
 
 def _deliver_flow(level: Level, kind: str, event: Event | None, hook_args: tuple[Any, ...]) -> None:
@@ -84,18 +91,29 @@ def node_start(frame: Frame, name: str) -> None:
     frame.count += 1
     level.steps += 1
     frame.recent.append(name)
-    path = f"{level.path}/{name}"
-    event = _node_event(frame, ev.NODE_START, path, name)
+    frame.path = path = f"{level.path}/{name}"
+    event = None
+    if level.wants_events:
+        run = level.run
+        event = node_record(
+            ev.NODE_START, run.run_id, run.flow_name, path, time.time(), frame.step, name,
+            None, None, frame.params, level.store,
+        )  # fmt: skip
     _deliver(level, ev.NODE_START, event, (level.store,), path)
     frame.t0 = time.perf_counter()
 
 
 def node_end(frame: Frame, action: Any) -> None:
     elapsed = time.perf_counter() - frame.t0
-    level, name = frame.level, frame.node
+    level, name, path = frame.level, frame.node, frame.path
     frame.node = None
-    path = f"{level.path}/{name}"
-    event = _node_event(frame, ev.NODE_END, path, name, action=action, elapsed_s=elapsed)
+    event = None
+    if level.wants_events:
+        run = level.run
+        event = node_record(
+            ev.NODE_END, run.run_id, run.flow_name, path, time.time(), frame.step, name,
+            action, elapsed, frame.params, level.store,
+        )  # fmt: skip
     _deliver(level, ev.NODE_END, event, (action, elapsed, level.store), path)
 
 

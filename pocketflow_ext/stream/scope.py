@@ -149,12 +149,13 @@ class Level:
 class Frame:
     """One pass of upstream's orchestration loop: the node now running in it."""
 
-    __slots__ = ("level", "params", "node", "step", "t0", "count", "recent")
+    __slots__ = ("level", "params", "node", "path", "step", "t0", "count", "recent")
 
     def __init__(self, level: Level, params: Any) -> None:
         self.level = level
         self.params = params
         self.node: str | None = None
+        self.path = ""  # the running node's path, computed once at its start
         self.step: int | None = None
         self.t0 = 0.0
         self.count = 0
