@@ -339,3 +339,27 @@ def test_resume_after_the_last_node_of_a_nested_flow_is_refused(tmp_path):
     run_id = failed_run(outer)
     with pytest.raises(ResumeError, match="last node of nested flow 'outer/Inner'"):
         outer.resume(run_id)
+
+
+def test_async_flow_resumes_inside_a_nested_async_flow(tmp_path):
+    broken = {"on": True}
+
+    class AStep(AsyncNode):
+        def __init__(self, label: str, broken: dict | None = None) -> None:
+            super().__init__()
+            self.name, self.broken = label, broken
+
+        async def post_async(self, shared, prep_res, exec_res):
+            if self.broken is not None and self.broken["on"]:
+                raise RuntimeError("broken")
+            shared.setdefault("trail", []).append(self.name)
+
+    x = AStep("X")
+    x >> AStep("Y", broken)
+    inner = AsyncFlow(start=x, flow_name="Inner")
+    inner >> AStep("Finish")
+    outer = AsyncFlow(start=inner, db_path=str(tmp_path / "runs.db"), flow_name="outer")
+    with pytest.raises(RuntimeError):
+        asyncio.run(outer.run_async({}))
+    broken["on"] = False
+    assert outer.resume(only_run(outer.db_path)["run_id"])["trail"] == ["X", "Y", "Finish"]
