@@ -19,8 +19,8 @@ class RunHandle:
     records, else kept in memory); ``wait()`` returns the store or re-raises the flow's
     exception; ``cancel()`` asks the run to stop before its next node.
 
-    >>> handle = flow.run_background(store)
-    >>> handle.wait(timeout=300)["summary"]
+    >>> handle = flow.run_background(store)  # doctest: +SKIP
+    >>> handle.wait(timeout=300)["summary"]  # doctest: +SKIP
     """
 
     def __init__(
