@@ -1,0 +1,34 @@
+"""``pocketflow-ext monitor``: start the Streamlit monitor (``pocketflow_ext/ui/monitor.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+from .main import default_db, fail
+
+MONITOR_APP = Path(__file__).resolve().parent.parent / "ui" / "monitor.py"
+
+
+def monitor_command(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("streamlit") is None:
+        fail("monitor", 'the monitor needs Streamlit: pip install "pocketflow-ext[ui]"')
+    db = args.db or default_db()
+    if not Path(db).is_file():
+        fail(
+            "monitor",
+            f"no recording database at {db}; record runs first (pocketflow-ext run SCRIPT.py)",
+        )
+    if not MONITOR_APP.is_file():
+        fail("monitor", f"the monitor app is missing from this installation ({MONITOR_APP})")
+    command = [sys.executable, "-m", "streamlit", "run", str(MONITOR_APP)]
+    if args.port is not None:
+        command += ["--server.port", str(args.port)]
+    command += ["--", str(db)]
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 130

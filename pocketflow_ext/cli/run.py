@@ -1,0 +1,98 @@
+"""``pocketflow-ext run``: run a script or module as ``python`` would, but instrumented.
+
+The script gets ``__name__ == "__main__"``, its own ``sys.argv``, its directory first on
+``sys.path`` and the inherited stdin/stdout; its exit status is what ``python`` would give
+(``sys.exit`` codes pass through, an uncaught exception prints its traceback and exits 1).
+Instrumentation is removed at interpreter exit, after the script's own threads finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import importlib.util
+import os
+import runpy
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from ..errors import PocketFlowExtError
+from ..instrument import instrument, uninstrument
+from ..logging import setup_logging
+from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
+from .main import default_db, fail
+
+# Frames of ours (and runpy's) that sit above the script's own in a traceback.
+_OUR_FILES = {
+    os.path.normcase(os.path.abspath(path))
+    for path in (__file__, runpy.__file__, os.path.join(os.path.dirname(__file__), "main.py"))
+}
+
+
+def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
+    script: str | None = args.script
+    module: str | None = args.module
+    if script is not None:
+        if not Path(script).is_file():
+            fail("run", f"script not found: {script}")
+        sys.argv = [script, *script_args]
+        # As `python script.py` does: the script's directory comes first on sys.path.
+        sys.path[0] = os.path.dirname(os.path.realpath(script))
+    else:
+        assert module is not None
+        sys.argv = [module, *script_args]
+        sys.path[0] = os.getcwd()  # as `python -m` does
+        _check_module(module)
+    trace = _trace_choice(args)
+    if args.log_dir or args.log_format:
+        name = Path(script).stem if script else (module or "run").rpartition(".")[2]
+        setup_logging(name, log_dir=args.log_dir, log_format=args.log_format)
+    try:
+        instrument(db_path=args.db or default_db(), trace=trace)
+    except (PocketFlowExtError, OSError) as exc:
+        fail("run", str(exc))
+    atexit.register(uninstrument)
+    try:
+        if script is not None:
+            runpy.run_path(script, run_name="__main__")
+        else:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)  # type: ignore[arg-type]
+    except (SystemExit, KeyboardInterrupt):
+        raise  # Python itself turns these into the exit status, as for a plain run
+    except BaseException as exc:
+        tb = _script_frames(exc.__traceback__)
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        return 1
+    return 0
+
+
+def _trace_choice(args: argparse.Namespace) -> bool | str:
+    if args.trace is False:
+        return False
+    if args.trace_mode:
+        return str(args.trace_mode)
+    # Default on: tracing is what `run` is for; $POCKETFLOW_EXT_TRACE may still say off.
+    if args.trace is None and os.environ.get(TRACE_ENV_VAR, "").strip().lower() == "off":
+        return False
+    return True
+
+
+def _check_module(module: str) -> None:
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        fail("run", f"cannot find module {module!r}: {exc}")
+    if spec is None:
+        fail("run", f"no module named {module!r} (looked in the current directory and sys.path)")
+
+
+def _script_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the script's first frame on, as a plain ``python`` run shows it."""
+    while tb is not None and _is_ours(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return tb
+
+
+def _is_ours(filename: str) -> bool:
+    return filename.startswith("<frozen runpy") or os.path.normcase(filename) in _OUR_FILES

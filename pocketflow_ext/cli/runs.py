@@ -1,0 +1,57 @@
+"""``pocketflow-ext runs``: recent runs as a table, or as JSON for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+
+from ..errors import PocketFlowExtError
+from .database import duration_text, local_time, open_recorded, run_seconds
+from .main import fail
+
+_COLUMNS = ("RUN ID", "FLOW", "STATUS", "STARTED", "DURATION", "STEPS", "ERROR")
+_ERROR_WIDTH = 60
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    db, db_path = open_recorded("runs", args.db)
+    try:
+        runs = db.list_runs(limit=args.limit, status=args.status, flow_name=args.flow)
+    except (PocketFlowExtError, sqlite3.Error) as exc:
+        fail("runs", str(exc))
+    finally:
+        db.close()
+    if args.json:
+        # The graph is for the monitor and `show --json`; a listing stays small.
+        print(json.dumps([{k: v for k, v in r.items() if k != "graph"} for r in runs], indent=2))
+        return 0
+    if not runs:
+        filtered = args.status or args.flow
+        print(f"no runs{' match' if filtered else ''} in {db_path}")
+        return 0
+    rows = [
+        (
+            str(r["run_id"]),
+            str(r.get("flow_name") or ""),
+            str(r.get("status") or ""),
+            local_time(r.get("started_at")),
+            duration_text(run_seconds(r.get("started_at"), r.get("completed_at"))),
+            "" if r.get("total_steps") is None else str(r["total_steps"]),
+            _short(r.get("error_msg")),
+        )
+        for r in runs
+    ]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(_COLUMNS)]
+    for row in (_COLUMNS, *rows):
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def _short(error: str | None) -> str:
+    if not error:
+        return ""
+    line = error.splitlines()[0]
+    return line if len(line) <= _ERROR_WIDTH else line[: _ERROR_WIDTH - 3] + "..."
