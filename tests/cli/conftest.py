@@ -30,6 +30,17 @@ def example() -> Path:
     return EXAMPLE
 
 
+def _run(
+    command: Sequence[str | os.PathLike[str]],
+    cwd: Path,
+    stdin: str | None,
+    env: dict[str, str] | None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=cwd, input=stdin, capture_output=True, text=True, env=_env(env), timeout=120
+    )
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> Runner:
     """``run_cli(*args, stdin=None, env=None, module=False)``: the console script (or
@@ -41,37 +52,19 @@ def run_cli(tmp_path: Path) -> Runner:
         env: dict[str, str] | None = None,
         module: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        command: Sequence[str | os.PathLike[str]] = (
-            [sys.executable, "-m", "pocketflow_ext", *args] if module else [CONSOLE_SCRIPT, *args]
-        )
-        return subprocess.run(
-            command,
-            cwd=tmp_path,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=_env(env),
-            timeout=120,
-        )
+        prefix = [sys.executable, "-m", "pocketflow_ext"] if module else [CONSOLE_SCRIPT]
+        return _run([*prefix, *args], tmp_path, stdin, env)
 
     return run
 
 
 @pytest.fixture
 def run_python(tmp_path: Path) -> Runner:
-    """``run_python(script, *args, stdin=None)``: the plain interpreter, for comparison."""
+    """``run_python(*args, stdin=None, env=None)``: the plain interpreter, for comparison."""
 
     def run(
         *args: str | os.PathLike[str], stdin: str | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, *args],
-            cwd=tmp_path,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=_env(env),
-            timeout=120,
-        )
+        return _run([sys.executable, *args], tmp_path, stdin, env)
 
     return run
