@@ -39,9 +39,10 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
     """The run's header, one line per node execution (in start order, indented by nesting,
     with its retries below it) and the run's error."""
     seconds = run_seconds(run.get("started_at"), run.get("completed_at"))
+    steps = run.get("total_steps") or 0
     lines = [
         f"run {run['run_id']} · flow {run.get('flow_name') or '?'} · {run.get('status')}"
-        f" · {run.get('total_steps') or 0} steps · {duration_text(seconds)}",
+        f" · {steps} step{'' if steps == 1 else 's'} · {duration_text(seconds)}",
         f"started {local_time(run.get('started_at'))}"
         + (f" · finished {local_time(run['completed_at'])}" if run.get("completed_at") else ""),
     ]
