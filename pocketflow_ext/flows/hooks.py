@@ -94,5 +94,16 @@ class HooksMixin:
 
     def get_next_node(self, curr: Any, action: Any) -> Any:
         if _current.get() is None:  # dormant: called once per node, so skip the wrapper
-            return super().get_next_node(curr, action)  # type: ignore[misc]
+            upstream = _next_get_next_node.get(type(self)) or _find_next_get_next_node(type(self))
+            return upstream(self, curr, action)
         return observe.next_node(self, curr, action, super().get_next_node)  # type: ignore[misc]
+
+
+# What ``super().get_next_node`` is for each flow class, looked up once: a zero-argument
+# ``super()`` walks the MRO on every call, and this runs once per node.
+_next_get_next_node: dict[type, Callable[..., Any]] = {}
+
+
+def _find_next_get_next_node(cls: type) -> Callable[..., Any]:
+    found = _next_get_next_node[cls] = getattr(super(HooksMixin, cls), "get_next_node")
+    return found

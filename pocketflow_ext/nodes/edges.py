@@ -23,11 +23,17 @@ class Successors(dict):
 
 
 class EdgesMixin:
-    """Adds ``then``; ``>>`` and ``- "action" >>`` keep working, overwriting still warns."""
+    """Adds ``then``; ``>>`` and ``- "action" >>`` keep working, overwriting still warns.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.successors: dict[str, Any] = Successors(self.successors)
+    Successors become a :class:`Successors` only when a ``"*"`` edge is added (through
+    ``then``, ``next``, ``>>`` or ``- "*" >>``), so nodes without one keep upstream's plain
+    dict and its C-speed lookup on every step.
+    """
+
+    def next(self, node: Any, action: str = "default") -> Any:
+        if action == WILDCARD and not isinstance(self.successors, Successors):  # type: ignore[has-type]
+            self.successors = Successors(self.successors)  # type: ignore[has-type]
+        return super().next(node, action)  # type: ignore[misc]
 
     def then(self, action: str, target: Any) -> Any:
         """Follow ``action`` to ``target``; ``"*"`` catches any action without an edge.
@@ -41,7 +47,5 @@ class EdgesMixin:
             )
         if target is None or not hasattr(target, "successors"):
             raise TypeError(f"then({action!r}, ...) needs a node or flow as target, got {target!r}")
-        if not isinstance(self.successors, Successors):
-            self.successors = Successors(self.successors)
-        self.next(target, action)  # type: ignore[attr-defined]
+        self.next(target, action)
         return self

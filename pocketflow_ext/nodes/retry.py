@@ -26,6 +26,16 @@ _jitter_random = random.Random()
 
 _ANY_EXCEPTION: tuple[type[BaseException], ...] = (Exception,)
 
+# What ``super()._exec`` is for each class, looked up once: the lookup runs for every node
+# executed, and a zero-argument ``super()`` walks the MRO on each call.
+_next_exec: dict[type, Callable[..., Any]] = {}
+
+
+def _find_next_exec(cls: type) -> Callable[..., Any]:
+    found = _next_exec[cls] = getattr(super(RetryMixin, cls), "_exec")
+    return found
+
+
 # Whether a class's upstream ``_exec`` is a coroutine function (AsyncNode and friends).
 _async_exec: dict[type, bool] = {}
 
@@ -132,7 +142,8 @@ class RetryMixin:
 
     def _exec(self, prep_res: Any) -> Any:
         if self.max_retries <= 1:  # checked first: the common case pays for nothing else
-            return super()._exec(prep_res)  # type: ignore[misc]
+            upstream = _next_exec.get(type(self)) or _find_next_exec(type(self))
+            return upstream(self, prep_res)
         frame = current_frame()
         if frame is None and not self._retry_extras():
             return super()._exec(prep_res)  # type: ignore[misc]

@@ -38,6 +38,25 @@ def test_wildcard_catches_any_action_without_its_own_edge() -> None:
     assert shared["path"] == ["router", "fallback"]
 
 
+@pytest.mark.parametrize(
+    "add_wildcard",
+    [lambda a, t: a.then("*", t), lambda a, t: a - "*" >> t, lambda a, t: a.next(t, "*")],
+    ids=["then", "minus-shift", "next"],
+)
+def test_every_way_of_adding_a_wildcard_edge_works(add_wildcard) -> None:
+    router = Emit("surprise", name="router")
+    add_wildcard(router, Emit(name="fallback"))
+    shared: dict = {}
+    Flow(start=router).run(shared)
+    assert shared["path"] == ["router", "fallback"]
+
+
+def test_a_node_without_a_wildcard_keeps_upstreams_plain_dict() -> None:
+    a = Emit()
+    a.then("x", Emit())
+    assert type(a.successors) is dict
+
+
 def test_a_named_edge_wins_over_the_wildcard() -> None:
     router = Emit("known", name="router")
     router.then("*", Emit(name="fallback")).then("known", Emit(name="known"))

@@ -103,6 +103,27 @@ def test_the_exec_shadow_is_removed_after_the_run() -> None:
     assert "exec" not in vars(node)
 
 
+def test_single_attempt_nodes_of_each_kind_reach_their_own_upstream_exec() -> None:
+    from pocketflow_ext import AsyncBatchNode, BatchNode
+
+    class Double(BatchNode):
+        def exec(self, item):
+            return item * 2
+
+    class Triple(Node):
+        def exec(self, prep_res):
+            return prep_res * 3
+
+    class AsyncDouble(AsyncBatchNode):
+        async def exec_async(self, item):
+            return item * 2
+
+    assert Double()._exec([1, 2]) == [2, 4]
+    assert Triple()._exec(5) == 15
+    assert asyncio.run(AsyncDouble()._exec([3])) == [6]
+    assert Double()._exec([4]) == [8]  # and again, from the per-class lookup
+
+
 # ── PocoFlow-style class attributes ───────────────────────────────────────────
 class ClassConfigured(Flaky):
     max_retries = 3
