@@ -203,11 +203,16 @@ class Store(dict):
                 )
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._check(key, value)
-        old = self._data.get(key, MISSING) if self._observers else MISSING
-        self._data[key] = value
+        # The hot path (every node writes): the full check only runs when the type is off.
+        expected = self._schema.get(key)
+        if expected is not None and not isinstance(value, expected):
+            self._check(key, value)
         if self._observers:
+            old = self._data.get(key, MISSING)
+            self._data[key] = value
             self._notify(key, old, value)
+        else:
+            self._data[key] = value
 
     def __delitem__(self, key: str) -> None:
         old = self._data[key]

@@ -9,7 +9,15 @@ import threading
 
 import pytest
 
-from pocketflow_ext import MISSING, Flow, Node, Store, StoreTypeError, StoreValidationError
+from pocketflow_ext import (
+    MISSING,
+    Flow,
+    Node,
+    Store,
+    StoreTypeError,
+    StoreValidationError,
+    Unserialisable,
+)
 
 
 def observed(store: Store) -> list[tuple]:
@@ -167,6 +175,12 @@ def test_update_with_one_bad_value_changes_nothing() -> None:
     with pytest.raises(TypeError):
         store.update({"name": "ok", "count": "bad"})
     assert shared == {"count": 1} and changes == []
+
+
+def test_an_unserialisable_marker_may_stand_in_for_any_typed_value() -> None:
+    store = Store(schema={"client": int})
+    store["client"] = Unserialisable("Client", "<Client>")  # what a restored snapshot holds
+    assert isinstance(store["client"], Unserialisable)
 
 
 def test_keys_outside_the_schema_accept_any_value() -> None:
