@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,13 @@ def monitor_command(args: argparse.Namespace) -> int:
     if not MONITOR_APP.is_file():
         fail("monitor", f"the monitor app is missing from this installation ({MONITOR_APP})")
     command = [sys.executable, "-m", "streamlit", "run", str(MONITOR_APP)]
+    command += ["--browser.gatherUsageStats", "false"]
     if args.port is not None:
         command += ["--server.port", str(args.port)]
     command += ["--", str(db)]
+    if os.name == "posix":
+        # Become the Streamlit process, so signals (Ctrl+C, kill) reach the server directly.
+        os.execv(sys.executable, command)
     try:
         return subprocess.call(command)
     except KeyboardInterrupt:

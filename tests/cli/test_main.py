@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from pocketflow_ext import __version__
+from pocketflow_ext import WorkflowDB, __version__
 from pocketflow_ext.cli.main import split_run_args
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
+CONSOLE = Path(sys.executable).with_name("pocketflow-ext")
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["runs"], ["show"], ["monitor"]])
@@ -78,3 +82,34 @@ def test_monitor_needs_an_existing_database(run_cli: Runner, tmp_path: Path) -> 
     assert done.returncode == 1
     assert len(done.stderr.splitlines()) == 1
     assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.timeout(90)
+def test_monitor_serves_the_streamlit_app_on_the_given_port(tmp_path: Path) -> None:
+    pytest.importorskip("streamlit")
+    db = tmp_path / "runs.db"
+    WorkflowDB(db).close()
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [CONSOLE, "monitor", str(db), "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health = ""
+        while server.poll() is None and health != "ok":
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as reply:
+                    health = reply.read().decode()
+            except OSError:
+                time.sleep(0.2)
+        assert health == "ok", server.stderr.read() if server.stderr else ""
+        if sys.platform.startswith("linux"):  # became the Streamlit process: signals reach it
+            assert "streamlit" in Path(f"/proc/{server.pid}/cmdline").read_text()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
