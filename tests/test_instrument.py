@@ -12,7 +12,7 @@ import pocketflow
 import pytest
 
 import pocketflow_ext
-from pocketflow_ext.errors import HookError
+from pocketflow_ext.errors import ConfigurationError, HookError
 from pocketflow_ext.instrument.patches import SEAMS
 from pocketflow_ext.stream import scope
 
@@ -298,6 +298,14 @@ def test_hooks_get_pocoflow_signatures_with_names_relative_to_the_top_flow() -> 
     ]
 
 
+def test_bad_arguments_are_refused_before_anything_is_patched() -> None:
+    with pytest.raises(ConfigurationError, match="db_path must be a file path"):
+        pocketflow_ext.instrument(db_path=42)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="trace mode must be one of"):
+        pocketflow_ext.instrument(trace="loud")
+    assert not pocketflow_ext.is_instrumented()
+
+
 def test_unknown_hook_event_is_refused_before_anything_is_patched() -> None:
     with pytest.raises(HookError, match="node_finish"):
         pocketflow_ext.instrument(hooks={"node_finish": print})
@@ -370,3 +378,10 @@ def test_a_flow_recording_itself_is_not_recorded_twice(tmp_path: Path) -> None:
     own = pocketflow_ext.Flow(start=pocketflow_ext.Node(), db_path=db, flow_name="Own")
     own.run({})
     assert [r["flow_name"] for r in active.db.list_runs()] == ["Own"]
+
+
+def test_drop_in_flows_without_their_own_database_are_recorded_too(tmp_path: Path) -> None:
+    active = pocketflow_ext.instrument(db_path=tmp_path / "runs.db")
+    pocketflow_ext.Flow(start=pocketflow_ext.Node(), flow_name="DropIn").run({})
+    (run,) = active.db.list_runs()
+    assert (run["flow_name"], run["status"], run["total_steps"]) == ("DropIn", "completed", 1)

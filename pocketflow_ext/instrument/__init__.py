@@ -13,6 +13,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from ..errors import ConfigurationError
 from ..logging import get_logger
 from ..stream.scope import subscribe
 from ..subscribers.log import EventLog
@@ -80,6 +81,8 @@ def instrument(
     ...     my_flow.run(shared)  # doctest: +SKIP
     """
     global _active
+    if db_path is not None and (not isinstance(db_path, (str, os.PathLike)) or not str(db_path)):
+        raise ConfigurationError(f"db_path must be a file path such as 'runs.db', got {db_path!r}")
     checked_hooks = check_hooks(hooks)
     mode = _trace_mode(trace)
     with _lock:
