@@ -234,3 +234,25 @@ def test_an_unusable_database_path_is_one_line_before_the_script_runs(
     assert done.returncode == 1
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and "directory" in done.stderr
+
+
+def test_an_interrupted_script_exits_like_python_and_leaves_a_cancelled_run(
+    run_cli: Runner, run_python: Runner, tmp_path: Path
+) -> None:
+    script = write(
+        tmp_path,
+        "interrupted.py",
+        """
+        import pocketflow
+
+        class Wait(pocketflow.Node):
+            def exec(self, prep_res):
+                raise KeyboardInterrupt  # what Ctrl+C raises
+
+        pocketflow.Flow(start=Wait()).run({})
+        """,
+    )
+    plain, recorded = run_python(script), run_cli("run", "--no-trace", script)
+    assert recorded.returncode == plain.returncode != 0
+    (run,) = recorded_runs(tmp_path / "pocketflow.db")
+    assert run["status"] == "cancelled"
