@@ -34,7 +34,7 @@ def _deliver(
     to the ``kind`` hooks of every enclosing flow."""
     # try/except inline rather than via _call: this runs twice per node.
     if event is not None:
-        for sub in _global_subscribers:
+        for sub in tuple(_global_subscribers):  # a snapshot: subscribers may unsubscribe
             try:
                 sub(event)
             except Exception:
@@ -55,7 +55,7 @@ def _deliver_flow(level: Level, kind: str, event: Event | None, hook_args: tuple
     """Flow start/end: subscribers of every enclosing level see it, but hooks only fire on
     the flow's own level, since their signatures carry no path to tell flows apart."""
     if event is not None:
-        for sub in _global_subscribers:
+        for sub in tuple(_global_subscribers):  # a snapshot: subscribers may unsubscribe
             _call(sub, event)
     last = len(level.listeners) - 1
     for i, (_cut, entries) in enumerate(level.listeners):

@@ -64,3 +64,25 @@ def test_a_keyboard_interrupt_in_a_node_is_reported_as_cancelled(events) -> None
         pass
     assert [e.kind for e in events][-2:] == ["node_error", "flow_end"]
     assert events[-1].status == "cancelled"
+
+
+def test_a_subscriber_that_unsubscribes_itself_does_not_make_the_next_one_miss_events() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def once(event: Event) -> None:
+        seen.append(("once", event.kind))
+        unsubscribe_once()
+
+    unsubscribe_once = pocketflow_ext.subscribe(once)
+    unsubscribe_next = pocketflow_ext.subscribe(lambda e: seen.append(("next", e.kind)))
+    try:
+        Flow(start=Work()).run({})
+    finally:
+        unsubscribe_next()
+    assert seen[:2] == [("once", "flow_start"), ("next", "flow_start")]
+    assert [k for who, k in seen if who == "next"] == [
+        "flow_start",
+        "node_start",
+        "node_end",
+        "flow_end",
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pocketflow_ext import EVENT_KINDS, Event
 from pocketflow_ext.stream.events import HOOK_SIGNATURES, node_record
 
@@ -41,8 +43,5 @@ def test_node_record_puts_every_value_in_its_named_field() -> None:
 
 def test_events_are_immutable() -> None:
     event = Event("flow_start", "r", "f", "f", 0.0)
-    try:
+    with pytest.raises(AttributeError):
         event.kind = "x"  # type: ignore[misc]
-    except AttributeError:
-        return
-    raise AssertionError("Event fields must not be assignable")
