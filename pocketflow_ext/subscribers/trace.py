@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import TextIO
 
 from ..errors import ConfigurationError
@@ -49,11 +50,11 @@ def trace_mode(mode: str | None = None, stream: TextIO | None = None) -> str:
 
 
 def _can_be_friendly(stream: TextIO) -> bool:
+    if not _isatty(stream):
+        return False
     try:
-        if not stream.isatty():
-            return False
-        "".join(_SYMBOLS.values()).encode(stream.encoding or "ascii")
-    except (AttributeError, ValueError, OSError, UnicodeEncodeError):
+        "".join(_SYMBOLS.values()).encode(getattr(stream, "encoding", None) or "ascii")
+    except (LookupError, UnicodeEncodeError):
         return False
     return True
 
@@ -142,7 +143,7 @@ class ConsoleTrace:
         if event.step is not None:
             fields.append(f"step={event.step}")
         if event.kind == ev.NODE_START and event.params:
-            fields.append(f"params={dict(event.params)!r}")
+            fields.append(f"params={_short_repr(event.params)}")
         if event.kind == ev.NODE_END:
             fields.append(f"action={event.action}")
         if event.elapsed_s is not None:
@@ -156,6 +157,15 @@ class ConsoleTrace:
         if event.error:
             fields.append(f"error={event.error!r}")
         return " ".join(fields)
+
+
+def _short_repr(value: object, limit: int = 120) -> str:
+    """A batch item's params, cut short: a trace line must stay one readable line."""
+    try:
+        text = repr(dict(value)) if isinstance(value, Mapping) else repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _ms(value: float) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import pocketflow_ext
-from pocketflow_ext import ConfigurationError, ConsoleTrace, Flow, Node
+from pocketflow_ext import BatchFlow, ConfigurationError, ConsoleTrace, Flow, Node
 from pocketflow_ext.subscribers.trace import trace_mode
 
 
@@ -153,3 +153,15 @@ def test_process_wide_trace_sees_every_run(capsys: pytest.CaptureFixture[str]) -
         unsubscribe()
     starts = [line for line in capsys.readouterr().err.splitlines() if " flow_start " in line]
     assert [line.split()[2] for line in starts] == ["First", "Second"]
+
+
+def test_plain_mode_shows_batch_params_cut_to_one_readable_line() -> None:
+    class Items(BatchFlow):
+        def prep(self, shared: Any) -> list[dict]:
+            return [{"doc": "x" * 500}]
+
+    out = io.StringIO()
+    Items(start=Load()).subscribe(ConsoleTrace("plain", out)).run({})
+    start = next(line for line in out.getvalue().splitlines() if " node_start " in line)
+    assert "params={'doc': 'xxx" in start and start.endswith("...")
+    assert len(start) < 300
