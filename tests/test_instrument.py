@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -385,3 +386,27 @@ def test_drop_in_flows_without_their_own_database_are_recorded_too(tmp_path: Pat
     pocketflow_ext.Flow(start=pocketflow_ext.Node(), flow_name="DropIn").run({})
     (run,) = active.db.list_runs()
     assert (run["flow_name"], run["status"], run["total_steps"]) == ("DropIn", "completed", 1)
+
+
+@pytest.mark.timeout(60)
+def test_runs_in_concurrent_threads_are_recorded_separately(tmp_path: Path) -> None:
+    active = pocketflow_ext.instrument(db_path=tmp_path / "runs.db")
+    results: list[dict] = []
+
+    def one_run() -> None:
+        shared: dict = {}
+        loop_flow().run(shared)
+        results.append(shared)
+
+    threads = [threading.Thread(target=one_run) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [{"n": 3, "done": True}] * 8
+    runs = active.db.list_runs()
+    assert len({r["run_id"] for r in runs}) == 8
+    for run in runs:
+        assert (run["status"], run["total_steps"]) == ("completed", 4)
+        ends = [e for e in active.db.get_events(run["run_id"]) if e["event"] == "node_end"]
+        assert [e["step"] for e in ends] == [1, 2, 3, 4]
