@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dd_logging
 
+from .errors import ConfigurationError
+
 ROOT = "pocketflow_ext"
 
 
@@ -30,6 +32,13 @@ def setup_logging(
     ``log_format`` is ``"text"``, ``"jsonl"`` or ``"both"``; ``console=True`` also logs to
     stderr. Returns the path of the main log file. Safe to call again (replaces handlers).
     """
+    if log_level is not None and (
+        not isinstance(log_level, str) or log_level.lower() not in dd_logging.LOG_LEVELS
+    ):
+        raise ConfigurationError(
+            f"log_level must be one of {', '.join(dd_logging.LOG_LEVELS)} (or None for the "
+            f"default), got {log_level!r}"
+        )
     return dd_logging.setup_logging(
         run_name,
         root_name=ROOT,

@@ -73,3 +73,10 @@ def test_setup_logging_writes_files_in_the_chosen_format(
 def test_get_logger_uses_the_pocketflow_ext_namespace() -> None:
     assert pocketflow_ext.get_logger("db").name == "pocketflow_ext.db"
     assert pocketflow_ext.get_logger().name == "pocketflow_ext"
+
+
+@pytest.mark.parametrize("kwargs", [{"log_level": "LOUD"}, {"log_format": "xml"}])
+def test_setup_logging_rejects_unknown_levels_and_formats(tmp_path: Path, kwargs: dict) -> None:
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        pocketflow_ext.setup_logging("bad", log_dir=tmp_path, **kwargs)
+    assert list(tmp_path.iterdir()) == []  # nothing half set up
