@@ -410,3 +410,17 @@ def test_runs_in_concurrent_threads_are_recorded_separately(tmp_path: Path) -> N
         assert (run["status"], run["total_steps"]) == ("completed", 4)
         ends = [e for e in active.db.get_events(run["run_id"]) if e["event"] == "node_end"]
         assert [e["step"] for e in ends] == [1, 2, 3, 4]
+
+
+def test_drop_in_classes_call_upstream_directly_again_after_uninstrument() -> None:
+    from pocketflow_ext.flows import hooks
+    from pocketflow_ext.nodes import retry
+
+    class Step(pocketflow_ext.Node):
+        pass
+
+    with pocketflow_ext.instrument():
+        pocketflow_ext.Flow(start=Step()).run({})
+    pocketflow_ext.Flow(start=Step()).run({})
+    assert hooks._next_get_next_node[pocketflow_ext.Flow] is pocketflow.Flow.get_next_node
+    assert retry._next_exec[Step] is pocketflow.Node._exec

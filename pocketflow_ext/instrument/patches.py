@@ -13,8 +13,10 @@ from typing import Any
 import pocketflow
 import wrapt
 
+from ..flows import hooks as _hooks
 from ..flows import observe
 from ..flows.hooks import HooksMixin
+from ..nodes import retry as _retry
 from ..nodes.retry import RetryMixin, _AsyncAttempts, _Attempts, _SyncAttempts
 from ..stream.scope import Frame, current_frame
 
@@ -186,6 +188,7 @@ class Patches:
             proxy = wrapt.FunctionWrapper(original, wrapper)
             setattr(cls, name, proxy)
             self._installed.append((cls, name, original, proxy))
+        _forget_cached_seams()
 
     def remove(self) -> list[str]:
         """Restore every original; returns the seams someone else re-wrapped meanwhile,
@@ -196,4 +199,12 @@ class Patches:
                 overwritten.append(f"{cls.__name__}.{name}")
             setattr(cls, name, original)
         self._installed.clear()
+        _forget_cached_seams()
         return overwritten
+
+
+def _forget_cached_seams() -> None:
+    """Our mixins cache upstream's ``get_next_node``/``_exec`` per class; after patching or
+    restoring, they must look again, so a drop-in flow never keeps calling a removed wrapper."""
+    _hooks._next_get_next_node.clear()
+    _retry._next_exec.clear()
