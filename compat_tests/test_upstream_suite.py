@@ -97,3 +97,4 @@ def test_upstream_suite_passes_in_full_on_upstream_and_on_drop_in_classes(
         report["kinds"].get("node_end", 0) + report["kinds"].get("node_error", 0)
     )
     assert report["problems"] == []
+    assert report["hooks"]["node_end"] > 0 and report["hooks"]["flow_start"] > 0
