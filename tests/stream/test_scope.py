@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 
 import pytest
 
 import pocketflow_ext
-from pocketflow_ext import Flow, Node, RunCancelled
+from pocketflow_ext import AsyncNode, AsyncParallelBatchFlow, Flow, Node, RunCancelled
 from pocketflow_ext.stream.scope import RunOptions, current_frame, run_options
 
 
@@ -78,3 +79,26 @@ def test_global_subscribe_returns_an_unsubscribe_function() -> None:
 def test_global_subscribe_rejects_non_callables() -> None:
     with pytest.raises(TypeError, match="callable"):
         pocketflow_ext.subscribe("not a function")  # type: ignore[arg-type]
+
+
+def test_cancelling_a_parallel_batch_flow_leaves_every_node_start_closed(events) -> None:
+    cancel = threading.Event()
+
+    class Branch(AsyncNode):
+        async def exec_async(self, prep_res):
+            if self.params["i"] == 0:
+                cancel.set()
+            await asyncio.sleep(0)
+
+    class Items(AsyncParallelBatchFlow):
+        async def prep_async(self, shared):
+            return [{"i": i} for i in range(3)]
+
+    first = Branch()
+    first >> Branch()
+    with run_options(RunOptions(cancel=cancel)), pytest.raises(RunCancelled):
+        asyncio.run(Items(start=first).run_async({}))
+    started = {(e.run_id, e.step) for e in events if e.kind == "node_start"}
+    closed = [(e.run_id, e.step) for e in events if e.kind in ("node_end", "node_error")]
+    assert sorted(closed) == sorted(started) and len(closed) == len(set(closed))
+    assert events[-1].kind == "flow_end" and events[-1].status == "cancelled"
