@@ -110,16 +110,23 @@ class RetryMixin:
                 f"got {retries!r}"
             )
         _number(getattr(self, "wait", 0), "wait", 0)
-        # Only set on the instance when given, so upstream's per-step copy stays cheap.
+        # Only set on the instance when given, so upstream's per-step copy stays cheap;
+        # values from class attributes get the same checks, named after the class.
         if backoff is not None:
             self.backoff = _number(backoff, "backoff", 1)
+        elif self.backoff != 1.0:
+            _number(self.backoff, f"{cls.__name__}.backoff", 1)
         if max_delay is not None:
             self.max_delay = _number(max_delay, "max_delay", 0)
+        elif self.max_delay is not None:
+            _number(self.max_delay, f"{cls.__name__}.max_delay", 0)
         if jitter is not None:
             self.jitter = _number(jitter, "jitter", 0)
+        elif self.jitter:
+            _number(self.jitter, f"{cls.__name__}.jitter", 0)
         if retry_on is not None:
             self.retry_on = _exception_types(retry_on)
-        elif not isinstance(self.retry_on, tuple):
+        elif self.retry_on is not _ANY_EXCEPTION:
             self.retry_on = _exception_types(self.retry_on)
 
     def retry_delay_for(self, attempt: int) -> float:

@@ -338,6 +338,23 @@ def test_bad_retry_settings_are_configuration_errors(kwargs: dict, word: str) ->
         Node(**kwargs)
 
 
+@pytest.mark.parametrize(
+    "attrs, word",
+    [
+        ({"backoff": 0.5}, "Broken.backoff"),
+        ({"backoff": "2"}, "Broken.backoff"),
+        ({"jitter": -1}, "Broken.jitter"),
+        ({"max_delay": "x"}, "Broken.max_delay"),
+        ({"retry_on": (ValueError, "x")}, "retry_on"),
+        ({"retry_on": [ValueError]}, "retry_on"),
+    ],
+)
+def test_bad_retry_class_attributes_are_configuration_errors(attrs: dict, word: str) -> None:
+    broken = type("Broken", (Node,), {"max_retries": 2, **attrs})
+    with pytest.raises(ConfigurationError, match=word):
+        broken()
+
+
 def test_a_bad_class_attribute_is_reported_with_the_class_name() -> None:
     class Broken(Node):
         max_retries = 0
