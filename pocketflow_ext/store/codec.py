@@ -119,15 +119,26 @@ def _hashable(key: Any) -> Any:
 
 
 def dumps_store(data: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """JSON text of a store's data and the keys whose values were (partly) unserialisable."""
-    out: dict[str, Any] = {}
+    """JSON text of a store's data and the keys whose values were (partly) unserialisable.
+
+    Keys that are not strings (or the tag itself) make the whole mapping a tagged dict, so
+    ``1`` and ``"1"`` stay two keys and come back as they were.
+    """
     lossy_keys: list[str] = []
+    if all(isinstance(key, str) for key in data) and TAG not in data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out[key], lossy = encode(value)
+            if lossy:
+                lossy_keys.append(key)
+        return json.dumps(out, ensure_ascii=False), lossy_keys
+    items = []
     for key, value in data.items():
-        encoded, lossy = encode(value)
-        out[str(key)] = encoded
-        if lossy:
+        (encoded_key, key_lossy), (encoded, lossy) = encode(key), encode(value)
+        items.append([encoded_key, encoded])
+        if key_lossy or lossy:
             lossy_keys.append(str(key))
-    return json.dumps(out, ensure_ascii=False), lossy_keys
+    return json.dumps({TAG: "dict", "items": items}, ensure_ascii=False), lossy_keys
 
 
 def loads(text: str) -> Any:

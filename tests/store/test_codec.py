@@ -60,3 +60,19 @@ def test_long_reprs_are_truncated() -> None:
 def test_a_user_dict_using_the_tag_key_is_kept_verbatim() -> None:
     data = {"d": {TAG: "tuple", "items": [1]}}
     assert loads(dumps_store(data)[0]) == data
+
+
+def test_top_level_keys_that_are_not_strings_are_kept_as_they_were() -> None:
+    data = {1: "int", "1": "str", (2, 3): "tuple", None: "none"}
+    text, lossy = dumps_store(data)
+    assert loads(text) == data and lossy == []
+
+
+def test_a_top_level_key_named_like_the_tag_is_kept_verbatim() -> None:
+    data = {TAG: "tuple", "items": [1]}
+    assert loads(dumps_store(data)[0]) == data
+
+
+def test_lossy_non_string_keys_are_named() -> None:
+    _, lossy = dumps_store({1: object(), 2: "fine"})
+    assert lossy == ["1"]

@@ -31,6 +31,12 @@ def test_snapshot_and_restore_round_trip_with_name_and_schema(tmp_path: Path) ->
     assert back == data and back.name == "mine" and back.schema == {"n": int}
 
 
+def test_snapshot_keeps_keys_that_are_not_strings(tmp_path: Path) -> None:
+    data = {1: "one", "1": "string one", "k": [1]}
+    back = Store.restore(Store(data).snapshot(tmp_path / "s.json"))
+    assert back == data and list(back) == [1, "1", "k"]
+
+
 def test_snapshot_writes_pocoflows_name_and_data_object(tmp_path: Path) -> None:
     path = Store({"a": 1}, name="s").snapshot(tmp_path / "s.json")
     assert json.loads(path.read_text()) == {"name": "s", "data": {"a": 1}}
