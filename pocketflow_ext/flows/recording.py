@@ -18,7 +18,7 @@ from ..errors import RunExistsError
 from ..recording import schema
 from ..recording.checkpoint_files import prepare_dir
 from ..recording.db import WorkflowDB, params_json
-from ..recording.graph import graph_json
+from ..recording.graph import cached_graph_json
 from ..recording.recorder import Recorder, RunRecord, process_identity
 from ..recording.writer import check_durability, writer_for
 from ..stream.dispatch import error_text, traceback_text
@@ -46,6 +46,7 @@ class RecordingMixin:
     run_id: str | None = None
     durability: str = "sync"
     _recorder: Recorder | None = None
+    _recorded_graph: tuple[Any, str | None] | None = None  # (signature, graph JSON) of the last run
 
     def __init__(
         self,
@@ -126,11 +127,11 @@ def _recording(flow: Any, recorder: Recorder) -> Iterator[None]:
         run_id, extra, parent = new_run_id(label), {}, frame.level.run.run_id
         scope = nullcontext()
     record = RunRecord(recorder, run_id)
-    if recorder.writer is not None:
-        recorder.writer.db.create_run(
-            run_id,
+    if recorder.writer is not None and record.rows is not None:
+        recorder.writer.create_run(
+            record.rows,
             label,
-            graph=graph_json(flow),
+            graph=cached_graph_json(flow),
             params=params_json(getattr(flow, "params", None)),
             resumed_from=extra.get("resumed_from"),
             parent_run_id=parent,
@@ -141,10 +142,10 @@ def _recording(flow: Any, recorder: Recorder) -> Iterator[None]:
         with scope:
             yield
     except BaseException as exc:
-        if not record.finished and recorder.writer is not None:
+        if not record.finished and recorder.writer is not None and record.rows is not None:
             # Failed before its first event: the run row must not stay 'running'.
-            recorder.writer.db.update_run(
-                run_id,
+            recorder.writer.end_unstarted(
+                record.rows,
                 status="cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
                 completed_at=schema.iso(),
                 error_msg=error_text(exc),

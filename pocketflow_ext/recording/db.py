@@ -146,10 +146,17 @@ class WorkflowDB:
         conn.execute("COMMIT")
 
     def execute_all(self, statements: Iterable[Statement]) -> None:
-        """Run prepared ``(sql, params)`` statements in one transaction."""
-        with self.transaction() as conn:
-            for sql, params in statements:
+        """Run prepared ``(sql, params)`` statements in one transaction; consecutive
+        inserts into the same table go in as one multi-row INSERT."""
+        conn = self.conn()
+        conn.execute("BEGIN")
+        try:
+            for sql, params in _grouped(statements):
                 conn.execute(sql, params)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:
@@ -162,20 +169,25 @@ class WorkflowDB:
         Unlike PocoFlow, an existing ``run_id`` raises :class:`RunExistsError` instead of
         being silently kept: a recorded run is never overwritten or merged.
         """
-        schema.check_run_id(run_id)
-        _check_fields(fields)
-        row = {"run_id": run_id, "flow_name": flow_name, "started_at": schema.iso(), **fields}
-        sql = f"INSERT INTO pf_runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+        statement = run_insert(run_id, flow_name, **fields)
         try:
             with self.transaction() as conn:
-                conn.execute(sql, tuple(row.values()))
+                conn.execute(*statement)
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc):
-                raise RunExistsError(
-                    f"run {run_id!r} is already recorded in {self.db_path}; run ids are never "
-                    "reused: pass another run_id (or none to get a fresh one), or resume it"
-                ) from None
+                raise self.run_exists_error(run_id) from None
             raise ConfigurationError(f"cannot record run {run_id!r}: {exc}") from None
+
+    def has_run(self, run_id: str) -> bool:
+        schema.check_run_id(run_id)
+        row = self.conn().execute("SELECT 1 FROM pf_runs WHERE run_id = ?", (run_id,))
+        return row.fetchone() is not None
+
+    def run_exists_error(self, run_id: str) -> RunExistsError:
+        return RunExistsError(
+            f"run {run_id!r} is already recorded in {self.db_path}; run ids are never "
+            "reused: pass another run_id (or none to get a fresh one), or resume it"
+        )
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run: ``status``, ``completed_at``, ``total_steps``,
@@ -333,6 +345,49 @@ class WorkflowDB:
 
 
 # ── helpers for the queries above ──────────────────────────────────────────────
+def run_insert(run_id: str, flow_name: str = "", **fields: Any) -> Statement:
+    """The INSERT of a new run row (column names checked against the schema)."""
+    schema.check_run_id(run_id)
+    _check_fields(fields)
+    row = {"run_id": run_id, "flow_name": flow_name, "started_at": schema.iso(), **fields}
+    sql = f"INSERT INTO pf_runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+    return sql, tuple(row.values())
+
+
+_MAX_GROUP = 50  # rows per multi-row INSERT: stays under SQLite's oldest 999-variable limit
+_multi_sql: dict[tuple[str, int], str] = {}
+
+
+def _grouped(statements: Iterable[Statement]) -> Iterator[Statement]:
+    group_sql: str | None = None
+    group: list[Any] = []
+    rows = 0
+    for sql, params in statements:
+        if sql is group_sql and rows < _MAX_GROUP:
+            group.extend(params)
+            rows += 1
+            continue
+        if group_sql is not None:
+            yield _multi(group_sql, rows), tuple(group)
+            group_sql = None
+        if sql.startswith("INSERT") and sql.endswith(")"):
+            group_sql, group, rows = sql, list(params), 1
+        else:
+            yield sql, params
+    if group_sql is not None:
+        yield _multi(group_sql, rows), tuple(group)
+
+
+def _multi(sql: str, rows: int) -> str:
+    if rows == 1:
+        return sql
+    text = _multi_sql.get((sql, rows))
+    if text is None:
+        values = sql[sql.rindex("VALUES") + len("VALUES") :].strip()
+        text = _multi_sql[(sql, rows)] = sql + (", " + values) * (rows - 1)
+    return text
+
+
 def params_json(params: Mapping[str, Any] | None) -> str | None:
     return dumps_store(params)[0] if params else None
 

@@ -51,3 +51,33 @@ def graph_json(flow: Any) -> str | None:
         return json.dumps(describe(flow), ensure_ascii=False)
     except Exception:  # an exotic graph must never stop a run from being recorded
         return None
+
+
+def _signature(flow: Any, _depth: int = 0) -> tuple[Any, ...]:
+    """Everything ``describe`` reads, as identities: equal signatures give equal graphs."""
+    root = getattr(flow, "naming_root", None) or getattr(flow, "start_node", None)
+    parts: list[Any] = [id(root), id(getattr(flow, "start_node", None))]
+    for node in graph_nodes(root):
+        successors = getattr(node, "successors", None) or {}
+        parts.append(
+            (id(node), type(node), getattr(node, "name", None), getattr(node, "flow_name", None))
+        )
+        parts.extend((action, id(target)) for action, target in successors.items())
+        if hasattr(node, "start_node") and _depth < _MAX_DEPTH:
+            parts.append(_signature(node, _depth + 1))
+    return tuple(parts)
+
+
+def cached_graph_json(flow: Any) -> str | None:
+    """``graph_json``, recomputed only when the graph changed since the flow's last run."""
+    try:
+        signature = _signature(flow)
+    except Exception:
+        return None
+    cached = getattr(flow, "_recorded_graph", None)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    text = graph_json(flow)
+    # Kept on the flow: upstream's copies of a nested flow share it, and it dies with it.
+    flow._recorded_graph = (signature, text)
+    return text

@@ -8,6 +8,7 @@ bound to the run's top flow level; concurrent runs of one flow never share it.
 
 from __future__ import annotations
 
+import json
 import os
 from contextvars import ContextVar
 from pathlib import Path
@@ -15,12 +16,12 @@ from typing import Any
 
 from ..stream import events as ev
 from ..stream.events import Event
-from ..stream.scope import Level, current_frame
+from ..stream.scope import Level, _current
 from . import schema
 from .checkpoint_files import write_checkpoint
 from .db import Statement, params_json
-from .snapshot import LossyKeyWarnings, store_json
-from .writer import RunRows, Writer
+from .snapshot import LossyKeyWarnings, flat_copy, store_json
+from .writer import RowSource, RunRows, Writer
 
 # The record a RecordingMixin prepared for the flow level about to start in this context.
 _claim: ContextVar[RunRecord | None] = ContextVar("pocketflow_ext_record_claim", default=None)
@@ -43,7 +44,7 @@ class RunRecord:
         "prefix",
         "warnings",
         "steps",
-        "last_node",
+        "last_path",
         "finished",
     )
 
@@ -56,7 +57,7 @@ class RunRecord:
         self.prefix = 0
         self.warnings = LossyKeyWarnings()
         self.steps = 0
-        self.last_node: str | None = None
+        self.last_path: str | None = None
         self.finished = False
 
     def relative(self, path: str) -> str:
@@ -83,21 +84,33 @@ class Recorder:
         _claim.reset(token)
 
     # ── the subscriber ───────────────────────────────────────────────────────
+    # Node events are on every node's path: dispatch on the kind directly.
     def __call__(self, event: Event) -> None:
-        frame = current_frame()
+        frame = _current.get()
         if frame is None:
             return
         level = frame.level
-        record = self._find(level)
+        record = self._records.get(id(level)) or self._find(level.parent)
+        kind = event.kind
         if record is None:
-            if event.kind != ev.FLOW_START:
+            if kind != ev.FLOW_START:
                 return
             record = self._bind(level)
             if record is None:
                 return
-        handler = _HANDLERS.get(event.kind)
-        if handler is not None:
-            handler(self, record, event, level)
+        if kind == ev.NODE_END:
+            self._node_end(record, event)
+        elif kind == ev.NODE_START:
+            self._node_start(record, event)
+        elif kind == ev.FLOW_END:
+            self._flow_end(record, event, level)
+        elif kind == ev.NODE_ERROR:
+            record.last_path = event.path
+            if (event.step or 0) > record.steps:
+                record.steps = event.step or 0
+            self._commit(record, (_event_rows, record.run_id, event, _params(event)))
+        else:  # flow_start, node_retry
+            self._add(record, (_event_rows, record.run_id, event, _params(event)))
 
     def _find(self, level: Level | None) -> RunRecord | None:
         records = self._records
@@ -121,93 +134,109 @@ class Recorder:
         return record
 
     # ── event handlers ───────────────────────────────────────────────────────
-    def _flow_start(self, record: RunRecord, event: Event, level: Level) -> None:
-        self._add(record, [_event_row(record.run_id, event)])
-
-    def _node_start(self, record: RunRecord, event: Event, level: Level) -> None:
-        row = _event_row(record.run_id, event)
+    # Rows are handed over as ``(function, *args)`` so ``async`` mode builds them on the
+    # writer's thread; what they read is fixed now (events are immutable, params copied).
+    def _node_start(self, record: RunRecord, event: Event) -> None:
         rows = record.rows
         if rows is None:
             return
         if rows.mode == "async":  # grouped anyway: keep current_node live for free
-            self._add(record, [row, (_SET_CURRENT, (record.relative(event.path), rows.run_id))])
-        else:  # written only if the node runs long enough to be worth a commit
+            source: RowSource = (_start_rows, record.run_id, event, _params(event), record.prefix)
+        else:  # current_node is written only if the node runs long enough to be worth a commit
             rows.current = record.relative(event.path)
-            self._add(record, [row])
+            source = (_event_rows, record.run_id, event, _params(event))
+        self.writer.add(rows, source)  # type: ignore[union-attr]
 
-    def _node_retry(self, record: RunRecord, event: Event, level: Level) -> None:
-        self._add(record, [_event_row(record.run_id, event)])
-
-    def _node_end(self, record: RunRecord, event: Event, level: Level) -> None:
+    def _node_end(self, record: RunRecord, event: Event) -> None:
         step = event.step or 0
-        record.steps = max(record.steps, step)
-        record.last_node = record.relative(event.path)
-        text, lossy = store_json(event.store)
-        name = event.node or ""
-        if lossy:
-            record.warnings.report(lossy, record.run_id, f"the checkpoint after node {name!r}")
-        if self.checkpoint_dir is not None:
-            write_checkpoint(self.checkpoint_dir, step, name, f"{record.run_id}@step{step}", text)
-        if record.rows is not None and self.writer is not None:
-            checkpoint = (
-                schema.INSERT_CHECKPOINT,
-                (
-                    record.run_id,
-                    step,
-                    name,
-                    text,
-                    schema.iso(event.ts),
-                    event.path,
-                    params_json(event.params),
-                ),
-            )
-            self.writer.commit(record.rows, [_event_row(record.run_id, event), checkpoint])
-
-    def _node_error(self, record: RunRecord, event: Event, level: Level) -> None:
-        record.steps = max(record.steps, event.step or 0)
-        record.last_node = record.relative(event.path)
-        if record.rows is not None and self.writer is not None:
-            self.writer.commit(record.rows, [_event_row(record.run_id, event)])
+        if step > record.steps:
+            record.steps = step
+        record.last_path = event.path
+        # A store of plain scalars is snapshotted by copying it; JSON text comes later.
+        snapshot: dict[str, Any] | str | None = flat_copy(event.store)
+        if snapshot is None or self.checkpoint_dir is not None:
+            name = event.node or ""
+            text, lossy = store_json(event.store)
+            if lossy:
+                record.warnings.report(lossy, record.run_id, f"the checkpoint after node {name!r}")
+            if self.checkpoint_dir is not None:
+                write_checkpoint(
+                    self.checkpoint_dir, step, name, f"{record.run_id}@step{step}", text
+                )
+            snapshot = text
+        self._commit(record, (_node_end_rows, record.run_id, event, _params(event), snapshot))
 
     def _flow_end(self, record: RunRecord, event: Event, level: Level) -> None:
-        row = _event_row(record.run_id, event)
+        rows = [_event_row(record.run_id, event, None)]
         if level is not record.level:
-            self._add(record, [row])
+            self._add(record, rows)
             return
         self._records.pop(id(level), None)
         record.finished = True
         if record.rows is None or self.writer is None:
             return
+        last = record.relative(record.last_path) if record.last_path else None
         finish = (
             _FINISH_RUN,
             (
                 event.status or "completed",
                 schema.iso(event.ts),
                 record.steps,
-                record.last_node,
+                last,
                 event.error,
                 event.traceback,
                 record.run_id,
             ),
         )
-        self.writer.finish(record.rows, [row, finish])
+        self.writer.finish(record.rows, [*rows, finish])
 
-    def _add(self, record: RunRecord, statements: list[Statement]) -> None:
+    def _add(self, record: RunRecord, source: RowSource) -> None:
         if record.rows is not None and self.writer is not None:
-            self.writer.add(record.rows, statements)
+            self.writer.add(record.rows, source)
+
+    def _commit(self, record: RunRecord, source: RowSource) -> None:
+        if record.rows is not None and self.writer is not None:
+            self.writer.commit(record.rows, source)
 
 
-_HANDLERS = {
-    ev.FLOW_START: Recorder._flow_start,
-    ev.NODE_START: Recorder._node_start,
-    ev.NODE_RETRY: Recorder._node_retry,
-    ev.NODE_END: Recorder._node_end,
-    ev.NODE_ERROR: Recorder._node_error,
-    ev.FLOW_END: Recorder._flow_end,
-}
+def _params(event: Event) -> dict[str, Any] | None:
+    return dict(event.params) if event.params else None
 
 
-def _event_row(run_id: str, event: Event) -> Statement:
+def _event_rows(run_id: str, event: Event, params: dict[str, Any] | None) -> list[Statement]:
+    return [_event_row(run_id, event, params)]
+
+
+def _start_rows(
+    run_id: str, event: Event, params: dict[str, Any] | None, prefix: int
+) -> list[Statement]:
+    current = event.path[prefix:] or event.path
+    return [_event_row(run_id, event, params), (_SET_CURRENT, (current, run_id))]
+
+
+def _node_end_rows(
+    run_id: str, event: Event, params: dict[str, Any] | None, snapshot: dict[str, Any] | str
+) -> list[Statement]:
+    text = snapshot if isinstance(snapshot, str) else json.dumps(snapshot, ensure_ascii=False)
+    params_text = params_json(params)
+    checkpoint = (
+        schema.INSERT_CHECKPOINT,
+        (
+            run_id,
+            event.step or 0,
+            event.node or "",
+            text,
+            schema.iso(event.ts),
+            event.path,
+            params_text,
+        ),
+    )
+    return [_event_row(run_id, event, params, params_text), checkpoint]
+
+
+def _event_row(
+    run_id: str, event: Event, params: dict[str, Any] | None, params_text: str | None = None
+) -> Statement:
     action = event.action
     return (
         schema.INSERT_EVENT,
@@ -221,7 +250,7 @@ def _event_row(run_id: str, event: Event) -> Statement:
             event.error,
             schema.iso(event.ts),
             event.path,
-            params_json(event.params),
+            params_text if params_text is not None else params_json(params),
             event.attempt,
             None if event.delay_s is None else event.delay_s * 1000.0,
             event.traceback,

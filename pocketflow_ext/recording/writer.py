@@ -5,6 +5,10 @@ the background writer, which commits them in groups; ``exit`` keeps a run's rows
 memory and commits them once when the run ends. The background thread also refreshes
 the heartbeat of live runs and, in ``sync`` mode, commits the ``node_start`` of a node
 that has been running for a while (cheap nodes get it in the same commit as their end).
+
+Rows travel as *row sources*: a list of ``(sql, params)`` statements, or a
+``(function, *args)`` tuple returning one, so ``async`` mode can leave building and
+formatting them to the writer thread.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
 from ..logging import get_logger
 from . import schema
-from .db import Statement, WorkflowDB
+from .db import Statement, WorkflowDB, run_insert
 
 _log = get_logger("db")
 
@@ -30,6 +35,17 @@ GROUP_WINDOW_S = 0.02
 SLOW_START_S = 0.25
 """A node running longer than this gets its ``node_start`` committed without waiting for its end."""
 _WRITE_ATTEMPTS = 5
+_SET_CURRENT = "UPDATE pf_runs SET current_node = ? WHERE run_id = ?"
+
+RowSource = list[Statement] | tuple[Any, ...]
+"""Statements ready to run, or ``(function, *args)`` whose call returns them."""
+
+
+def expand(sources: list[RowSource]) -> list[Statement]:
+    statements: list[Statement] = []
+    for source in sources:
+        statements.extend(source[0](*source[1:]) if type(source) is tuple else source)
+    return statements
 
 
 class RunRows:
@@ -41,11 +57,11 @@ class RunRows:
         self.run_id = run_id
         self.mode = mode
         self.lock = threading.Lock()
-        self.pending: list[Statement] = []
+        self.pending: list[RowSource] = []
         self.pending_since = 0.0
         self.current: str | None = None  # the node in progress, for ``current_node``
 
-    def take(self) -> list[Statement]:
+    def take(self) -> list[RowSource]:
         rows, self.pending = self.pending, []
         return rows
 
@@ -56,87 +72,107 @@ class Writer:
     def __init__(self, db: WorkflowDB) -> None:
         self.db = db
         self._cond = threading.Condition()
-        self._queue: list[Statement] = []
-        self._submitted = 0
-        self._written = 0
-        self._waiters = 0
+        # deque.append/popleft are atomic: the flow's thread hands rows over without a lock.
+        self._queue: deque[RowSource | threading.Event] = deque()
+        self._drain_lock = threading.Lock()
+        self._hurry = False
         self._live: dict[str, RunRows] = {}
+        self._reserved: set[str] = set()  # async run ids queued but maybe not yet written
         self._thread: threading.Thread | None = None
         self._next_beat = 0.0
 
     # ── durability modes ─────────────────────────────────────────────────────
-    def add(self, rows: RunRows, statements: list[Statement]) -> None:
+    def add(self, rows: RunRows, source: RowSource) -> None:
         """Rows that may wait for the next commit point of their run."""
         if rows.mode == "async":
-            self._submit(statements)
+            self._queue.append(source)
             return
         with rows.lock:
             if not rows.pending:
                 rows.pending_since = time.monotonic()
-            rows.pending.extend(statements)
+            rows.pending.append(source)
 
-    def commit(self, rows: RunRows, statements: list[Statement]) -> None:
+    def commit(self, rows: RunRows, source: RowSource) -> None:
         """A node ended: its event and checkpoint become durable as the mode promises."""
-        if rows.mode == "sync":
+        mode = rows.mode
+        if mode == "async":
+            self._queue.append(source)
+        elif mode == "sync":
             with rows.lock:
-                self.db.execute_all([*rows.take(), *statements])
+                self.db.execute_all(expand([*rows.take(), source]))
         else:
-            self.add(rows, statements)
+            self.add(rows, source)
 
-    def finish(self, rows: RunRows, statements: list[Statement]) -> None:
+    def finish(self, rows: RunRows, source: RowSource) -> None:
         """The run ended: everything it recorded is committed before this returns."""
         try:
             if rows.mode == "async":
-                self.wait(self._submit(statements))
+                self._queue.append(source)
+                self.flush()
             else:
                 with rows.lock:
-                    self.db.execute_all([*rows.take(), *statements])
+                    self.db.execute_all(expand([*rows.take(), source]))
         finally:
             with self._cond:
+                self._live.pop(rows.run_id, None)
+                self._reserved.discard(rows.run_id)
+
+    def create_run(self, rows: RunRows, flow_name: str, **fields: Any) -> None:
+        """Record a new run row, refusing a run id already used.
+
+        ``sync`` and ``exit`` commit it now; ``async`` checks the id now and queues the
+        row ahead of the run's events, so the flow's thread does not wait on disk.
+        """
+        run_id = rows.run_id
+        if rows.mode != "async":
+            self.db.create_run(run_id, flow_name, **fields)
+            return
+        statement = run_insert(run_id, flow_name, **fields)
+        with self._cond:
+            if run_id in self._reserved or self.db.has_run(run_id):
+                raise self.db.run_exists_error(run_id)
+            self._reserved.add(run_id)
+        self._queue.append([statement])
+
+    def end_unstarted(self, rows: RunRows, **fields: Any) -> None:
+        """Close the row of a run that failed before its first event."""
+        if rows.mode == "async":
+            self.flush()  # its INSERT may still be queued
+        try:
+            self.db.update_run(rows.run_id, **fields)
+        finally:
+            with self._cond:
+                self._reserved.discard(rows.run_id)
                 self._live.pop(rows.run_id, None)
 
     def start(self, rows: RunRows) -> None:
         with self._cond:
+            idle = not self._live
             self._live[rows.run_id] = rows
             self._ensure_thread()
-            self._cond.notify()
+            if idle:  # the writer sleeps without a timeout while nothing is live
+                self._cond.notify()
 
-    # ── queue ────────────────────────────────────────────────────────────────
-    def _submit(self, statements: list[Statement]) -> int:
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until every row handed over so far is committed."""
+        done = threading.Event()
+        self._queue.append(done)
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._drain()  # no writer (e.g. at interpreter exit): commit here
+            return True
         with self._cond:
-            self._queue.extend(statements)
-            self._submitted += 1
-            ticket = self._submitted
-            self._ensure_thread()
+            self._hurry = True
             self._cond.notify()
-        return ticket
+        return done.wait(timeout)
 
-    def wait(self, ticket: int | None = None, timeout: float | None = None) -> bool:
-        """Block until the rows submitted up to ``ticket`` (default: all) are committed."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            target = self._submitted if ticket is None else ticket
-            self._waiters += 1
-            self._cond.notify_all()
-            try:
-                while self._written < target:
-                    thread = self._thread
-                    if thread is None or not thread.is_alive():
-                        break
-                    left = None if deadline is None else deadline - time.monotonic()
-                    if left is not None and left <= 0:
-                        return False
-                    self._cond.wait(left)
-            finally:
-                self._waiters -= 1
-        if self._written < target:  # no thread (e.g. at interpreter exit): write here
-            self._drain()
-        return True
-
+    # ── the background thread ────────────────────────────────────────────────
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
-                target=self._loop, name=f"pocketflow_ext-writer:{self.db.db_path.name}", daemon=True
+                target=self._loop,
+                name=f"pocketflow_ext-writer:{self.db.db_path.name}",
+                daemon=True,
             )
             self._thread.start()
 
@@ -145,24 +181,41 @@ class Writer:
             with self._cond:
                 while not self._queue and not self._live:
                     self._cond.wait()
-                if self._queue and not self._waiters:
-                    # Let rows gather into one commit; a waiter (flow end) cuts it short.
+                if not self._hurry:  # let rows gather into one commit
                     self._cond.wait(GROUP_WINDOW_S)
-                elif not self._queue:
-                    self._cond.wait(SLOW_START_S / 2)
+                self._hurry = False
             self._drain()
             self._flush_slow_starts()
             self._beat()
 
     def _drain(self) -> None:
-        with self._cond:
-            batch, self._queue = self._queue, []
-            ticket = self._submitted
-        if batch:
-            self._write(batch)
-        with self._cond:
-            self._written = max(self._written, ticket)
-            self._cond.notify_all()
+        with self._drain_lock:
+            sources: list[RowSource] = []
+            markers: list[threading.Event] = []
+            queue = self._queue
+            while queue:
+                item = queue.popleft()
+                if isinstance(item, threading.Event):
+                    markers.append(item)
+                else:
+                    sources.append(item)
+            if sources:
+                self._write_sources(sources)
+            for marker in markers:
+                marker.set()
+
+    def _write_sources(self, sources: list[RowSource]) -> None:
+        try:
+            statements = expand(sources)
+        except Exception:  # a row that cannot be built must not cost the others
+            _log.exception("building rows for %s failed; writing them one by one", self.db)
+            statements = []
+            for source in sources:
+                try:
+                    statements.extend(expand([source]))
+                except Exception:
+                    _log.exception("dropping rows that could not be built")
+        self._write(statements)
 
     def _write(self, statements: list[Statement]) -> None:
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
@@ -189,11 +242,8 @@ class Writer:
                 continue
             with rows.lock:  # the flow thread's next commit waits, keeping row order
                 if rows.pending:
-                    current = (
-                        "UPDATE pf_runs SET current_node = ? WHERE run_id = ?",
-                        (rows.current, rows.run_id),
-                    )
-                    self._write([*rows.take(), current])
+                    current = (_SET_CURRENT, (rows.current, rows.run_id))
+                    self._write([*expand(rows.take()), current])
 
     def _beat(self) -> None:
         now = time.monotonic()
@@ -213,13 +263,13 @@ class Writer:
 
     def flush_at_exit(self) -> None:
         """Interpreter exit: commit queued rows and the rows of runs still in progress."""
-        self.wait(timeout=10.0)
+        self.flush(timeout=10.0)
         with self._cond:
             live = list(self._live.values())
         for rows in live:
             with rows.lock:
                 if rows.pending:
-                    self._write(rows.take())
+                    self._write(expand(rows.take()))
 
 
 _writers: dict[tuple[int, str], Writer] = {}

@@ -173,3 +173,29 @@ def test_mixin_without_hooks_mixin_says_what_is_missing(tmp_path: Path) -> None:
 def test_flow_without_recording_stays_dormant() -> None:
     flow = Flow(start=Count())
     assert flow.db is None and flow._recorder is None and flow._listeners == ()
+
+
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_run_id_collision_fails_before_any_node_in_every_mode(
+    tmp_path: Path, durability: str
+) -> None:
+    flow = Flow(start=Count(), db_path=tmp_path / "r.db", durability=durability)
+    with run_options(RunOptions(run_id="same-1")):
+        flow.run({})
+    with run_options(RunOptions(run_id="same-1")), pytest.raises(RunExistsError):
+        flow.run({})
+    assert Count.runs == 1
+    assert len(flow.db.get_checkpoints("same-1")) == 1
+
+
+def test_run_failing_in_flow_prep_is_closed_as_failed(tmp_path: Path) -> None:
+    class BadPrep(Flow):
+        def prep(self, shared):
+            raise LookupError("missing input")
+
+    flow = BadPrep(start=Count(), db_path=tmp_path / "r.db", durability="async")
+    with pytest.raises(LookupError):
+        flow.run({})
+    run = flow.db.list_runs()[0]
+    assert run["status"] == "failed" and run["error_msg"] == "LookupError: missing input"
+    assert Count.runs == 0

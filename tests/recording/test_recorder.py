@@ -102,6 +102,7 @@ def test_failed_run_records_error_traceback_and_keeps_earlier_checkpoints(tmp_pa
         flow.run({})
     run = only_run(flow.db)
     assert run["status"] == "failed"
+    assert run["total_steps"] == 2 and run["current_node"] == "Boom"
     assert run["error_msg"] == "ValueError: no luck"
     assert "Traceback" in run["traceback"] and "no luck" in run["traceback"]
     error = [e for e in flow.db.get_events(run["run_id"]) if e["event"] == "node_error"][0]
@@ -293,3 +294,14 @@ def test_flow_params_are_recorded_on_the_run(tmp_path: Path) -> None:
     flow.set_params({"lang": "fr"})
     flow.run({})
     assert json.loads(only_run(flow.db)["params"]) == {"lang": "fr"}
+
+
+def test_graph_is_described_again_when_the_flow_changes_between_runs(tmp_path: Path) -> None:
+    a = Put("a", action="next")
+    flow = Flow(start=a, db_path=tmp_path / "r.db", flow_name="G")
+    flow.run({})
+    a - "next" >> Put("b")
+    flow.run({})
+    first, second = sorted(flow.db.list_runs(), key=lambda r: r["started_at"])
+    assert json.loads(first["graph"])["edges"] == []
+    assert json.loads(second["graph"])["edges"] == [{"from": "a", "to": "b", "action": "next"}]

@@ -1,0 +1,522 @@
+"""Per-node cost of recording runs, and query speed on a large history.
+
+Measured side by side in one run (variants interleaved, median of rounds):
+
+* plain upstream PocketFlow (no recording) - the baseline node cost;
+* ``Flow(db_path=..., durability="sync" | "async" | "exit")``;
+* a stdlib ``sqlite3`` reference: one long-lived connection, WAL, ``synchronous=NORMAL``,
+  two event rows + one checkpoint (JSON of the 10-key store) + one commit per node;
+* PocoFlow 0.2.1 on the same flow, in its own venv (created under
+  ``~/.cache/pocketflow-ext/`` on first use; ``--no-pocoflow`` skips it).
+
+Then ``list_runs(limit=100)`` and ``get_events(run)`` on a database of
+``--history`` runs x 20 nodes (built with executemany), for PocoFlow's schema and ours.
+Informational by default; ``--check`` exits 1 if a target is missed.
+Run: ``python bench/bench_recording.py [--rounds N] [--history N] [--check]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pocketflow
+
+import pocketflow_ext
+from pocketflow_ext.recording import schema
+from pocketflow_ext.recording.db import WorkflowDB
+
+CHAIN = 20  # distinct nodes in the flow graph
+NODES = 100  # nodes run per run (the chain loops)
+HISTORY_NODES = 20  # nodes per run in the query database
+STORE_KEYS = 10
+POCOFLOW = "pocoflow==0.2.1"
+POCOFLOW_VENV = Path.home() / ".cache" / "pocketflow-ext" / "bench-pocoflow-0.2.1"
+
+TARGETS = {
+    "sync_vs_reference": 1.3,
+    "async_added_vs_upstream": 3.0,
+    "list_runs_ms": 2.0,
+    "get_events_ms": 1.0,
+}
+
+
+def base_store() -> dict[str, Any]:
+    """A 10-key store: a counter plus typical small values."""
+    store: dict[str, Any] = {"count": 0, "query": "what is recorded?", "lang": "en"}
+    for i in range(STORE_KEYS - len(store)):
+        store[f"field_{i}"] = f"value number {i}" if i % 2 else i * 1.5
+    return store
+
+
+def build(pf: Any, **flow_kwargs: Any) -> Any:
+    """A chain of CHAIN trivial nodes (each reads and writes the counter), looping until
+    NODES nodes have run, so per-run costs (run row, graph, final commit) are spread over
+    NODES nodes; they are reported separately as per-run costs."""
+
+    class Step(pf.Node):
+        def prep(self, shared):
+            return shared["count"]
+
+        def exec(self, count):
+            return count + 1
+
+        def post(self, shared, prep_res, exec_res):
+            shared["count"] = exec_res
+            return "default"
+
+    class Last(Step):
+        def post(self, shared, prep_res, exec_res):
+            shared["count"] = exec_res
+            return "again" if exec_res < NODES else "stop"
+
+    nodes = [Step() for _ in range(CHAIN - 1)] + [Last()]
+    for a, b in zip(nodes, nodes[1:], strict=False):
+        a >> b
+    nodes[-1] - "again" >> nodes[0]
+    nodes[-1] - "stop" >> pf.Node()  # a quiet exit: no upstream "Flow ends" warning
+    return pf.Flow(start=nodes[0], **flow_kwargs)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class Reference:
+    """Recording written by hand with the stdlib: one long-lived connection, WAL,
+    ``synchronous=NORMAL``, node_start + node_end events and a checkpoint (JSON of the
+    store) per node, one commit per node.
+
+    ``same_schema=True`` writes exactly the rows pocketflow-ext writes into its schema
+    (the fair baseline for the target); ``False`` uses three minimal tables without
+    indexes (shown for scale).
+    """
+
+    def __init__(self, path: Path, same_schema: bool) -> None:
+        if same_schema:
+            WorkflowDB(path).close()
+        self.conn = sqlite3.connect(str(path), isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.same = same_schema
+        if not same_schema:
+            self.conn.execute(
+                "CREATE TABLE runs (run_id TEXT PRIMARY KEY, status TEXT, started_at TEXT, "
+                "completed_at TEXT)"
+            )
+            self.conn.execute(
+                "CREATE TABLE events (id INTEGER PRIMARY KEY, run_id TEXT, step INTEGER, "
+                "node TEXT, event TEXT, ts TEXT)"
+            )
+            self.conn.execute(
+                "CREATE TABLE checkpoints (id INTEGER PRIMARY KEY, run_id TEXT, step INTEGER, "
+                "node TEXT, store TEXT, ts TEXT, UNIQUE(run_id, step))"
+            )
+        self.n = 0
+
+    def run(self, store: dict[str, Any]) -> None:
+        self.n += 1
+        run_id, c = f"ref-{self.n:08x}", self.conn
+        if self.same:
+            c.execute(
+                "INSERT INTO pf_runs (run_id, flow_name, started_at) VALUES (?, 'ref', ?)",
+                (run_id, utc_now()),
+            )
+        else:
+            c.execute("INSERT INTO runs VALUES (?, 'running', ?, NULL)", (run_id, utc_now()))
+        for step in range(1, NODES + 1):
+            t0 = time.perf_counter()
+            store["count"] += 1
+            elapsed = (time.perf_counter() - t0) * 1000
+            c.execute("BEGIN")
+            path = "ref/Step"
+            if self.same:
+                start = (run_id, step, "Step", "node_start", None, None, None, utc_now())
+                end = (run_id, step, "Step", "node_end", None, elapsed, None, utc_now())
+                for row in (start, end):
+                    c.execute(schema.INSERT_EVENT, (*row, path, None, None, None, None))
+                c.execute(
+                    schema.INSERT_CHECKPOINT,
+                    (run_id, step, "Step", json.dumps(store), utc_now(), path, None),
+                )
+            else:
+                ins = "INSERT INTO events (run_id, step, node, event, ts) VALUES (?,?,?,?,?)"
+                c.execute(ins, (run_id, step, "Step", "node_start", utc_now()))
+                c.execute(ins, (run_id, step, "Step", "node_end", utc_now()))
+                c.execute(
+                    "INSERT INTO checkpoints (run_id, step, node, store, ts) VALUES (?,?,?,?,?)",
+                    (run_id, step, "Step", json.dumps(store), utc_now()),
+                )
+            c.execute("COMMIT")
+        table = "pf_runs" if self.same else "runs"
+        c.execute(
+            f"UPDATE {table} SET status='completed', completed_at=? WHERE run_id=?",
+            (utc_now(), run_id),
+        )
+
+
+def per_node_us(fn: Callable[[], Any], runs: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        fn()
+    return (time.perf_counter() - t0) / (runs * NODES) * 1e6
+
+
+def measure_nodes(tmp: Path, rounds: int, runs: int) -> tuple[dict[str, float], dict[str, float]]:
+    upstream = build(pocketflow)
+    flows = {
+        mode: build(pocketflow_ext, db_path=tmp / f"{mode}.db", durability=mode)
+        for mode in ("sync", "async", "exit")
+    }
+    # async: CPU time of the flow's own thread for whole runs (run row, nodes, flow end).
+    # Waiting is not CPU time, so neither the final flush at flow end nor moments the
+    # writer thread holds the GIL count: what is left is the work done on the flow's
+    # thread. Upstream is measured the same way for this ratio.
+    reference = Reference(tmp / "reference.db", same_schema=True)
+    minimal = Reference(tmp / "minimal.db", same_schema=False)
+
+    def async_thread_us() -> float:
+        t0 = time.thread_time()
+        for _ in range(runs):
+            flows["async"].run(base_store())
+        return (time.thread_time() - t0) / (runs * NODES) * 1e6
+
+    def upstream_thread_us() -> float:
+        t0 = time.thread_time()
+        for _ in range(runs):
+            upstream.run(base_store())
+        return (time.thread_time() - t0) / (runs * NODES) * 1e6
+
+    variants: dict[str, Callable[[], float]] = {
+        "upstream": lambda: per_node_us(lambda: upstream.run(base_store()), runs),
+        "upstream (thread CPU)": upstream_thread_us,
+        "sync": lambda: per_node_us(lambda: flows["sync"].run(base_store()), runs),
+        "async (flow thread CPU)": async_thread_us,
+        "async (incl. end flush)": lambda: per_node_us(
+            lambda: flows["async"].run(base_store()), runs
+        ),
+        "exit": lambda: per_node_us(lambda: flows["exit"].run(base_store()), runs),
+        "reference": lambda: per_node_us(lambda: reference.run(base_store()), runs),
+        "reference (minimal tables)": lambda: per_node_us(lambda: minimal.run(base_store()), runs),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            samples[name].append(variants[name]())
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    # Ratios are taken within each round (the variants ran seconds apart) and then the
+    # median across rounds, so load from other processes hits both sides of a ratio.
+    per_round = {
+        "sync_vs_reference": [
+            (s - u) / ref
+            for s, u, ref in zip(
+                samples["sync"], samples["upstream"], samples["reference"], strict=True
+            )
+        ],
+        "exit_vs_reference": [
+            (s - u) / ref
+            for s, u, ref in zip(
+                samples["exit"], samples["upstream"], samples["reference"], strict=True
+            )
+        ],
+        "async_added_vs_upstream": [
+            (a - u) / u
+            for a, u in zip(
+                samples["async (flow thread CPU)"], samples["upstream (thread CPU)"], strict=True
+            )
+        ],
+    }
+    return medians, {name: statistics.median(values) for name, values in per_round.items()}
+
+
+# ── PocoFlow 0.2.1 in its own venv ────────────────────────────────────────────
+POCOFLOW_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time, tempfile, os, statistics
+    from pocoflow import Flow, Node, WorkflowDB
+    CHAIN, NODES, STORE_KEYS = (int(a) for a in sys.argv[1].split(","))
+    rounds, runs = int(sys.argv[2]), int(sys.argv[3])
+    history = sys.argv[4]
+
+    class Step(Node):
+        def prep(self, store): return store["count"]
+        def exec(self, count): return count + 1
+        def post(self, store, p, e):
+            store["count"] = e
+            return "default"
+
+    class Last(Step):
+        def post(self, store, p, e):
+            store["count"] = e
+            return "again" if e < NODES else "stop"
+
+    def base_store():
+        store = {"count": 0, "query": "what is recorded?", "lang": "en"}
+        for i in range(STORE_KEYS - len(store)):
+            store[f"field_{i}"] = f"value number {i}" if i % 2 else i * 1.5
+        return store
+
+    def build(**kw):
+        nodes = [Step() for _ in range(CHAIN - 1)] + [Last()]
+        for a, b in zip(nodes, nodes[1:]):
+            a.then("default", b)
+        nodes[-1].then("again", nodes[0])
+        return Flow(start=nodes[0], max_steps=NODES + 1, **kw)
+
+    tmp = tempfile.mkdtemp()
+    plain, recorded = build(), build(db_path=os.path.join(tmp, "poco.db"))
+    out = {"plain": [], "recorded": []}
+    for _ in range(rounds):
+        for name, flow in (("plain", plain), ("recorded", recorded)):
+            t0 = time.perf_counter()
+            for _ in range(runs):
+                flow.run(base_store())
+            out[name].append((time.perf_counter() - t0) / (runs * NODES) * 1e6)
+    result = {k: statistics.median(v) for k, v in out.items()}
+    if history:
+        db = WorkflowDB(history)
+        run_ids = [r["run_id"] for r in db.list_runs(limit=100)]
+        t = []
+        for _ in range(20):
+            t0 = time.perf_counter(); db.list_runs(limit=100); t.append(time.perf_counter() - t0)
+        result["list_runs_ms"] = statistics.median(t) * 1e3
+        t = []
+        for i in range(20):
+            t0 = time.perf_counter(); db.get_events(run_ids[i % len(run_ids)]); t.append(time.perf_counter() - t0)
+        result["get_events_ms"] = statistics.median(t) * 1e3
+    print(json.dumps(result))
+    """
+)
+
+
+def pocoflow_python() -> Path | None:
+    """The Python of a venv with PocoFlow 0.2.1, created on first use (needs pip access)."""
+    python = POCOFLOW_VENV / "bin" / "python"
+    if python.exists():
+        return python
+    print(f"  creating a venv with {POCOFLOW} in {POCOFLOW_VENV} ...", file=sys.stderr)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(POCOFLOW_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", POCOFLOW],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"  could not install {POCOFLOW}: {exc}", file=sys.stderr)
+        shutil.rmtree(POCOFLOW_VENV, ignore_errors=True)
+        return None
+    return python
+
+
+def measure_pocoflow(rounds: int, runs: int, history: Path | None) -> dict[str, float] | None:
+    python = pocoflow_python()
+    if python is None:
+        return None
+    done = subprocess.run(
+        [
+            str(python),
+            "-c",
+            POCOFLOW_SCRIPT,
+            f"{CHAIN},{NODES},{STORE_KEYS}",
+            str(rounds),
+            str(runs),
+            str(history or ""),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        print(f"  PocoFlow run failed:\n{done.stderr}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ── a large history, built with executemany ───────────────────────────────────
+def pocoflow_ddl() -> str:
+    return textwrap.dedent(
+        """
+        PRAGMA journal_mode=WAL;
+        CREATE TABLE pf_runs (run_id TEXT PRIMARY KEY, flow_name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'running'
+            CHECK(status IN ('queued','running','paused','completed','failed')),
+            started_at TEXT NOT NULL, completed_at TEXT, total_steps INTEGER,
+            current_node TEXT, error_msg TEXT);
+        CREATE TABLE pf_checkpoints (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,
+            step INTEGER NOT NULL, node_name TEXT NOT NULL, store_json TEXT NOT NULL,
+            created_at TEXT NOT NULL, UNIQUE(run_id, step),
+            FOREIGN KEY (run_id) REFERENCES pf_runs(run_id));
+        CREATE TABLE pf_events (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,
+            step INTEGER, node_name TEXT, event TEXT NOT NULL, action TEXT, elapsed_ms REAL,
+            error_msg TEXT, ts TEXT NOT NULL, FOREIGN KEY (run_id) REFERENCES pf_runs(run_id));
+        """
+    )
+
+
+def fill_history(path: Path, n_runs: int) -> float:
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.executescript(pocoflow_ddl())
+    conn.execute("PRAGMA synchronous=OFF")
+    rng = random.Random(7)  # our own generator: the global one is the user's
+    start = time.time() - n_runs * 60
+    store = json.dumps(base_store())
+    conn.execute("BEGIN")
+    for i in range(n_runs):
+        run_id = f"flow{i % 5}-{i:08x}"
+        t = start + i * 60
+        status = "failed" if rng.random() < 0.1 else "completed"
+        conn.execute(
+            "INSERT INTO pf_runs VALUES (?,?,?,?,?,?,?,?)",
+            (
+                run_id,
+                f"flow{i % 5}",
+                status,
+                schema.iso(t),
+                schema.iso(t + 30),
+                HISTORY_NODES,
+                "Step",
+                None,
+            ),
+        )
+        events = [(run_id, None, f"flow{i % 5}", "flow_start", None, None, None, schema.iso(t))]
+        checkpoints = []
+        for step in range(1, HISTORY_NODES + 1):
+            ts = schema.iso(t + step)
+            events.append((run_id, step, "Step", "node_start", None, None, None, ts))
+            events.append((run_id, step, "Step", "node_end", "default", 1.0, None, ts))
+            checkpoints.append((run_id, step, "Step", store, ts))
+        events.append(
+            (run_id, None, f"flow{i % 5}", "flow_end", None, None, None, schema.iso(t + 30))
+        )
+        conn.executemany(
+            "INSERT INTO pf_events (run_id, step, node_name, event, action, elapsed_ms, "
+            "error_msg, ts) VALUES (?,?,?,?,?,?,?,?)",
+            events,
+        )
+        conn.executemany(
+            "INSERT INTO pf_checkpoints (run_id, step, node_name, store_json, created_at) "
+            "VALUES (?,?,?,?,?)",
+            checkpoints,
+        )
+    conn.execute("COMMIT")
+    conn.close()
+    return time.perf_counter() - t0
+
+
+def measure_queries(path: Path, repeats: int = 200) -> dict[str, float]:
+    db = WorkflowDB(path, readonly=True)
+    run_ids = [r["run_id"] for r in db.list_runs(limit=1000)]
+    rng = random.Random(3)
+
+    def median_ms(fn: Callable[[], Any]) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times) * 1e3
+
+    return {
+        "list_runs_ms": median_ms(lambda: db.list_runs(limit=100)),
+        "list_runs_failed_ms": median_ms(lambda: db.list_runs(limit=100, status="failed")),
+        "list_runs_flow_page5_ms": median_ms(
+            lambda: db.list_runs(limit=100, flow_name="flow3", offset=400)
+        ),
+        "count_runs_ms": median_ms(db.count_runs),
+        "get_events_ms": median_ms(lambda: db.get_events(rng.choice(run_ids))),
+        "get_checkpoints_ms": median_ms(lambda: db.get_checkpoints(rng.choice(run_ids))),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=4, help="runs per variant per round")
+    parser.add_argument("--history", type=int, default=10_000, help="runs in the query database")
+    parser.add_argument("--no-pocoflow", action="store_true")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-recording-"))
+    try:
+        return report(tmp, args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(tmp: Path, args: argparse.Namespace) -> int:
+    print(
+        f"Recording: {CHAIN}-node looping flow, {NODES} nodes per run, {STORE_KEYS}-key store, "
+        f"{args.rounds} rounds x {args.runs} runs"
+    )
+    node, ratios = measure_nodes(tmp, args.rounds, args.runs)
+    up, ref = node["upstream"], node["reference"]
+    print(f"  {'variant':28} {'us/node':>8}  {'recording us/node':>18}")
+    for name, value in node.items():
+        base = node["upstream (thread CPU)"] if "CPU" in name else up
+        added = value if name.startswith("reference") else value - base
+        print(f"  {name:28} {value:8.1f}  {added:18.1f}")
+    results = dict(ratios)
+
+    history = tmp / "history.db"
+    print(f"\nQueries on {args.history:,} runs x {HISTORY_NODES} nodes")
+    built = fill_history(history, args.history)
+    size_mb = history.stat().st_size / 1e6
+    print(f"  built PocoFlow-schema file with executemany in {built:.1f} s ({size_mb:.0f} MB)")
+    poco = (
+        None if args.no_pocoflow else measure_pocoflow(max(3, args.rounds // 2), args.runs, history)
+    )
+    t0 = time.perf_counter()
+    WorkflowDB(history).close()
+    print(
+        f"  migrated it in place to schema v{schema.SCHEMA_VERSION} in {time.perf_counter() - t0:.1f} s"
+    )
+    queries = measure_queries(history)
+    for name, value in queries.items():
+        print(f"  {name:28} {value:8.3f} ms")
+    results.update(list_runs_ms=queries["list_runs_ms"], get_events_ms=queries["get_events_ms"])
+
+    print("\nRatios")
+    print(
+        f"  sync recording cost / stdlib reference      {results['sync_vs_reference']:6.2f}x  (target <= {TARGETS['sync_vs_reference']})"
+    )
+    print(f"  exit recording cost / stdlib reference      {results['exit_vs_reference']:6.2f}x")
+    print(
+        f"  async added cost on flow thread / upstream  {results['async_added_vs_upstream']:6.2f}x  (target <= {TARGETS['async_added_vs_upstream']})"
+    )
+    if poco is not None:
+        poco_cost = poco["recorded"] - poco["plain"]
+        print(
+            f"  PocoFlow 0.2.1 recording cost / reference   {poco_cost / ref:6.2f}x  ({poco_cost:.0f} us/node)"
+        )
+        print(
+            f"  PocoFlow 0.2.1 cost / ours (sync)           {poco_cost / (node['sync'] - up):6.2f}x"
+        )
+        print(
+            f"  PocoFlow 0.2.1 list_runs(limit=100)         {poco['list_runs_ms']:8.3f} ms (its own schema, no indexes)"
+        )
+        print(f"  PocoFlow 0.2.1 get_events(run)              {poco['get_events_ms']:8.3f} ms")
+    else:
+        print("  PocoFlow 0.2.1: not measured")
+    missed = [name for name, limit in TARGETS.items() if results[name] > limit]
+    print("\nTargets: " + ("all met" if not missed else "MISSED " + ", ".join(missed)))
+    return 1 if (missed and args.check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
