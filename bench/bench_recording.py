@@ -40,7 +40,8 @@ from pocketflow_ext.recording import schema
 from pocketflow_ext.recording.db import WorkflowDB
 
 CHAIN = 20  # distinct nodes in the flow graph
-NODES = 100  # nodes run per run (the chain loops)
+SHORT, LONG = 20, 220  # nodes per run of the two run lengths (the chain loops)
+NODES = 100  # nodes per run for PocoFlow's runs
 HISTORY_NODES = 20  # nodes per run in the query database
 STORE_KEYS = 10
 POCOFLOW = "pocoflow==0.2.1"
@@ -62,10 +63,9 @@ def base_store() -> dict[str, Any]:
     return store
 
 
-def build(pf: Any, **flow_kwargs: Any) -> Any:
+def build(pf: Any, nodes_per_run: int, **flow_kwargs: Any) -> Any:
     """A chain of CHAIN trivial nodes (each reads and writes the counter), looping until
-    NODES nodes have run, so per-run costs (run row, graph, final commit) are spread over
-    NODES nodes; they are reported separately as per-run costs."""
+    ``nodes_per_run`` nodes have run."""
 
     class Step(pf.Node):
         def prep(self, shared):
@@ -81,7 +81,7 @@ def build(pf: Any, **flow_kwargs: Any) -> Any:
     class Last(Step):
         def post(self, shared, prep_res, exec_res):
             shared["count"] = exec_res
-            return "again" if exec_res < NODES else "stop"
+            return "again" if exec_res < nodes_per_run else "stop"
 
     nodes = [Step() for _ in range(CHAIN - 1)] + [Last()]
     for a, b in zip(nodes, nodes[1:], strict=False):
@@ -127,7 +127,7 @@ class Reference:
             )
         self.n = 0
 
-    def run(self, store: dict[str, Any]) -> None:
+    def run(self, store: dict[str, Any], nodes_per_run: int) -> None:
         self.n += 1
         run_id, c = f"ref-{self.n:08x}", self.conn
         if self.same:
@@ -137,7 +137,7 @@ class Reference:
             )
         else:
             c.execute("INSERT INTO runs VALUES (?, 'running', ?, NULL)", (run_id, utc_now()))
-        for step in range(1, NODES + 1):
+        for step in range(1, nodes_per_run + 1):
             t0 = time.perf_counter()
             store["count"] += 1
             elapsed = (time.perf_counter() - t0) * 1000
@@ -168,79 +168,81 @@ class Reference:
         )
 
 
-def per_node_us(fn: Callable[[], Any], runs: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(runs):
-        fn()
-    return (time.perf_counter() - t0) / (runs * NODES) * 1e6
+def measure_nodes(tmp: Path, rounds: int, runs: int) -> tuple[dict[str, Any], dict[str, float]]:
+    """Per-node and per-run cost of every variant.
 
-
-def measure_nodes(tmp: Path, rounds: int, runs: int) -> tuple[dict[str, float], dict[str, float]]:
-    upstream = build(pocketflow)
-    flows = {
-        mode: build(pocketflow_ext, db_path=tmp / f"{mode}.db", durability=mode)
+    Each variant does runs of SHORT and of LONG nodes; the per-node cost is the
+    difference divided by the extra nodes (what one more node costs), the per-run cost
+    what is left of a SHORT run (run row, graph, final commit). Variants are interleaved
+    in a rotating order each round and every figure is a median over rounds.
+    """
+    lengths = (SHORT, LONG)
+    upstream = {n: build(pocketflow, n) for n in lengths}
+    recorded = {
+        (mode, n): build(pocketflow_ext, n, db_path=tmp / f"{mode}.db", durability=mode)
         for mode in ("sync", "async", "exit")
+        for n in lengths
     }
-    # async: CPU time of the flow's own thread for whole runs (run row, nodes, flow end).
-    # Waiting is not CPU time, so neither the final flush at flow end nor moments the
-    # writer thread holds the GIL count: what is left is the work done on the flow's
-    # thread. Upstream is measured the same way for this ratio.
     reference = Reference(tmp / "reference.db", same_schema=True)
     minimal = Reference(tmp / "minimal.db", same_schema=False)
 
-    def async_thread_us() -> float:
+    def wall(run: Callable[[int], Any], n: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(runs):
+            run(n)
+        return (time.perf_counter() - t0) / runs * 1e6
+
+    def cpu(run: Callable[[int], Any], n: int) -> float:
+        # CPU time of this (the flow's) thread: waiting is not counted, so neither the
+        # flush at flow end nor moments the writer thread holds the GIL are.
         t0 = time.thread_time()
         for _ in range(runs):
-            flows["async"].run(base_store())
-        return (time.thread_time() - t0) / (runs * NODES) * 1e6
+            run(n)
+        return (time.thread_time() - t0) / runs * 1e6
 
-    def upstream_thread_us() -> float:
-        t0 = time.thread_time()
-        for _ in range(runs):
-            upstream.run(base_store())
-        return (time.thread_time() - t0) / (runs * NODES) * 1e6
+    def flow(mode: str) -> Callable[[int], Any]:
+        return lambda n: recorded[(mode, n)].run(base_store())
 
-    variants: dict[str, Callable[[], float]] = {
-        "upstream": lambda: per_node_us(lambda: upstream.run(base_store()), runs),
-        "upstream (thread CPU)": upstream_thread_us,
-        "sync": lambda: per_node_us(lambda: flows["sync"].run(base_store()), runs),
-        "async (flow thread CPU)": async_thread_us,
-        "async (incl. end flush)": lambda: per_node_us(
-            lambda: flows["async"].run(base_store()), runs
-        ),
-        "exit": lambda: per_node_us(lambda: flows["exit"].run(base_store()), runs),
-        "reference": lambda: per_node_us(lambda: reference.run(base_store()), runs),
-        "reference (minimal tables)": lambda: per_node_us(lambda: minimal.run(base_store()), runs),
+    variants: dict[str, tuple[Callable[..., float], Callable[[int], Any]]] = {
+        "upstream": (wall, lambda n: upstream[n].run(base_store())),
+        "upstream (thread CPU)": (cpu, lambda n: upstream[n].run(base_store())),
+        "sync": (wall, flow("sync")),
+        "async (flow thread CPU)": (cpu, flow("async")),
+        "async (wall, incl. end flush)": (wall, flow("async")),
+        "exit": (wall, flow("exit")),
+        "reference": (wall, lambda n: reference.run(base_store(), n)),
+        "reference (minimal tables)": (wall, lambda n: minimal.run(base_store(), n)),
     }
-    samples: dict[str, list[float]] = {name: [] for name in variants}
+    node: dict[str, list[float]] = {name: [] for name in variants}
+    run_cost: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            samples[name].append(variants[name]())
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    # Ratios are taken within each round (the variants ran seconds apart) and then the
-    # median across rounds, so load from other processes hits both sides of a ratio.
-    per_round = {
-        "sync_vs_reference": [
-            (s - u) / ref
-            for s, u, ref in zip(
-                samples["sync"], samples["upstream"], samples["reference"], strict=True
-            )
-        ],
-        "exit_vs_reference": [
-            (s - u) / ref
-            for s, u, ref in zip(
-                samples["exit"], samples["upstream"], samples["reference"], strict=True
-            )
-        ],
-        "async_added_vs_upstream": [
-            (a - u) / u
-            for a, u in zip(
-                samples["async (flow thread CPU)"], samples["upstream (thread CPU)"], strict=True
-            )
-        ],
+            clock, run = variants[name]
+            short, long = clock(run, SHORT), clock(run, LONG)
+            per_node = (long - short) / (LONG - SHORT)
+            node[name].append(per_node)
+            run_cost[name].append(short - SHORT * per_node)
+
+    def ratio(top: str, base: str, scale: str, minus_base: bool = True) -> float:
+        values = [
+            ((t - b) if minus_base else t) / s
+            for t, b, s in zip(node[top], node[base], node[scale], strict=True)
+        ]
+        return statistics.median(values)
+
+    figures = {
+        name: (statistics.median(node[name]), statistics.median(run_cost[name])) for name in names
     }
-    return medians, {name: statistics.median(values) for name, values in per_round.items()}
+    # Ratios are taken within each round (variants ran seconds apart), then the median.
+    ratios = {
+        "sync_vs_reference": ratio("sync", "upstream", "reference"),
+        "exit_vs_reference": ratio("exit", "upstream", "reference"),
+        "async_added_vs_upstream": ratio(
+            "async (flow thread CPU)", "upstream (thread CPU)", "upstream (thread CPU)"
+        ),
+    }
+    return figures, ratios
 
 
 # ── PocoFlow 0.2.1 in its own venv ────────────────────────────────────────────
@@ -461,16 +463,17 @@ def main() -> int:
 
 def report(tmp: Path, args: argparse.Namespace) -> int:
     print(
-        f"Recording: {CHAIN}-node looping flow, {NODES} nodes per run, {STORE_KEYS}-key store, "
-        f"{args.rounds} rounds x {args.runs} runs"
+        f"Recording: {CHAIN}-node looping flow, runs of {SHORT} and {LONG} nodes, "
+        f"{STORE_KEYS}-key store, {args.rounds} rounds x {args.runs} runs"
     )
     node, ratios = measure_nodes(tmp, args.rounds, args.runs)
-    up, ref = node["upstream"], node["reference"]
-    print(f"  {'variant':28} {'us/node':>8}  {'recording us/node':>18}")
-    for name, value in node.items():
-        base = node["upstream (thread CPU)"] if "CPU" in name else up
-        added = value if name.startswith("reference") else value - base
-        print(f"  {name:28} {value:8.1f}  {added:18.1f}")
+    up = node["upstream"][0]
+    ref = node["reference"][0]
+    print(f"  {'variant':32} {'us/node':>8} {'added':>8} {'us/run':>8}")
+    for name, (per_node, per_run) in node.items():
+        base = node["upstream (thread CPU)"][0] if "CPU" in name else up
+        added = per_node if name.startswith("reference") else per_node - base
+        print(f"  {name:32} {per_node:8.1f} {added:8.1f} {per_run:8.0f}")
     results = dict(ratios)
 
     history = tmp / "history.db"
@@ -500,12 +503,12 @@ def report(tmp: Path, args: argparse.Namespace) -> int:
         f"  async added cost on flow thread / upstream  {results['async_added_vs_upstream']:6.2f}x  (target <= {TARGETS['async_added_vs_upstream']})"
     )
     if poco is not None:
-        poco_cost = poco["recorded"] - poco["plain"]
+        poco_cost = poco["recorded"] - poco["plain"]  # per node, runs of NODES nodes
         print(
             f"  PocoFlow 0.2.1 recording cost / reference   {poco_cost / ref:6.2f}x  ({poco_cost:.0f} us/node)"
         )
         print(
-            f"  PocoFlow 0.2.1 cost / ours (sync)           {poco_cost / (node['sync'] - up):6.2f}x"
+            f"  PocoFlow 0.2.1 cost / ours (sync)           {poco_cost / (node['sync'][0] - up):6.2f}x"
         )
         print(
             f"  PocoFlow 0.2.1 list_runs(limit=100)         {poco['list_runs_ms']:8.3f} ms (its own schema, no indexes)"

@@ -48,6 +48,8 @@ class WorkflowDB:
             )
         self.db_path = Path(db_path).expanduser()
         self.readonly = readonly
+        # False when a background thread checkpoints the WAL instead of the committing one.
+        self.wal_autocheckpoint = True
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -108,6 +110,8 @@ class WorkflowDB:
             conn = sqlite3.connect(str(self.db_path), isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous = NORMAL")
+        if not self.wal_autocheckpoint:
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
         conn.row_factory = sqlite3.Row
         with self._all_lock:
             self._all.append(conn)

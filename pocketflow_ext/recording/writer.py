@@ -34,6 +34,10 @@ GROUP_WINDOW_S = 0.02
 """How long the writer lets rows gather before a group commit (well under the 100 ms promise)."""
 SLOW_START_S = 0.25
 """A node running longer than this gets its ``node_start`` committed without waiting for its end."""
+IDLE_AFTER_S = 1.0
+"""The writer sleeps without a timeout after this long with nothing to do."""
+WAL_CHECKPOINT_S = 1.0
+"""How often the writer thread copies committed WAL pages back into the database file."""
 _WRITE_ATTEMPTS = 5
 _SET_CURRENT = "UPDATE pf_runs SET current_node = ? WHERE run_id = ?"
 
@@ -71,6 +75,13 @@ class Writer:
 
     def __init__(self, db: WorkflowDB) -> None:
         self.db = db
+        # The flow's thread never pays for copying the WAL back into the database: this
+        # thread does it (PASSIVE: never blocking readers or writers) once a second.
+        db.wal_autocheckpoint = False
+        db.close()  # connections opened before this line still checkpoint automatically
+        self._next_wal_checkpoint = 0.0
+        self._sleeping = False
+        self._last_busy = 0.0
         self._cond = threading.Condition()
         # deque.append/popleft are atomic: the flow's thread hands rows over without a lock.
         self._queue: deque[RowSource | threading.Event] = deque()
@@ -147,10 +158,9 @@ class Writer:
 
     def start(self, rows: RunRows) -> None:
         with self._cond:
-            idle = not self._live
             self._live[rows.run_id] = rows
             self._ensure_thread()
-            if idle:  # the writer sleeps without a timeout while nothing is live
+            if self._sleeping:  # only an idle writer waits without a timeout
                 self._cond.notify()
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -179,14 +189,27 @@ class Writer:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._live:
-                    self._cond.wait()
+                busy = bool(self._queue or self._live)
+            now = time.monotonic()
+            if busy:
+                self._last_busy = now
+            elif now - self._last_busy >= IDLE_AFTER_S:
+                self._checkpoint_wal(force=True)
+                with self._cond:
+                    # Back-to-back runs find the thread awake: no wake-up call per run.
+                    self._sleeping = True
+                    while not self._queue and not self._live:
+                        self._cond.wait()
+                    self._sleeping = False
+                self._last_busy = time.monotonic()
+            with self._cond:
                 if not self._hurry:  # let rows gather into one commit
                     self._cond.wait(GROUP_WINDOW_S)
                 self._hurry = False
             self._drain()
             self._flush_slow_starts()
             self._beat()
+            self._checkpoint_wal()
 
     def _drain(self) -> None:
         with self._drain_lock:
@@ -232,6 +255,16 @@ class Writer:
             except Exception:
                 _log.exception("could not record %d row(s) in %s", len(statements), self.db)
                 return
+
+    def _checkpoint_wal(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now < self._next_wal_checkpoint:
+            return
+        self._next_wal_checkpoint = now + WAL_CHECKPOINT_S
+        try:
+            self.db.conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # busy or locked: the next pass tries again
+            _log.debug("WAL checkpoint of %s skipped: %s", self.db, exc)
 
     def _flush_slow_starts(self) -> None:
         now = time.monotonic()
