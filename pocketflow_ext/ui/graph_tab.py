@@ -1,0 +1,43 @@
+"""Graph tab: the flow's recorded graph with the path this run took and visits per node."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from .graph_dot import graph_from_json, graph_of_path, path_from_events, to_dot, visit_rows
+
+
+def top_path(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
+    """The run's own level path (event paths of its nodes start with it)."""
+    for e in events:
+        if e.get("event") == "flow_start" and e.get("path"):
+            return str(e["path"]).split("/", 1)[0]
+    return str(run.get("flow_name") or "")
+
+
+def render_graph(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> None:
+    path = path_from_events(events)
+    graph = None
+    if run.get("graph"):
+        try:
+            graph = graph_from_json(str(run["graph"]), top_path(run, events))
+        except (ValueError, KeyError, TypeError) as exc:
+            st.warning(
+                f"The recorded graph could not be read ({type(exc).__name__}); "
+                "showing the nodes this run visited instead."
+            )
+    if graph is None:
+        if not run.get("graph"):
+            st.text(
+                "No graph was recorded for this run (PocoFlow databases have none): "
+                "showing the nodes and actions this run went through."
+            )
+        graph = graph_of_path(path)
+    if not graph.nodes:
+        st.info("This run has not run any node yet.")
+        return
+    st.graphviz_chart(to_dot(graph, path), width="stretch")
+    st.dataframe(visit_rows(graph, path), hide_index=True, width="stretch")

@@ -1,0 +1,43 @@
+"""Resume tab: pick a checkpoint, get Python (and a CLI line) that continues the run after it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from .resume_snippet import python_snippet, resume_point, show_command
+from .store_tab import pick_checkpoint
+
+
+def render_resume(
+    run: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    checkpoints: Sequence[Mapping[str, Any]],
+    db_path: str,
+    *,
+    ours: bool,
+    key: str,
+) -> None:
+    """``ours``: the database has pocketflow-ext's schema (so ``flow.resume`` applies)."""
+    if run.get("status") == "completed":
+        st.text(
+            "This run completed; resuming it would run nothing. Pick an earlier checkpoint "
+            "below to run the rest of the flow again from there."
+        )
+    if not checkpoints:
+        st.info(
+            "No checkpoint recorded for this run, so there is nothing to resume from: "
+            "run the flow again from its start."
+        )
+        return
+    # By default the checkpoint written last: where flow.resume(run_id) continues.
+    newest = max(checkpoints, key=lambda c: int(c.get("id") or c["step"]))
+    step = pick_checkpoint(
+        checkpoints, f"{key}-resume-step", "Continue after checkpoint", int(newest["step"])
+    )
+    point = resume_point(checkpoints, events, step)
+    st.code(python_snippet(run, point, db_path, has_resume=ours), language="python")
+    st.text("The command line has no resume command; it shows this run's timeline with:")
+    st.code(show_command(run, db_path), language="bash")

@@ -1,0 +1,56 @@
+"""One run's page: a summary line and the Timeline, Store, Graph and Resume tabs."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import streamlit as st
+
+from .database import Schema
+from .display import badge, duration, plain, short_time
+from .graph_tab import render_graph
+from .queries import child_run_ids, get_checkpoints, get_events, get_run
+from .resume_tab import render_resume
+from .runs_table import run_seconds
+from .store_tab import render_store
+from .timeline_tab import render_timeline
+
+TABS = ("Timeline", "Store", "Graph", "Resume")
+
+
+def render_run(
+    conn: sqlite3.Connection, schema: Schema, db_path: str, run_id: str, key: str
+) -> None:
+    run = get_run(conn, schema, run_id)
+    if run is None:
+        st.warning(plain(f"Run {run_id!r} is not in this database (it may have been deleted)."))
+        return
+    st.subheader(plain(f"Run {run_id}"))
+    summary = {
+        "Flow": run["flow_name"] or "—",
+        "Status": badge(run["status"]),
+        "Started (UTC)": short_time(run["started_at"]),
+        "Duration": duration(run_seconds(run)),
+        "Steps": "—" if run["total_steps"] is None else str(run["total_steps"]),
+        "Current node": run["current_node"] or "—",
+    }
+    if run.get("resumed_from"):
+        summary["Resumed from"] = str(run["resumed_from"])
+    if run.get("parent_run_id"):
+        summary["Parent run"] = str(run["parent_run_id"])
+    if run.get("error_msg"):
+        summary["Error"] = str(run["error_msg"])
+    st.dataframe([summary], hide_index=True, width="stretch")
+    events = get_events(conn, schema, [run_id, *child_run_ids(conn, schema, run_id)])
+    checkpoints = get_checkpoints(conn, schema, run_id)
+    timeline, store, graph, resume = st.tabs(list(TABS))
+    with timeline:
+        render_timeline(run, events, key)
+    with store:
+        render_store(conn, run_id, checkpoints, key)
+    with graph:
+        render_graph(run, events)
+    with resume:
+        render_resume(
+            run, events, checkpoints, db_path, ours=schema.has("pf_runs", "heartbeat_at"), key=key
+        )

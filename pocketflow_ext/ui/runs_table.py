@@ -1,0 +1,123 @@
+"""The runs page: filters, one page of runs as a table, pagination, and picking a run."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pandas as pd  # ships with streamlit
+import streamlit as st
+
+from .database import Schema
+from .display import STATUSES, badge, badge_colour, duration, seconds_between, short_time
+from .queries import RunFilter, flow_names, runs_page, status_names
+
+PAGE_SIZES = (25, 50, 100)
+COLUMNS = ("Run id", "Flow", "Status", "Started (UTC)", "Duration", "Steps", "Current node")
+
+
+def render_filters(conn: sqlite3.Connection, key: str) -> RunFilter:
+    stored = status_names(conn)
+    statuses = list(dict.fromkeys([*STATUSES, *stored]))
+    col_status, col_flow, col_search = st.columns([3, 3, 2])
+    picked = col_status.multiselect(
+        "Status", statuses, key=f"{key}-status", format_func=badge, placeholder="all statuses"
+    )
+    flows = col_flow.multiselect(
+        "Flow", flow_names(conn), key=f"{key}-flow", placeholder="all flows"
+    )
+    search = col_search.text_input("Run id contains", key=f"{key}-search")
+    return RunFilter(statuses=tuple(picked), flows=tuple(flows), search=search)
+
+
+def run_seconds(run: dict[str, Any]) -> float | None:
+    """How long the run took, or has taken so far; an interrupted run until its last
+    heartbeat (its process died after that)."""
+    if run["completed_at"]:
+        return seconds_between(run["started_at"], run["completed_at"])
+    if run["status"] == "running":
+        return seconds_between(run["started_at"], None)
+    if run["status"] == "interrupted" and run.get("heartbeat_at"):
+        return seconds_between(run["started_at"], run["heartbeat_at"])
+    return None
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "Run id": r["run_id"],
+            "Flow": r["flow_name"] or "—",
+            "Status": badge(r["status"]),
+            "Started (UTC)": short_time(r["started_at"]),
+            "Duration": duration(run_seconds(r)),
+            "Steps": "—" if r["total_steps"] is None else str(r["total_steps"]),
+            "Current node": r["current_node"] or "—",
+        }
+        for r in rows
+    ]
+
+
+def render_runs(conn: sqlite3.Connection, schema: Schema, key: str) -> str | None:
+    """Filters, the runs table and the run picker; returns the run id to open (or None)."""
+    filt = render_filters(conn, key)
+    state = st.session_state
+    # A new filter starts again at page 1: its old page number may not exist any more.
+    if state.get(f"{key}-last-filter") != filt:
+        state[f"{key}-last-filter"] = filt
+        state[f"{key}-page"] = 1
+    size = int(state.setdefault(f"{key}-size", PAGE_SIZES[1]))
+    page_no = int(state.setdefault(f"{key}-page", 1))
+    page = runs_page(conn, schema, filt, page_no - 1, size)
+    pages = max(1, -(-page.total // size))
+    if page_no > pages:  # rows were deleted or the page size grew
+        page_no = state[f"{key}-page"] = pages
+        page = runs_page(conn, schema, filt, page_no - 1, size)
+    if not page.rows:
+        st.info(
+            "No runs match these filters."
+            if filt != RunFilter()
+            else "No runs recorded yet. Run a flow with db_path set to this file, then refresh."
+        )
+    ids = [r["run_id"] for r in page.rows]
+    table = pd.DataFrame(table_rows(page.rows), columns=COLUMNS)
+    event = st.dataframe(
+        table.style.map(badge_colour, subset=["Status"]),
+        key=f"{key}-table",
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        width="stretch",
+    )
+    col_page, col_size, col_total = st.columns([2, 2, 4])
+    col_page.number_input("Page", min_value=1, max_value=pages, step=1, key=f"{key}-page")
+    col_size.selectbox("Runs per page", PAGE_SIZES, key=f"{key}-size")
+    col_total.text(f"{page.total:,} runs · page {page_no} of {pages:,}")
+    return _picked_run(ids, getattr(event, "selection", None), key)
+
+
+def _picked_run(ids: list[str], selection: Any, key: str) -> str | None:
+    """The open run: the row last clicked in the table, or the run chosen in the picker."""
+    state = st.session_state
+    chosen = f"{key}-run"
+    rows = tuple(selection.rows) if selection is not None else ()
+    if rows != state.get(f"{key}-last-rows"):
+        state[f"{key}-last-rows"] = rows
+        if rows and rows[0] < len(ids):
+            state[chosen] = ids[rows[0]]
+    current = state.get(chosen)
+    options = ids if current is None or current in ids else [current, *ids]
+    if current is not None:
+        state[f"{key}-pick"] = current
+
+    def picked() -> None:
+        state[chosen] = state[f"{key}-pick"]
+
+    st.selectbox(
+        "Open run",
+        options,
+        index=None,
+        key=f"{key}-pick",
+        placeholder="select a row above, or pick a run id",
+        on_change=picked,
+    )
+    return current
