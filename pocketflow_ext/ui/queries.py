@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..recording import schema as recorded
 from ..recording.schema import derive_status
 from ..store.codec import loads
 from .database import CHECKPOINTS, EVENTS, RUNS, Schema
@@ -35,23 +36,9 @@ RUN_COLUMNS = (
     "heartbeat_at",
     "graph",
 )
-EVENT_COLUMNS = (
-    "id",
-    "run_id",
-    "step",
-    "node_name",
-    "event",
-    "action",
-    "elapsed_ms",
-    "error_msg",
-    "ts",
-    "path",
-    "attempt",
-    "delay_ms",
-    "traceback",
-    "params",
-)
-CHECKPOINT_COLUMNS = ("id", "step", "node_name", "created_at", "path", "params")
+# The recorder's column lists plus the row id, which orders events as they were written.
+EVENT_COLUMNS = ("id", *recorded.EVENT_COLUMNS)
+CHECKPOINT_COLUMNS = ("id", *(c for c in recorded.CHECKPOINT_COLUMNS if c != "store_json"))
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ import sqlite3
 import streamlit as st
 
 from .database import Schema
-from .display import badge, duration, plain, short_time
+from .display import plain
 from .graph_tab import render_graph
 from .queries import child_run_ids, get_checkpoints, get_events, get_run
 from .resume_tab import render_resume
-from .runs_table import run_seconds
+from .runs_table import table_rows
 from .store_tab import render_store
 from .timeline_tab import render_timeline
 
@@ -26,14 +26,8 @@ def render_run(
         st.warning(plain(f"Run {run_id!r} is not in this database (it may have been deleted)."))
         return
     st.subheader(plain(f"Run {run_id}"))
-    summary = {
-        "Flow": run["flow_name"] or "—",
-        "Status": badge(run["status"]),
-        "Started (UTC)": short_time(run["started_at"]),
-        "Duration": duration(run_seconds(run)),
-        "Steps": "—" if run["total_steps"] is None else str(run["total_steps"]),
-        "Current node": run["current_node"] or "—",
-    }
+    summary = table_rows([run])[0]
+    del summary["Run id"]  # already the heading
     if run.get("resumed_from"):
         summary["Resumed from"] = str(run["resumed_from"])
     if run.get("parent_run_id"):
