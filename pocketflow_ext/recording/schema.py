@@ -52,7 +52,7 @@ CREATE TABLE {{table}} (
     params        TEXT
 )"""
 
-_RUN_COLUMNS_V0 = (
+POCOFLOW_RUN_COLUMNS = (
     "run_id",
     "flow_name",
     "status",
@@ -62,6 +62,19 @@ _RUN_COLUMNS_V0 = (
     "current_node",
     "error_msg",
 )
+"""``pf_runs`` columns of PocoFlow 0.2.1 (present in every recording database)."""
+RUN_COLUMNS = (
+    *POCOFLOW_RUN_COLUMNS,
+    "traceback",
+    "parent_run_id",
+    "resumed_from",
+    "pid",
+    "hostname",
+    "heartbeat_at",
+    "graph",
+    "params",
+)
+"""Every ``pf_runs`` column of the current schema, in table order."""
 
 # PocoFlow declared ``id`` AUTOINCREMENT; new files leave it out (ids still only grow,
 # since rows are never deleted) because its sqlite_sequence update on every insert costs
@@ -209,7 +222,7 @@ def _to_v1(conn: sqlite3.Connection) -> None:
         # SQLite's recipe: build the new table, copy, drop the old, rename the new into
         # place (renaming the old one instead would rewrite the other tables' references).
         conn.execute(RUNS_DDL.format(table="pf_runs_new"))
-        cols = ", ".join(c for c in _RUN_COLUMNS_V0 if c in _columns(conn, "pf_runs"))
+        cols = ", ".join(c for c in POCOFLOW_RUN_COLUMNS if c in _columns(conn, "pf_runs"))
         conn.execute(f"INSERT INTO pf_runs_new ({cols}) SELECT {cols} FROM pf_runs")
         conn.execute("DROP TABLE pf_runs")
         conn.execute("ALTER TABLE pf_runs_new RENAME TO pf_runs")

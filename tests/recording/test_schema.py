@@ -243,3 +243,10 @@ def test_running_row_of_a_live_process_stays_running() -> None:
 def test_pocoflow_rows_without_process_columns_keep_their_status() -> None:
     assert schema.derive_status({"status": "running"}) == "running"
     assert schema.derive_status({"status": "completed"}) == "completed"
+
+
+def test_run_columns_constant_matches_the_table(tmp_path: Path) -> None:
+    db = WorkflowDB(tmp_path / "runs.db")
+    order = [r[1] for r in db.conn().execute("PRAGMA table_info(pf_runs)")]
+    assert tuple(order) == schema.RUN_COLUMNS
+    assert set(schema.UPDATABLE_RUN_COLUMNS) == set(schema.RUN_COLUMNS) - {"run_id", "started_at"}
