@@ -31,5 +31,5 @@ def diff_stores(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Key
         if k in before and _canonical(before[k]) != _canonical(v)
     ]
     changes += [KeyChange(k, "removed", v, None) for k, v in before.items() if k not in after]
-    order = {k: i for i, k in enumerate([*after, *before])}
+    order = {k: i for i, k in enumerate(dict.fromkeys([*after, *before]))}
     return sorted(changes, key=lambda c: order[c.key])

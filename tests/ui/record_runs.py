@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 from pocketflow_ext import Flow, Node
 
@@ -24,6 +25,9 @@ STARTED = threading.Event()
 
 
 class Fetch(Node):
+    def exec(self, prep_res):
+        time.sleep(0.02)  # stands in for real work, so the timeline chart has something to show
+
     def post(self, shared, prep_res, exec_res):
         shared["notes"] = "notes about <b>otters</b> [link](http://x)"
         shared["draft_count"] = 0
@@ -39,6 +43,7 @@ class Draft(Node):
         Draft.calls += 1
         if Draft.calls == 1:
             raise ConnectionError("rate limited (call 1)")
+        time.sleep(0.03)
         return "draft"
 
     def post(self, shared, prep_res, exec_res):

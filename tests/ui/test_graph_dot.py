@@ -1,0 +1,56 @@
+"""DOT text for the Graph tab: recorded graph, path taken, visit counts, safe quoting."""
+
+from __future__ import annotations
+
+import json
+
+from pocketflow_ext.ui.graph_dot import graph_from_json, path_from_events, to_dot
+
+
+def events(*names: tuple[str, str]) -> list[dict[str, str]]:
+    out = []
+    for path, action in names:
+        out += [
+            {"event": "node_start", "path": path},
+            {"event": "node_end", "path": path, "action": action},
+        ]
+    return out
+
+
+def test_visits_and_taken_edges_follow_the_events() -> None:
+    run = path_from_events(events(("f/A", "go"), ("f/B", "back"), ("f/A", "go"), ("f/B", "end")))
+    assert run.visits == {"f/A": 2, "f/B": 2}
+    assert run.taken == {("f/A", "go", "f/B"): 2, ("f/B", "back", "f/A"): 1}
+
+
+def test_untaken_edges_of_the_recorded_graph_are_drawn_plain() -> None:
+    graph = graph_from_json(
+        json.dumps(
+            {
+                "start": "A",
+                "nodes": [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+                "edges": [
+                    {"from": "A", "to": "B", "action": "go"},
+                    {"from": "A", "to": "C", "action": "skip"},
+                ],
+            }
+        ),
+        "f",
+    )
+    dot = to_dot(graph, path_from_events(events(("f/A", "go"), ("f/B", "x"))))
+    assert '"f/A" -> "f/B" [label="go ×1", color="#2e7d32", penwidth=2];' in dot
+    assert '"f/A" -> "f/C" [label="skip"];' in dot
+    assert '"f/C" [label="C", fillcolor="#f2f2f2"];' in dot
+
+
+def test_node_names_cannot_break_out_of_their_dot_string() -> None:
+    dot = to_dot(*_single('evil" ]; x [label=<<b>hi</b>>'))
+    assert '"f/evil\\" ]; x [label=<<b>hi</b>>"' in dot
+    assert dot.count("->") == 0
+
+
+def _single(name: str):  # noqa: ANN202 - a (Graph, RunPath) pair
+    graph = graph_from_json(
+        json.dumps({"start": name, "nodes": [{"name": name}], "edges": []}), "f"
+    )
+    return graph, path_from_events([])

@@ -1,0 +1,108 @@
+"""The Resume tab's Python, executed: it continues the recorded run after the chosen
+checkpoint and never re-runs the checkpointed node."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import record_runs
+from record_runs import Publish, writer
+
+from pocketflow_ext import Node
+from pocketflow_ext.ui.database import open_database
+from pocketflow_ext.ui.queries import get_checkpoints, get_events, get_run
+from pocketflow_ext.ui.resume_snippet import python_snippet, resume_point
+
+
+class Broken(Node):
+    """The fixed version of the node that failed (same name, so the same graph)."""
+
+    def post(self, shared: Any, prep_res: Any, exec_res: Any) -> None:
+        shared["published"] = True
+
+
+def snippet_for(db: Path, run_id: str, step: int | None = None) -> str:
+    conn, schema = open_database(db)
+    try:
+        run = get_run(conn, schema, run_id)
+        assert run is not None
+        checkpoints = get_checkpoints(conn, schema, run_id)
+        events = get_events(conn, schema, [run_id])
+        chosen = step if step is not None else max(checkpoints, key=lambda c: c["id"])["step"]
+        return python_snippet(
+            run, resume_point(checkpoints, events, chosen), str(db), has_resume=True
+        )
+    finally:
+        conn.close()
+
+
+def run_snippet(snippet: str, db: Path, run_id: str) -> dict[str, Any]:
+    """Execute the snippet with ``build_flow`` building the fixed flow under a new run id."""
+    namespace: dict[str, Any] = {"build_flow": lambda: writer(str(db), Broken(), run_id)}
+    exec(compile(snippet, "<resume snippet>", "exec"), namespace)
+    return namespace
+
+
+def started_nodes(db: Path, run_id: str) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT node_name FROM pf_events WHERE run_id = ? AND event = 'node_start' ORDER BY id",
+            (run_id,),
+        )
+        return [r[0] for r in rows]
+
+
+def test_latest_checkpoint_snippet_resumes_the_failed_run_at_the_failed_node(
+    recorded_db: Path,
+) -> None:
+    snippet = snippet_for(recorded_db, "writer-bad")
+    namespace = run_snippet(snippet, recorded_db, "writer-fixed")
+    assert started_nodes(recorded_db, "writer-fixed") == ["Broken"]  # Review is not re-run
+    assert namespace["store"]["published"] is True
+    assert namespace["store"]["draft_count"] == 2  # the checkpoint's store carried over
+    with sqlite3.connect(recorded_db) as conn:
+        origin = conn.execute(
+            "SELECT resumed_from FROM pf_runs WHERE run_id = 'writer-fixed'"
+        ).fetchone()
+    assert origin == ("writer-bad",)
+
+
+def test_earlier_checkpoint_snippet_continues_with_the_node_that_ran_next(
+    recorded_db: Path,
+) -> None:
+    record_runs.Draft.calls = 1  # no flaky first call in this process
+    snippet = snippet_for(recorded_db, "writer-bad", step=3)  # after the first Review
+    namespace = run_snippet(snippet, recorded_db, "writer-again")
+    assert started_nodes(recorded_db, "writer-again") == ["Draft", "Review", "Broken"]
+    assert namespace["store"]["draft_count"] == 2
+    assert namespace["store"]["published"] is True
+
+
+def test_snippet_after_the_last_node_says_nothing_is_left(recorded_db: Path) -> None:
+    snippet = snippet_for(recorded_db, "writer-ok")
+    assert "nothing to continue" in snippet
+    namespace = run_snippet(snippet, recorded_db, "unused")
+    assert namespace["store"]["published"] is True  # it loads the final store to inspect
+
+
+def test_pocoflow_run_snippet_resumes_with_resume_from(pocoflow_db: Path) -> None:
+    conn, schema = open_database(pocoflow_db)
+    try:
+        run = get_run(conn, schema, "writer-bad-0002")
+        assert run is not None
+        point = resume_point(
+            get_checkpoints(conn, schema, "writer-bad-0002"),
+            get_events(conn, schema, ["writer-bad-0002"]),
+            4,
+        )
+    finally:
+        conn.close()
+    snippet = python_snippet(run, point, str(pocoflow_db), has_resume=False)
+    assert "flow.run(store, resume_from='Publish')" in snippet
+    assert "readonly=True" in snippet  # loading the store must not migrate PocoFlow's file
+    namespace: dict[str, Any] = {"build_flow": lambda: writer(str(pocoflow_db), Publish(), "x")}
+    first = snippet.split("flow = build_flow()")[0]  # only load the store: the graph differs
+    exec(compile(first, "<resume snippet>", "exec"), namespace)
+    assert namespace["store"]["rounds"] == 2
