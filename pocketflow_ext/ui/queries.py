@@ -17,26 +17,8 @@ from ..recording.schema import derive_status
 from ..store.codec import loads
 from .database import CHECKPOINTS, EVENTS, RUNS, Schema
 
-RUN_COLUMNS = (
-    "run_id",
-    "flow_name",
-    "status",
-    "started_at",
-    "completed_at",
-    "total_steps",
-    "current_node",
-    "error_msg",
-    # pocketflow-ext additions; absent from PocoFlow files.
-    "parent_run_id",
-    "resumed_from",
-    "params",
-    "traceback",
-    "pid",
-    "hostname",
-    "heartbeat_at",
-    "graph",
-)
-# The recorder's column lists plus the row id, which orders events as they were written.
+# The recorder's column lists (plus the row id, which orders rows as they were written).
+RUN_COLUMNS = recorded.RUN_COLUMNS
 EVENT_COLUMNS = ("id", *recorded.EVENT_COLUMNS)
 CHECKPOINT_COLUMNS = ("id", *(c for c in recorded.CHECKPOINT_COLUMNS if c != "store_json"))
 
