@@ -11,6 +11,7 @@ import os
 import sqlite3
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,7 +52,9 @@ class WorkflowDB:
         # False when a background thread checkpoints the WAL instead of the committing one.
         self.wal_autocheckpoint = True
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # Every open connection with its thread: a dead thread's is closed at the next open,
+        # so short-lived threads (background runs) do not leak file handles.
+        self._all: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection, int]] = []
         self._all_lock = threading.Lock()
         if readonly:
             if not self.db_path.is_file():
@@ -113,19 +116,30 @@ class WorkflowDB:
         if not self.wal_autocheckpoint:
             conn.execute("PRAGMA wal_autocheckpoint = 0")
         conn.row_factory = sqlite3.Row
+        pid = os.getpid()
         with self._all_lock:
-            self._all.append(conn)
+            live = []
+            for entry in self._all:
+                thread = entry[0]()
+                if entry[2] != pid:
+                    # Inherited through fork: never close it here (closing would drop this
+                    # process's SQLite file locks); just forget it.
+                    continue
+                if thread is not None and thread.is_alive():
+                    live.append(entry)
+                else:
+                    _close(entry[1])
+            live.append((weakref.ref(threading.current_thread()), conn, pid))
+            self._all = live
         return conn
 
     def close(self) -> None:
         """Close every connection this object opened (call when no thread uses it any more)."""
         with self._all_lock:
             conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        for _thread, conn, pid in conns:
+            if pid == os.getpid():
+                _close(conn)
         self._local = threading.local()
 
     def __enter__(self) -> WorkflowDB:
@@ -390,6 +404,13 @@ def _multi(sql: str, rows: int) -> str:
         values = sql[sql.rindex("VALUES") + len("VALUES") :].strip()
         text = _multi_sql[(sql, rows)] = sql + (", " + values) * (rows - 1)
     return text
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass
 
 
 def params_json(params: Mapping[str, Any] | None) -> str | None:

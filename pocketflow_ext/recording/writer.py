@@ -82,6 +82,7 @@ class Writer:
         self._next_wal_checkpoint = 0.0
         self._sleeping = False
         self._last_busy = 0.0
+        self._stopping = False
         self._cond = threading.Condition()
         # deque.append/popleft are atomic: the flow's thread hands rows over without a lock.
         self._queue: deque[RowSource | threading.Event] = deque()
@@ -178,6 +179,8 @@ class Writer:
 
     # ── the background thread ────────────────────────────────────────────────
     def _ensure_thread(self) -> None:
+        if self._stopping:
+            return
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
                 target=self._loop,
@@ -187,7 +190,7 @@ class Writer:
             self._thread.start()
 
     def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             with self._cond:
                 busy = bool(self._queue or self._live)
             now = time.monotonic()
@@ -198,7 +201,7 @@ class Writer:
                 with self._cond:
                     # Back-to-back runs find the thread awake: no wake-up call per run.
                     self._sleeping = True
-                    while not self._queue and not self._live:
+                    while not self._queue and not self._live and not self._stopping:
                         self._cond.wait()
                     self._sleeping = False
                 self._last_busy = time.monotonic()
@@ -295,14 +298,26 @@ class Writer:
             )
 
     def flush_at_exit(self) -> None:
-        """Interpreter exit: commit queued rows and the rows of runs still in progress."""
+        """Interpreter exit: commit queued rows and the rows of runs still in progress,
+        then stop the thread, so no SQLite call is in flight while the interpreter is
+        torn down (a daemon thread inside SQLite then can crash the process)."""
         self.flush(timeout=10.0)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10.0)
+        self._drain()
         with self._cond:
             live = list(self._live.values())
         for rows in live:
-            with rows.lock:
-                if rows.pending:
-                    self._write(expand(rows.take()))
+            if rows.lock.acquire(timeout=10.0):
+                try:
+                    if rows.pending:
+                        self._write(expand(rows.take()))
+                finally:
+                    rows.lock.release()
 
 
 _writers: dict[tuple[int, str], Writer] = {}

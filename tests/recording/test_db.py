@@ -214,3 +214,13 @@ def test_schema_constants_match_the_statuses_documented() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "schema.md").read_text()
     for status in schema.STATUSES:
         assert f"`{status}`" in doc
+
+
+def test_connections_of_finished_threads_are_closed(db: WorkflowDB) -> None:
+    for i in range(20):
+        thread = threading.Thread(target=lambda i=i: db.create_run(f"t-{i}", "f"))
+        thread.start()
+        thread.join()
+    db.conn()
+    assert len(db._all) <= 2  # this thread's, and at most the last thread's
+    assert db.count_runs() == 20
