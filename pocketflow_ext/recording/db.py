@@ -167,7 +167,7 @@ class WorkflowDB:
         """Run prepared ``(sql, params)`` statements in one transaction; consecutive
         inserts into the same table go in as one multi-row INSERT."""
         conn = self.conn()
-        conn.execute("BEGIN")
+        conn.execute("BEGIN IMMEDIATE")
         try:
             for sql, params in _grouped(statements):
                 conn.execute(sql, params)
