@@ -160,6 +160,13 @@ def test_monitor_in_chromium_shows_runs_opens_one_and_refreshes_live(
 
             # Live: with auto-refresh on, a run recorded now appears without a reload.
             page.get_by_text("Auto-refresh").click()
+            # The toggle's own rerun enables the interval box; wait for it, so the new run
+            # below can only show up through the timer.
+            page.wait_for_selector(
+                "[data-testid='stSelectbox'] input:not([disabled])[aria-label*='Every']"
+            )
+            page.wait_for_timeout(1000)
+            assert "tiny-" not in table_text(page)
             record(db, "many", "1")
             wait_for_text(page, TABLE, "tiny-", timeout_s=30)
         finally:
