@@ -111,7 +111,12 @@ class Writer:
             self._queue.append(source)
         elif mode == "sync":
             with rows.lock:
-                self.db.execute_all(expand([*rows.take(), source]))
+                sources = [*rows.take(), source]
+                try:
+                    self.db.execute_all(expand(sources))
+                except sqlite3.OperationalError:  # locked or busy: the next commit retries
+                    rows.pending[:0] = sources
+                    raise
         else:
             self.add(rows, source)
 
@@ -123,7 +128,7 @@ class Writer:
                 self.flush()
             else:
                 with rows.lock:
-                    self.db.execute_all(expand([*rows.take(), source]))
+                    self._write(expand([*rows.take(), source]))  # retried if locked
         finally:
             with self._cond:
                 self._live.pop(rows.run_id, None)
