@@ -66,11 +66,8 @@ def python_snippet(
 
     ``has_resume``: the database has pocketflow-ext's schema, where ``flow.resume`` works.
     """
-    run_id, flow_name = str(run["run_id"]), str(run.get("flow_name") or "flow")
-    build = (
-        f"flow = build_flow()  # your code: the {flow_name!r} flow built as for this run,\n"
-        f"#                      with db_path={db_path!r} to record the continued run\n"
-    )
+    run_id = str(run["run_id"])
+    build = _build(run, db_path)
     load = (
         "from pocketflow_ext.recording import WorkflowDB\n\n"
         f"store = WorkflowDB({db_path!r}, readonly=True).load_checkpoint({run_id!r}, "
@@ -99,6 +96,26 @@ def python_snippet(
         f"# Continue run {run_id!r} from the store saved after step {point.step} "
         f"({point.node});\n# the node that ran next was {point.next_path}, so the flow "
         "starts there.\n" + load + build + f"flow.run(store, resume_from={point.next_node!r})\n"
+    )
+
+
+def chained_snippet(run: Mapping[str, Any], db_path: str) -> str:
+    """For a resumed run that stopped before its first checkpoint: ``flow.resume`` goes on
+    from the point of the run it resumed."""
+    run_id = str(run["run_id"])
+    return (
+        f"# Run {run_id!r} saved no checkpoint; it resumed {run.get('resumed_from')!r}, so it\n"
+        "# continues from that run's last checkpoint.\n"
+        + _build(run, db_path)
+        + f"store = flow.resume({run_id!r}, db_path={db_path!r})\n"
+    )
+
+
+def _build(run: Mapping[str, Any], db_path: str) -> str:
+    flow_name = str(run.get("flow_name") or "flow")
+    return (
+        f"flow = build_flow()  # your code: the {flow_name!r} flow built as for this run,\n"
+        f"#                      with db_path={db_path!r} to record the continued run\n"
     )
 
 

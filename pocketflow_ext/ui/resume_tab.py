@@ -7,7 +7,13 @@ from typing import Any
 
 import streamlit as st
 
-from .resume_snippet import python_snippet, resume_point, show_command
+from .resume_snippet import (
+    RESUMABLE,
+    chained_snippet,
+    python_snippet,
+    resume_point,
+    show_command,
+)
 from .store_tab import pick_checkpoint
 
 
@@ -26,11 +32,19 @@ def render_resume(
             "This run completed; resuming it would run nothing. Pick an earlier checkpoint "
             "below to run the rest of the flow again from there."
         )
-    if not checkpoints:
-        st.info(
-            "No checkpoint recorded for this run, so there is nothing to resume from: "
-            "run the flow again from its start."
+    if run.get("status") in ("running", "queued"):
+        st.warning(
+            "This run has not ended: resuming it now would run its remaining nodes a second "
+            "time. Wait for it to end (or cancel it), then resume."
         )
+    if not checkpoints:
+        if ours and run.get("resumed_from") and run.get("status") in RESUMABLE:
+            st.code(chained_snippet(run, db_path), language="python")
+        else:
+            st.info(
+                "No checkpoint recorded for this run, so there is nothing to resume from: "
+                "run the flow again from its start."
+            )
         return
     # By default the checkpoint written last: where flow.resume(run_id) continues.
     newest = max(checkpoints, key=lambda c: int(c.get("id") or c["step"]))

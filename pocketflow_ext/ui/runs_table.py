@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from typing import Any
 
 import pandas as pd  # ships with streamlit
@@ -82,7 +83,9 @@ def render_runs(conn: sqlite3.Connection, schema: Schema, key: str) -> str | Non
     table = pd.DataFrame(table_rows(page.rows), columns=COLUMNS)
     event = st.dataframe(
         table.style.map(badge_colour, subset=["Status"]),
-        key=f"{key}-table",
+        # A new key when the page's runs change (a refresh brought new ones): a ticked row
+        # must not silently point at another run after the rows shifted.
+        key=f"{key}-table-{zlib.crc32(chr(0).join(ids).encode()):08x}",
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",

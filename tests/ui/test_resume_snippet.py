@@ -7,7 +7,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 import record_runs
+from monitor_app import monitor, open_run, tab
 from record_runs import Publish, writer
 
 from pocketflow_ext import Node
@@ -106,3 +108,26 @@ def test_pocoflow_run_snippet_resumes_with_resume_from(pocoflow_db: Path) -> Non
     first = snippet.split("flow = build_flow()")[0]  # only load the store: the graph differs
     exec(compile(first, "<resume snippet>", "exec"), namespace)
     assert namespace["store"]["rounds"] == 2
+
+
+class StillBroken(Node):
+    name = "Broken"
+
+    def exec(self, prep_res: Any) -> None:
+        raise ValueError("still offline")
+
+
+def test_resumed_run_without_checkpoints_resumes_through_its_origin(recorded_db: Path) -> None:
+    flow = writer(str(recorded_db), StillBroken(), "writer-retry")
+    with pytest.raises(ValueError, match="still offline"):
+        flow.resume("writer-bad")  # fails at its first node: no checkpoint of its own
+    app = open_run(monitor(recorded_db), "writer-retry")
+    snippet = tab(app, "Resume").code[0].value
+    assert "flow.resume('writer-retry'" in snippet
+    run_snippet(snippet, recorded_db, "writer-final")
+    assert started_nodes(recorded_db, "writer-final") == ["Broken"]
+
+
+def test_resume_tab_warns_that_a_running_run_has_not_ended(pocoflow_db: Path) -> None:
+    app = open_run(monitor(pocoflow_db), "crashing-0001")
+    assert "has not ended" in tab(app, "Resume").warning[0].value
