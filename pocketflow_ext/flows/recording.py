@@ -154,3 +154,7 @@ def _recording(flow: Any, recorder: Recorder) -> Iterator[None]:
         raise
     finally:
         recorder.release(token)
+        if frame is None:
+            # As without recording: the options were for this run only (resetting our
+            # scope above brought the caller's back).
+            _pending_options.set(None)

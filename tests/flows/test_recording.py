@@ -199,3 +199,12 @@ def test_run_failing_in_flow_prep_is_closed_as_failed(tmp_path: Path) -> None:
     run = flow.db.list_runs()[0]
     assert run["status"] == "failed" and run["error_msg"] == "LookupError: missing input"
     assert Count.runs == 0
+
+
+def test_run_options_apply_to_the_next_run_only(tmp_path: Path) -> None:
+    flow = Flow(start=Count(), db_path=tmp_path / "r.db")
+    with run_options(RunOptions(run_id="once-1")):
+        flow.run({})
+        flow.run({})
+    run_ids = {r["run_id"] for r in flow.db.list_runs()}
+    assert "once-1" in run_ids and len(run_ids) == 2
