@@ -274,15 +274,16 @@ _RUN_ID = re.compile(r"[^\x00-\x1f\x7f/]{1,200}")
 
 
 def check_run_id(run_id: Any) -> str:
-    """A run id is 1-200 printable characters without '/' or surrounding spaces."""
+    """A run id is 1-200 characters without '/' or control characters (flow names may
+    hold spaces, so run ids made from them may too)."""
     if not isinstance(run_id, str):
         raise ConfigurationError(
             f"run_id must be a string like 'summarise-3f9a1b2c', got {type(run_id).__name__}"
         )
-    if not _RUN_ID.fullmatch(run_id) or run_id != run_id.strip():
+    if not _RUN_ID.fullmatch(run_id):
         raise ConfigurationError(
-            f"malformed run_id {run_id!r}: use 1-200 printable characters without '/', "
-            "control characters or surrounding spaces (e.g. 'summarise-3f9a1b2c')"
+            f"malformed run_id {run_id!r}: use 1-200 characters, none of them '/' or a "
+            "control character (e.g. 'summarise-3f9a1b2c')"
         )
     return run_id
 

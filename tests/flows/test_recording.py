@@ -208,3 +208,11 @@ def test_run_options_apply_to_the_next_run_only(tmp_path: Path) -> None:
         flow.run({})
     run_ids = {r["run_id"] for r in flow.db.list_runs()}
     assert "once-1" in run_ids and len(run_ids) == 2
+
+
+def test_flow_name_with_spaces_gives_usable_run_ids(tmp_path: Path) -> None:
+    flow = Flow(start=Count(), db_path=tmp_path / "r.db", flow_name=" weekly digest ")
+    flow.run({})
+    run = flow.db.list_runs()[0]
+    assert run["run_id"].startswith(" weekly digest -") and run["status"] == "completed"
+    assert flow.db.get_run(run["run_id"])["flow_name"] == " weekly digest "
