@@ -26,7 +26,6 @@ from .writer import RowSource, RunRows, Writer
 # The record a RecordingMixin prepared for the flow level about to start in this context.
 _claim: ContextVar[RunRecord | None] = ContextVar("pocketflow_ext_record_claim", default=None)
 
-_SET_CURRENT = "UPDATE pf_runs SET current_node = ? WHERE run_id = ?"
 _FINISH_RUN = (
     "UPDATE pf_runs SET status = ?, completed_at = ?, total_steps = ?, current_node = ?, "
     "error_msg = ?, traceback = ? WHERE run_id = ?"
@@ -211,7 +210,7 @@ def _start_rows(
     run_id: str, event: Event, params: dict[str, Any] | None, prefix: int
 ) -> list[Statement]:
     current = event.path[prefix:] or event.path
-    return [_event_row(run_id, event, params), (_SET_CURRENT, (current, run_id))]
+    return [_event_row(run_id, event, params), (schema.SET_CURRENT_NODE, (current, run_id))]
 
 
 def _node_end_rows(

@@ -174,6 +174,7 @@ INSERT_EVENT = (
     f"INSERT INTO pf_events ({', '.join(EVENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 )
+SET_CURRENT_NODE = "UPDATE pf_runs SET current_node = ? WHERE run_id = ?"
 INSERT_CHECKPOINT = (
     f"INSERT INTO pf_checkpoints ({', '.join(CHECKPOINT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(CHECKPOINT_COLUMNS))})"

@@ -39,7 +39,6 @@ IDLE_AFTER_S = 1.0
 WAL_CHECKPOINT_S = 1.0
 """How often the writer thread copies committed WAL pages back into the database file."""
 _WRITE_ATTEMPTS = 5
-_SET_CURRENT = "UPDATE pf_runs SET current_node = ? WHERE run_id = ?"
 
 RowSource = list[Statement] | tuple[Any, ...]
 """Statements ready to run, or ``(function, *args)`` whose call returns them."""
@@ -283,7 +282,7 @@ class Writer:
                 continue
             with rows.lock:  # the flow thread's next commit waits, keeping row order
                 if rows.pending:
-                    current = (_SET_CURRENT, (rows.current, rows.run_id))
+                    current = (schema.SET_CURRENT_NODE, (rows.current, rows.run_id))
                     self._write([*expand(rows.take()), current])
 
     def _beat(self) -> None:
