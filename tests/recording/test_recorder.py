@@ -305,3 +305,19 @@ def test_graph_is_described_again_when_the_flow_changes_between_runs(tmp_path: P
     first, second = sorted(flow.db.list_runs(), key=lambda r: r["started_at"])
     assert json.loads(first["graph"])["edges"] == []
     assert json.loads(second["graph"])["edges"] == [{"from": "a", "to": "b", "action": "next"}]
+
+
+def test_async_batch_flow_run_synchronously_is_recorded_with_params(tmp_path: Path) -> None:
+    from pocketflow_ext import AsyncBatchFlow
+
+    class Items(AsyncBatchFlow):
+        async def prep_async(self, shared):
+            return [{"item": "x"}, {"item": "y"}]
+
+    flow = Items(start=APut("a"), db_path=tmp_path / "r.db")
+    shared: dict = {}
+    flow.run(shared)  # our AsyncFlow also runs from synchronous code
+    assert shared["done"] == [("a", "x"), ("a", "y")]
+    run_id = only_run(flow.db)["run_id"]
+    params = [json.loads(c["params"]) for c in flow.db.get_checkpoints(run_id)]
+    assert params == [{"item": "x"}, {"item": "y"}]
