@@ -128,3 +128,21 @@ def test_ctrl_c_commits_everything_before_it_propagates(tmp_path: Path, durabili
     assert reader.get_run("ctrlc-1")["status"] == "cancelled"
     assert [c["node_name"] for c in reader.get_checkpoints("ctrlc-1")] == ["Put"]
     assert [e["event"] for e in reader.get_events("ctrlc-1")][-2:] == ["node_error", "flow_end"]
+
+
+@pytest.mark.parametrize("durability", ["async", "exit"])
+def test_one_writer_serves_many_threads_without_losing_rows(
+    tmp_path: Path, durability: str
+) -> None:
+    nodes = [Put() for _ in range(10)]
+    for a, b in zip(nodes, nodes[1:], strict=False):
+        a >> b
+    flow = Flow(start=nodes[0], db_path=tmp_path / "r.db", durability=durability)
+    threads = [run_in_thread(flow, f"many-{i}") for i in range(8)]
+    for thread in threads:
+        thread.join()
+    reader = WorkflowDB(tmp_path / "r.db", readonly=True)
+    for i in range(8):
+        assert reader.get_run(f"many-{i}")["status"] == "completed"
+        assert [c["step"] for c in reader.get_checkpoints(f"many-{i}")] == list(range(1, 11))
+        assert len(reader.get_events(f"many-{i}")) == 22
