@@ -5,23 +5,13 @@ session, in a subprocess) and a database written by the real PocoFlow 0.2.1 pack
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from record_runs import record
 
 HERE = Path(__file__).resolve().parent
 POCOFLOW_DB = HERE / "fixtures" / "pocoflow-0.2.1.db"
-RECORD_RUNS = HERE / "record_runs.py"
-
-
-def record(db: Path, *args: str) -> Path:
-    """Run ``record_runs.py`` in its own process (one of its runs kills its process)."""
-    subprocess.run(
-        [sys.executable, str(RECORD_RUNS), str(db), *args], check=True, capture_output=True
-    )
-    return db
 
 
 def copy_db(source: Path, target: Path) -> Path:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from pocketflow_ext import Flow, Node
 
@@ -105,6 +106,12 @@ def many(db: str, count: int) -> None:
         Flow(
             start=Publish(), db_path=db, flow_name="tiny", run_id=f"tiny-{n:04d}-{os.getpid()}"
         ).run({})
+
+
+def record(db: Path, *args: str) -> Path:
+    """Run ``record_runs.py`` in its own process (one of its runs kills its process)."""
+    subprocess.run([sys.executable, __file__, str(db), *args], check=True, capture_output=True)
+    return db
 
 
 def main(db: str, mode: str = "all", count: str = "0") -> None:

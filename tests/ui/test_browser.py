@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import record
+from record_runs import record
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -157,6 +157,10 @@ def test_monitor_in_chromium_shows_runs_opens_one_and_refreshes_live(
                 wait_for_text(page, "body", expected)
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(shots / name), full_page=True)
+                if label == "Store":  # recorded markup is shown as text, never rendered
+                    wait_for_text(page, TABLE, "notes about <b>otters</b> [link](http://x)")
+                    assert page.locator("b", has_text="otters").count() == 0
+                    assert page.locator("a", has_text="link").count() == 0
 
             # Live: with auto-refresh on, a run recorded now appears without a reload.
             page.get_by_text("Auto-refresh").click()

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import record
 from monitor_app import KEY, monitor, open_run, runs_shown, tab
+from record_runs import record
 from streamlit.testing.v1 import AppTest
 
 from pocketflow_ext.ui.monitor import DB_ENV
