@@ -237,16 +237,18 @@ class WorkflowDB:
         """Runs newest first, optionally only one ``status`` or one ``flow_name``."""
         limit, offset = _check_page(limit, offset)
         where, params = _filters(status, flow_name)
+        # rowid breaks ties of equal start times, so pages never overlap; the indexes
+        # already hold rows in this order (no sort step).
         conn = self.conn()
         if status in ("running", "interrupted"):
             # Stored as 'running' until a reader sees the process gone: derive, then page.
             rows = conn.execute(
-                f"SELECT * FROM pf_runs {where} ORDER BY started_at DESC", params
+                f"SELECT * FROM pf_runs {where} ORDER BY started_at DESC, rowid", params
             ).fetchall()
             runs = [r for r in map(_run_dict, rows) if r["status"] == status]
             return runs[offset : None if limit is None else offset + limit]
         rows = conn.execute(
-            f"SELECT * FROM pf_runs {where} ORDER BY started_at DESC LIMIT ? OFFSET ?",
+            f"SELECT * FROM pf_runs {where} ORDER BY started_at DESC, rowid LIMIT ? OFFSET ?",
             (*params, -1 if limit is None else limit, offset),
         ).fetchall()
         return [_run_dict(r) for r in rows]

@@ -224,3 +224,12 @@ def test_connections_of_finished_threads_are_closed(db: WorkflowDB) -> None:
     db.conn()
     assert len(db._all) <= 2  # this thread's, and at most the last thread's
     assert db.count_runs() == 20
+
+
+def test_pages_of_runs_with_equal_start_times_never_overlap(db: WorkflowDB) -> None:
+    for i in range(30):
+        db.create_run(f"same-{i:02d}", "f")
+    db.conn().execute("UPDATE pf_runs SET started_at = '2026-01-01T00:00:00.000000+00:00'")
+    pages = [db.list_runs(limit=7, offset=o) for o in range(0, 30, 7)]
+    ids = [r["run_id"] for page in pages for r in page]
+    assert sorted(ids) == [f"same-{i:02d}" for i in range(30)]
