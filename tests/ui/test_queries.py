@@ -25,36 +25,46 @@ def test_connection_refuses_to_write(recorded_db: Path) -> None:
     conn.close()
 
 
+@pytest.mark.timeout(120)
 def test_pages_are_read_in_one_snapshot_while_a_flow_records(recorded_db: Path) -> None:
-    stop = threading.Event()
+    runs = 30
+    reading, done = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
-    def keep_recording() -> None:
+    def record_runs() -> None:
         try:
-            n = 0
-            while not stop.is_set():
-                Flow(
+            reading.wait(30)  # start once the reader is reading, so the two overlap
+            for n in range(runs):
+                flow = Flow(
                     start=Tick(), db_path=str(recorded_db), flow_name="live", run_id=f"live-{n}"
-                ).run({})
-                n += 1
+                )
+                flow.run({})
         except BaseException as exc:  # surfaced by the assertion below
             errors.append(exc)
+        finally:
+            done.set()
 
-    writer = threading.Thread(target=keep_recording)
+    writer = threading.Thread(target=record_runs)
     writer.start()
+    totals: list[int] = []
     try:
-        totals = []
-        for _ in range(40):
+        while True:
+            finished = done.is_set()
             conn, schema = open_database(recorded_db)
-            page = runs_page(conn, schema, RunFilter(flows=("live",)), 0, 1000)
-            conn.close()
-            assert page.total == len(page.rows)  # count and rows agree: same snapshot
+            try:
+                page = runs_page(conn, schema, RunFilter(flows=("live",)), 0, 1000)
+            finally:
+                conn.close()
+            assert page.total == len(page.rows)  # count and rows agree: one snapshot
             totals.append(page.total)
+            reading.set()
+            if finished:
+                break
     finally:
-        stop.set()
-        writer.join(30)
+        writer.join(60)
     assert not errors, errors
-    assert totals == sorted(totals) and totals[-1] > totals[0]
+    assert totals == sorted(totals)  # never a run seen, then gone
+    assert totals[-1] == runs
 
 
 def test_filters_combine_status_flow_and_search(recorded_db: Path) -> None:
