@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from .display import type_name, value_text
+from .display import plain, type_name, value_text
 from .queries import load_store, load_store_text
 from .store_diff import diff_stores
 
@@ -63,22 +63,17 @@ def render_store(
         st.info("No checkpoints recorded for this run (none is saved before the first node ends).")
         return
     step = pick_checkpoint(checkpoints, f"{key}-store-step", "Checkpoint")
-    store = load_store(conn, run_id, step) or {}
     steps = [int(c["step"]) for c in checkpoints]
     previous = max((s for s in steps if s < step), default=None)
-    st.text(f"Store after step {step}: {len(store)} keys")
-    st.dataframe(store_rows(store), hide_index=True, width="stretch")
-    if previous is None:
-        st.text("Changes: first checkpoint of the run, every key is new.")
-        before: Mapping[str, Any] = {}
+    try:
+        store = load_store(conn, run_id, step) or {}
+        before = (load_store(conn, run_id, previous) or {}) if previous is not None else {}
+    except ValueError as exc:
+        st.error(
+            plain(f"A checkpoint of this run is not valid JSON ({exc}); its raw text is below.")
+        )
     else:
-        st.text(f"Changes since step {previous}")
-        before = load_store(conn, run_id, previous) or {}
-    changes = diff_rows(before, store)
-    if changes:
-        st.dataframe(changes, hide_index=True, width="stretch")
-    else:
-        st.text("No key added, changed or removed.")
+        render_keys(store, before, step, previous)
     with st.expander("Raw JSON (as recorded)"):
         text = load_store_text(conn, run_id, step) or "{}"
         try:
@@ -86,3 +81,20 @@ def render_store(
         except ValueError:
             pass  # shown as recorded: a broken row is itself worth seeing
         st.code(text, language="json")
+
+
+def render_keys(
+    store: Mapping[str, Any], before: Mapping[str, Any], step: int, previous: int | None
+) -> None:
+    """The store's keys at ``step`` and what changed since checkpoint ``previous``."""
+    st.text(f"Store after step {step}: {len(store)} keys")
+    st.dataframe(store_rows(store), hide_index=True, width="stretch")
+    if previous is None:
+        st.text("Changes: first checkpoint of the run, every key is new.")
+    else:
+        st.text(f"Changes since step {previous}")
+    changes = diff_rows(before, store)
+    if changes:
+        st.dataframe(changes, hide_index=True, width="stretch")
+    else:
+        st.text("No key added, changed or removed.")

@@ -353,3 +353,14 @@ def test_script_without_a_database_explains_how_to_start_it(
     app = AppTest.from_file(str(MONITOR_PY), default_timeout=60).run()
     assert not app.exception
     assert "No database given" in app.error[0].value
+
+
+def test_a_checkpoint_that_is_not_json_is_reported_with_its_raw_text(recorded_db: Path) -> None:
+    with sqlite3.connect(recorded_db) as conn:  # damage the copy, as a broken writer might
+        conn.execute(
+            "UPDATE pf_checkpoints SET store_json = '{\"cut' WHERE run_id = 'writer-ok' AND step = 6"
+        )
+    app = open_run(monitor(recorded_db), "writer-ok")
+    store = tab(app, "Store")
+    assert "is not valid JSON" in store.error[0].value
+    assert store.expander[0].code[0].value == '{"cut'
