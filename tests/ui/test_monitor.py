@@ -364,3 +364,13 @@ def test_a_checkpoint_that_is_not_json_is_reported_with_its_raw_text(recorded_db
     store = tab(app, "Store")
     assert "is not valid JSON" in store.error[0].value
     assert store.expander[0].code[0].value == '{"cut'
+
+
+def test_script_falls_back_to_the_database_in_the_environment(
+    recorded_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", [str(MONITOR_PY)])
+    monkeypatch.setenv(DB_ENV, str(recorded_db))
+    app = AppTest.from_file(str(MONITOR_PY), default_timeout=60).run()
+    assert not app.exception
+    assert "writer-ok" in list(app.dataframe[0].value["Run id"])
