@@ -91,8 +91,7 @@ def build(db_path: str) -> Flow:
 
 
 def main(db_path: str) -> None:
-    for topic, must_fail in [("solar power", False), ("tidal energy", False),
-                             ("fusion", True)]:
+    for topic, must_fail in [("solar power", False), ("tidal energy", False), ("fusion", True)]:
         store = Store({"topic": topic, "must_fail": must_fail}, name="research")
         try:
             build(db_path).run(store)

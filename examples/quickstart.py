@@ -24,10 +24,15 @@ class Summarise(Node):
         return "done"
 
 
-store = Store({"document": "PocketFlow models an LLM app as a graph of small nodes.",
-               "summary": ""}, schema={"document": str, "summary": str})
-flow = Flow(start=Summarise(), flow_name="summarise",
-            db_path=sys.argv[1] if len(sys.argv) > 1 else "pocketflow.db")
+store = Store(
+    {"document": "PocketFlow models an LLM app as a graph of small nodes.", "summary": ""},
+    schema={"document": str, "summary": str},
+)
+flow = Flow(
+    start=Summarise(),
+    flow_name="summarise",
+    db_path=sys.argv[1] if len(sys.argv) > 1 else "pocketflow.db",
+)
 flow.on("node_end", lambda name, action, elapsed, store: print(f"{name} -> {action}"))
 flow.run(store)
 print(store["summary"])

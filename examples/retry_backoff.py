@@ -29,8 +29,10 @@ class Summarise(Node):
 
 
 flow = Flow(start=Summarise(), flow_name="summarise")
-flow.on("node_retry", lambda name, attempt, exc, delay, store:
-        print(f"retry {name} after attempt {attempt}: {exc}"))
+flow.on(
+    "node_retry",
+    lambda name, attempt, exc, delay, store: print(f"retry {name} after attempt {attempt}: {exc}"),
+)
 shared = {"document": "PocketFlow keeps workflows small: nodes prepare, execute and post."}
 flow.run(shared)
 print("summary:", shared["summary"])

@@ -13,7 +13,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def run_example(name: str) -> str:
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)], cwd=EXAMPLES, capture_output=True, text=True,
+        [sys.executable, str(EXAMPLES / name)],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
