@@ -93,10 +93,11 @@ class HooksMixin:
         return await observe.orchestrate_async(self, shared, params, super()._orch_async)  # type: ignore[misc]
 
     def get_next_node(self, curr: Any, action: Any) -> Any:
-        if _current.get() is None:  # dormant: called once per node, so skip the wrapper
-            upstream = _next_get_next_node.get(type(self)) or _find_next_get_next_node(type(self))
+        upstream = _next_get_next_node.get(type(self)) or _find_next_get_next_node(type(self))
+        frame = _current.get()
+        if frame is None:  # dormant: called once per node, so skip the wrapper
             return upstream(self, curr, action)
-        return observe.next_node(self, curr, action, super().get_next_node)  # type: ignore[misc]
+        return observe.next_node(self, curr, action, upstream.__get__(self), frame)
 
 
 # What ``super().get_next_node`` is for each flow class, looked up once: a zero-argument

@@ -157,8 +157,16 @@ async def orchestrate_async(
         _current.reset(token)
 
 
-def next_node(flow: Any, curr: Any, action: Any, call: Callable[[Any, Any], Any]) -> Any:
-    frame = _current.get()
+def next_node(
+    flow: Any,
+    curr: Any,
+    action: Any,
+    call: Callable[[Any, Any], Any],
+    frame: Frame | None = None,
+) -> Any:
+    """``frame``: the current frame when the caller has already read it (saves a lookup)."""
+    if frame is None:
+        frame = _current.get()
     if frame is None or frame.level.flow is not flow:
         return call(curr, action)
     if frame.node is not None:
@@ -171,10 +179,11 @@ def next_node(flow: Any, curr: Any, action: Any, call: Callable[[Any, Any], Any]
 
 def _before_node(frame: Frame, node: Any, flow: Any) -> None:
     level = frame.level
+    name = level.names.get(id(node)) or name_of(level.names, node, flow)
     if level.run.cancel.is_set():
         raise RunCancelled(
             f"run {level.run.run_id!r} of flow {level.run.flow_name!r} was cancelled before "
-            f"node {name_of(level.names, node, flow)!r}; resume it to continue from there"
+            f"node {name!r}; resume it to continue from there"
         )
     if level.max_steps is not None and frame.count >= level.max_steps:
         trail = " -> ".join(frame.recent)
@@ -182,4 +191,4 @@ def _before_node(frame: Frame, node: Any, flow: Any) -> None:
             f"flow {level.path!r} exceeded max_steps={level.max_steps} "
             f"(last nodes run: {trail}); raise max_steps or check the loop's exit action"
         )
-    dispatch.node_start(frame, name_of(level.names, node, flow))
+    dispatch.node_start(frame, name)

@@ -1,8 +1,9 @@
 """wrapt wrappers on upstream pocketflow's seams, feeding the same observe functions as HooksMixin.
 
 Wrapping the methods in the upstream classes' ``__dict__`` reaches every subclass, including
-user classes defined before ``instrument()``. Instances of our own ``HooksMixin`` (and
-``RetryMixin``) classes already report themselves and pass straight through.
+user classes defined before ``instrument()``. Instances of our own ``HooksMixin`` classes
+already report themselves and pass straight through. Retries of upstream nodes are reported
+by putting the ``wait`` descriptor (see nodes/retry_wait.py) on ``pocketflow.Node``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ from ..flows import hooks as _hooks
 from ..flows import observe
 from ..flows.hooks import HooksMixin
 from ..nodes import retry as _retry
-from ..nodes.retry import RetryMixin, _AsyncAttempts, _Attempts, _SyncAttempts
-from ..stream.scope import Frame, current_frame
-
-_ABSENT = object()
+from ..nodes.retry_wait import RetryWait
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
@@ -69,89 +67,6 @@ def _get_next_node(
     return observe.next_node(instance, curr, action, wrapped)
 
 
-class _UpstreamRetry:
-    """An upstream node seen through the attempt wrappers' eyes: its own ``max_retries``
-    and ``wait``, every ``Exception`` retried, no backoff, so nothing changes but the events."""
-
-    retry_on = (Exception,)
-
-    def __init__(self, node: Any) -> None:
-        self.node = node
-        self.max_retries = node.max_retries
-        self.wait = node.wait
-
-    def retry_delay_for(self, attempt: int) -> float:
-        return float(self.wait or 0)
-
-    def exec_fallback(self, prep_res: Any, exc: Exception) -> Any:
-        return self.node.exec_fallback(prep_res, exc)
-
-    async def exec_fallback_async(self, prep_res: Any, exc: Exception) -> Any:
-        return await self.node.exec_fallback_async(prep_res, exc)
-
-
-def _attempt_frame(instance: Any, method: str) -> Frame | None:
-    """The frame to report retries into, or None when this ``_exec`` call has nothing to add:
-    a drop-in node (RetryMixin reports itself), a single attempt, no observed run, or an
-    outer ``_exec`` of the same node (a batch) already counting attempts."""
-    if instance is None or isinstance(instance, RetryMixin):
-        return None
-    if getattr(instance, "max_retries", 1) <= 1:
-        return None
-    frame = current_frame()
-    if frame is None or frame.node is None:
-        return None
-    if isinstance(instance.__dict__.get(method), _Attempts):
-        return None
-    return frame
-
-
-def _shadow(instance: Any, method: str, attempts: _Attempts) -> Callable[[], None]:
-    """Put ``attempts`` in front of the class's method for one call; returns the undo."""
-    previous = instance.__dict__.get(method, _ABSENT)
-    setattr(instance, method, attempts)
-
-    def restore() -> None:
-        if instance.__dict__.get(method) is attempts:
-            if previous is _ABSENT:
-                delattr(instance, method)
-            else:
-                setattr(instance, method, previous)
-
-    return restore
-
-
-def _exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    frame = _attempt_frame(instance, "exec")
-    if frame is None:
-        return wrapped(*args, **kwargs)
-    restore = _shadow(
-        instance, "exec", _SyncAttempts(_UpstreamRetry(instance), instance.exec, frame)
-    )
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        restore()
-
-
-def _exec_async(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    frame = _attempt_frame(instance, "exec_async")
-    if frame is None:
-        return wrapped(*args, **kwargs)
-    return _exec_attempts_async(wrapped, instance, frame, args, kwargs)
-
-
-async def _exec_attempts_async(
-    wrapped: Any, instance: Any, frame: Frame, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    attempts = _AsyncAttempts(_UpstreamRetry(instance), instance.exec_async, frame)
-    restore = _shadow(instance, "exec_async", attempts)
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        restore()
-
-
 # (class, method, wrapper): every seam upstream defines, each in the class that defines it.
 SEAMS: tuple[tuple[type, str, Callable[..., Any]], ...] = (
     (pocketflow.Flow, "_run", _run),
@@ -162,11 +77,6 @@ SEAMS: tuple[tuple[type, str, Callable[..., Any]], ...] = (
     (pocketflow.AsyncBatchFlow, "_run_async", _run_async),
     (pocketflow.AsyncParallelBatchFlow, "_run_async", _run_async),
     (pocketflow.AsyncFlow, "_orch_async", _orch_async),
-    (pocketflow.Node, "_exec", _exec),
-    (pocketflow.BatchNode, "_exec", _exec),
-    (pocketflow.AsyncNode, "_exec", _exec_async),
-    (pocketflow.AsyncBatchNode, "_exec", _exec_async),
-    (pocketflow.AsyncParallelBatchNode, "_exec", _exec_async),
 )
 
 
@@ -188,12 +98,17 @@ class Patches:
             proxy = wrapt.FunctionWrapper(original, wrapper)
             setattr(cls, name, proxy)
             self._installed.append((cls, name, original, proxy))
+        # Upstream's Node has no class attribute ``wait`` (only instance values), so the
+        # descriptor is added here and deleted again on removal.
+        pocketflow.Node.wait = RetryWait()
         _forget_cached_seams()
 
     def remove(self) -> list[str]:
         """Restore every original; returns the seams someone else re-wrapped meanwhile,
         which are restored too (their wrapper sat on top of ours and would call it)."""
         overwritten = []
+        if isinstance(pocketflow.Node.__dict__.get("wait"), RetryWait):
+            del pocketflow.Node.wait
         for cls, name, original, proxy in reversed(self._installed):
             if cls.__dict__.get(name) is not proxy:
                 overwritten.append(f"{cls.__name__}.{name}")

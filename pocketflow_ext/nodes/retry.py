@@ -1,24 +1,20 @@
 """RetryMixin: backoff, max_delay, jitter and retry_on on top of upstream's retry loop.
 
 Upstream's ``_exec`` keeps running the attempts (``max_retries``, ``wait``,
-``exec_fallback``). While a node runs with retry extras configured or inside an observed
-flow, its ``exec``/``exec_async`` is shadowed for that one call by an attempt wrapper that
-emits ``node_retry``, sleeps the backoff beyond upstream's ``wait``, and turns an
-exception outside ``retry_on`` into an immediate fallback.
+``exec_fallback``). The delay before each retry (and the ``node_retry`` event) comes from
+the ``wait`` descriptor in ``retry_wait.py``. Only with ``retry_on`` set is ``exec`` shadowed
+for the call, so an exception outside ``retry_on`` goes to ``exec_fallback`` at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..stream import dispatch
-from ..stream.scope import Frame, current_frame
+from .retry_wait import RetryWait
 
 # Own generator, seeded from the OS: jitter must never draw from (or disturb) the global one.
 _jitter_random = random.Random()
@@ -76,6 +72,15 @@ class RetryMixin:
     max_delay: float | None = None
     jitter: float = 0.0
     retry_on: tuple[type[BaseException], ...] = _ANY_EXCEPTION
+    wait = RetryWait()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A plain ``wait = 2`` class attribute would hide the descriptor that sees failed
+        # attempts; keep its value as the descriptor's default instead.
+        value = cls.__dict__.get("wait")
+        if value is not None and not isinstance(value, RetryWait):
+            cls.wait = RetryWait(value)
 
     def __init__(
         self,
@@ -139,31 +144,19 @@ class RetryMixin:
             delay += _jitter_random.uniform(0, self.jitter)
         return max(delay, wait)
 
-    def _retry_extras(self) -> bool:
-        return (
-            self.backoff != 1.0
-            or self.max_delay is not None
-            or bool(self.jitter)
-            or (self.retry_on is not _ANY_EXCEPTION and self.retry_on != _ANY_EXCEPTION)
-        )
-
     def _exec(self, prep_res: Any) -> Any:
-        if self.max_retries <= 1:  # checked first: the common case pays for nothing else
-            upstream = _next_exec.get(type(self)) or _find_next_exec(type(self))
-            return upstream(self, prep_res)
-        frame = current_frame()
-        if frame is None and not self._retry_extras():
-            return super()._exec(prep_res)  # type: ignore[misc]
+        upstream = _next_exec.get(type(self)) or _find_next_exec(type(self))
+        if self.max_retries <= 1 or self.retry_on is _ANY_EXCEPTION:
+            return upstream(self, prep_res)  # the common case: upstream's loop as it is
         is_async = _async_exec.get(type(self))
         if is_async is None:  # a property of the class's MRO, so computed once per class
-            is_async = asyncio.iscoroutinefunction(getattr(super(), "_exec", None))
-            _async_exec[type(self)] = is_async
+            is_async = _async_exec[type(self)] = asyncio.iscoroutinefunction(upstream)
         if is_async:
-            return self._exec_async_attempts(prep_res, frame)
-        wrapper = _SyncAttempts(self, getattr(self, "exec"), frame)
+            return self._exec_retry_on_async(prep_res, upstream)
+        wrapper = _FailFast(self, getattr(self, "exec"))
         self.exec = wrapper  # shadows the class's exec for this call only
         try:
-            return super()._exec(prep_res)  # type: ignore[misc]
+            return upstream(self, prep_res)
         except _GiveUp as give_up:
             failure = give_up.exc
         finally:
@@ -171,11 +164,11 @@ class RetryMixin:
                 del self.exec
         raise failure
 
-    async def _exec_async_attempts(self, prep_res: Any, frame: Frame | None) -> Any:
-        wrapper = _AsyncAttempts(self, getattr(self, "exec_async"), frame)
+    async def _exec_retry_on_async(self, prep_res: Any, upstream: Callable[..., Any]) -> Any:
+        wrapper = _FailFastAsync(self, getattr(self, "exec_async"))
         self.exec_async = wrapper
         try:
-            return await super()._exec(prep_res)  # type: ignore[misc]
+            return await upstream(self, prep_res)
         except _GiveUp as give_up:
             failure = give_up.exc
         finally:
@@ -195,70 +188,36 @@ def _user_attrs(cls: type) -> set[str]:
     return names
 
 
-class _Attempts:
-    """Counts failed attempts per thread or asyncio task, so parallel batch items don't mix."""
+class _FailFast:
+    """``exec`` for one call: an exception outside ``retry_on`` skips the remaining attempts.
 
-    def __init__(self, node: Any, original: Callable[[Any], Any], frame: Frame | None) -> None:
-        self.node, self.original, self.frame = node, original, frame
-        self.failures: dict[Any, int] = {}
+    The fallback's result is returned as if ``exec`` had succeeded, which is exactly where
+    upstream's loop would have put it; a fallback that raises is carried past the loop.
+    """
 
-    def _failed(self, key: Any, exc: Exception) -> float | None:
-        """Record a failure; the delay to sleep before retrying, or None to stop retrying."""
-        node = self.node
-        attempt = self.failures.get(key, 0) + 1
-        if attempt >= node.max_retries or not isinstance(exc, node.retry_on):
-            self.failures.pop(key, None)
-            return None
-        self.failures[key] = attempt
-        delay = node.retry_delay_for(attempt)
-        if self.frame is not None and self.frame.node is not None:
-            dispatch.node_retry(self.frame, attempt, exc, delay)
-        return delay
+    def __init__(self, node: Any, original: Callable[[Any], Any]) -> None:
+        self.node, self.original = node, original
 
-    def _extra_sleep(self, delay: float) -> float:
-        # Upstream sleeps ``wait`` itself after we re-raise.
-        return delay - (getattr(self.node, "wait", 0) or 0)
-
-
-class _SyncAttempts(_Attempts):
     def __call__(self, prep_res: Any) -> Any:
         try:
-            result = self.original(prep_res)
+            return self.original(prep_res)
         except Exception as exc:
-            delay = self._failed(threading.get_ident(), exc)
-            if delay is None:
-                if isinstance(exc, self.node.retry_on):
-                    raise  # last attempt: upstream calls exec_fallback
-                try:
-                    return self.node.exec_fallback(prep_res, exc)
-                except Exception as fallback_exc:
-                    raise _GiveUp(fallback_exc) from None
-            extra = self._extra_sleep(delay)
-            if extra > 0:
-                time.sleep(extra)
-            raise
-        if self.failures:  # only after a failure: the happy path stays cheap
-            self.failures.pop(threading.get_ident(), None)
-        return result
+            if isinstance(exc, self.node.retry_on):
+                raise
+            try:
+                return self.node.exec_fallback(prep_res, exc)
+            except Exception as fallback_exc:
+                raise _GiveUp(fallback_exc) from None
 
 
-class _AsyncAttempts(_Attempts):
+class _FailFastAsync(_FailFast):
     async def __call__(self, prep_res: Any) -> Any:
         try:
-            result = await self.original(prep_res)
+            return await self.original(prep_res)
         except Exception as exc:
-            delay = self._failed(id(asyncio.current_task()), exc)
-            if delay is None:
-                if isinstance(exc, self.node.retry_on):
-                    raise
-                try:
-                    return await self.node.exec_fallback_async(prep_res, exc)
-                except Exception as fallback_exc:
-                    raise _GiveUp(fallback_exc) from None
-            extra = self._extra_sleep(delay)
-            if extra > 0:
-                await asyncio.sleep(extra)
-            raise
-        if self.failures:
-            self.failures.pop(id(asyncio.current_task()), None)
-        return result
+            if isinstance(exc, self.node.retry_on):
+                raise
+            try:
+                return await self.node.exec_fallback_async(prep_res, exc)
+            except Exception as fallback_exc:
+                raise _GiveUp(fallback_exc) from None

@@ -16,55 +16,30 @@ from .scope import Frame, Level, _global_subscribers
 _log = get_logger("hooks")
 
 
-def _call(listener: Any, *args: Any) -> None:
-    try:
-        listener(*args)
-    except Exception:
-        _log.exception("listener %s raised; the run continues", _describe(listener))
-
-
 def _describe(listener: Any) -> str:
     return getattr(listener, "__qualname__", None) or repr(listener)
 
 
 def _deliver(
-    level: Level, kind: str, event: Event | None, rel_args: tuple[Any, ...], path: str
+    level: Level, kind: str, event: Event | None, path: str, args: tuple[Any, ...]
 ) -> None:
-    """Send ``event`` to subscribers and ``(name relative to the hooked flow, *rel_args)``
-    to the ``kind`` hooks of every enclosing flow."""
-    # try/except inline rather than via _call: this runs twice per node.
+    """Global subscribers, then the level's precomputed listeners for ``kind``, in order."""
     if event is not None:
         for sub in tuple(_global_subscribers):  # a snapshot: subscribers may unsubscribe
             try:
                 sub(event)
             except Exception:
                 _log.exception("listener %s raised; the run continues", _describe(sub))
-    for cut, entries in level.listeners:
-        for kind_wanted, callback in entries:
-            try:
-                if kind_wanted is None:
-                    if event is not None:
-                        callback(event)
-                elif kind_wanted == kind:
-                    callback(path[cut:], *rel_args)
-            except Exception:
-                _log.exception("listener %s raised; the run continues", _describe(callback))
-
-
-def _deliver_flow(level: Level, kind: str, event: Event | None, hook_args: tuple[Any, ...]) -> None:
-    """Flow start/end: subscribers of every enclosing level see it, but hooks only fire on
-    the flow's own level, since their signatures carry no path to tell flows apart."""
-    if event is not None:
-        for sub in tuple(_global_subscribers):  # a snapshot: subscribers may unsubscribe
-            _call(sub, event)
-    last = len(level.listeners) - 1
-    for i, (_cut, entries) in enumerate(level.listeners):
-        for kind_wanted, callback in entries:
-            if kind_wanted is None:
-                if event is not None:
-                    _call(callback, event)
-            elif kind_wanted == kind and i == last:
-                _call(callback, *hook_args)
+    for cut, callback, is_subscriber in level.table[kind]:
+        try:
+            if is_subscriber:
+                callback(event)
+            elif cut is None:
+                callback(*args)
+            else:
+                callback(path[cut:], *args)
+        except Exception:
+            _log.exception("listener %s raised; the run continues", _describe(callback))
 
 
 def _event(level: Level, kind: str, path: str, **fields: Any) -> Event:
@@ -87,11 +62,15 @@ def _failure(exc: BaseException) -> dict[str, Any]:
 
 def node_start(frame: Frame, name: str) -> None:
     level = frame.level
-    frame.node, frame.step = name, level.run.next_step()
+    frame.node, frame.step = name, next(level.run._steps)
     frame.count += 1
     level.steps += 1
-    frame.recent.append(name)
-    frame.path = path = f"{level.path}/{name}"
+    if level.max_steps is not None:  # the trail is only for max_steps' error message
+        frame.recent.append(name)
+    path = level.paths.get(name)
+    if path is None:
+        path = level.paths[name] = f"{level.path}/{name}"
+    frame.path = path
     event = None
     if level.wants_events:
         run = level.run
@@ -99,7 +78,8 @@ def node_start(frame: Frame, name: str) -> None:
             ev.NODE_START, run.run_id, run.flow_name, path, time.time(), frame.step, name,
             None, None, frame.params, level.store,
         )  # fmt: skip
-    _deliver(level, ev.NODE_START, event, (level.store,), path)
+    if event is not None or level.table[ev.NODE_START]:  # most flows hook a few kinds only
+        _deliver(level, ev.NODE_START, event, path, (level.store,))
     frame.t0 = time.perf_counter()
 
 
@@ -114,7 +94,8 @@ def node_end(frame: Frame, action: Any) -> None:
             ev.NODE_END, run.run_id, run.flow_name, path, time.time(), frame.step, name,
             action, elapsed, frame.params, level.store,
         )  # fmt: skip
-    _deliver(level, ev.NODE_END, event, (action, elapsed, level.store), path)
+    if event is not None or level.table[ev.NODE_END]:
+        _deliver(level, ev.NODE_END, event, path, (action, elapsed, level.store))
 
 
 def node_error(frame: Frame, exc: BaseException) -> None:
@@ -127,7 +108,7 @@ def node_error(frame: Frame, exc: BaseException) -> None:
         if level.wants_events
         else None
     )
-    _deliver(level, ev.NODE_ERROR, event, (exc, level.store), path)
+    _deliver(level, ev.NODE_ERROR, event, path, (exc, level.store))
 
 
 def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -> None:
@@ -140,12 +121,12 @@ def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -
         if level.wants_events
         else None
     )
-    _deliver(level, ev.NODE_RETRY, event, (attempt, exc, delay_s, level.store), path)
+    _deliver(level, ev.NODE_RETRY, event, path, (attempt, exc, delay_s, level.store))
 
 
 def flow_start(level: Level) -> None:
     event = _event(level, ev.FLOW_START, level.path) if level.wants_events else None
-    _deliver_flow(level, ev.FLOW_START, event, (level.path.rsplit("/", 1)[-1], level.store))
+    _deliver(level, ev.FLOW_START, event, level.path, (level.path.rsplit("/", 1)[-1], level.store))
 
 
 def flow_end(level: Level, status: str, exc: BaseException | None) -> None:
@@ -153,7 +134,7 @@ def flow_end(level: Level, status: str, exc: BaseException | None) -> None:
     if level.wants_events:
         failure = _failure(exc) if exc else {}
         event = _event(level, ev.FLOW_END, level.path, status=status, steps=level.steps, **failure)
-    _deliver_flow(level, ev.FLOW_END, event, (level.steps, level.store))
+    _deliver(level, ev.FLOW_END, event, level.path, (level.steps, level.store))
 
 
 def error_text(exc: BaseException) -> str:

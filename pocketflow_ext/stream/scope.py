@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import Subscriber
+from .events import EVENT_KINDS, FLOW_END, FLOW_START, Subscriber
 
 _current: ContextVar[Frame | None] = ContextVar("pocketflow_ext_frame", default=None)
 _global_subscribers: list[Subscriber] = []
@@ -104,6 +104,32 @@ class Run:
 ListenerLevel = tuple[int, tuple[tuple[str | None, Callable[..., Any]], ...]]
 
 
+# Per event kind, who gets it, in call order: (cut, callback, is_subscriber). Subscribers
+# get the record; hooks get ``(path[cut:], *args)``, or ``*args`` when cut is None.
+Delivery = tuple[tuple[int | None, Callable[..., Any], bool], ...]
+
+
+def _delivery_table(listeners: tuple[ListenerLevel, ...]) -> dict[str, Delivery]:
+    """Computed once per flow execution, so delivering an event is one loop over exactly
+    its listeners. Node events reach every enclosing flow's hooks; flow start/end hooks only
+    fire on their own flow (their signatures carry no path); subscribers see everything."""
+    last = len(listeners) - 1
+    table: dict[str, Delivery] = {}
+    for kind in EVENT_KINDS:
+        flow_event = kind in (FLOW_START, FLOW_END)
+        rows: list[tuple[int | None, Callable[..., Any], bool]] = []
+        for i, (cut, entries) in enumerate(listeners):
+            for kind_wanted, callback in entries:
+                if kind_wanted is None:
+                    rows.append((None, callback, True))
+                elif kind_wanted == kind and not flow_event:
+                    rows.append((cut, callback, False))
+                elif kind_wanted == kind and i == last:
+                    rows.append((None, callback, False))
+        table[kind] = tuple(rows)
+    return table
+
+
 class Level:
     """One flow execution within a run (the top flow or a nested one)."""
 
@@ -114,6 +140,8 @@ class Level:
         "parent",
         "names",
         "listeners",
+        "table",
+        "paths",
         "wants_events",
         "max_steps",
         "steps",
@@ -137,6 +165,8 @@ class Level:
         self.names = names
         inherited = parent.listeners if parent else ()
         self.listeners: tuple[ListenerLevel, ...] = (*inherited, (len(path) + 1, own))
+        self.table = _delivery_table(self.listeners)
+        self.paths: dict[str, str] = {}  # node name -> full path, built once per name
         # Event records are only built when someone consumes them; hooks get plain args.
         self.wants_events = bool(_global_subscribers) or any(
             kind is None for _, entries in self.listeners for kind, _cb in entries
