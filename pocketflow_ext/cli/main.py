@@ -171,14 +171,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.module and not args.script:
             _usage_error("run", "give the script to run: pocketflow-ext run SCRIPT.py [ARGS ...]")
         return run_command(args, script_args)
-    if args.command == "runs":
-        from .runs import runs_command
-
-        return runs_command(args)
-    if args.command == "show":
-        from .show import show_command
-
-        return show_command(args)
+    if args.command in ("runs", "show"):
+        return _print_report(args)
     from .monitor import monitor_command
 
     return monitor_command(args)
+
+
+def _print_report(args: argparse.Namespace) -> int:
+    """``runs``/``show`` write to stdout, which is often piped into ``head`` or ``less``;
+    a reader that closes early ends the command quietly, as for any Unix tool."""
+    from .runs import runs_command
+    from .show import show_command
+
+    try:
+        status = (runs_command if args.command == "runs" else show_command)(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return status

@@ -147,3 +147,24 @@ def test_missing_database_is_one_line_and_never_created(
 def test_default_database_comes_from_the_environment(run_cli: Runner, recorded: Path) -> None:
     done = run_cli("runs", env={"POCKETFLOW_EXT_DB": str(recorded)})
     assert done.returncode == 0 and "Pipeline" in done.stdout
+
+
+def test_runs_piped_into_a_reader_that_stops_early_exits_quietly(tmp_path: Path) -> None:
+    import pocketflow_ext as pe
+
+    class Step(pe.Node):
+        pass
+
+    db_path = tmp_path / "many.db"
+    for _ in range(400):  # well over a pipe buffer of table rows
+        pe.Flow(start=Step(), flow_name="many", db_path=db_path).run({})
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "pocketflow_ext", "runs", str(db_path), "--limit", "400"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    assert reader.stdout.readline().startswith(b"RUN ID")
+    reader.stdout.close()  # like `| head -1`
+    assert reader.wait(timeout=60) == 0
+    assert reader.stderr.read() == b""
