@@ -57,3 +57,40 @@ def test_single_mixins_on_upstream_classes(name: str) -> None:
     out = run_example(name)
     assert "Greet -> anything" in out
     assert "shared: {'greeted': True, 'flaky': 'ok'}" in out
+
+
+def run_example_args(name: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args], cwd=EXAMPLES, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_quickstart_records_a_completed_run_with_its_checkpoint(tmp_path: Path) -> None:
+    from pocketflow_ext import WorkflowDB
+
+    db_path = tmp_path / "quick.db"
+    out = run_example_args("quickstart.py", str(db_path))
+    assert "Summarise -> done" in out
+    assert "Summarise: PocketFlow models an LLM app" in out
+    (run,) = WorkflowDB(db_path).list_runs()
+    assert run["flow_name"] == "summarise" and run["status"] == "completed"
+    store = WorkflowDB(db_path).load_checkpoint(run["run_id"], step=1)
+    assert store["summary"].startswith("Summarise: PocketFlow")
+
+
+def test_demo_records_completed_and_failed_runs_with_nested_paths(tmp_path: Path) -> None:
+    from pocketflow_ext import WorkflowDB
+
+    db_path = tmp_path / "demo.db"
+    out = run_example_args("demo.py", str(db_path))
+    assert "solar power: published=True" in out and "fusion: failed" in out
+    db = WorkflowDB(db_path)
+    runs = db.list_runs()
+    assert sorted(r["status"] for r in runs) == ["completed", "completed", "failed"]
+    failed = next(r for r in runs if r["status"] == "failed")
+    assert "sources missing" in failed["error_msg"]
+    paths = {e["path"] for e in db.get_events(failed["run_id"])}
+    assert {"research/Writing/Review", "research/SummariseAll/Summarise"} <= paths
