@@ -300,17 +300,30 @@ class WorkflowDB:
         return [dict(r) for r in rows]
 
     def last_checkpoint(self, run_id: str) -> dict[str, Any] | None:
-        """The checkpoint with the highest step of a run, or None if it has none."""
+        """The checkpoint committed last in a run, or None if it has none.
+
+        Commit order, not step order: a nested flow's own checkpoint has a lower step than
+        the nodes inside it but is written after them, and it is the latest state.
+        """
         schema.check_run_id(run_id)
         row = (
             self.conn()
             .execute(
-                "SELECT * FROM pf_checkpoints WHERE run_id = ? ORDER BY step DESC LIMIT 1",
+                "SELECT * FROM pf_checkpoints WHERE run_id = ? ORDER BY id DESC LIMIT 1",
                 (run_id,),
             )
             .fetchone()
         )
         return dict(row) if row else None
+
+    def resume(
+        self, run_id: str, flow: Any, *, overrides: Mapping[str, Any] | None = None
+    ) -> Store:
+        """Continue the failed, cancelled or interrupted run ``run_id`` with ``flow`` (the
+        same graph), from its last checkpoint; returns the store. See ``Flow.resume``."""
+        from ..flows.resume import resume_run  # flows.resume imports this module
+
+        return resume_run(self, run_id, flow, overrides=overrides)
 
     def load_checkpoint(self, run_id: str, step: int) -> Store:
         """The store as it was after ``step`` (raises ``KeyError`` if there is none)."""

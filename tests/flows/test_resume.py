@@ -271,6 +271,17 @@ def test_resume_run_continues_a_run_of_a_workflow_db(tmp_path):
     assert {r["resumed_from"] for r in runs_by_id(flow.db_path).values()} == {None, run_id}
 
 
+def test_workflow_db_resume_continues_a_failed_run(tmp_path):
+    broken = {"on": True}
+    flow = chain(tmp_path / "runs.db", broken)
+    run_id = failed_run(flow)
+    broken["on"] = False
+    with WorkflowDB(tmp_path / "runs.db") as db:
+        store = db.resume(run_id, flow)
+    assert store["trail"] == ["A", "B", "C"]
+    assert {r["status"] for r in runs_by_id(flow.db_path).values()} == {"failed", "completed"}
+
+
 def test_resume_of_a_running_run_is_refused(tmp_path):
     entered, gate = threading.Event(), threading.Event()
 

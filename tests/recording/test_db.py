@@ -143,12 +143,31 @@ def test_a_checkpoint_is_never_overwritten(db: WorkflowDB) -> None:
     assert db.load_checkpoint("r-1", 1) == {"v": 1}
 
 
-def test_last_checkpoint_is_the_highest_step(db: WorkflowDB) -> None:
+def test_last_checkpoint_is_the_one_committed_last(db: WorkflowDB) -> None:
     db.create_run("r-1", "f")
     assert db.last_checkpoint("r-1") is None
     for step in (1, 2, 3):
         db.save_checkpoint("r-1", step, f"N{step}", {"step": step})
     assert db.last_checkpoint("r-1")["node_name"] == "N3"
+
+
+def test_last_checkpoint_of_a_nested_run_is_the_nested_flows_own(tmp_path) -> None:
+    # The flow-as-node ends (step 2) after the nodes inside it (steps 3, 4).
+    import pocketflow_ext as pe
+
+    class Leaf(pe.Node):
+        pass
+
+    inner_start = Leaf(name="A")
+    inner_start >> Leaf(name="B")
+    inner = pe.Flow(start=inner_start, flow_name="Inner")
+    first = Leaf(name="First")
+    first >> inner
+    pe.Flow(start=first, flow_name="outer", db_path=tmp_path / "n.db").run({})
+    with WorkflowDB(tmp_path / "n.db") as db:
+        (run,) = db.list_runs()
+        last = db.last_checkpoint(run["run_id"])
+    assert (last["node_name"], last["step"]) == ("Inner", 2)
 
 
 def test_save_event_rejects_unknown_fields(db: WorkflowDB) -> None:
