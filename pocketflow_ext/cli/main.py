@@ -103,6 +103,13 @@ def build_parser() -> _Parser:
     )
     monitor.add_argument("db", nargs="?", metavar="DB", help=_db_help())
     monitor.add_argument("--port", type=_port, metavar="N", help="port to serve on (default 8501)")
+    monitor.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address to listen on (default 127.0.0.1: this machine only; the monitor shows "
+        "store contents, so use 0.0.0.0 only on a network you trust)",
+    )
     return parser
 
 

@@ -26,7 +26,7 @@ def monitor_command(args: argparse.Namespace) -> int:
     if not MONITOR_APP.is_file():
         fail("monitor", f"the monitor app is missing from this installation ({MONITOR_APP})")
     command = [sys.executable, "-m", "streamlit", "run", str(MONITOR_APP)]
-    command += ["--browser.gatherUsageStats", "false"]
+    command += ["--browser.gatherUsageStats", "false", "--server.address", args.host]
     if args.port is not None:
         command += ["--server.port", str(args.port)]
     command += ["--", str(db)]

@@ -109,7 +109,10 @@ def test_monitor_serves_the_streamlit_app_on_the_given_port(tmp_path: Path) -> N
                 time.sleep(0.2)
         assert health == "ok", server.stderr.read() if server.stderr else ""
         if sys.platform.startswith("linux"):  # became the Streamlit process: signals reach it
-            assert "streamlit" in Path(f"/proc/{server.pid}/cmdline").read_text()
+            argv = Path(f"/proc/{server.pid}/cmdline").read_text().split("\0")
+            assert "streamlit" in " ".join(argv)
+            # store contents are shown: this machine only unless --host says otherwise
+            assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     finally:
         server.terminate()
         server.wait(timeout=30)
