@@ -1,6 +1,7 @@
-"""Upstream's own test suite, from the pocketflow 0.0.3 sdist on PyPI, run twice.
+"""Upstream's own test suite, from the pocketflow 0.0.3 sdist on PyPI, run three ways.
 
-Once against plain upstream, once with ``pocketflow`` rebound to our drop-in classes and a
+Against plain upstream; with ``pocketflow`` rebound to our drop-in classes; and unmodified
+under ``instrument(db_path=...)``. The last two carry a hook on every event and a
 process-wide subscriber checking one start and one end-or-error per node execution. The
 sdist is downloaded at test time with pip and cached outside the repository
 (``$POCKETFLOW_EXT_CACHE`` or ``~/.cache/pocketflow-ext``); it is never committed.
@@ -22,7 +23,9 @@ import pytest
 
 VERSION = "0.0.3"
 HERE = Path(__file__).parent
-REBIND_CONFTEST = HERE / "rebind_conftest.py"  # copied in as conftest.py, so never loaded here
+# Copied into upstream's tests as conftest.py, so never loaded by this suite itself.
+REBIND_CONFTEST = HERE / "rebind_conftest.py"
+INSTRUMENT_CONFTEST = HERE / "instrument_conftest.py"
 
 
 def _cache_dir() -> Path:
@@ -57,15 +60,20 @@ def upstream_sdist() -> Path:
     return root
 
 
-def _run_suite(sdist: Path, work: Path, rebind: bool) -> tuple[int, dict, str]:
+def _run_suite(sdist: Path, work: Path, conftest: Path | None) -> tuple[int, dict, str]:
     """Run upstream's tests in a fresh interpreter; (passed count, subscriber report, output)."""
     shutil.copytree(sdist / "tests", work / "tests")
     shutil.copytree(sdist / "pocketflow", work / "pocketflow")  # the tests import their root
     (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    if rebind:
-        shutil.copy(REBIND_CONFTEST, work / "tests" / "conftest.py")
+    if conftest is not None:
+        shutil.copy(conftest, work / "tests" / "conftest.py")
     junit, report = work / "junit.xml", work / "report.json"
-    env = {**os.environ, "POCKETFLOW_EXT_COMPAT_REPORT": str(report)}
+    env = {
+        **os.environ,
+        "POCKETFLOW_EXT_COMPAT_REPORT": str(report),
+        "POCKETFLOW_EXT_COMPAT_DB": str(work / "runs.db"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+    }
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
          "tests"],
@@ -87,8 +95,8 @@ def test_the_sdist_is_the_installed_upstream_version(upstream_sdist: Path) -> No
 def test_upstream_suite_passes_in_full_on_upstream_and_on_drop_in_classes(
     upstream_sdist: Path, tmp_path: Path
 ) -> None:
-    plain, _, _ = _run_suite(upstream_sdist, tmp_path / "plain", rebind=False)
-    ours, report, output = _run_suite(upstream_sdist, tmp_path / "ours", rebind=True)
+    plain, _, _ = _run_suite(upstream_sdist, tmp_path / "plain", conftest=None)
+    ours, report, output = _run_suite(upstream_sdist, tmp_path / "ours", REBIND_CONFTEST)
     assert plain > 0
     assert ours == plain, output
     # The rebinding really happened: our subscriber saw the upstream tests' nodes run.
@@ -98,3 +106,30 @@ def test_upstream_suite_passes_in_full_on_upstream_and_on_drop_in_classes(
     )
     assert report["problems"] == []
     assert report["hooks"]["node_end"] > 0 and report["hooks"]["flow_start"] > 0
+
+
+@pytest.mark.timeout(600)
+def test_upstream_suite_passes_in_full_unmodified_under_instrument_and_is_recorded(
+    upstream_sdist: Path, tmp_path: Path
+) -> None:
+    from pocketflow_ext import WorkflowDB
+
+    plain, _, _ = _run_suite(upstream_sdist, tmp_path / "plain", conftest=None)
+    work = tmp_path / "instrumented"
+    ours, report, output = _run_suite(upstream_sdist, work, INSTRUMENT_CONFTEST)
+    assert ours == plain > 0, output
+    assert report["problems"] == []
+    assert report["kinds"]["node_start"] == (
+        report["kinds"].get("node_end", 0) + report["kinds"].get("node_error", 0)
+    )
+    assert report["hooks"]["node_end"] > 0 and report["hooks"]["flow_end"] > 0
+    with WorkflowDB(work / "runs.db", readonly=True) as db:
+        runs = db.list_runs(limit=10_000)
+        assert len(runs) > 0
+        assert {run["status"] for run in runs} <= {"completed", "failed"}
+        recorded_ends = sum(
+            1 for run in runs for e in db.get_events(run["run_id"]) if e["event"] == "node_end"
+        )
+    # Every node_end the stream saw was recorded (flows the tests ran outside a flow,
+    # such as a bare node.run(), report nothing and record nothing).
+    assert recorded_ends == report["kinds"]["node_end"]
