@@ -151,24 +151,8 @@ CHECKPOINT_COLUMNS = (
     "path",
     "params",
 )
-UPDATABLE_RUN_COLUMNS = frozenset(
-    {
-        "flow_name",
-        "status",
-        "completed_at",
-        "total_steps",
-        "current_node",
-        "error_msg",
-        "traceback",
-        "parent_run_id",
-        "resumed_from",
-        "pid",
-        "hostname",
-        "heartbeat_at",
-        "graph",
-        "params",
-    }
-)
+# A run's identity and start time are written once, by create_run; the rest may change.
+UPDATABLE_RUN_COLUMNS = frozenset(RUN_COLUMNS) - {"run_id", "started_at"}
 
 INSERT_EVENT = (
     f"INSERT INTO pf_events ({', '.join(EVENT_COLUMNS)}) "

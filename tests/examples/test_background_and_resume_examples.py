@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-
-def run_example(name: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
-        cwd=EXAMPLES,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def test_background_example_waits_cancels_and_records_every_run() -> None:
+def test_background_example_waits_cancels_and_records_every_run(
+    run_example: Callable[..., str],
+) -> None:
     out = run_example("background_run.py")
     assert "run id looks like research-<8 hex>: True" in out
     assert "status while waiting: running" in out
@@ -35,7 +22,9 @@ def test_background_example_waits_cancels_and_records_every_run() -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the example kills itself with SIGKILL")
-def test_resume_example_continues_a_killed_run_without_repeating_nodes() -> None:
+def test_resume_example_continues_a_killed_run_without_repeating_nodes(
+    run_example: Callable[..., str],
+) -> None:
     out = run_example("resume_after_crash.py")
     assert "first process killed by signal: True" in out
     assert "interrupted run: True checkpoints: ['Draft', 'Polish']" in out

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+Run = Callable[..., str]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def run_example(name: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
-        cwd=EXAMPLES,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def test_typed_store_example_writes_through_and_rejects_bad_types() -> None:
+def test_typed_store_example_writes_through_and_rejects_bad_types(run_example: Run) -> None:
     out = run_example("typed_store.py")
     assert "observer: words: 0 -> 4" in out
     assert "words in the caller's dict: 4" in out
@@ -32,47 +20,42 @@ def test_typed_store_example_writes_through_and_rejects_bad_types() -> None:
     assert not (EXAMPLES / "counter_snapshot.json").exists()
 
 
-def test_edges_and_hooks_example_follows_named_edges_and_stops_runaway_loop() -> None:
+def test_edges_and_hooks_example_follows_named_edges_and_stops_runaway_loop(
+    run_example: Run,
+) -> None:
     out = run_example("edges_and_hooks.py")
     assert out.splitlines().count("> Draft") == 2 and "  Review -> approve" in out
     assert "done in 5 steps" in out and "published: True" in out
     assert "stopped: flow 'runaway' exceeded max_steps=5" in out
 
 
-def test_retry_example_retries_flaky_calls_then_succeeds() -> None:
+def test_retry_example_retries_flaky_calls_then_succeeds(run_example: Run) -> None:
     out = run_example("retry_backoff.py")
     assert "retry Summarise after attempt 1" in out and "retry Summarise after attempt 2" in out
     assert "summary: PocketFlow keeps workflows small" in out
     assert "llm calls: 3" in out
 
 
-def test_async_example_runs_async_nodes_in_sync_flow_even_inside_a_loop() -> None:
+def test_async_example_runs_async_nodes_in_sync_flow_even_inside_a_loop(run_example: Run) -> None:
     out = run_example("async_in_sync_flow.py")
     assert "summaries: ['first document about flows', 'second document about nodes']" in out
     assert "from a running loop: ['third document']" in out
 
 
 @pytest.mark.parametrize("name", ["one_mixin_at_a_time.py"])
-def test_single_mixins_on_upstream_classes(name: str) -> None:
+def test_single_mixins_on_upstream_classes(run_example: Run, name: str) -> None:
     out = run_example(name)
     assert "Greet -> anything" in out
     assert "shared: {'greeted': True, 'flaky': 'ok'}" in out
 
 
-def run_example_args(name: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args], cwd=EXAMPLES, capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def test_quickstart_records_a_completed_run_with_its_checkpoint(tmp_path: Path) -> None:
+def test_quickstart_records_a_completed_run_with_its_checkpoint(
+    run_example: Run, tmp_path: Path
+) -> None:
     from pocketflow_ext import WorkflowDB
 
     db_path = tmp_path / "quick.db"
-    out = run_example_args("quickstart.py", str(db_path))
+    out = run_example("quickstart.py", str(db_path))
     assert "Summarise -> done" in out
     assert "Summarise: PocketFlow models an LLM app" in out
     (run,) = WorkflowDB(db_path).list_runs()
@@ -81,11 +64,13 @@ def test_quickstart_records_a_completed_run_with_its_checkpoint(tmp_path: Path) 
     assert store["summary"].startswith("Summarise: PocketFlow")
 
 
-def test_demo_records_completed_and_failed_runs_with_nested_paths(tmp_path: Path) -> None:
+def test_demo_records_completed_and_failed_runs_with_nested_paths(
+    run_example: Run, tmp_path: Path
+) -> None:
     from pocketflow_ext import WorkflowDB
 
     db_path = tmp_path / "demo.db"
-    out = run_example_args("demo.py", str(db_path))
+    out = run_example("demo.py", str(db_path))
     assert "solar power: published=True" in out and "fusion: failed" in out
     db = WorkflowDB(db_path)
     runs = db.list_runs()

@@ -5,21 +5,16 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "record_run.py"
 
 
-def test_record_run_example_records_queries_and_restores(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE), str(tmp_path)],
-        cwd=EXAMPLE.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
+def test_record_run_example_records_queries_and_restores(
+    run_example: Callable[..., str], tmp_path: Path
+) -> None:
+    out = run_example("record_run.py", str(tmp_path))
     assert "store key 'client_lock' is not JSON-serialisable" in out
     assert "run digest: completed, 8 steps" in out
     assert "digest/each_doc/polish/Summarise {'doc': 'b'}" in out
