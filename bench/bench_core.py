@@ -24,8 +24,16 @@ import pocketflow_ext
 CHAIN = 15  # nodes per lap; the last one loops back to the first
 
 
-def build(pf: ModuleType, *, retry: bool = False) -> Any:
-    """A chain of CHAIN trivial nodes looping until ``shared["laps"]`` laps are done."""
+def build(
+    pf: ModuleType,
+    *,
+    retry: bool = False,
+    chain: int = CHAIN,
+    stop_after: int | None = None,
+    **flow_kwargs: Any,
+) -> Any:
+    """A chain of ``chain`` trivial nodes looping until ``stop_after`` nodes have run, or
+    until ``shared["laps"]`` laps are done. Shared by the other bench scripts."""
 
     class Step(pf.Node):
         if retry:  # configured, never triggered
@@ -46,14 +54,15 @@ def build(pf: ModuleType, *, retry: bool = False) -> Any:
     class Last(Step):
         def post(self, shared, prep_res, exec_res):
             shared["count"] = exec_res
-            return "again" if exec_res < shared["laps"] * CHAIN else "stop"
+            limit = stop_after if stop_after is not None else shared["laps"] * chain
+            return "again" if exec_res < limit else "stop"
 
-    nodes = [Step() for _ in range(CHAIN - 1)] + [Last()]
+    nodes = [Step() for _ in range(chain - 1)] + [Last()]
     for a, b in zip(nodes[:-1], nodes[1:], strict=True):
         a >> b
     nodes[-1] - "again" >> nodes[0]
     nodes[-1] - "stop" >> pf.Node()  # a quiet exit: no upstream "Flow ends" warning
-    return pf.Flow(start=nodes[0])
+    return pf.Flow(start=nodes[0], **flow_kwargs)
 
 
 def shared_dict(laps: int) -> dict:
@@ -112,24 +121,30 @@ def time_per_node(flow: Any, make_shared: Callable[[int], Any], laps: int) -> fl
     return elapsed / nodes
 
 
-def measure(rounds: int, laps: int) -> dict[str, tuple[float, float]]:
-    """Median µs per node and median per-round ratio to upstream, per variant."""
-    flows = {name: (factory(), make_shared) for name, (factory, make_shared) in VARIANTS.items()}
-    names = list(flows)
-    for name in names:  # warm up caches (names, imports) outside the timed rounds
-        time_per_node(*flows[name], laps=2)
+def interleaved(
+    names: list[str], timed: Callable[[str], float], rounds: int, baseline: str = "upstream"
+) -> dict[str, tuple[float, float]]:
+    """Median µs per node and median per-round ratio to ``baseline``, per variant. Every
+    variant runs once per round, in a rotating order, so machine noise hits all alike."""
     per_node: dict[str, list[float]] = {name: [] for name in names}
     ratios: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
-        this_round = {name: time_per_node(*flows[name], laps=laps) for name in order}
+        this_round = {name: timed(name) for name in order}
         for name in names:
             per_node[name].append(this_round[name])
-            ratios[name].append(this_round[name] / this_round["upstream"])
+            ratios[name].append(this_round[name] / this_round[baseline])
     return {
         name: (statistics.median(per_node[name]) * 1e6, statistics.median(ratios[name]))
         for name in names
     }
+
+
+def measure(rounds: int, laps: int) -> dict[str, tuple[float, float]]:
+    flows = {name: (factory(), make_shared) for name, (factory, make_shared) in VARIANTS.items()}
+    for name in flows:  # warm up caches (names, imports) outside the timed rounds
+        time_per_node(*flows[name], laps=2)
+    return interleaved(list(flows), lambda name: time_per_node(*flows[name], laps=laps), rounds)
 
 
 def main(argv: list[str] | None = None) -> int:

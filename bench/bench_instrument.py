@@ -10,7 +10,6 @@ that a process which was instrumented and no longer is pays nothing. Run:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pocketflow
-from bench_core import CHAIN, build, shared_dict, time_per_node
+from bench_core import CHAIN, build, interleaved, shared_dict, time_per_node
 
 import pocketflow_ext
 
@@ -54,22 +53,15 @@ def measure(rounds: int, laps: int, db_path: Path) -> dict[str, tuple[float, flo
         teardown = setups[name]()
         time_per_node(flow, shared_dict, laps=2)
         teardown()
-    per_node: dict[str, list[float]] = {name: [] for name in names}
-    ratios: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        this_round = {}
-        for name in order:
-            teardown = setups[name]()
-            this_round[name] = time_per_node(flow, shared_dict, laps=laps)
+
+    def timed(name: str) -> float:
+        teardown = setups[name]()
+        try:
+            return time_per_node(flow, shared_dict, laps=laps)
+        finally:
             teardown()
-        for name in names:
-            per_node[name].append(this_round[name])
-            ratios[name].append(this_round[name] / this_round["upstream"])
-    return {
-        name: (statistics.median(per_node[name]) * 1e6, statistics.median(ratios[name]))
-        for name in names
-    }
+
+    return interleaved(names, timed, rounds)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import bench_core
 import pocketflow
 
 import pocketflow_ext
@@ -64,31 +65,8 @@ def base_store() -> dict[str, Any]:
 
 
 def build(pf: Any, nodes_per_run: int, **flow_kwargs: Any) -> Any:
-    """A chain of CHAIN trivial nodes (each reads and writes the counter), looping until
-    ``nodes_per_run`` nodes have run."""
-
-    class Step(pf.Node):
-        def prep(self, shared):
-            return shared["count"]
-
-        def exec(self, count):
-            return count + 1
-
-        def post(self, shared, prep_res, exec_res):
-            shared["count"] = exec_res
-            return "default"
-
-    class Last(Step):
-        def post(self, shared, prep_res, exec_res):
-            shared["count"] = exec_res
-            return "again" if exec_res < nodes_per_run else "stop"
-
-    nodes = [Step() for _ in range(CHAIN - 1)] + [Last()]
-    for a, b in zip(nodes, nodes[1:], strict=False):
-        a >> b
-    nodes[-1] - "again" >> nodes[0]
-    nodes[-1] - "stop" >> pf.Node()  # a quiet exit: no upstream "Flow ends" warning
-    return pf.Flow(start=nodes[0], **flow_kwargs)
+    """bench_core's looping chain, stopping after ``nodes_per_run`` nodes."""
+    return bench_core.build(pf, chain=CHAIN, stop_after=nodes_per_run, **flow_kwargs)
 
 
 def utc_now() -> str:
