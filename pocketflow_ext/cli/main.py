@@ -19,7 +19,7 @@ DB_ENV_VAR = "POCKETFLOW_EXT_DB"
 DEFAULT_DB = "pocketflow.db"
 STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
 # Options of `run` that take a value, so the script name is found without guessing.
-_RUN_VALUE_OPTIONS = ("--db", "--trace-mode", "--log-dir", "--log-format")
+_RUN_VALUE_OPTIONS = ("--db", "--resume", "--trace-mode", "--log-dir", "--log-format")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,9 +50,16 @@ def build_parser() -> _Parser:
         description="Run an unmodified PocketFlow script with every flow run recorded to the "
         "database and traced to stderr. The script's stdout, stdin, arguments and exit code "
         "are its own.",
-        usage=f"{PROG} run [options] (SCRIPT.py | -m MODULE) [ARGS ...]",
+        usage=f"{PROG} run [options] [--resume RUN_ID] (SCRIPT.py | -m MODULE) [ARGS ...]",
     )
     run.add_argument("--db", metavar="PATH", help=_db_help())
+    run.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue this failed, cancelled or interrupted run of the database: the "
+        "script's first run of that flow restores the run's last checkpoint and starts "
+        "after its last completed node",
+    )
     trace = run.add_mutually_exclusive_group()
     trace.add_argument(
         "--trace", dest="trace", action="store_true", default=None, help="print the trace (default)"

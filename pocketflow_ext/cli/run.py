@@ -4,6 +4,8 @@ The script gets ``__name__ == "__main__"``, its own ``sys.argv``, its directory 
 ``sys.path`` and the inherited stdin/stdout; its exit status is what ``python`` would give
 (``sys.exit`` codes pass through, an uncaught exception prints its traceback and exits 1).
 Instrumentation is removed at interpreter exit, after the script's own threads finished.
+With ``--resume RUN_ID`` the script's first run of that run's flow continues it
+(``instrument/resume.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from types import TracebackType
 
 from ..errors import PocketFlowExtError
 from ..instrument import instrument, uninstrument
+from ..instrument.resume import PendingResume, resume_next_run
 from ..logging import setup_logging
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
 from .main import default_db, fail
@@ -48,8 +51,10 @@ def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
     if args.log_dir or args.log_format:
         name = Path(script).stem if script else (module or "run").rpartition(".")[2]
         setup_logging(name, log_dir=args.log_dir, log_format=args.log_format)
+    db_path = args.db or default_db()
+    pending = _pending_resume(db_path, args.resume) if args.resume else None
     try:
-        instrument(db_path=args.db or default_db(), trace=trace)
+        instrument(db_path=db_path, trace=trace)
     except (PocketFlowExtError, OSError) as exc:
         fail("run", str(exc))
     atexit.register(uninstrument)
@@ -58,13 +63,40 @@ def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
             runpy.run_path(script, run_name="__main__")
         else:
             runpy.run_module(module, run_name="__main__", alter_sys=True)  # type: ignore[arg-type]
-    except (SystemExit, KeyboardInterrupt):
+    except SystemExit as exc:
+        if exc.code in (None, 0):
+            _check_resumed(pending, script or f"-m {module}")
         raise  # Python itself turns these into the exit status, as for a plain run
+    except KeyboardInterrupt:
+        raise
     except BaseException as exc:
+        if pending is not None and exc is pending.error:
+            fail("run", str(exc))  # the resume was refused before any node ran
         tb = _script_frames(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         return 1
+    _check_resumed(pending, script or f"-m {module}")
     return 0
+
+
+def _pending_resume(db_path: str, run_id: str) -> PendingResume:
+    if not Path(db_path).is_file():
+        # Never created here: resuming needs the database the run was recorded in.
+        fail("run", f"--resume {run_id}: no recording database at {db_path}; pass --db PATH")
+    try:
+        return resume_next_run(db_path, run_id)
+    except PocketFlowExtError as exc:
+        fail("run", str(exc))
+
+
+def _check_resumed(pending: PendingResume | None, script: str) -> None:
+    if pending is not None and not pending.claimed:
+        fail(
+            "run",
+            f"{script} never ran flow {pending.flow_name!r}, so run {pending.run_id!r} was "
+            "not resumed; run the script that recorded it (a pocketflow_ext flow class "
+            "resumes with flow.resume(run_id, db_path=...) instead)",
+        )
 
 
 def _trace_choice(args: argparse.Namespace) -> bool | str:

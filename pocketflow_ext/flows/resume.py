@@ -51,12 +51,16 @@ def _prepare_for(
 
 
 def _prepare(
-    flow: Any, db: WorkflowDB, run_id: str, overrides: Mapping[str, Any] | None
+    flow: Any,
+    db: WorkflowDB,
+    run_id: str,
+    overrides: Mapping[str, Any] | None,
+    live: Mapping[str, Any] | None = None,
 ) -> tuple[Store, Any, dict[str, Any]]:
     check_resumable_kind(flow, "resume")
     point = resume_point(db, run_id)
     top_start, nested = plan_starts(flow, point)
-    return restored_store(point, overrides), top_start, nested
+    return restored_store(point, overrides, live), top_start, nested
 
 
 class ResumeMixin:

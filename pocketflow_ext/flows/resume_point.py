@@ -171,12 +171,28 @@ def _nothing_left(point: ResumePoint, name: str, level_path: str, nested: bool) 
     )
 
 
-def restored_store(point: ResumePoint, overrides: Mapping[str, Any] | None) -> Store:
-    """The checkpoint's store with ``overrides`` applied; refuses unserialisable markers."""
+def restored_store(
+    point: ResumePoint,
+    overrides: Mapping[str, Any] | None,
+    live: Mapping[str, Any] | None = None,
+) -> Store:
+    """The checkpoint's store with ``overrides`` applied; refuses unserialisable markers.
+
+    ``live``: the store a script is resuming into (``pocketflow-ext run --resume``); its
+    values stand in for the keys the checkpoint could not save, as overrides would.
+    """
     store = point.store
     if overrides:
         store.update(overrides)
+    if live is not None:
+        store.update({k: live[k] for k, v in store.items() if k in live and _holds_marker(v)})
     lost = [key for key, value in store.items() if _holds_marker(value)]
+    if lost and live is not None:
+        raise ResumeError(
+            f"the checkpoint of run {point.run_id!r} (step {point.step}) could not save "
+            f"{', '.join(map(repr, lost))} (not JSON) and the script's store has no value for "
+            "them when it runs the flow; set them in the store before flow.run()"
+        )
     if lost:
         raise ResumeError(
             f"the checkpoint of run {point.run_id!r} (step {point.step}) could not save "

@@ -9,7 +9,8 @@ through the resume plan of the run in progress.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -94,9 +95,21 @@ def planned_start(flow: Any) -> Any:
 
 def run_plan(flow: Any, store: Any, top_start: Any, nested: Mapping[str, Any]) -> Any:
     """Run ``flow`` from ``top_start``, entering nested flows at their ``nested`` starts."""
+    with _planned(flow, top_start, nested) as top:
+        return top.run(store)
+
+
+async def run_plan_async(flow: Any, store: Any, top_start: Any, nested: Mapping[str, Any]) -> Any:
+    """``run_plan`` for an async flow (``run_async``)."""
+    with _planned(flow, top_start, nested) as top:
+        return await top.run_async(store)
+
+
+@contextmanager
+def _planned(flow: Any, top_start: Any, nested: Mapping[str, Any]) -> Iterator[Any]:
     top = starting_at(flow, top_start)
     token = _plan.set(ResumePlan(top, dict(nested)))
     try:
-        return top.run(store)
+        yield top
     finally:
         _plan.reset(token)

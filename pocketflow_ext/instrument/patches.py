@@ -4,6 +4,8 @@ Wrapping the methods in the upstream classes' ``__dict__`` reaches every subclas
 user classes defined before ``instrument()``. Instances of our own ``HooksMixin`` classes
 already report themselves and pass straight through. Retries of upstream nodes are reported
 by putting the ``wait`` descriptor (see nodes/retry_wait.py) on ``pocketflow.Node``.
+A flow level may instead continue a recorded run (``instrument/resume.py``) or, nested in
+such a run, enter its graph mid-way (``flows/start_at.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import wrapt
 from ..flows import hooks as _hooks
 from ..flows import observe
 from ..flows.hooks import HooksMixin
+from ..flows.start_at import planned_start, starting_at
 from ..nodes import retry as _retry
 from ..nodes.retry_wait import RetryWait
+from .resume import claimed_by
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
@@ -35,13 +39,28 @@ def _observed(instance: Any) -> bool:
 def _run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if not _observed(instance):
         return wrapped(*args, **kwargs)
-    return observe.run_flow(instance, _arg(args, kwargs, 0, "shared"), wrapped)
+    shared = _arg(args, kwargs, 0, "shared")
+    start = planned_start(instance)
+    if start is not None:
+        # A flow nested in a resumed run enters mid-graph, as ResumeMixin._run does.
+        return starting_at(instance, start)._run(shared)
+    pending = claimed_by(instance)
+    if pending is not None:
+        return pending.run(instance, shared)
+    return observe.run_flow(instance, shared, wrapped)
 
 
 def _run_async(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if not _observed(instance):
         return wrapped(*args, **kwargs)
-    return observe.run_flow_async(instance, _arg(args, kwargs, 0, "shared"), wrapped)
+    shared = _arg(args, kwargs, 0, "shared")
+    start = planned_start(instance)
+    if start is not None:
+        return starting_at(instance, start)._run_async(shared)
+    pending = claimed_by(instance)
+    if pending is not None:
+        return pending.run_async(instance, shared)
+    return observe.run_flow_async(instance, shared, wrapped)
 
 
 def _orch(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

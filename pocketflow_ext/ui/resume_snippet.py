@@ -4,7 +4,8 @@ A checkpoint is the store right *after* its node finished, so the run continues 
 node that started next; that node is read from the run's events (the first ``node_start``
 written after the checkpointed node's ``node_end``), so the snippet never re-runs the
 checkpointed node. The latest checkpoint of a failed, cancelled or interrupted run is
-resumed with ``flow.resume(run_id)``, which finds the same point itself (nested flows too).
+resumed with ``flow.resume(run_id)``, which finds the same point itself (nested flows too),
+or from the command line with ``pocketflow-ext run --resume RUN_ID SCRIPT.py``.
 """
 
 from __future__ import annotations
@@ -120,5 +121,23 @@ def _build(run: Mapping[str, Any], db_path: str) -> str:
 
 
 def show_command(run: Mapping[str, Any], db_path: str) -> str:
-    """The CLI line showing this run's timeline (the CLI has no resume command)."""
+    """The CLI line showing this run's timeline."""
     return f"pocketflow-ext show {shlex.quote(db_path)} {shlex.quote(str(run['run_id']))}"
+
+
+def resume_command(
+    run: Mapping[str, Any], point: ResumePoint | None, db_path: str, *, has_resume: bool
+) -> str | None:
+    """The CLI line continuing ``run`` by running the unmodified script again, or None.
+
+    ``pocketflow-ext run --resume`` continues after the run's last checkpoint only (as
+    ``flow.resume`` does); ``point`` None: the run has no checkpoint but resumed another.
+    """
+    if not has_resume or run.get("status") not in RESUMABLE:
+        return None
+    if point is not None and (not point.latest or point.next_node is None):
+        return None
+    return (
+        f"pocketflow-ext run --db {shlex.quote(db_path)} "
+        f"--resume {shlex.quote(str(run['run_id']))} your_script.py"
+    )

@@ -9,8 +9,10 @@ import streamlit as st
 
 from .resume_snippet import (
     RESUMABLE,
+    ResumePoint,
     chained_snippet,
     python_snippet,
+    resume_command,
     resume_point,
     show_command,
 )
@@ -40,6 +42,7 @@ def render_resume(
     if not checkpoints:
         if ours and run.get("resumed_from") and run.get("status") in RESUMABLE:
             st.code(chained_snippet(run, db_path), language="python")
+            _command_lines(run, None, db_path, ours)
         else:
             st.info(
                 "No checkpoint recorded for this run, so there is nothing to resume from: "
@@ -53,5 +56,22 @@ def render_resume(
     )
     point = resume_point(checkpoints, events, step)
     st.code(python_snippet(run, point, db_path, has_resume=ours), language="python")
-    st.text("The command line has no resume command; it shows this run's timeline with:")
-    st.code(show_command(run, db_path), language="bash")
+    _command_lines(run, point, db_path, ours)
+
+
+def _command_lines(
+    run: Mapping[str, Any], point: ResumePoint | None, db_path: str, ours: bool
+) -> None:
+    command = resume_command(run, point, db_path, has_resume=ours)
+    if command is not None:
+        st.text(
+            "Or from the command line: run the unmodified script that recorded the run again "
+            "(your_script.py stands for it), continuing after the last checkpoint:"
+        )
+        st.code(command, language="bash")
+    else:
+        st.text(
+            "The command line resumes only a failed, cancelled or interrupted run, after "
+            "its last checkpoint; it shows this run's timeline with:"
+        )
+        st.code(show_command(run, db_path), language="bash")

@@ -239,7 +239,9 @@ def test_resume_tab_offers_flow_resume_for_a_failed_run(recorded_db: Path) -> No
     snippet = resume.code[0].value
     assert f"flow.resume('writer-bad', db_path={str(recorded_db)!r})" in snippet
     assert "writer/Broken" in snippet  # the node that runs next, named
-    assert resume.code[1].value == f"pocketflow-ext show {recorded_db} writer-bad"
+    assert resume.code[1].value == (
+        f"pocketflow-ext run --db {recorded_db} --resume writer-bad your_script.py"
+    )
 
 
 def test_resume_tab_continues_after_an_earlier_checkpoint(recorded_db: Path) -> None:
@@ -248,6 +250,8 @@ def test_resume_tab_continues_after_an_earlier_checkpoint(recorded_db: Path) -> 
     snippet = tab(app, "Resume").code[0].value
     assert "load_checkpoint('writer-bad', step=3)" in snippet
     assert "flow.run(store, resume_from='Draft')" in snippet  # Review (step 3) said "again"
+    # The command line resumes after the last checkpoint only: here it shows the timeline.
+    assert tab(app, "Resume").code[1].value == f"pocketflow-ext show {recorded_db} writer-bad"
 
 
 # ── PocoFlow 0.2.1 databases ──────────────────────────────────────────────────

@@ -15,7 +15,7 @@ from record_runs import Publish, writer
 from pocketflow_ext import Node
 from pocketflow_ext.ui.database import open_database
 from pocketflow_ext.ui.queries import get_checkpoints, get_events, get_run
-from pocketflow_ext.ui.resume_snippet import python_snippet, resume_point
+from pocketflow_ext.ui.resume_snippet import python_snippet, resume_command, resume_point
 
 
 class Broken(Node):
@@ -104,6 +104,8 @@ def test_pocoflow_run_snippet_resumes_with_resume_from(pocoflow_db: Path) -> Non
     snippet = python_snippet(run, point, str(pocoflow_db), has_resume=False)
     assert "flow.run(store, resume_from='Publish')" in snippet
     assert "readonly=True" in snippet  # loading the store must not migrate PocoFlow's file
+    # `pocketflow-ext run` records pocketflow-ext's schema: no CLI resume into PocoFlow's file.
+    assert resume_command(run, point, str(pocoflow_db), has_resume=False) is None
     namespace: dict[str, Any] = {"build_flow": lambda: writer(str(pocoflow_db), Publish(), "x")}
     first = snippet.split("flow = build_flow()")[0]  # only load the store: the graph differs
     exec(compile(first, "<resume snippet>", "exec"), namespace)
@@ -124,6 +126,8 @@ def test_resumed_run_without_checkpoints_resumes_through_its_origin(recorded_db:
     app = open_run(monitor(recorded_db), "writer-retry")
     snippet = tab(app, "Resume").code[0].value
     assert "flow.resume('writer-retry'" in snippet
+    command = tab(app, "Resume").code[1].value
+    assert command == f"pocketflow-ext run --db {recorded_db} --resume writer-retry your_script.py"
     run_snippet(snippet, recorded_db, "writer-final")
     assert started_nodes(recorded_db, "writer-final") == ["Broken"]
 

@@ -1,0 +1,92 @@
+"""``pocketflow-ext run --resume RUN_ID``: the script's first top-level run of the recorded
+run's flow continues that run instead of starting fresh.
+
+The script's own store is updated in place to the run's last checkpoint (its own values
+stand in for keys the checkpoint could not save) and the flow runs from the node after the
+last completed one, through the same preparation and plan as ``flow.resume(run_id)``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import MutableMapping
+from typing import Any
+
+from ..errors import ResumeError
+from ..flows.observe import flow_label
+from ..flows.resume import _prepare
+from ..flows.resume_point import resume_point
+from ..flows.start_at import run_plan, run_plan_async
+from ..recording.db import WorkflowDB
+from ..stream.scope import RunOptions, current_frame, run_options
+
+
+class PendingResume:
+    """A recorded run waiting for the script to run its flow."""
+
+    def __init__(self, db_path: str | os.PathLike[str], run_id: str) -> None:
+        self.db_path = os.fspath(db_path)
+        self.run_id = run_id
+        # Checked now, before the script starts: unknown, completed or checkpoint-less runs.
+        with WorkflowDB(self.db_path, readonly=True) as db:
+            self.flow_name = resume_point(db, run_id).flow_name
+        self.claimed = False
+        self.error: ResumeError | None = None  # the refusal raised into the script, if any
+        self._lock = threading.Lock()
+
+    def claim(self, flow: Any) -> bool:
+        """Whether this top-level run of ``flow`` is the one that resumes (only the first)."""
+        if self.claimed or current_frame() is not None or flow_label(flow) != self.flow_name:
+            return False
+        with self._lock:
+            if self.claimed:
+                return False
+            self.claimed = True
+            return True
+
+    def run(self, flow: Any, shared: Any) -> Any:
+        top_start, nested = self._restore(flow, shared)
+        with run_options(RunOptions(extra={"resumed_from": self.run_id})):
+            return run_plan(flow, shared, top_start, nested)
+
+    async def run_async(self, flow: Any, shared: Any) -> Any:
+        top_start, nested = self._restore(flow, shared)
+        with run_options(RunOptions(extra={"resumed_from": self.run_id})):
+            return await run_plan_async(flow, shared, top_start, nested)
+
+    def _restore(self, flow: Any, shared: Any) -> tuple[Any, dict[str, Any]]:
+        """Checks the graph, then puts the checkpoint into the script's own store object."""
+        try:
+            if not isinstance(shared, MutableMapping):
+                raise ResumeError(
+                    f"flow {self.flow_name!r} was run on a {type(shared).__name__}, not a "
+                    f"dict, so run {self.run_id!r}'s store cannot be restored into it"
+                )
+            with WorkflowDB(self.db_path, readonly=True) as db:
+                store, top_start, nested = _prepare(flow, db, self.run_id, None, live=shared)
+        except ResumeError as exc:
+            self.error = exc
+            raise
+        restored = dict(store.items())
+        shared.clear()
+        shared.update(restored)
+        return top_start, nested
+
+
+_pending: PendingResume | None = None
+
+
+def resume_next_run(db_path: str | os.PathLike[str], run_id: str) -> PendingResume:
+    """Make the next top-level run of run ``run_id``'s flow continue that run."""
+    global _pending
+    _pending = PendingResume(db_path, run_id)
+    return _pending
+
+
+def claimed_by(flow: Any) -> PendingResume | None:
+    """The pending resume if this top-level run of ``flow`` is the one to resume."""
+    pending = _pending
+    if pending is None or not pending.claim(flow):
+        return None
+    return pending
