@@ -5,7 +5,7 @@ The script gets ``__name__ == "__main__"``, its own ``sys.argv``, its directory 
 (``sys.exit`` codes pass through, an uncaught exception prints its traceback and exits 1).
 Instrumentation is removed at interpreter exit, after the script's own threads finished.
 With ``--resume RUN_ID`` the script's first run of that run's flow continues it
-(``instrument/resume.py``).
+(``flows/pending_resume.py``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import PocketFlowExtError
+from ..flows.pending_resume import PendingResume, resume_next_run
 from ..instrument import instrument, uninstrument
-from ..instrument.resume import PendingResume, resume_next_run
 from ..logging import setup_logging
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
 from .main import default_db, fail
@@ -94,8 +94,7 @@ def _check_resumed(pending: PendingResume | None, script: str) -> None:
         fail(
             "run",
             f"{script} never ran flow {pending.flow_name!r}, so run {pending.run_id!r} was "
-            "not resumed; run the script that recorded it (a pocketflow_ext flow class "
-            "resumes with flow.resume(run_id, db_path=...) instead)",
+            "not resumed; run the script that recorded it",
         )
 
 

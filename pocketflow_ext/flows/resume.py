@@ -15,6 +15,7 @@ from ..stream.scope import RunOptions, run_options
 from .background import start_background
 from .handle import RunHandle
 from .observe import flow_label
+from .pending_resume import claimed_by
 from .resume_point import plan_starts, restored_store, resume_point
 from .start_at import check_resumable_kind, graph_node, planned_start, run_plan, starting_at
 
@@ -103,6 +104,9 @@ class ResumeMixin:
         """Run the flow on ``shared``; with ``resume_from`` (a node of this flow's graph or
         its name) start at that node instead of the start node."""
         if resume_from is None:
+            pending = claimed_by(self)  # ``pocketflow-ext run --resume``; None otherwise
+            if pending is not None:
+                return pending.run(self, shared)
             return super().run(shared)  # type: ignore[misc]
         check_resumable_kind(self, "resume_from")
         return starting_at(self, graph_node(self, resume_from)).run(shared)
@@ -126,6 +130,9 @@ class AsyncResumeMixin(ResumeMixin):
     async def run_async(self, shared: Any, resume_from: Any = None) -> Any:
         """``run_async`` that may start at ``resume_from`` (a node or its name)."""
         if resume_from is None:
+            pending = claimed_by(self)
+            if pending is not None:
+                return await pending.run_async(self, shared)
             return await super().run_async(shared)  # type: ignore[misc]
         check_resumable_kind(self, "resume_from")
         return await starting_at(self, graph_node(self, resume_from)).run_async(shared)

@@ -4,7 +4,7 @@ Wrapping the methods in the upstream classes' ``__dict__`` reaches every subclas
 user classes defined before ``instrument()``. Instances of our own ``HooksMixin`` classes
 already report themselves and pass straight through. Retries of upstream nodes are reported
 by putting the ``wait`` descriptor (see nodes/retry_wait.py) on ``pocketflow.Node``.
-A flow level may instead continue a recorded run (``instrument/resume.py``) or, nested in
+A flow level may instead continue a recorded run (``flows/pending_resume.py``) or, nested in
 such a run, enter its graph mid-way (``flows/start_at.py``).
 """
 
@@ -19,10 +19,10 @@ import wrapt
 from ..flows import hooks as _hooks
 from ..flows import observe
 from ..flows.hooks import HooksMixin
+from ..flows.pending_resume import claimed_by
 from ..flows.start_at import planned_start, starting_at
 from ..nodes import retry as _retry
 from ..nodes.retry_wait import RetryWait
-from .resume import claimed_by
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:

@@ -285,3 +285,32 @@ def test_a_nested_batch_flow_stop_is_refused_with_one_error_line(
     result = run_cli("run", "--db", "runs.db", "--resume", run_id, script)
     assert "stopped inside BatchFlow 'Flow/Items'" in one_error_line(result)
     assert result.stdout == ""
+
+
+# The same chain on pocketflow-ext's drop-in classes: a sync Flow, and an AsyncFlow run
+# with run_async.
+EXT_SCRIPTS = {
+    "drop-in Flow": CHAIN_SCRIPT.replace(
+        "import pocketflow\n", "import pocketflow_ext as pocketflow\n"
+    ),
+    "drop-in AsyncFlow": CHAIN_SCRIPT.replace(
+        "import pocketflow\n", "import asyncio\nimport pocketflow_ext as pocketflow\n"
+    )
+    .replace("pocketflow.Flow(start=one)", "pocketflow.AsyncFlow(start=one)")
+    .replace("build().run(shared)", "asyncio.run(build().run_async(shared))"),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", list(EXT_SCRIPTS))
+def test_scripts_on_pocketflow_ext_classes_resume_the_same_way(
+    run_cli: Runner, tmp_path: Path, kind: str
+) -> None:
+    script = write(tmp_path, "chain.py", EXT_SCRIPTS[kind])
+    run_id = failed_run(run_cli, tmp_path, script)
+    resumed = run_cli("run", "--no-trace", "--db", "runs.db", "--resume", run_id, script)
+    assert resumed.returncode == 0, resumed.stderr
+    assert nodes_run(resumed.stdout) == ["Three", "Four"]
+    assert 'final {"count": 4, "trail": ["One", "Two", "Three", "Four"]} lock' in resumed.stdout
+    first, second = runs(tmp_path / "runs.db")
+    assert (second["status"], second["resumed_from"]) == ("completed", run_id)

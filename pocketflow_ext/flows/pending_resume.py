@@ -1,5 +1,6 @@
 """``pocketflow-ext run --resume RUN_ID``: the script's first top-level run of the recorded
-run's flow continues that run instead of starting fresh.
+run's flow continues that run instead of starting fresh, whether the flow is an upstream
+``pocketflow`` flow (claimed in instrument's wrappers) or one of ours (in ``ResumeMixin``).
 
 The script's own store is updated in place to the run's last checkpoint (its own values
 stand in for keys the checkpoint could not save) and the flow runs from the node after the
@@ -14,12 +15,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from ..errors import ResumeError
-from ..flows.observe import flow_label
-from ..flows.resume import _prepare
-from ..flows.resume_point import resume_point
-from ..flows.start_at import run_plan, run_plan_async
 from ..recording.db import WorkflowDB
 from ..stream.scope import RunOptions, current_frame, run_options
+from .observe import flow_label
+from .resume_point import resume_point
+from .start_at import run_plan, run_plan_async
 
 
 class PendingResume:
@@ -64,6 +64,8 @@ class PendingResume:
                     f"dict, so run {self.run_id!r}'s store cannot be restored into it"
                 )
             with WorkflowDB(self.db_path, readonly=True) as db:
+                from .resume import _prepare  # flows.resume imports this module
+
                 store, top_start, nested = _prepare(flow, db, self.run_id, None, live=shared)
         except ResumeError as exc:
             self.error = exc
