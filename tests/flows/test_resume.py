@@ -39,6 +39,19 @@ class Step(Node):
         return self.action
 
 
+class AStep(AsyncNode):
+    """Async twin of Step: appends its name; raises while ``broken['on']`` is set."""
+
+    def __init__(self, label: str, broken: dict | None = None) -> None:
+        super().__init__()
+        self.name, self.broken = label, broken
+
+    async def post_async(self, shared, prep_res, exec_res):
+        if self.broken is not None and self.broken["on"]:
+            raise RuntimeError("broken")
+        shared.setdefault("trail", []).append(self.name)
+
+
 def chain(db_path, broken: dict, name: str = "report") -> Flow:
     a, b, c = Step("A"), Step("B", broken), Step("C")
     a >> b >> c
@@ -241,16 +254,6 @@ def test_a_cancelled_background_run_can_be_resumed(tmp_path):
 def test_async_flow_resumes(tmp_path):
     broken = {"on": True}
 
-    class AStep(AsyncNode):
-        def __init__(self, label: str, broken: dict | None = None) -> None:
-            super().__init__()
-            self.name, self.broken = label, broken
-
-        async def post_async(self, shared, prep_res, exec_res):
-            if self.broken is not None and self.broken["on"]:
-                raise RuntimeError("broken")
-            shared.setdefault("trail", []).append(self.name)
-
     a = AStep("A")
     a >> AStep("B", broken)
     flow = AsyncFlow(start=a, db_path=str(tmp_path / "runs.db"), flow_name="async")
@@ -354,16 +357,6 @@ def test_resume_after_the_last_node_of_a_nested_flow_is_refused(tmp_path):
 
 def test_async_flow_resumes_inside_a_nested_async_flow(tmp_path):
     broken = {"on": True}
-
-    class AStep(AsyncNode):
-        def __init__(self, label: str, broken: dict | None = None) -> None:
-            super().__init__()
-            self.name, self.broken = label, broken
-
-        async def post_async(self, shared, prep_res, exec_res):
-            if self.broken is not None and self.broken["on"]:
-                raise RuntimeError("broken")
-            shared.setdefault("trail", []).append(self.name)
 
     x = AStep("X")
     x >> AStep("Y", broken)
