@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError, HookError
+from ..mro import NextInMro
 from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Subscriber
 from ..stream.scope import _current
 from ..subscribers.trace import ConsoleTrace
@@ -93,18 +94,13 @@ class HooksMixin:
         return await observe.orchestrate_async(self, shared, params, super()._orch_async)  # type: ignore[misc]
 
     def get_next_node(self, curr: Any, action: Any) -> Any:
-        upstream = _next_get_next_node.get(type(self)) or _find_next_get_next_node(type(self))
+        upstream = _next_get_next_node[type(self)]
         frame = _current.get()
-        if frame is None:  # dormant: called once per node, so skip the wrapper
+        # Dormant, or another flow's frame (this flow called from a node's own code):
+        # called once per node, so skip the wrapper.
+        if frame is None or frame.level.flow is not self:
             return upstream(self, curr, action)
-        return observe.next_node(self, curr, action, upstream.__get__(self), frame)
+        return observe.next_node(self, curr, action, upstream, frame)
 
 
-# What ``super().get_next_node`` is for each flow class, looked up once: a zero-argument
-# ``super()`` walks the MRO on every call, and this runs once per node.
-_next_get_next_node: dict[type, Callable[..., Any]] = {}
-
-
-def _find_next_get_next_node(cls: type) -> Callable[..., Any]:
-    found = _next_get_next_node[cls] = getattr(super(HooksMixin, cls), "get_next_node")
-    return found
+_next_get_next_node = NextInMro(HooksMixin, "get_next_node")

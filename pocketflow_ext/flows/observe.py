@@ -115,7 +115,7 @@ def _begin_frame(flow: Any, params: Any) -> tuple[Frame, Token[Frame | None]] | 
     token = _current.set(frame)
     if flow.start_node is not None:
         try:
-            _before_node(frame, flow.start_node, flow)
+            _start(frame, flow.start_node, flow)
         except BaseException:
             _current.reset(token)
             raise
@@ -125,6 +125,12 @@ def _begin_frame(flow: Any, params: Any) -> tuple[Frame, Token[Frame | None]] | 
 def _fail_frame(frame: Frame, exc: BaseException) -> None:
     if frame.node is not None:
         dispatch.node_error(frame, exc)
+
+
+def _end_frame(frame: Frame, token: Token[Frame | None]) -> None:
+    # Counted per frame, not per node: parallel batch passes of one level each add theirs.
+    frame.level.steps += frame.count
+    _current.reset(token)
 
 
 def orchestrate(flow: Any, shared: Any, params: Any, call: Callable[..., Any]) -> Any:
@@ -138,7 +144,7 @@ def orchestrate(flow: Any, shared: Any, params: Any, call: Callable[..., Any]) -
         _fail_frame(frame, exc)
         raise
     finally:
-        _current.reset(token)
+        _end_frame(frame, token)
 
 
 async def orchestrate_async(
@@ -154,33 +160,58 @@ async def orchestrate_async(
         _fail_frame(frame, exc)
         raise
     finally:
-        _current.reset(token)
+        _end_frame(frame, token)
 
 
 def next_node(
     flow: Any,
     curr: Any,
     action: Any,
-    call: Callable[[Any, Any], Any],
+    call: Callable[[Any, Any, Any], Any],
     frame: Frame | None = None,
 ) -> Any:
-    """``frame``: the current frame when the caller has already read it (saves a lookup)."""
+    """``curr`` finished with ``action``: upstream picks the next node with
+    ``call(flow, curr, action)``; the finished node ends and the next one starts.
+    ``frame``: the current frame, when the caller has already read it and checked that it
+    belongs to ``flow`` (this runs once per node, so every lookup counts)."""
     if frame is None:
         frame = _current.get()
-    if frame is None or frame.level.flow is not flow:
-        return call(curr, action)
-    if frame.node is not None:
-        dispatch.node_end(frame, action)
-    nxt = call(curr, action)
-    if nxt is not None:
-        _before_node(frame, nxt, flow)
+        if frame is None or frame.level.flow is not flow:
+            return call(flow, curr, action)
+    try:
+        nxt = call(flow, curr, action)
+    except BaseException:  # e.g. upstream's "Flow ends" warning raised as an error
+        dispatch.advance(frame, action, None)  # the node itself did finish
+        raise
+    if nxt is None:
+        dispatch.advance(frame, action, None)
+        return None
+    level = frame.level
+    try:
+        name = level.names[id(nxt)]
+    except KeyError:  # an edge added after the names were computed
+        name = name_of(level.names, nxt, flow)
+    if not level.guarded:
+        dispatch.advance(frame, action, name)  # one call: nothing can stop the next node
+    else:
+        dispatch.advance(frame, action, None)
+        _check_guards(frame, name)
+        dispatch.advance(frame, None, name)
     return nxt
 
 
-def _before_node(frame: Frame, node: Any, flow: Any) -> None:
+def _start(frame: Frame, node: Any, flow: Any) -> None:
+    """Start the first node of a pass through the graph."""
+    name = name_of(frame.level.names, node, flow)
+    _check_guards(frame, name)
+    dispatch.advance(frame, None, name)
+
+
+def _check_guards(frame: Frame, name: str) -> None:
+    """Stop before node ``name`` if the run was cancelled or ``max_steps`` is used up."""
     level = frame.level
-    name = level.names.get(id(node)) or name_of(level.names, node, flow)
-    if level.run.cancel.is_set():
+    cancel = level.run.cancel
+    if cancel is not None and cancel.is_set():
         raise RunCancelled(
             f"run {level.run.run_id!r} of flow {level.run.flow_name!r} was cancelled before "
             f"node {name!r}; resume it to continue from there"
@@ -191,4 +222,3 @@ def _before_node(frame: Frame, node: Any, flow: Any) -> None:
             f"flow {level.path!r} exceeded max_steps={level.max_steps} "
             f"(last nodes run: {trail}); raise max_steps or check the loop's exit action"
         )
-    dispatch.node_start(frame, name)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..mro import NextInMro
 from .retry_wait import RetryWait
 
 # Own generator, seeded from the OS: jitter must never draw from (or disturb) the global one.
@@ -21,16 +22,6 @@ _jitter_random = random.Random()
 
 
 _ANY_EXCEPTION: tuple[type[BaseException], ...] = (Exception,)
-
-# What ``super()._exec`` is for each class, looked up once: the lookup runs for every node
-# executed, and a zero-argument ``super()`` walks the MRO on each call.
-_next_exec: dict[type, Callable[..., Any]] = {}
-
-
-def _find_next_exec(cls: type) -> Callable[..., Any]:
-    found = _next_exec[cls] = getattr(super(RetryMixin, cls), "_exec")
-    return found
-
 
 # Whether a class's upstream ``_exec`` is a coroutine function (AsyncNode and friends).
 _async_exec: dict[type, bool] = {}
@@ -145,7 +136,7 @@ class RetryMixin:
         return max(delay, wait)
 
     def _exec(self, prep_res: Any) -> Any:
-        upstream = _next_exec.get(type(self)) or _find_next_exec(type(self))
+        upstream = _next_exec[type(self)]
         if self.max_retries <= 1 or self.retry_on is _ANY_EXCEPTION:
             return upstream(self, prep_res)  # the common case: upstream's loop as it is
         is_async = _async_exec.get(type(self))
@@ -221,3 +212,6 @@ class _FailFastAsync(_FailFast):
                 return await self.node.exec_fallback_async(prep_res, exc)
             except Exception as fallback_exc:
                 raise _GiveUp(fallback_exc) from None
+
+
+_next_exec = NextInMro(RetryMixin, "_exec")

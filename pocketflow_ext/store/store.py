@@ -83,6 +83,9 @@ class Store(dict):
     """
 
     MISSING = MISSING
+    # Slots, not an instance __dict__: a dict subclass's attribute reads are several times
+    # slower through __dict__, and every node reads and writes the store.
+    __slots__ = ("_data", "_schema", "_name", "_observers")
 
     def __init__(
         self,
@@ -195,24 +198,31 @@ class Store(dict):
             try:
                 observer(key, old, new)
             except Exception:
-                _log.exception(
-                    "store %r: observer %r raised on key %r; the write stands",
-                    self._name,
-                    observer,
-                    key,
-                )
+                self._observer_failed(observer, key)
+
+    def _observer_failed(self, observer: Observer, key: Any) -> None:
+        _log.exception(
+            "store %r: observer %r raised on key %r; the write stands", self._name, observer, key
+        )
 
     def __setitem__(self, key: str, value: Any) -> None:
-        # The hot path (every node writes): the full check only runs when the type is off.
+        # The hot path (every node writes): the full check only runs when the type is off,
+        # and observers are called inline (as _notify does) to save a call per write.
         expected = self._schema.get(key)
         if expected is not None and not isinstance(value, expected):
             self._check(key, value)
-        if self._observers:
-            old = self._data.get(key, MISSING)
-            self._data[key] = value
-            self._notify(key, old, value)
+        data = self._data
+        observers = self._observers
+        if observers:
+            old = data.get(key, MISSING)
+            data[key] = value
+            for observer in observers:
+                try:
+                    observer(key, old, value)
+                except Exception:
+                    self._observer_failed(observer, key)
         else:
-            self._data[key] = value
+            data[key] = value
 
     def __delitem__(self, key: str) -> None:
         old = self._data[key]

@@ -10,26 +10,23 @@ from typing import Any
 
 from ..logging import get_logger
 from . import events as ev
-from .events import Event, node_record
+from .events import NODE_END, NODE_START, Event
 from .scope import Frame, Level, _global_subscribers
 
 _log = get_logger("hooks")
 
-
-def _describe(listener: Any) -> str:
-    return getattr(listener, "__qualname__", None) or repr(listener)
+# Node start/end records are built positionally, in Event's field order: two are built
+# per node, and keyword construction of an 18-field NamedTuple costs several times more.
+_new_record = tuple.__new__
+_clock = time.perf_counter
 
 
 def _deliver(
     level: Level, kind: str, event: Event | None, path: str, args: tuple[Any, ...]
 ) -> None:
     """Global subscribers, then the level's precomputed listeners for ``kind``, in order."""
-    if event is not None:
-        for sub in tuple(_global_subscribers):  # a snapshot: subscribers may unsubscribe
-            try:
-                sub(event)
-            except Exception:
-                _log.exception("listener %s raised; the run continues", _describe(sub))
+    if event is not None and _global_subscribers:
+        _to_global_subscribers(event)
     for cut, callback, is_subscriber in level.table[kind]:
         try:
             if is_subscriber:
@@ -39,7 +36,20 @@ def _deliver(
             else:
                 callback(path[cut:], *args)
         except Exception:
-            _log.exception("listener %s raised; the run continues", _describe(callback))
+            _listener_failed(callback)
+
+
+def _to_global_subscribers(event: Event) -> None:
+    for sub in tuple(_global_subscribers):  # a snapshot: subscribers may unsubscribe
+        try:
+            sub(event)
+        except Exception:
+            _listener_failed(sub)
+
+
+def _listener_failed(listener: Any) -> None:
+    name = getattr(listener, "__qualname__", None) or repr(listener)
+    _log.exception("listener %s raised; the run continues", name)
 
 
 def _event(level: Level, kind: str, path: str, **fields: Any) -> Event:
@@ -60,46 +70,69 @@ def _failure(exc: BaseException) -> dict[str, Any]:
     return {"error": error_text(exc), "traceback": traceback_text(exc), "exc": exc}
 
 
-def node_start(frame: Frame, name: str) -> None:
+def advance(frame: Frame, action: Any, name: str | None) -> None:
+    """The node running in ``frame`` (if any) ended with ``action``; node ``name`` (if not
+    None) starts. This runs once per node, so it is ``_deliver`` specialised by hand for
+    the two node kinds: records only when someone consumes them, hooks called with explicit
+    arguments (a ``*args`` call costs more than the rest of the loop)."""
     level = frame.level
+    store = level.store
+    event = None
+    if frame.node is not None:
+        elapsed = _clock() - frame.t0
+        path = frame.path
+        if level.wants_events:
+            run = level.run
+            event = _new_record(
+                Event,
+                (NODE_END, run.run_id, run.flow_name, path, time.time(), frame.step,
+                 frame.node, action, elapsed, None, None, None, None, frame.params, None,
+                 None, store, None),
+            )  # fmt: skip
+            if _global_subscribers:
+                _to_global_subscribers(event)
+        for cut, callback, is_subscriber in level.on_node_end:
+            try:
+                if is_subscriber:
+                    callback(event)
+                else:
+                    callback(path[cut:], action, elapsed, store)
+            except Exception:
+                _listener_failed(callback)
+        frame.node = None
+    if name is None:
+        return
     frame.node, frame.step = name, next(level.run._steps)
-    frame.count += 1
-    level.steps += 1
+    frame.count += 1  # added to level.steps when the frame ends (observe.orchestrate)
     if level.max_steps is not None:  # the trail is only for max_steps' error message
         frame.recent.append(name)
-    path = level.paths.get(name)
-    if path is None:
+    try:
+        path = level.paths[name]
+    except KeyError:  # once per node name and level
         path = level.paths[name] = f"{level.path}/{name}"
     frame.path = path
-    event = None
     if level.wants_events:
         run = level.run
-        event = node_record(
-            ev.NODE_START, run.run_id, run.flow_name, path, time.time(), frame.step, name,
-            None, None, frame.params, level.store,
+        event = _new_record(
+            Event,
+            (NODE_START, run.run_id, run.flow_name, path, time.time(), frame.step, name,
+             None, None, None, None, None, None, frame.params, None, None, store, None),
         )  # fmt: skip
-    if event is not None or level.table[ev.NODE_START]:  # most flows hook a few kinds only
-        _deliver(level, ev.NODE_START, event, path, (level.store,))
-    frame.t0 = time.perf_counter()
-
-
-def node_end(frame: Frame, action: Any) -> None:
-    elapsed = time.perf_counter() - frame.t0
-    level, name, path = frame.level, frame.node, frame.path
-    frame.node = None
-    event = None
-    if level.wants_events:
-        run = level.run
-        event = node_record(
-            ev.NODE_END, run.run_id, run.flow_name, path, time.time(), frame.step, name,
-            action, elapsed, frame.params, level.store,
-        )  # fmt: skip
-    if event is not None or level.table[ev.NODE_END]:
-        _deliver(level, ev.NODE_END, event, path, (action, elapsed, level.store))
+        if _global_subscribers:
+            _to_global_subscribers(event)
+    for cut, callback, is_subscriber in level.on_node_start:
+        try:
+            if is_subscriber:
+                callback(event)
+            else:
+                callback(path[cut:], store)
+        except Exception:
+            _listener_failed(callback)
+    frame.t0 = _clock()
 
 
 def node_error(frame: Frame, exc: BaseException) -> None:
-    elapsed = time.perf_counter() - frame.t0
+    elapsed = _clock() - frame.t0
     level, name = frame.level, frame.node
     frame.node = None
     path = f"{level.path}/{name}"

@@ -54,28 +54,3 @@ class Event(NamedTuple):
 
 
 Subscriber = Callable[[Event], Any]
-
-
-_tuple_new = tuple.__new__
-
-
-def node_record(
-    kind: str,
-    run_id: str,
-    flow_name: str,
-    path: str,
-    ts: float,
-    step: int | None,
-    node: str | None,
-    action: Any,
-    elapsed_s: float | None,
-    params: Mapping[str, Any] | None,
-    store: Any,
-) -> Event:
-    """A node_start/node_end record built positionally: two are built per node, and keyword
-    construction of an 18-field NamedTuple costs several times more."""
-    return _tuple_new(
-        Event,
-        (kind, run_id, flow_name, path, ts, step, node, action, elapsed_s,
-         None, None, None, None, params, None, None, store, None),
-    )  # fmt: skip

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import EVENT_KINDS, FLOW_END, FLOW_START, Subscriber
+from .events import EVENT_KINDS, FLOW_END, FLOW_START, NODE_END, NODE_START, Subscriber
 
 _current: ContextVar[Frame | None] = ContextVar("pocketflow_ext_frame", default=None)
 _global_subscribers: list[Subscriber] = []
@@ -80,7 +80,7 @@ def new_run_id(flow_name: str) -> str:
 
 
 class Run:
-    """One top-level flow execution: identity, step counter, cancel flag."""
+    """One top-level flow execution: identity, step counter, cancel flag (or None)."""
 
     __slots__ = ("run_id", "flow_name", "store", "cancel", "_steps", "options")
 
@@ -92,7 +92,8 @@ class Run:
         self.flow_name = flow_name
         self.run_id = options.run_id or new_run_id(flow_name)
         self.store = store
-        self.cancel = options.cancel or threading.Event()
+        # None unless someone can cancel (a background run): the flag is read before every node.
+        self.cancel = options.cancel
         self._steps = itertools.count(1)
 
     def next_step(self) -> int:
@@ -141,9 +142,12 @@ class Level:
         "names",
         "listeners",
         "table",
+        "on_node_start",
+        "on_node_end",
         "paths",
         "wants_events",
         "max_steps",
+        "guarded",
         "steps",
         "store",
     )
@@ -166,12 +170,17 @@ class Level:
         inherited = parent.listeners if parent else ()
         self.listeners: tuple[ListenerLevel, ...] = (*inherited, (len(path) + 1, own))
         self.table = _delivery_table(self.listeners)
+        # The two kinds delivered for every node, as attributes: the hot path reads them.
+        self.on_node_start = self.table[NODE_START]
+        self.on_node_end = self.table[NODE_END]
         self.paths: dict[str, str] = {}  # node name -> full path, built once per name
         # Event records are only built when someone consumes them; hooks get plain args.
         self.wants_events = bool(_global_subscribers) or any(
             kind is None for _, entries in self.listeners for kind, _cb in entries
         )
         self.max_steps: int | None = getattr(flow, "max_steps", None)
+        # Whether something may stop the run before a node: max_steps or a cancel flag.
+        self.guarded = self.max_steps is not None or run.cancel is not None
         self.steps = 0
         self.store = store
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
+import pytest
+
 import pocketflow_ext
-from pocketflow_ext import Event, Flow, Node
+from pocketflow_ext import BatchFlow, Event, Flow, Node
 
 
 class Work(Node):
@@ -42,6 +46,28 @@ def test_event_records_carry_the_documented_fields(events) -> None:
     assert end.status == "completed" and end.steps == 1 and end.store is store
     assert all(e.run_id == start.run_id and e.flow_name == "f" for e in events)
     assert [e.ts for e in events] == sorted(e.ts for e in events)
+
+
+def test_node_records_built_positionally_put_every_value_in_its_named_field(events) -> None:
+    # dispatch.advance builds node records positionally for speed; compare them with
+    # records built by keyword, field by field (every other field must stay None).
+    class Items(BatchFlow):
+        def prep(self, shared):
+            return [{"item": 7}]
+
+    store = {"k": 1}
+    Items(start=Work(), flow_name="f").run(store)
+    node_start, node_end = (e for e in events if e.kind.startswith("node_"))
+    run_id = node_start.run_id
+    assert node_start == Event(
+        "node_start", run_id, "f", "f/Work", node_start.ts, step=1, node="Work",
+        params={"item": 7}, store=store,
+    )  # fmt: skip
+    assert node_end == Event(
+        "node_end", run_id, "f", "f/Work", node_end.ts, step=1, node="Work", action="done",
+        elapsed_s=node_end.elapsed_s, params={"item": 7}, store=store,
+    )  # fmt: skip
+    assert node_end.elapsed_s >= 0 and node_start.store is store and node_end.store is store
 
 
 def test_a_subscriber_that_raises_does_not_stop_the_next_one(ext_logs) -> None:
@@ -86,3 +112,32 @@ def test_a_subscriber_that_unsubscribes_itself_does_not_make_the_next_one_miss_e
         "node_end",
         "flow_end",
     ]
+
+
+def test_a_node_whose_next_node_lookup_raises_still_ends_once(events) -> None:
+    # Upstream's "Flow ends" warning turned into an error by a warnings filter: the node
+    # itself finished, so it gets its node_end; the run fails on the raised warning.
+    class Lost(Node):
+        def post(self, shared, prep_res, exec_res):
+            return "nowhere"
+
+    lost = Lost()
+    lost - "elsewhere" >> Work()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="Flow ends: 'nowhere'"):
+            Flow(start=lost).run({})
+    assert [e.kind for e in events] == ["flow_start", "node_start", "node_end", "flow_end"]
+    assert events[2].action == "nowhere" and events[3].status == "failed"
+
+
+def test_hooks_that_raise_on_node_start_and_end_are_logged_and_the_run_goes_on(ext_logs) -> None:
+    calls: list[str] = []
+    flow = Flow(start=Work())
+    flow.on("node_start", lambda name, store: 1 / 0)
+    flow.on("node_end", lambda name, action, elapsed, store: 1 / 0)
+    flow.on("node_end", lambda name, action, elapsed, store: calls.append(f"{name}:{action}"))
+    assert flow.run({}) == "done"
+    assert calls == ["Work:done"]
+    failed = [r for r in ext_logs.records if r.exc_info]
+    assert len(failed) == 2 and all("raised; the run continues" in r.getMessage() for r in failed)
