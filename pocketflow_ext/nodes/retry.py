@@ -2,52 +2,28 @@
 
 Upstream's ``_exec`` keeps running the attempts (``max_retries``, ``wait``,
 ``exec_fallback``). The delay before each retry (and the ``node_retry`` event) comes from
-the ``wait`` descriptor in ``retry_wait.py``. Only with ``retry_on`` set is ``exec`` shadowed
-for the call, so an exception outside ``retry_on`` goes to ``exec_fallback`` at once.
+the ``wait`` descriptor in ``retry_wait.py``. ``retry_on`` is honoured by a seam installed
+the first time a node uses it (``retry_on.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError
 from ..mro import NextInMro
+from .retry_on import ANY_EXCEPTION, RetryOn, exception_types, exec_honouring_retry_on
 from .retry_wait import RetryWait
 
 # Own generator, seeded from the OS: jitter must never draw from (or disturb) the global one.
 _jitter_random = random.Random()
 
 
-_ANY_EXCEPTION: tuple[type[BaseException], ...] = (Exception,)
-
-# Whether a class's upstream ``_exec`` is a coroutine function (AsyncNode and friends).
-_async_exec: dict[type, bool] = {}
-
-
-class _GiveUp(BaseException):
-    """Carries a fallback's exception past upstream's ``except Exception`` retry loop."""
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__()
-        self.exc = exc
-
-
 def _number(value: Any, what: str, minimum: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
         raise ConfigurationError(f"{what} must be a number >= {minimum}, got {value!r}")
     return value
-
-
-def _exception_types(value: Any) -> tuple[type[BaseException], ...]:
-    types = value if isinstance(value, tuple) else (value,)
-    if not types or not all(isinstance(t, type) and issubclass(t, Exception) for t in types):
-        raise ConfigurationError(
-            f"retry_on must be an Exception subclass or a tuple of them, got {value!r}"
-        )
-    return types
 
 
 class RetryMixin:
@@ -62,7 +38,7 @@ class RetryMixin:
     backoff: float = 1.0
     max_delay: float | None = None
     jitter: float = 0.0
-    retry_on: tuple[type[BaseException], ...] = _ANY_EXCEPTION
+    retry_on = RetryOn()
     wait = RetryWait()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -72,6 +48,8 @@ class RetryMixin:
         value = cls.__dict__.get("wait")
         if value is not None and not isinstance(value, RetryWait):
             cls.wait = RetryWait(value)
+        if "retry_on" in cls.__dict__:  # checked when a node is made (the error names it)
+            _retry_on.install()
 
     def __init__(
         self,
@@ -121,9 +99,12 @@ class RetryMixin:
         elif self.jitter:
             _number(self.jitter, f"{cls.__name__}.jitter", 0)
         if retry_on is not None:
-            self.retry_on = _exception_types(retry_on)
-        elif self.retry_on is not _ANY_EXCEPTION:
-            self.retry_on = _exception_types(self.retry_on)
+            self.retry_on = exception_types(retry_on)
+            _retry_on.install()
+        elif self.retry_on is not ANY_EXCEPTION:
+            # Also catches a class attribute assigned after the class was defined.
+            self.retry_on = exception_types(self.retry_on)
+            _retry_on.install()
 
     def retry_delay_for(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
@@ -135,37 +116,9 @@ class RetryMixin:
             delay += _jitter_random.uniform(0, self.jitter)
         return max(delay, wait)
 
-    def _exec(self, prep_res: Any) -> Any:
-        upstream = _next_exec[type(self)]
-        if self.max_retries <= 1 or self.retry_on is _ANY_EXCEPTION:
-            return upstream(self, prep_res)  # the common case: upstream's loop as it is
-        is_async = _async_exec.get(type(self))
-        if is_async is None:  # a property of the class's MRO, so computed once per class
-            is_async = _async_exec[type(self)] = asyncio.iscoroutinefunction(upstream)
-        if is_async:
-            return self._exec_retry_on_async(prep_res, upstream)
-        wrapper = _FailFast(self, getattr(self, "exec"))
-        self.exec = wrapper  # shadows the class's exec for this call only
-        try:
-            return upstream(self, prep_res)
-        except _GiveUp as give_up:
-            failure = give_up.exc
-        finally:
-            if self.__dict__.get("exec") is wrapper:
-                del self.exec
-        raise failure
-
-    async def _exec_retry_on_async(self, prep_res: Any, upstream: Callable[..., Any]) -> Any:
-        wrapper = _FailFastAsync(self, getattr(self, "exec_async"))
-        self.exec_async = wrapper
-        try:
-            return await upstream(self, prep_res)
-        except _GiveUp as give_up:
-            failure = give_up.exc
-        finally:
-            if self.__dict__.get("exec_async") is wrapper:
-                del self.exec_async
-        raise failure
+    def _exec_with_retry_on(self, prep_res: Any) -> Any:
+        """Becomes ``_exec`` once any node uses ``retry_on`` (see ``retry_on.py``)."""
+        return exec_honouring_retry_on(self, prep_res, _next_exec[type(self)])
 
 
 def _user_attrs(cls: type) -> set[str]:
@@ -179,39 +132,5 @@ def _user_attrs(cls: type) -> set[str]:
     return names
 
 
-class _FailFast:
-    """``exec`` for one call: an exception outside ``retry_on`` skips the remaining attempts.
-
-    The fallback's result is returned as if ``exec`` had succeeded, which is exactly where
-    upstream's loop would have put it; a fallback that raises is carried past the loop.
-    """
-
-    def __init__(self, node: Any, original: Callable[[Any], Any]) -> None:
-        self.node, self.original = node, original
-
-    def __call__(self, prep_res: Any) -> Any:
-        try:
-            return self.original(prep_res)
-        except Exception as exc:
-            if isinstance(exc, self.node.retry_on):
-                raise
-            try:
-                return self.node.exec_fallback(prep_res, exc)
-            except Exception as fallback_exc:
-                raise _GiveUp(fallback_exc) from None
-
-
-class _FailFastAsync(_FailFast):
-    async def __call__(self, prep_res: Any) -> Any:
-        try:
-            return await self.original(prep_res)
-        except Exception as exc:
-            if isinstance(exc, self.node.retry_on):
-                raise
-            try:
-                return await self.node.exec_fallback_async(prep_res, exc)
-            except Exception as fallback_exc:
-                raise _GiveUp(fallback_exc) from None
-
-
 _next_exec = NextInMro(RetryMixin, "_exec")
+_retry_on: RetryOn = vars(RetryMixin)["retry_on"]

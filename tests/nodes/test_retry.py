@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 
 import pocketflow
 import pytest
@@ -239,6 +241,62 @@ def test_a_non_matching_exception_without_fallback_propagates_after_one_attempt(
     with pytest.raises(KeyError):
         Flow(start=NoFallback(error=KeyError, max_retries=4, retry_on=ValueError)).run(shared)
     assert shared["attempts"] == [0]
+
+
+def test_retry_on_assigned_on_a_node_after_construction_is_honoured() -> None:
+    node = Flaky(error=KeyError, max_retries=5)
+    node.retry_on = TimeoutError
+    shared, retries = run_with_retries(node)
+    assert shared["attempts"] == [0] and shared["result"] == "fallback" and retries == []
+
+
+def test_retry_on_from_the_class_body_is_honoured() -> None:
+    class OnlyTimeouts(Flaky):
+        retry_on = (TimeoutError,)
+
+    shared, _ = run_with_retries(OnlyTimeouts(error=KeyError, max_retries=5))
+    assert shared["attempts"] == [0] and shared["result"] == "fallback"
+
+
+def test_a_bad_retry_on_assigned_on_a_node_is_a_configuration_error() -> None:
+    node = Node()
+    with pytest.raises(ConfigurationError, match="retry_on must be an Exception subclass"):
+        node.retry_on = "TimeoutError"  # type: ignore[assignment]
+
+
+# Whether the retry_on seam is installed is process state, so these start a fresh Python.
+_SEAM_CHECK = """
+import pocketflow_ext
+from pocketflow_ext.mixins import RetryMixin
+
+class Work(pocketflow_ext.Node):
+    max_retries = 3
+    retry_delay = 0.01
+    def exec(self, prep_res):
+        return 1
+
+pocketflow_ext.Flow(start=Work()).run({})
+print("_exec" in vars(RetryMixin))  # retry configured, retry_on never used: no seam
+{use}
+print("_exec" in vars(RetryMixin))
+"""
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        "Work().retry_on = KeyError",
+        "Work(retry_on=KeyError)",
+        "class Picky(Work):\n    retry_on = KeyError",
+        "Work.retry_on = KeyError\nWork()",
+    ],
+    ids=["node attribute", "constructor", "class body", "class attribute set later"],
+)
+def test_the_retry_on_seam_is_installed_only_once_retry_on_is_used(use: str) -> None:
+    script = _SEAM_CHECK.replace("{use}", use)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
 
 
 def test_retry_extras_work_when_the_node_runs_alone() -> None:
