@@ -108,6 +108,7 @@ class RetryMixin:
 
     def retry_delay_for(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        _retry_on.notice_late_setting(self)
         wait = getattr(self, "wait", 0) or 0
         delay = wait * self.backoff ** (attempt - 1)
         if self.max_delay is not None:

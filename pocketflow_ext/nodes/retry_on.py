@@ -11,6 +11,7 @@ never pay for it. ``RetryOn`` is the data descriptor that notices an assignment 
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,21 @@ class RetryOn:
 
     def installed(self) -> bool:
         return "_exec" in vars(self.owner)
+
+    def notice_late_setting(self, node: Any) -> None:
+        """Called before a retry. A ``retry_on`` this node has although the seam is missing
+        was assigned to its class after the node was made: install the seam for the next
+        executions and say so (this one already runs upstream's loop, which retries all)."""
+        if self.installed() or node.retry_on is ANY_EXCEPTION:
+            return
+        self.install()
+        warnings.warn(
+            f"retry_on of {type(node).__name__} was set on the class after its nodes were "
+            "created, so this execution retries every exception; it applies from the next "
+            "execution on. Set retry_on in the class body, as a constructor argument or on "
+            "the node.",
+            stacklevel=2,
+        )
 
 
 # Whether a class's upstream ``_exec`` is a coroutine function (AsyncNode and friends).

@@ -299,6 +299,40 @@ def test_the_retry_on_seam_is_installed_only_once_retry_on_is_used(use: str) -> 
     assert out.stdout.split() == ["False", "True"]
 
 
+_LATE_CLASS_SETTING = """
+import warnings
+import pocketflow_ext
+
+class Picky(pocketflow_ext.Node):
+    def exec(self, prep_res):
+        self.calls = getattr(self, "calls", 0) + 1
+        raise KeyError("not retryable")
+    def exec_fallback(self, prep_res, exc):
+        return self.calls
+
+node = Picky(max_retries=3)
+Picky.retry_on = (TimeoutError,)  # after the node was made, as monkeypatch.setattr would
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    print(node._run({}) is None, node.calls)  # this execution: every attempt
+    node.calls = 0
+    node._run({})
+print(node.calls)  # the next one: one attempt, then the fallback
+print([str(w.message) for w in caught])
+"""
+
+
+def test_retry_on_set_on_a_class_after_its_nodes_were_made_warns_and_applies_next_time() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _LATE_CLASS_SETTING], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    first, second, messages = out.stdout.splitlines()
+    assert first == "True 3" and second == "1"
+    assert "retry_on of Picky was set on the class after its nodes were created" in messages
+    assert messages.count("retry_on of Picky") == 1
+
+
 def test_retry_extras_work_when_the_node_runs_alone() -> None:
     shared: dict = {}
     Flaky(fails=1, max_retries=2, backoff=2.0).run(shared)
