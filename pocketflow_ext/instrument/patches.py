@@ -36,31 +36,27 @@ def _observed(instance: Any) -> bool:
     return instance is not None and not isinstance(instance, HooksMixin)
 
 
-def _run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if not _observed(instance):
-        return wrapped(*args, **kwargs)
-    shared = _arg(args, kwargs, 0, "shared")
-    start = planned_start(instance)
-    if start is not None:
-        # A flow nested in a resumed run enters mid-graph, as ResumeMixin._run does.
-        return starting_at(instance, start)._run(shared)
-    pending = claimed_by(instance)
-    if pending is not None:
-        return pending.run(instance, shared)
-    return observe.run_flow(instance, shared, wrapped)
+def _level(is_async: bool) -> Callable[..., Any]:
+    """The wrapper for a flow level, ``_run`` or (``is_async``) ``_run_async``."""
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not _observed(instance):
+            return wrapped(*args, **kwargs)
+        shared = _arg(args, kwargs, 0, "shared")
+        start = planned_start(instance)
+        if start is not None:
+            # A flow nested in a resumed run enters mid-graph, as ResumeMixin._run does.
+            entered = starting_at(instance, start)
+            return entered._run_async(shared) if is_async else entered._run(shared)
+        pending = claimed_by(instance)
+        if pending is not None:
+            return (pending.run_async if is_async else pending.run)(instance, shared)
+        return (observe.run_flow_async if is_async else observe.run_flow)(instance, shared, wrapped)
+
+    return wrapper
 
 
-def _run_async(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if not _observed(instance):
-        return wrapped(*args, **kwargs)
-    shared = _arg(args, kwargs, 0, "shared")
-    start = planned_start(instance)
-    if start is not None:
-        return starting_at(instance, start)._run_async(shared)
-    pending = claimed_by(instance)
-    if pending is not None:
-        return pending.run_async(instance, shared)
-    return observe.run_flow_async(instance, shared, wrapped)
+_run, _run_async = _level(is_async=False), _level(is_async=True)
 
 
 def _orch(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

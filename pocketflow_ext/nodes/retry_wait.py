@@ -45,10 +45,11 @@ class RetryWait:
         if node is None:
             return self.default
         base = node.__dict__.get("wait", self.default)
-        loop = _RETRY_LOOPS.get(sys._getframe(1).f_code)
+        caller = sys._getframe(1)
+        loop = _RETRY_LOOPS.get(caller.f_code)
         if loop is None:
             return base
-        return _failed_attempt(node, sys._getframe(1), loop, base)
+        return _failed_attempt(node, caller, loop, base)
 
     def __set__(self, node: Any, value: Any) -> None:
         node.__dict__["wait"] = value

@@ -198,29 +198,23 @@ class Store(dict):
             try:
                 observer(key, old, new)
             except Exception:
-                self._observer_failed(observer, key)
-
-    def _observer_failed(self, observer: Observer, key: Any) -> None:
-        _log.exception(
-            "store %r: observer %r raised on key %r; the write stands", self._name, observer, key
-        )
+                _log.exception(
+                    "store %r: observer %r raised on key %r; the write stands",
+                    self._name,
+                    observer,
+                    key,
+                )
 
     def __setitem__(self, key: str, value: Any) -> None:
-        # The hot path (every node writes): the full check only runs when the type is off,
-        # and observers are called inline (as _notify does) to save a call per write.
+        # The hot path (every node writes): the full check only runs when the type is off.
         expected = self._schema.get(key)
         if expected is not None and not isinstance(value, expected):
             self._check(key, value)
         data = self._data
-        observers = self._observers
-        if observers:
+        if self._observers:
             old = data.get(key, MISSING)
             data[key] = value
-            for observer in observers:
-                try:
-                    observer(key, old, value)
-                except Exception:
-                    self._observer_failed(observer, key)
+            self._notify(key, old, value)
         else:
             data[key] = value
 

@@ -102,7 +102,7 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
         frame.node = None
     if name is None:
         return
-    frame.node, frame.step = name, next(level.run._steps)
+    frame.node, frame.step = name, next(level.run.step_numbers)
     frame.count += 1  # added to level.steps when the frame ends (observe.orchestrate)
     if level.max_steps is not None:  # the trail is only for max_steps' error message
         frame.recent.append(name)
@@ -133,9 +133,8 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
 
 def node_error(frame: Frame, exc: BaseException) -> None:
     elapsed = _clock() - frame.t0
-    level, name = frame.level, frame.node
+    level, name, path = frame.level, frame.node, frame.path
     frame.node = None
-    path = f"{level.path}/{name}"
     event = (
         _node_event(frame, ev.NODE_ERROR, path, name, elapsed_s=elapsed, **_failure(exc))
         if level.wants_events
@@ -145,8 +144,7 @@ def node_error(frame: Frame, exc: BaseException) -> None:
 
 
 def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -> None:
-    level, name = frame.level, frame.node
-    path = f"{level.path}/{name}"
+    level, name, path = frame.level, frame.node, frame.path
     event = (
         _node_event(
             frame, ev.NODE_RETRY, path, name, attempt=attempt, delay_s=delay_s, **_failure(exc)

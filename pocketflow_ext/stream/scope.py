@@ -82,7 +82,7 @@ def new_run_id(flow_name: str) -> str:
 class Run:
     """One top-level flow execution: identity, step counter, cancel flag (or None)."""
 
-    __slots__ = ("run_id", "flow_name", "store", "cancel", "_steps", "options")
+    __slots__ = ("run_id", "flow_name", "store", "cancel", "step_numbers", "options")
 
     def __init__(self, flow_name: str, store: Any) -> None:
         options = _pending_options.get() or RunOptions()
@@ -94,10 +94,7 @@ class Run:
         self.store = store
         # None unless someone can cancel (a background run): the flag is read before every node.
         self.cancel = options.cancel
-        self._steps = itertools.count(1)
-
-    def next_step(self) -> int:
-        return next(self._steps)
+        self.step_numbers = itertools.count(1)  # next() gives each node execution its step
 
 
 # One listener table entry: (cut, listeners) where ``cut`` strips a level's own path
