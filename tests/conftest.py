@@ -1,8 +1,12 @@
-"""Shared fixtures: an event recorder and a guard that no test leaks process-wide subscribers."""
+"""Shared fixtures: an event recorder, a guard that no test leaks process-wide subscribers,
+and a fresh PostgreSQL database per test."""
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
@@ -36,3 +40,31 @@ def ext_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixt
     caplog.set_level(logging.DEBUG, logger="pocketflow_ext")
     yield caplog
     root.propagate = propagate
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test.
+
+    The server comes from ``$POCKETFLOW_EXT_TEST_PG_URL`` (``.ci/run`` starts one with
+    ``.ci/postgres``). Without it the test is skipped with a message; in CI it fails.
+    """
+    server = os.environ.get("POCKETFLOW_EXT_TEST_PG_URL")
+    if not server:
+        message = (
+            "PostgreSQL tests need a server: run `bash .ci/run`, or "
+            '`eval "$(bash .ci/postgres start)"` before pytest, or set '
+            "POCKETFLOW_EXT_TEST_PG_URL=postgresql://user@host:port/db"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    psycopg = pytest.importorskip("psycopg", reason='needs pip install -e ".[postgres]"')
+    name = f"pfx_test_{secrets.token_hex(6)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urllib.parse.urlunsplit(urllib.parse.urlsplit(server)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
