@@ -29,8 +29,10 @@ class FieldCheck:
             errors = getattr(exc, "errors", None)
             if callable(errors):
                 details = errors()
-                if details:
-                    return str(details[0].get("msg", exc))
+                if details:  # the first complaint, with where in the value it is
+                    where = ".".join(map(str, details[0].get("loc", ())))
+                    message = str(details[0].get("msg", exc))
+                    return f"at {where}: {message}" if where else message
             return str(exc)
         return None
 
