@@ -125,13 +125,21 @@ def _model_checks(model: type) -> dict[str, FieldCheck]:
         target: Any = annotation
         if field.metadata:  # Annotated[annotation, *metadata], spelt so it parses on 3.10
             target = operator.getitem(Annotated, (annotation, *field.metadata))
+        label = _annotation_label(annotation)
         try:
-            # Arbitrary classes (a client, an array) are checked with isinstance: the model
-            # itself could only be defined if its config allowed them.
-            adapter = TypeAdapter(target, config=ConfigDict(arbitrary_types_allowed=True))
-        except PydanticUserError:  # models, dataclasses, TypedDicts carry their own config
-            adapter = TypeAdapter(target)
-        checks[name] = FieldCheck(adapter, _annotation_label(annotation), model.__name__)
+            try:
+                # Arbitrary classes (a client, an array) are checked with isinstance: the
+                # model itself could only be defined if its config allowed them.
+                adapter = TypeAdapter(target, config=ConfigDict(arbitrary_types_allowed=True))
+            except PydanticUserError:  # models, dataclasses, TypedDicts bring their config
+                adapter = TypeAdapter(target)
+            adapter.core_schema["type"]  # noqa: B018 - an undefined forward reference raises here, not on the first write
+        except Exception as exc:
+            raise TypeError(
+                f"schema {model.__name__}: field {name!r} ({label}) cannot be checked: {exc}. "
+                f"If it names a type defined later, call {model.__name__}.model_rebuild() first"
+            ) from exc
+        checks[name] = FieldCheck(adapter, label, model.__name__)
     return checks
 
 

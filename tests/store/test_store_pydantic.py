@@ -130,3 +130,11 @@ def test_the_core_does_not_import_pydantic_for_a_dict_schema() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_field_whose_type_is_not_defined_yet_is_named_when_the_store_is_made() -> None:
+    class Draft(pydantic.BaseModel):
+        review: "Review"  # noqa: F821 - defined later, model_rebuild() never called
+
+    with pytest.raises(TypeError, match=r"field 'review'.*model_rebuild\(\)"):
+        Store(schema=Draft)
