@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,11 +160,13 @@ def _encode_container(value: Any, active: set[int]) -> tuple[Any, bool]:
     return _marker(value), True
 
 
+def _plain_key(key: Any) -> bool:
+    """True when ``key`` can be a JSON object key as it is (a str, not our tag, valid UTF-8)."""
+    return isinstance(key, str) and key != TAG and utf8_safe(key)
+
+
 def _plain_keys(mapping: Mapping[Any, Any]) -> bool:
-    """True when every key can be a JSON object key as it is (a str, not our tag, valid UTF-8)."""
-    if TAG in mapping or not all(isinstance(k, str) for k in mapping):
-        return False
-    return all(map(utf8_safe, mapping))
+    return all(map(_plain_key, mapping))
 
 
 def _type_name(value: Any) -> str:
@@ -202,23 +204,25 @@ def dumps_store(data: Mapping[Any, Any]) -> tuple[str, list[str]]:
         else:
             if utf8_safe(text):
                 return text, []
-    items = list(data.items())  # one view of the store even if another thread writes
-    plain = _plain_keys(dict(items))
-    parts: list[str] = []
+    entries: list[tuple[Any, str]] = []
     lossy_keys: list[str] = []
-    for key, value in items:
-        value_text, lossy = encode_key_value(value)
-        if plain:
-            parts.append(f"{_ENCODER.encode(key)}: {value_text}")
-        else:
-            key_text, key_lossy = encode_key_value(key)
-            parts.append(f"[{key_text}, {value_text}]")
-            lossy = lossy or key_lossy
-        if lossy:
+    for key, value in list(data.items()):  # one view of the store even if a thread writes
+        text, lossy = encode_key_value(value)
+        entries.append((key, text))
+        if lossy or (not _plain_key(key) and encode_key_value(key)[1]):
             lossy_keys.append(key if isinstance(key, str) else _safe_str(key))
-    if plain:
-        return "{" + ", ".join(parts) + "}", lossy_keys
-    return f'{{"{TAG}": "dict", "items": [{", ".join(parts)}]}}', lossy_keys
+    return store_text(entries), lossy_keys
+
+
+def store_text(entries: Iterable[tuple[Any, str]]) -> str:
+    """JSON text of a store from its keys and each value's text from ``encode_key_value``:
+    what ``dumps_store`` writes, assembled without encoding the values again (a full
+    checkpoint built from the per-key texts of earlier ones)."""
+    entries = list(entries)
+    if all(_plain_key(key) for key, _ in entries):
+        return "{" + ", ".join(f"{_ENCODER.encode(key)}: {text}" for key, text in entries) + "}"
+    pairs = ", ".join(f"[{encode_key_value(key)[0]}, {text}]" for key, text in entries)
+    return f'{{"{TAG}": "dict", "items": [{pairs}]}}'
 
 
 def _safe_str(key: Any) -> str:

@@ -24,6 +24,7 @@ from pocketflow_ext.store.codec import (
     encode_key_value,
     fast_json,
     loads,
+    store_text,
 )
 
 SURROGATE_NAME = os.fsdecode(b"caf\xe9-\xff.txt")  # a non-UTF-8 file name, as os.listdir gives it
@@ -132,6 +133,17 @@ def test_plain_json_is_the_c_encoders_text() -> None:
     data = {"text": "héllo 日本", "n": [1, 2.5, None, True], "nested": {"a": {"b": []}}}
     assert encode_key_value(data) == (json.dumps(data, ensure_ascii=False), False)
     assert dumps_store(data) == (json.dumps(data, ensure_ascii=False), [])
+
+
+@pytest.mark.parametrize(
+    "store",
+    [{"a": [1, (2,)], "b": SURROGATE_NAME}, {1: "one", "1": "str one", (2, 3): {4}}, {}],
+    ids=["str-keys", "odd-keys", "empty"],
+)
+def test_a_store_assembled_from_per_key_texts_is_what_dumps_store_writes(store) -> None:
+    texts = {key: encode_key_value(value)[0] for key, value in store.items()}
+    text = store_text(texts.items())
+    assert text == dumps_store(store)[0] and same(loads(text), store)
 
 
 # ── property-style: many random hostile values, each exact ────────────────────
