@@ -162,7 +162,10 @@ def _encode_container(value: Any, active: set[int]) -> tuple[Any, bool]:
 
 def _plain_key(key: Any) -> bool:
     """True when ``key`` can be a JSON object key as it is (a str, not our tag, valid UTF-8)."""
-    return isinstance(key, str) and key != TAG and utf8_safe(key)
+    try:
+        return isinstance(key, str) and key != TAG and utf8_safe(key)
+    except Exception:  # isinstance itself fails on an object whose __class__ raises
+        return False
 
 
 def _plain_keys(mapping: Mapping[Any, Any]) -> bool:
@@ -209,8 +212,9 @@ def dumps_store(data: Mapping[Any, Any]) -> tuple[str, list[str]]:
     for key, value in list(data.items()):  # one view of the store even if a thread writes
         text, lossy = encode_key_value(value)
         entries.append((key, text))
-        if lossy or (not _plain_key(key) and encode_key_value(key)[1]):
-            lossy_keys.append(key if isinstance(key, str) else _safe_str(key))
+        plain = _plain_key(key)
+        if lossy or (not plain and encode_key_value(key)[1]):
+            lossy_keys.append(key if plain else _safe_str(key))
     return store_text(entries), lossy_keys
 
 

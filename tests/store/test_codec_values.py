@@ -293,6 +293,14 @@ def test_an_unencodable_value_is_a_marker_for_its_key_only(bad: Any, type_name: 
         assert isinstance(marker, Unserialisable) and marker.type_name.endswith(type_name)
 
 
+def test_an_unencodable_key_is_a_marker_and_the_other_keys_are_kept() -> None:
+    key = BrokenClass()
+    text, lossy = dumps_store({key: 1, "fine": (2,)})
+    back = loads(strict_json(text) and text)
+    assert lossy == ["<BrokenClass>"] and back["fine"] == (2,)
+    assert [type(k) for k in back] == [Unserialisable, str]
+
+
 def test_a_marker_repr_with_lone_surrogates_is_valid_utf8() -> None:
     class Named:
         def __repr__(self) -> str:
