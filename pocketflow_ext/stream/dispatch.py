@@ -15,9 +15,6 @@ from .scope import Frame, Level, _global_subscribers
 
 _log = get_logger("hooks")
 
-# Node start/end records are built positionally, in Event's field order: two are built
-# per node, and keyword construction of an 18-field NamedTuple costs several times more.
-_new_record = tuple.__new__
 _clock = time.perf_counter
 
 
@@ -54,7 +51,15 @@ def _listener_failed(listener: Any) -> None:
 
 def _event(level: Level, kind: str, path: str, **fields: Any) -> Event:
     run = level.run
-    return Event(kind, run.run_id, run.flow_name, path, time.time(), store=level.store, **fields)
+    return Event(
+        kind=kind,
+        run_id=run.run_id,
+        flow_name=run.flow_name,
+        path=path,
+        ts=time.time(),
+        store=level.store,
+        **fields,
+    )
 
 
 def _node_event(
@@ -83,12 +88,19 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
         path = frame.path
         if level.wants_events:
             run = level.run
-            event = _new_record(
-                Event,
-                (NODE_END, run.run_id, run.flow_name, path, time.time(), frame.step,
-                 frame.node, action, elapsed, None, None, None, None, frame.params, None,
-                 None, store, None),
-            )  # fmt: skip
+            event = Event(
+                kind=NODE_END,
+                run_id=run.run_id,
+                flow_name=run.flow_name,
+                path=path,
+                ts=time.time(),
+                step=frame.step,
+                node=frame.node,
+                action=action,
+                elapsed_s=elapsed,
+                params=frame.params,
+                store=store,
+            )
             if _global_subscribers:
                 _to_global_subscribers(event)
         for cut, callback, is_subscriber in level.on_node_end:
@@ -113,11 +125,17 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
     frame.path = path
     if level.wants_events:
         run = level.run
-        event = _new_record(
-            Event,
-            (NODE_START, run.run_id, run.flow_name, path, time.time(), frame.step, name,
-             None, None, None, None, None, None, frame.params, None, None, store, None),
-        )  # fmt: skip
+        event = Event(
+            kind=NODE_START,
+            run_id=run.run_id,
+            flow_name=run.flow_name,
+            path=path,
+            ts=time.time(),
+            step=frame.step,
+            node=name,
+            params=frame.params,
+            store=store,
+        )
         if _global_subscribers:
             _to_global_subscribers(event)
     for cut, callback, is_subscriber in level.on_node_start:

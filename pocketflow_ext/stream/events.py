@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any
 
 FLOW_START = "flow_start"
 NODE_START = "node_start"
@@ -24,13 +25,16 @@ HOOK_SIGNATURES: Mapping[str, str] = {
 EVENT_KINDS = tuple(HOOK_SIGNATURES)
 
 
-class Event(NamedTuple):
-    """One immutable record of something that happened in a run.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One immutable record of something that happened in a run, built by keyword.
 
-    ``path`` is the node's place in the run (``Outer/Inner/Summarise``); ``node`` its
-    name within its own flow. ``status`` is set on ``flow_end`` (completed, failed,
-    cancelled). ``store`` and ``exc`` are live references for in-process subscribers;
-    persist their serialised form, never the objects.
+    Read fields by name: new fields may be added (always with a default), so a subscriber
+    written today keeps working. ``path`` is the node's place in the run
+    (``Outer/Inner/Summarise``); ``node`` its name within its own flow. The top flow of a
+    run is the one whose ``path == flow_name``. ``status`` is set on ``flow_end``
+    (completed, failed, cancelled). ``store`` and ``exc`` are live references for
+    in-process subscribers; persist their serialised form, never the objects.
     """
 
     kind: str
@@ -49,7 +53,7 @@ class Event(NamedTuple):
     params: Mapping[str, Any] | None = None
     status: str | None = None
     steps: int | None = None
-    store: Any = None
+    store: Any = field(default=None, repr=False)  # the whole shared store: too big to print
     exc: BaseException | None = None
 
 

@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,12 +42,17 @@ def subscribe(subscriber: Subscriber) -> Callable[[], None]:
 
 
 def global_subscribers() -> tuple[Subscriber, ...]:
+    """The process-wide subscribers, in call order."""
     return tuple(_global_subscribers)
 
 
-def current_frame() -> Frame | None:
-    """The orchestration frame of the code now running, or None outside any observed run."""
-    return _current.get()
+# The frame accessors are the ContextVar's own (C) methods, not wrappers around them:
+# current_frame() runs once per node.
+current_frame: Callable[[], Frame | None] = _current.get
+"""The orchestration frame of the code now running, or None outside any observed run."""
+set_current_frame: Callable[[Frame | None], Token[Frame | None]] = _current.set
+"""Make ``frame`` the current one; returns the token that ``reset_current_frame`` takes."""
+reset_current_frame: Callable[[Token[Frame | None]], None] = _current.reset
 
 
 @dataclass
@@ -62,6 +67,16 @@ class RunOptions:
 _pending_options: ContextVar[RunOptions | None] = ContextVar(
     "pocketflow_ext_run_options", default=None
 )
+
+
+def pending_options() -> RunOptions | None:
+    """The options waiting for the next top-level run in this context, if any."""
+    return _pending_options.get()
+
+
+def clear_pending_options() -> None:
+    """Drop waiting options, so a later run in this context starts with none."""
+    _pending_options.set(None)
 
 
 @contextmanager

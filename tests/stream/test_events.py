@@ -1,6 +1,8 @@
-"""The event record: kinds, hook signatures, immutability."""
+"""The event record: kinds, hook signatures, immutability, fields read by name."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -21,6 +23,25 @@ def test_event_kinds_and_hook_signatures_are_pocoflows() -> None:
 
 
 def test_events_are_immutable() -> None:
-    event = Event("flow_start", "r", "f", "f", 0.0)
+    event = Event(kind="flow_start", run_id="r", flow_name="f", path="f", ts=0.0)
     with pytest.raises(AttributeError):
         event.kind = "x"  # type: ignore[misc]
+
+
+def test_events_carry_the_documented_fields_and_default_the_optional_ones_to_none() -> None:
+    assert [f.name for f in dataclasses.fields(Event)] == [
+        "kind", "run_id", "flow_name", "path", "ts", "step", "node", "action", "elapsed_s",
+        "attempt", "delay_s", "error", "traceback", "params", "status", "steps", "store", "exc",
+    ]  # fmt: skip
+    event = Event(kind="node_start", run_id="r", flow_name="f", path="f/A", ts=1.0, node="A")
+    assert event.node == "A" and event.action is None and event.store is None
+
+
+def test_events_are_built_by_keyword_so_new_fields_cannot_shift_old_ones() -> None:
+    with pytest.raises(TypeError):
+        Event("flow_start", "r", "f", "f", 0.0)  # type: ignore[misc]
+
+
+def test_an_event_repr_leaves_out_the_store() -> None:
+    event = Event(kind="flow_start", run_id="r", flow_name="f", path="f", ts=0.0, store={"k": 1})
+    assert "run_id='r'" in repr(event) and "'k'" not in repr(event)
