@@ -18,9 +18,11 @@ from ..stream.scope import (
     Frame,
     Level,
     Run,
-    _current,
-    _global_subscribers,
-    _pending_options,
+    current_frame,
+    global_subscribers,
+    pending_options,
+    reset_current_frame,
+    set_current_frame,
 )
 from .naming import assign_names, base_name, name_of
 
@@ -31,15 +33,15 @@ def flow_label(flow: Any) -> str:
 
 def _wants_run(flow: Any) -> bool:
     return bool(
-        _global_subscribers
+        global_subscribers()
         or getattr(flow, "_listeners", None)
         or getattr(flow, "max_steps", None) is not None
-        or _pending_options.get() is not None
+        or pending_options() is not None
     )
 
 
 def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | None:
-    parent = _current.get()
+    parent = current_frame()
     if parent is None:
         if not _wants_run(flow):
             return None  # dormant: nothing listens, nothing to guard
@@ -60,7 +62,7 @@ def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | 
     level = Level(
         run, flow, path, parent_level, names, tuple(getattr(flow, "_listeners", ())), shared
     )
-    token = _current.set(Frame(level, None))
+    token = set_current_frame(Frame(level, None))
     dispatch.flow_start(level)
     return level, token
 
@@ -72,7 +74,7 @@ def _end_level(level: Level, token: Token[Frame | None], exc: BaseException | No
         else:
             dispatch.flow_end(level, status_for(exc), exc)
     finally:
-        _current.reset(token)
+        reset_current_frame(token)
 
 
 def status_for(exc: BaseException) -> str:
@@ -108,16 +110,16 @@ async def run_flow_async(flow: Any, shared: Any, call: Callable[[Any], Awaitable
 
 
 def _begin_frame(flow: Any, params: Any) -> tuple[Frame, Token[Frame | None]] | None:
-    outer = _current.get()
+    outer = current_frame()
     if outer is None or outer.level.flow is not flow:
         return None
     frame = Frame(outer.level, params or getattr(flow, "params", None) or None)
-    token = _current.set(frame)
+    token = set_current_frame(frame)
     if flow.start_node is not None:
         try:
             _start(frame, flow.start_node, flow)
         except BaseException:
-            _current.reset(token)
+            reset_current_frame(token)
             raise
     return frame, token
 
@@ -130,7 +132,7 @@ def _fail_frame(frame: Frame, exc: BaseException) -> None:
 def _end_frame(frame: Frame, token: Token[Frame | None]) -> None:
     # Counted per frame, not per node: parallel batch passes of one level each add theirs.
     frame.level.steps += frame.count
-    _current.reset(token)
+    reset_current_frame(token)
 
 
 def orchestrate(flow: Any, shared: Any, params: Any, call: Callable[..., Any]) -> Any:
@@ -175,7 +177,7 @@ def next_node(
     ``frame``: the current frame, when the caller has already read it and checked that it
     belongs to ``flow`` (this runs once per node, so every lookup counts)."""
     if frame is None:
-        frame = _current.get()
+        frame = current_frame()
         if frame is None or frame.level.flow is not flow:
             return call(flow, curr, action)
     try:

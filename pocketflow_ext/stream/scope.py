@@ -100,9 +100,9 @@ class Run:
     __slots__ = ("run_id", "flow_name", "store", "cancel", "step_numbers", "options")
 
     def __init__(self, flow_name: str, store: Any) -> None:
-        options = _pending_options.get() or RunOptions()
+        options = pending_options() or RunOptions()
         # Consumed here so a nested or later run in the same context starts fresh.
-        _pending_options.set(None)
+        clear_pending_options()
         self.options = options
         self.flow_name = flow_name
         self.run_id = options.run_id or new_run_id(flow_name)
