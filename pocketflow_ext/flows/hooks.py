@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError, HookError
+from ..graph import GraphNames, check_label
 from ..mro import NextInMro
 from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Subscriber
 from ..stream.scope import current_frame
 from ..subscribers.trace import ConsoleTrace
 from . import observe
-from .naming import GraphNames, check_label
 
 
 class HooksMixin:

@@ -13,6 +13,7 @@ from contextvars import Token
 from typing import Any
 
 from ..errors import MaxStepsExceeded, RunCancelled
+from ..graph import base_name, node_names, renamed
 from ..stream import dispatch
 from ..stream.scope import (
     Frame,
@@ -24,7 +25,6 @@ from ..stream.scope import (
     reset_current_frame,
     set_current_frame,
 )
-from .naming import assign_names, base_name, name_of
 
 
 def flow_label(flow: Any) -> str:
@@ -54,13 +54,14 @@ def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | 
         # A flow nested as a node is named by its parent's graph; one started inside a
         # node's code sits under that node.
         path = f"{parent_level.path}/{parent.node or base_name(flow)}"
-    # A run resumed mid-graph names its nodes from the original start (``naming_root``),
-    # so names match the run it continues.
-    root = getattr(flow, "naming_root", None) or flow.start_node
-    cache = getattr(flow, "_graph_names", None)
-    names = dict(cache.for_start(root) if cache else assign_names(root))
     level = Level(
-        run, flow, path, parent_level, names, tuple(getattr(flow, "_listeners", ())), shared
+        run,
+        flow,
+        path,
+        parent_level,
+        node_names(flow),
+        tuple(getattr(flow, "_listeners", ())),
+        shared,
     )
     token = set_current_frame(Frame(level, None))
     dispatch.flow_start(level)
@@ -191,8 +192,8 @@ def next_node(
     level = frame.level
     try:
         name = level.names[id(nxt)]
-    except KeyError:  # an edge added after the names were computed
-        name = name_of(level.names, nxt, flow)
+    except KeyError:
+        name = _new_node_name(level, nxt)
     if not level.guarded:
         dispatch.advance(frame, action, name)  # one call: nothing can stop the next node
     else:
@@ -204,9 +205,19 @@ def next_node(
 
 def _start(frame: Frame, node: Any, flow: Any) -> None:
     """Start the first node of a pass through the graph."""
-    name = name_of(frame.level.names, node, flow)
+    level = frame.level
+    try:
+        name = level.names[id(node)]
+    except KeyError:
+        name = _new_node_name(level, node)
     _check_guards(frame, name)
     dispatch.advance(frame, None, name)
+
+
+def _new_node_name(level: Level, node: Any) -> str:
+    """A node the level's names do not know: an edge was added since they were computed."""
+    level.names = renamed(level.flow)
+    return level.names.get(id(node)) or base_name(node)
 
 
 def _check_guards(frame: Frame, name: str) -> None:

@@ -15,10 +15,10 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from ..errors import RunExistsError
+from ..graph import cached_graph_json
 from ..recording import schema
 from ..recording.checkpoint_files import prepare_dir
 from ..recording.db import WorkflowDB, params_json
-from ..recording.graph import cached_graph_json
 from ..recording.recorder import Recorder, RunRecord, process_identity
 from ..recording.writer import check_durability, writer_for
 from ..stream.dispatch import error_text, traceback_text
