@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pocketflow_ext import WorkflowDB, __version__
-from pocketflow_ext.cli.main import split_run_args
+from pocketflow_ext.cli.run import split_run_args
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 CONSOLE = Path(sys.executable).with_name("pocketflow-ext")
