@@ -112,12 +112,13 @@ class GraphNames:
     ``name``) is not noticed; set names before the first run.
     """
 
-    __slots__ = ("_state",)
+    __slots__ = ("_state", "_paths")
 
     def __init__(self) -> None:
         # (root, nodes, copies of their successor dicts, names), replaced as a whole so
         # threads running the same flow never see half of an update.
         self._state: tuple[Any, list[Any], list[dict[Any, Any]], dict[int, str]] | None = None
+        self._paths: dict[str, dict[str, str]] = {}
 
     def names(self, root: Any) -> dict[int, str]:
         """``{id(node): name}`` for the graph rooted at ``root``; do not modify it."""
@@ -129,6 +130,15 @@ class GraphNames:
             except AttributeError:  # a node without successors: not cacheable
                 pass
         return self.rebuild(root)
+
+    def paths(self, prefix: str) -> dict[str, str]:
+        """``{name: f"{prefix}/{name}"}`` for the graph run at ``prefix``, filled in by the
+        caller as nodes first run there and kept for the next run (one string per node and
+        place, not one per node and run)."""
+        try:
+            return self._paths[prefix]
+        except KeyError:
+            return self._paths.setdefault(prefix, {})
 
     def rebuild(self, root: Any) -> dict[int, str]:
         nodes = graph_nodes(root)

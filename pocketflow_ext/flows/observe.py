@@ -13,7 +13,7 @@ from contextvars import Token
 from typing import Any
 
 from ..errors import MaxStepsExceeded, RunCancelled
-from ..graph import base_name, node_names, renamed
+from ..graph import base_name, names_cache, naming_root, renamed
 from ..stream import dispatch
 from ..stream.scope import (
     Frame,
@@ -54,12 +54,14 @@ def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | 
         # A flow nested as a node is named by its parent's graph; one started inside a
         # node's code sits under that node.
         path = f"{parent_level.path}/{parent.node or base_name(flow)}"
+    names = names_cache(flow)
     level = Level(
         run,
         flow,
         path,
         parent_level,
-        node_names(flow),
+        names.names(naming_root(flow)),
+        names.paths(path),
         tuple(getattr(flow, "_listeners", ())),
         shared,
     )
@@ -230,7 +232,7 @@ def _check_guards(frame: Frame, name: str) -> None:
             f"node {name!r}; resume it to continue from there"
         )
     if level.max_steps is not None and frame.count >= level.max_steps:
-        trail = " -> ".join(frame.recent)
+        trail = " -> ".join(frame.recent or ())
         raise MaxStepsExceeded(
             f"flow {level.path!r} exceeded max_steps={level.max_steps} "
             f"(last nodes run: {trail}); raise max_steps or check the loop's exit action"

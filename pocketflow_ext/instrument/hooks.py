@@ -58,6 +58,9 @@ class GlobalHook:
         name = getattr(self.callback, "__qualname__", None) or repr(self.callback)
         return f"{self.kind} hook {name}"
 
+    def wants(self, kind: str) -> bool:
+        return kind == self.kind  # no records built for kinds no hook listens to
+
     def __call__(self, event: Event) -> None:
         if event.kind != self.kind:
             return

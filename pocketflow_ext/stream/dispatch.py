@@ -65,10 +65,9 @@ def _event(level: Level, kind: str, path: str, **fields: Any) -> Event:
 def _node_event(
     frame: Frame, kind: str, path: str, name: str | None, **fields: Any
 ) -> Event | None:
-    level = frame.level
-    if not level.wants_events:
-        return None  # hooks only: no record to build
-    return _event(level, kind, path, step=frame.step, node=name, params=frame.params, **fields)
+    return _event(
+        frame.level, kind, path, step=frame.step, node=name, params=frame.params, **fields
+    )
 
 
 def _failure(exc: BaseException) -> dict[str, Any]:
@@ -78,15 +77,15 @@ def _failure(exc: BaseException) -> dict[str, Any]:
 def advance(frame: Frame, action: Any, name: str | None) -> None:
     """The node running in ``frame`` (if any) ended with ``action``; node ``name`` (if not
     None) starts. This runs once per node, so it is ``_deliver`` specialised by hand for
-    the two node kinds: records only when someone consumes them, hooks called with explicit
-    arguments (a ``*args`` call costs more than the rest of the loop)."""
+    the two node kinds: records only when some subscriber wants them, hooks called with
+    explicit arguments (a ``*args`` call costs more than the rest of the loop)."""
     level = frame.level
     store = level.store
     event = None
     if frame.node is not None:
         elapsed = _clock() - frame.t0
         path = frame.path
-        if level.wants_events:
+        if level.node_end_records:
             run = level.run
             event = Event(
                 kind=NODE_END,
@@ -116,14 +115,14 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
         return
     frame.node, frame.step = name, next(level.run.step_numbers)
     frame.count += 1  # added to level.steps when the frame ends (observe.orchestrate)
-    if level.max_steps is not None:  # the trail is only for max_steps' error message
+    if frame.recent is not None:  # the trail is only for max_steps' error message
         frame.recent.append(name)
     try:
         path = level.paths[name]
     except KeyError:  # once per node name and level
         path = level.paths[name] = f"{level.path}/{name}"
     frame.path = path
-    if level.wants_events:
+    if level.node_start_records:
         run = level.run
         event = Event(
             kind=NODE_START,
@@ -155,7 +154,7 @@ def node_error(frame: Frame, exc: BaseException) -> None:
     frame.node = None
     event = (
         _node_event(frame, ev.NODE_ERROR, path, name, elapsed_s=elapsed, **_failure(exc))
-        if level.wants_events
+        if level.records[ev.NODE_ERROR]
         else None
     )
     _deliver(level, ev.NODE_ERROR, event, path, (exc, level.store))
@@ -167,20 +166,20 @@ def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -
         _node_event(
             frame, ev.NODE_RETRY, path, name, attempt=attempt, delay_s=delay_s, **_failure(exc)
         )
-        if level.wants_events
+        if level.records[ev.NODE_RETRY]
         else None
     )
     _deliver(level, ev.NODE_RETRY, event, path, (attempt, exc, delay_s, level.store))
 
 
 def flow_start(level: Level) -> None:
-    event = _event(level, ev.FLOW_START, level.path) if level.wants_events else None
+    event = _event(level, ev.FLOW_START, level.path) if level.records[ev.FLOW_START] else None
     _deliver(level, ev.FLOW_START, event, level.path, (level.path.rsplit("/", 1)[-1], level.store))
 
 
 def flow_end(level: Level, status: str, exc: BaseException | None) -> None:
     event = None
-    if level.wants_events:
+    if level.records[ev.FLOW_END]:
         failure = _failure(exc) if exc else {}
         event = _event(level, ev.FLOW_END, level.path, status=status, steps=level.steps, **failure)
     _deliver(level, ev.FLOW_END, event, level.path, (level.steps, level.store))

@@ -18,7 +18,10 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..logging import get_logger
 from .events import EVENT_KINDS, FLOW_END, FLOW_START, NODE_END, NODE_START, Subscriber
+
+_log = get_logger("hooks")
 
 _current: ContextVar[Frame | None] = ContextVar("pocketflow_ext_frame", default=None)
 _global_subscribers: list[Subscriber] = []
@@ -125,22 +128,58 @@ Delivery = tuple[tuple[int | None, Callable[..., Any], bool], ...]
 def _delivery_table(listeners: tuple[ListenerLevel, ...]) -> dict[str, Delivery]:
     """Computed once per flow execution, so delivering an event is one loop over exactly
     its listeners. Node events reach every enclosing flow's hooks; flow start/end hooks only
-    fire on their own flow (their signatures carry no path); subscribers see everything."""
+    fire on their own flow (their signatures carry no path); subscribers get every kind
+    they want."""
     last = len(listeners) - 1
-    table: dict[str, Delivery] = {}
-    for kind in EVENT_KINDS:
-        flow_event = kind in (FLOW_START, FLOW_END)
-        rows: list[tuple[int | None, Callable[..., Any], bool]] = []
-        for i, (cut, entries) in enumerate(listeners):
-            for kind_wanted, callback in entries:
-                if kind_wanted is None:
-                    rows.append((None, callback, True))
-                elif kind_wanted == kind and not flow_event:
-                    rows.append((cut, callback, False))
-                elif kind_wanted == kind and i == last:
-                    rows.append((None, callback, False))
-        table[kind] = tuple(rows)
-    return table
+    rows: dict[str, list[tuple[int | None, Callable[..., Any], bool]]] = {
+        kind: [] for kind in EVENT_KINDS
+    }
+    for i, (cut, entries) in enumerate(listeners):
+        for kind, callback in entries:
+            if kind is None:
+                for each in EVENT_KINDS:
+                    if wants(callback, each):
+                        rows[each].append((None, callback, True))
+            elif kind not in (FLOW_START, FLOW_END):
+                rows[kind].append((cut, callback, False))
+            elif i == last:
+                rows[kind].append((None, callback, False))
+    return {kind: tuple(delivery) for kind, delivery in rows.items()}
+
+
+def _records_wanted(table: dict[str, Delivery]) -> dict[str, bool]:
+    """Per kind, whether anyone wants its records: a flow subscriber in ``table`` or a
+    process-wide one (whose ``wants`` is asked here, once per flow execution)."""
+    subscribers = tuple(_global_subscribers)
+    wanted = {}
+    for kind, delivery in table.items():
+        wanted[kind] = False
+        for _, _, is_subscriber in delivery:
+            if is_subscriber:
+                wanted[kind] = True
+                break
+        else:
+            for subscriber in subscribers:
+                if wants(subscriber, kind):
+                    wanted[kind] = True
+                    break
+    return wanted
+
+
+def wants(subscriber: Subscriber, kind: str) -> bool:
+    """Whether ``subscriber`` wants records of ``kind``. A subscriber may define
+    ``wants(kind) -> bool`` (a log whose logger is off, a hook for one kind); without it,
+    it wants every kind. Asked once per flow execution, not per event."""
+    method = getattr(subscriber, "wants", None)
+    if method is None:
+        return True
+    try:
+        return bool(method(kind))
+    except Exception:  # as with any listener: logged, and it gets everything
+        _log.exception(
+            "subscriber %r raised in wants(%r); sending it every event", subscriber, kind
+        )
+        return True
 
 
 class Level:
@@ -157,7 +196,9 @@ class Level:
         "on_node_start",
         "on_node_end",
         "paths",
-        "wants_events",
+        "records",
+        "node_start_records",
+        "node_end_records",
         "max_steps",
         "guarded",
         "steps",
@@ -171,6 +212,7 @@ class Level:
         path: str,
         parent: Level | None,
         names: dict[int, str],
+        paths: dict[str, str],
         own: tuple[tuple[str | None, Callable[..., Any]], ...],
         store: Any,
     ) -> None:
@@ -185,11 +227,13 @@ class Level:
         # The two kinds delivered for every node, as attributes: the hot path reads them.
         self.on_node_start = self.table[NODE_START]
         self.on_node_end = self.table[NODE_END]
-        self.paths: dict[str, str] = {}  # node name -> full path, built once per name
-        # Event records are only built when someone consumes them; hooks get plain args.
-        self.wants_events = bool(_global_subscribers) or any(
-            kind is None for _, entries in self.listeners for kind, _cb in entries
-        )
+        # Node name -> full path, filled as nodes first run under this path; shared by
+        # every run of the same graph at the same path (see graph.GraphNames.paths).
+        self.paths = paths
+        # Records are built only for kinds some subscriber wants; hooks get plain args.
+        self.records = _records_wanted(self.table)
+        self.node_start_records = self.records[NODE_START]
+        self.node_end_records = self.records[NODE_END]
         self.max_steps: int | None = getattr(flow, "max_steps", None)
         # Whether something may stop the run before a node: max_steps or a cancel flag.
         self.guarded = self.max_steps is not None or run.cancel is not None
@@ -210,4 +254,5 @@ class Frame:
         self.step: int | None = None
         self.t0 = 0.0
         self.count = 0
-        self.recent: deque[str] = deque(maxlen=5)
+        # The last few nodes, for max_steps' error message; kept only under max_steps.
+        self.recent: deque[str] | None = deque(maxlen=5) if level.max_steps is not None else None

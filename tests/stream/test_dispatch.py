@@ -134,3 +134,64 @@ def test_hooks_that_raise_on_node_start_and_end_are_logged_and_the_run_goes_on(e
     assert calls == ["Work:done"]
     failed = [r for r in ext_logs.records if r.exc_info]
     assert len(failed) == 2 and all("raised; the run continues" in r.getMessage() for r in failed)
+
+
+class OnlyEnds:
+    """A subscriber that says which kinds it wants."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def wants(self, kind: str) -> bool:
+        return kind in ("node_end", "flow_end")
+
+    def __call__(self, event: Event) -> None:
+        self.seen.append(event.kind)
+
+
+def test_a_flow_subscriber_gets_only_the_kinds_it_wants() -> None:
+    only_ends = OnlyEnds()
+    Flow(start=Work()).subscribe(only_ends).run({})
+    assert only_ends.seen == ["node_end", "flow_end"]
+
+
+def test_a_subscriber_without_wants_still_gets_every_kind_next_to_a_choosy_one() -> None:
+    everything: list[str] = []
+    Flow(start=Work()).subscribe(OnlyEnds()).subscribe(lambda e: everything.append(e.kind)).run({})
+    assert everything == ["flow_start", "node_start", "node_end", "flow_end"]
+
+
+def test_a_process_wide_subscriber_that_wants_nothing_gets_nothing_and_hooks_still_run() -> None:
+    class Nothing:
+        calls = 0
+
+        def wants(self, kind: str) -> bool:
+            return False
+
+        def __call__(self, event: Event) -> None:
+            Nothing.calls += 1
+
+    ended: list[str] = []
+    unsubscribe = pocketflow_ext.subscribe(Nothing())
+    try:
+        Flow(start=Work()).on("node_end", lambda name, *rest: ended.append(name)).run({})
+    finally:
+        unsubscribe()
+    assert (Nothing.calls, ended) == (0, ["Work"])
+
+
+def test_a_subscriber_whose_wants_raises_is_logged_and_gets_every_kind(ext_logs) -> None:
+    class Broken:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def wants(self, kind: str) -> bool:
+            raise RuntimeError("no idea")
+
+        def __call__(self, event: Event) -> None:
+            self.seen.append(event.kind)
+
+    broken = Broken()
+    Flow(start=Work()).subscribe(broken).run({})
+    assert broken.seen == ["flow_start", "node_start", "node_end", "flow_end"]
+    assert any("raised in wants" in r.getMessage() for r in ext_logs.records)
