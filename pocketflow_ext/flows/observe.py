@@ -26,6 +26,8 @@ from ..stream.scope import (
     set_current_frame,
 )
 
+_advance = dispatch.advance  # called once per node: one module lookup fewer
+
 
 def flow_label(flow: Any) -> str:
     return base_name(flow)
@@ -189,7 +191,7 @@ def next_node(
         dispatch.advance(frame, action, None)  # the node itself did finish
         raise
     if nxt is None:
-        dispatch.advance(frame, action, None)
+        _advance(frame, action, None)
         return None
     level = frame.level
     try:
@@ -197,7 +199,7 @@ def next_node(
     except KeyError:
         name = _new_node_name(level, nxt)
     if not level.guarded:
-        dispatch.advance(frame, action, name)  # one call: nothing can stop the next node
+        _advance(frame, action, name)  # one call: nothing can stop the next node
     else:
         dispatch.advance(frame, action, None)
         _check_guards(frame, name)

@@ -80,7 +80,6 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
     the two node kinds: records only when some subscriber wants them, hooks called with
     explicit arguments (a ``*args`` call costs more than the rest of the loop)."""
     level = frame.level
-    store = level.store
     event = None
     if frame.node is not None:
         elapsed = _clock() - frame.t0
@@ -98,7 +97,7 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
                 action=action,
                 elapsed_s=elapsed,
                 params=frame.params,
-                store=store,
+                store=level.store,
             )
             if _global_subscribers:
                 _to_global_subscribers(event)
@@ -107,19 +106,22 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
                 if is_subscriber:
                     callback(event)
                 else:
-                    callback(path[cut:], action, elapsed, store)
+                    callback(path[cut:], action, elapsed, level.store)
             except Exception:
                 _listener_failed(callback)
-        frame.node = None
-    if name is None:
+        if name is None:
+            frame.node = None
+            return
+    elif name is None:
         return
-    frame.node, frame.step = name, next(level.run.step_numbers)
+    frame.node = name
+    frame.step = next(level.step_numbers)
     frame.count += 1  # added to level.steps when the frame ends (observe.orchestrate)
     if frame.recent is not None:  # the trail is only for max_steps' error message
         frame.recent.append(name)
     try:
         path = level.paths[name]
-    except KeyError:  # once per node name and level
+    except KeyError:  # once per node name and place (the dict outlives the run)
         path = level.paths[name] = f"{level.path}/{name}"
     frame.path = path
     if level.node_start_records:
@@ -133,7 +135,7 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
             step=frame.step,
             node=name,
             params=frame.params,
-            store=store,
+            store=level.store,
         )
         if _global_subscribers:
             _to_global_subscribers(event)
@@ -142,7 +144,7 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
             if is_subscriber:
                 callback(event)
             else:
-                callback(path[cut:], store)
+                callback(path[cut:], level.store)
         except Exception:
             _listener_failed(callback)
     frame.t0 = _clock()

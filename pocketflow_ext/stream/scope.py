@@ -197,6 +197,7 @@ class Level:
         "on_node_end",
         "paths",
         "records",
+        "step_numbers",
         "node_start_records",
         "node_end_records",
         "max_steps",
@@ -232,6 +233,7 @@ class Level:
         self.paths = paths
         # Records are built only for kinds some subscriber wants; hooks get plain args.
         self.records = _records_wanted(self.table)
+        self.step_numbers = run.step_numbers  # read once per node: one hop fewer
         self.node_start_records = self.records[NODE_START]
         self.node_end_records = self.records[NODE_END]
         self.max_steps: int | None = getattr(flow, "max_steps", None)
