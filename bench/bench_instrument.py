@@ -56,7 +56,7 @@ def measure(rounds: int, nodes: int, db_path: Path) -> dict[str, tuple[float, fl
     """Median µs per node and median ratio to upstream, per variant."""
     setups = variants(db_path)
     flow = sized_flow(pocketflow, nodes)
-    repeat = max(1, 2000 // nodes)  # about 2,000 nodes per sample
+    repeat = max(1, 1000 // nodes)  # about 1,000 nodes per sample
     names = list(setups)
     pocketflow_ext.instrument()
     pocketflow_ext.uninstrument()
