@@ -20,6 +20,7 @@ from ..stream.scope import (
     Level,
     Run,
     current_frame,
+    global_hooks,
     global_subscribers,
     pending_options,
     reset_current_frame,
@@ -36,6 +37,7 @@ def flow_label(flow: Any) -> str:
 def _wants_run(flow: Any) -> bool:
     return bool(
         global_subscribers()
+        or global_hooks()
         or getattr(flow, "_listeners", None)
         or getattr(flow, "max_steps", None) is not None
         or pending_options() is not None

@@ -25,6 +25,8 @@ _log = get_logger("hooks")
 
 _current: ContextVar[Frame | None] = ContextVar("pocketflow_ext_frame", default=None)
 _global_subscribers: list[Subscriber] = []
+# (kind, callback): PocoFlow-style hooks on every top-level run (instrument(hooks=...)).
+_global_hooks: list[tuple[str, Callable[..., Any]]] = []
 
 
 def subscribe(subscriber: Subscriber) -> Callable[[], None]:
@@ -47,6 +49,28 @@ def subscribe(subscriber: Subscriber) -> Callable[[], None]:
 def global_subscribers() -> tuple[Subscriber, ...]:
     """The process-wide subscribers, in call order."""
     return tuple(_global_subscribers)
+
+
+def add_global_hook(kind: str, callback: Callable[..., Any]) -> Callable[[], None]:
+    """Call ``callback`` on ``kind`` in every top-level run of the process, as if it were
+    registered with ``flow.on`` on the run's top flow (names relative to it, flow start and
+    end of the top flow only). Returns a function that removes it again. A hook, not a
+    subscriber: no event records are built for it."""
+    entry = (kind, callback)
+    _global_hooks.append(entry)
+
+    def remove() -> None:
+        for i, each in enumerate(_global_hooks):
+            if each is entry:
+                del _global_hooks[i]
+                return
+
+    return remove
+
+
+def global_hooks() -> tuple[tuple[str, Callable[..., Any]], ...]:
+    """The process-wide hooks as ``(kind, callback)``, in call order."""
+    return tuple(_global_hooks)
 
 
 # The frame accessors are the ContextVar's own (C) methods, not wrappers around them:
@@ -222,6 +246,9 @@ class Level:
         self.path = path
         self.parent = parent
         self.names = names
+        if parent is None and _global_hooks:
+            # Process-wide hooks listen as if registered on the top flow, before its own.
+            own = (*_global_hooks, *own)
         inherited = parent.listeners if parent else ()
         self.listeners: tuple[ListenerLevel, ...] = (*inherited, (len(path) + 1, own))
         self.table = _delivery_table(self.listeners)
