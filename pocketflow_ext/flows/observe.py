@@ -176,19 +176,22 @@ def next_node(
     flow: Any,
     curr: Any,
     action: Any,
-    call: Callable[[Any, Any, Any], Any],
+    call: Callable[..., Any],
     frame: Frame | None = None,
+    bound: bool = False,
 ) -> Any:
     """``curr`` finished with ``action``: upstream picks the next node with
-    ``call(flow, curr, action)``; the finished node ends and the next one starts.
+    ``call(flow, curr, action)`` (``call(curr, action)`` when ``bound``, as wrapt hands
+    upstream's method to instrument()'s wrapper); the finished node ends and the next one
+    starts.
     ``frame``: the current frame, when the caller has already read it and checked that it
     belongs to ``flow`` (this runs once per node, so every lookup counts)."""
     if frame is None:
         frame = current_frame()
         if frame is None or frame.level.flow is not flow:
-            return call(flow, curr, action)
+            return call(curr, action) if bound else call(flow, curr, action)
     try:
-        nxt = call(flow, curr, action)
+        nxt = call(curr, action) if bound else call(flow, curr, action)
     except BaseException:  # e.g. upstream's "Flow ends" warning raised as an error
         dispatch.advance(frame, action, None)  # the node itself did finish
         raise
