@@ -1,6 +1,6 @@
-"""How listeners are called: global subscribers first, then each enclosing flow's listeners
-(outermost first, registration order), each isolated so a raising listener is logged and
-never breaks the run."""
+"""How listeners are called: process-wide subscribers first, then each enclosing flow's
+listeners (outermost first, registration order; process-wide hooks count as the top flow's,
+before its own), each isolated so a raising listener is logged and never breaks the run."""
 
 from __future__ import annotations
 

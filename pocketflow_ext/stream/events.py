@@ -154,3 +154,5 @@ del _name
 
 
 Subscriber = Callable[[Event], Any]
+"""A subscriber is called with each Event. It may also define ``wants(kind) -> bool``:
+asked as each flow level starts, records of a kind no subscriber wants are not built."""
