@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import PocketFlowExtError
 from ..recording.db import WorkflowDB
 from ..recording.schema import parse_iso
-from .main import default_db, fail
+from .options import default_db
+from .output import fail
 
 
 def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:

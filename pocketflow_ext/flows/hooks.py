@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError, HookError
+from ..graph import GraphNames, check_label
 from ..mro import NextInMro
 from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Subscriber
-from ..stream.scope import _current
+from ..stream.scope import current_frame
 from ..subscribers.trace import ConsoleTrace
 from . import observe
-from .naming import GraphNames, check_label
 
 
 class HooksMixin:
@@ -95,7 +95,7 @@ class HooksMixin:
 
     def get_next_node(self, curr: Any, action: Any) -> Any:
         upstream = _next_get_next_node[type(self)]
-        frame = _current.get()
+        frame = current_frame()
         # Dormant, or another flow's frame (this flow called from a node's own code):
         # called once per node, so skip the wrapper.
         if frame is None or frame.level.flow is not self:

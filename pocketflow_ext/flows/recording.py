@@ -15,19 +15,20 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from ..errors import RunExistsError
+from ..graph import cached_graph_json
 from ..recording import schema
 from ..recording.checkpoint_files import prepare_dir
 from ..recording.db import WorkflowDB, params_json
-from ..recording.graph import cached_graph_json
 from ..recording.recorder import Recorder, RunRecord, process_identity
 from ..recording.writer import check_durability, writer_for
 from ..stream.dispatch import error_text, traceback_text
 from ..stream.scope import (
     Level,
     RunOptions,
-    _pending_options,
+    clear_pending_options,
     current_frame,
     new_run_id,
+    pending_options,
     run_options,
 )
 from .observe import flow_label
@@ -118,7 +119,7 @@ def _recording(flow: Any, recorder: Recorder) -> Iterator[None]:
         return
     label = flow_label(flow)
     if frame is None:
-        options = _pending_options.get() or RunOptions()
+        options = pending_options() or RunOptions()
         run_id = schema.check_run_id(options.run_id or flow._take_run_id() or new_run_id(label))
         extra = options.extra
         parent = extra.get("parent_run_id")
@@ -157,4 +158,4 @@ def _recording(flow: Any, recorder: Recorder) -> Iterator[None]:
         if frame is None:
             # As without recording: the options were for this run only (resetting our
             # scope above brought the caller's back).
-            _pending_options.set(None)
+            clear_pending_options()

@@ -16,9 +16,9 @@ from typing import Any
 import pocketflow
 
 from ..errors import ResumeError, RunNotFound
+from ..graph import assign_names, graph_nodes
 from ..store.codec import Unserialisable
 from ..store.store import Store
-from .naming import assign_names, graph_nodes
 from .observe import flow_label
 
 RESUMABLE = ("failed", "cancelled", "interrupted")

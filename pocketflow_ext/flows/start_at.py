@@ -18,8 +18,8 @@ from typing import Any
 import pocketflow
 
 from ..errors import ResumeError
+from ..graph import assign_names, base_name, graph_nodes
 from ..stream.scope import current_frame
-from .naming import assign_names, base_name, graph_nodes
 from .observe import flow_label
 
 

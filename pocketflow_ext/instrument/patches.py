@@ -79,7 +79,7 @@ def _get_next_node(
     if not _observed(instance):
         return wrapped(*args, **kwargs)
     curr, action = _arg(args, kwargs, 0, "curr"), _arg(args, kwargs, 1, "action")
-    return observe.next_node(instance, curr, action, lambda _flow, c, a: wrapped(c, a))
+    return observe.next_node(instance, curr, action, wrapped, bound=True)
 
 
 # (class, method, wrapper): every seam upstream defines, each in the class that defines it.

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..graph import graph_json
 from ..recording.db import WorkflowDB, params_json
-from ..recording.graph import graph_json
 from ..recording.recorder import Recorder, RunRecord, process_identity
 from ..recording.writer import writer_for
 from ..stream import events as ev

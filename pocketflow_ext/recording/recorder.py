@@ -16,7 +16,7 @@ from typing import Any
 
 from ..stream import events as ev
 from ..stream.events import Event
-from ..stream.scope import Level, _current
+from ..stream.scope import Level, current_frame
 from . import schema
 from .checkpoint_files import write_checkpoint
 from .db import Statement, params_json
@@ -85,7 +85,7 @@ class Recorder:
     # ── the subscriber ───────────────────────────────────────────────────────
     # Node events are on every node's path: dispatch on the kind directly.
     def __call__(self, event: Event) -> None:
-        frame = _current.get()
+        frame = current_frame()
         if frame is None:
             return
         level = frame.level

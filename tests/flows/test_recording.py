@@ -9,9 +9,9 @@ from pathlib import Path
 import pocketflow
 import pytest
 
-from pocketflow_ext import Flow, Node, RecordingMixin, Store, WorkflowDB
+from pocketflow_ext import Flow, Node, Store, WorkflowDB
 from pocketflow_ext.errors import ConfigurationError, RecordingError, RunExistsError
-from pocketflow_ext.mixins import HooksMixin
+from pocketflow_ext.mixins import HooksMixin, RecordingMixin
 from pocketflow_ext.stream.scope import RunOptions, run_options
 
 
