@@ -34,7 +34,7 @@ from .mixins import (
     ResumeMixin,
     RetryMixin,
 )
-from .recording import WorkflowDB
+from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
 from .stream.events import EVENT_KINDS, Event
 from .stream.scope import subscribe

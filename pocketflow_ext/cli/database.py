@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from ..errors import PocketFlowExtError
-from ..recording.db import WorkflowDB
-from ..recording.schema import parse_iso
+from ..runstore.runs import parse_iso
+from ..runstore.workflow_db import WorkflowDB
 from .main import default_db, fail
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pocketflow
 
 from ..errors import ConfigurationError, RunExistsError
-from ..recording.schema import check_run_id
+from ..runstore.runs import check_run_id
 from ..stream.scope import RunOptions, _current, new_run_id, run_options
 from .handle import RunHandle, StatusReader
 from .observe import flow_label, status_for

@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from ..errors import ResumeError
-from ..recording.db import WorkflowDB
+from ..runstore.workflow_db import WorkflowDB
 from ..stream.scope import RunOptions, current_frame, run_options
 from .observe import flow_label
 from .resume_point import resume_point

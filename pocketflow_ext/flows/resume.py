@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ResumeError
-from ..recording.db import WorkflowDB
+from ..runstore.workflow_db import WorkflowDB
 from ..store.store import Store
 from ..stream.scope import RunOptions, run_options
 from .background import start_background

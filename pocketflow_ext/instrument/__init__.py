@@ -104,6 +104,9 @@ def instrument(
             subscribers.append(active.trace)
         subscribers.append(EventLog())
         active._unsubscribe = [subscribe(subscriber) for subscriber in subscribers]
+        if recorder is not None:
+            recorder.activate()
+            active._unsubscribe.append(recorder.deactivate)
         _patches.apply()
         _active = active
         return active

@@ -23,6 +23,7 @@ from ..flows.pending_resume import claimed_by
 from ..flows.start_at import planned_start, starting_at
 from ..nodes import retry as _retry
 from ..nodes.retry_wait import RetryWait
+from .recording import recorded, recorded_async
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
@@ -51,7 +52,12 @@ def _level(is_async: bool) -> Callable[..., Any]:
         pending = claimed_by(instance)
         if pending is not None:
             return (pending.run_async if is_async else pending.run)(instance, shared)
-        return (observe.run_flow_async if is_async else observe.run_flow)(instance, shared, wrapped)
+        if is_async:
+            return recorded_async(
+                instance, lambda: observe.run_flow_async(instance, shared, wrapped)
+            )
+        with recorded(instance):  # instrument(db_path=...) records top-level runs
+            return observe.run_flow(instance, shared, wrapped)
 
     return wrapper
 

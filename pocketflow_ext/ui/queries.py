@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..recording import schema as recorded
-from ..recording.schema import derive_status
+from ..runstore import sqlite_schema as recorded
+from ..runstore.runs import derive_status
 from ..store.codec import loads
 from .database import CHECKPOINTS, EVENTS, RUNS, Schema
 

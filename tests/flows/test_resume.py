@@ -16,9 +16,9 @@ from pocketflow_ext import (
     ResumeError,
     RunCancelled,
     RunNotFound,
+    WorkflowDB,
 )
 from pocketflow_ext.flows.resume import resume_run
-from pocketflow_ext.recording.db import WorkflowDB
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -274,13 +274,12 @@ def test_resume_run_continues_a_run_of_a_workflow_db(tmp_path):
     assert {r["resumed_from"] for r in runs_by_id(flow.db_path).values()} == {None, run_id}
 
 
-def test_workflow_db_resume_continues_a_failed_run(tmp_path):
+def test_resume_with_db_path_continues_a_failed_run(tmp_path):
     broken = {"on": True}
     flow = chain(tmp_path / "runs.db", broken)
     run_id = failed_run(flow)
     broken["on"] = False
-    with WorkflowDB(tmp_path / "runs.db") as db:
-        store = db.resume(run_id, flow)
+    store = flow.resume(run_id, db_path=tmp_path / "runs.db")
     assert store["trail"] == ["A", "B", "C"]
     assert {r["status"] for r in runs_by_id(flow.db_path).values()} == {"failed", "completed"}
 

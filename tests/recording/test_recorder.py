@@ -83,7 +83,7 @@ def test_completed_run_has_status_steps_events_and_a_checkpoint_per_node(tmp_pat
         ("flow_end", "demo"),
     ]
     checkpoints = flow.db.get_checkpoints(run["run_id"])
-    assert [(c["step"], c["node_name"]) for c in checkpoints] == [(1, "a"), (2, "b")]
+    assert [(c["step"], c["node_name"]) for c in checkpoints] == [(0, "a"), (1, "b")]
     assert json.loads(checkpoints[0]["store_json"]) == {"a": True}
     assert json.loads(checkpoints[1]["store_json"]) == {"a": True, "b": 2}
 
@@ -256,7 +256,7 @@ def test_runs_of_one_flow_object_in_many_threads_do_not_collide(tmp_path: Path) 
     assert len({r["run_id"] for r in runs}) == 8
     for run in runs:
         assert run["status"] == "completed"
-        assert [c["step"] for c in flow.db.get_checkpoints(run["run_id"])] == [1, 2, 3]
+        assert [c["step"] for c in flow.db.get_checkpoints(run["run_id"])] == [0, 1, 2]
         assert len(flow.db.get_events(run["run_id"])) == 8
 
 

@@ -75,7 +75,7 @@ def test_earlier_checkpoint_snippet_continues_with_the_node_that_ran_next(
     recorded_db: Path,
 ) -> None:
     record_runs.Draft.calls = 1  # no flaky first call in this process
-    snippet = snippet_for(recorded_db, "writer-bad", step=3)  # after the first Review
+    snippet = snippet_for(recorded_db, "writer-bad", step=2)  # after the first Review
     namespace = run_snippet(snippet, recorded_db, "writer-again")
     assert started_nodes(recorded_db, "writer-again") == ["Draft", "Review", "Broken"]
     assert namespace["store"]["draft_count"] == 2
