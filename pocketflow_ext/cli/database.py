@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from pathlib import Path
 
 from ..errors import PocketFlowExtError
 from ..runstore.runs import parse_iso
+from ..runstore.open import open_store
 from ..runstore.workflow_db import WorkflowDB
-from .main import default_db, fail
+from .main import PROG, default_db, fail
 
 
 def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
@@ -22,9 +24,12 @@ def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
             f"`pocketflow-ext run --db {db_path} SCRIPT.py` or pass the database path",
         )
     try:
-        return WorkflowDB(db_path, readonly=True), db_path
+        store = open_store(db_path, readonly=True)  # never creates, migrates or writes
     except PocketFlowExtError as exc:
         fail(command, str(exc))
+    if store.notice:
+        print(f"{PROG} {command}: note: {store.notice}", file=sys.stderr)
+    return WorkflowDB(store), db_path
 
 
 def local_time(text: str | None) -> str:

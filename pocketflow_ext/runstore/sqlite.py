@@ -146,8 +146,8 @@ class SQLiteRunStore(RunStore):
     def _open_reader(self) -> schema.Found:
         if not self.path.exists():
             raise RecordingError(
-                f"no run database at {self.path}: check the path (flows record to the "
-                "db_path they were given)"
+                f"Database file not found: {self.path}. Pass the db_path your flows record to "
+                "(for example `pocketflow-ext runs runs.db`)"
             )
         if self.path.is_dir():
             raise RecordingError(f"{self.path} is a directory; give the database file inside it")
@@ -174,11 +174,17 @@ class SQLiteRunStore(RunStore):
             _log.warning("%s", self.notice)
         except sqlite3.DatabaseError as exc:
             raise RecordingError(
-                f"{self.path} cannot be read as an SQLite database ({exc}). " + _hint(str(exc))
+                f"{self.path} is not an SQLite database or is damaged ({exc}). Pass the .db "
+                "file your flows record to"
             ) from None
         reason = schema.refusal(found, self.location)
         if reason is not None:
             raise RecordingError(reason)
+        if found.empty:
+            raise RecordingError(
+                f"The database {self.path} is empty: no runs recorded yet. Run a flow with "
+                f"db_path={str(self.path)!r} and look again"
+            )
         return found
 
     # ── connections ──────────────────────────────────────────────────────────

@@ -203,7 +203,7 @@ def refusal(found: Found, location: str) -> str | None:
         return None
     if RUNS not in found.tables:
         return (
-            f"{location} is an SQLite database of another program (no {RUNS} table; it has "
+            f"{location} is not a run database (no {RUNS} table; it has: "
             f"{_listed(found.tables)}); it was left unchanged. Choose another file for runs"
         )
     if found.version == 0:
@@ -215,8 +215,8 @@ def refusal(found: Found, location: str) -> str | None:
         )
         if others or any(have != frozenset(want) for have, want in expected):
             return (
-                f"{location} has a {RUNS} table but is neither a pocketflow-ext nor a PocoFlow "
-                f"0.2.1 database (tables: {_listed(found.tables)}; {RUNS} columns: "
+                f"{location} has a {RUNS} table of another schema: not a pocketflow-ext or "
+                f"PocoFlow 0.2.1 database (tables: {_listed(found.tables)}; {RUNS} columns: "
                 f"{_listed(found.runs)}); it was left unchanged. Choose another file for runs"
             )
         return None

@@ -216,7 +216,7 @@ def test_an_unwritable_location_is_refused(tmp_path: Path) -> None:
 
 
 def test_readonly_never_creates_a_file(tmp_path: Path) -> None:
-    with pytest.raises(RecordingError, match="no run database"):
+    with pytest.raises(RecordingError, match="Database file not found"):
         WorkflowDB(tmp_path / "absent.db", readonly=True)
     assert not (tmp_path / "absent.db").exists()
 
