@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from ..errors import PocketFlowExtError
-from ..runstore.runs import parse_iso
 from ..runstore.open import open_store
+from ..runstore.runs import parse_iso
 from ..runstore.workflow_db import WorkflowDB
 from .main import PROG, default_db, fail
 

@@ -40,6 +40,4 @@ def render_run(runs: RunStore, db_path: str, run_id: str, key: str) -> None:
     with graph:
         render_graph(run, events)
     with resume:
-        render_resume(
-            run, events, checkpoints, db_path, ours=runs.schema_version > 0, key=key
-        )
+        render_resume(run, events, checkpoints, db_path, ours=runs.schema_version > 0, key=key)
