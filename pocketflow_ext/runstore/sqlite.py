@@ -52,6 +52,8 @@ BUSY_TIMEOUT_MS = 30_000
 READ_BUSY_TIMEOUT_MS = 5_000
 JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 """Bytes a WAL file is cut back to after a checkpoint reset it (SQLite keeps it otherwise)."""
+QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
+"""Writers check every page of files up to this size when they open them."""
 _MAX_GROUP = 50  # rows per multi-row INSERT: stays under SQLite's oldest 999-variable limit
 
 _INSERTS: dict[type, tuple[str, Callable[[Any], tuple[Any, ...]], int]] = {
@@ -137,11 +139,29 @@ class SQLiteRunStore(RunStore):
             if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
             schema.migrate(conn, self.location)
+            self._check_pages(conn)
             return schema.inspect(conn)
         except sqlite3.Error as exc:
             raise RecordingError(
                 f"cannot use {self.path} as a run database: {exc}. " + _hint(str(exc))
             ) from None
+
+    def _check_pages(self, conn: sqlite3.Connection) -> None:
+        """Damaged pages found now, with the path, rather than mid-run as a raw error.
+
+        ``quick_check`` reads every page (about 2 ms per MB): done for files up to
+        ``QUICK_CHECK_MAX_BYTES``; damage in larger ones surfaces on the first write that
+        touches it, as the same RecordingError.
+        """
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        if pages * conn.execute("PRAGMA page_size").fetchone()[0] > QUICK_CHECK_MAX_BYTES:
+            return
+        problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise RecordingError(
+                f"{self.path} is damaged ({'; '.join(problems)}); recover what it holds with "
+                f"`sqlite3 {self.path} .recover`, or record to another file"
+            )
 
     def _open_reader(self) -> schema.Found:
         if not self.path.exists():
@@ -165,11 +185,16 @@ class SQLiteRunStore(RunStore):
                 raise RecordingError(
                     f"cannot read {self.path}: {exc}. " + _hint(str(exc))
                 ) from None
+            wal = Path(f"{self.path}-wal")
+            unseen = (
+                f"; what is still in {wal.name} (not yet copied into the database) is not shown"
+                if wal.exists() and wal.stat().st_size > 0  # stat only: never open() it
+                else ""
+            )
             self.notice = (
-                f"{self.path} was opened as an immutable snapshot because SQLite could not "
-                f"open it for shared reading ({exc}); runs still in {self.path.name}-wal "
-                "(not yet copied into the database) are not shown, and it does not change "
-                "while open. Read it where the directory is writable to see everything"
+                f"{self.path} was read as an unchanging snapshot (SQLite could not open it "
+                f"for shared reading: {exc}; its directory is probably read-only){unseen}. "
+                "Read it where the directory is writable to see live changes"
             )
             _log.warning("%s", self.notice)
         except sqlite3.DatabaseError as exc:
