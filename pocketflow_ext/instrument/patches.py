@@ -4,8 +4,8 @@ Wrapping the methods in the upstream classes' ``__dict__`` reaches every subclas
 user classes defined before ``instrument()``. Instances of our own ``HooksMixin`` classes
 already report themselves and pass straight through. Retries of upstream nodes are reported
 by putting the ``wait`` descriptor (see nodes/retry_wait.py) on ``pocketflow.Node``.
-A flow level may instead continue a recorded run (``flows/pending_resume.py``) or, nested in
-such a run, enter its graph mid-way (``flows/start_at.py``).
+A flow level may instead continue a recorded run (``flows/resume/pending.py``) or, nested in
+such a run, enter its graph mid-way (``flows/resume/plan.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import wrapt
 from ..flows import hooks as _hooks
 from ..flows import observe
 from ..flows.hooks import HooksMixin
-from ..flows.pending_resume import claimed_by
-from ..flows.start_at import planned_start, starting_at
+from ..flows.resume import claimed_by, planned_start, starting_at
 from ..nodes import retry as _retry
 from ..nodes.retry_wait import RetryWait
 from .recording import recorded, recorded_async
