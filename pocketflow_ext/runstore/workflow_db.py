@@ -60,13 +60,14 @@ class WorkflowDB:
 
     # ── runs ─────────────────────────────────────────────────────────────────
     def create_run(self, run_id: str, flow_name: str = "", **fields: Any) -> None:
-        """Insert a new run (status ``running`` unless ``status=`` says otherwise).
+        """Insert a new run (status ``running`` unless ``status=`` says otherwise, started
+        now unless ``started_at=`` gives ISO text).
 
         Unlike PocoFlow, an existing ``run_id`` raises :class:`RunExistsError` instead of
         being silently kept: a recorded run is never overwritten or merged.
         """
         check_run_id(run_id)
-        check_run_fields(fields)
+        check_run_fields({k: v for k, v in fields.items() if k != "started_at"})
         self.store.create_run(RunRow(run_id=run_id, flow_name=flow_name, **fields))
 
     def update_run(self, run_id: str, **fields: Any) -> None:

@@ -216,3 +216,12 @@ def test_flow_name_with_spaces_gives_usable_run_ids(tmp_path: Path) -> None:
     run = flow.db.list_runs()[0]
     assert run["run_id"].startswith(" weekly digest -") and run["status"] == "completed"
     assert flow.db.get_run(run["run_id"])["flow_name"] == " weekly digest "
+
+
+@pytest.mark.parametrize("flow_name", ["two\nlines", "x" * 10_000, "tab\there"])
+def test_a_flow_name_that_cannot_make_run_ids_fails_when_the_flow_is_built(
+    tmp_path: Path, flow_name: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="cannot name recorded runs"):
+        Flow(start=Count(), db_path=tmp_path / "r.db", flow_name=flow_name)
+    assert not (tmp_path / "r.db").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -11,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from pocketflow_ext import WorkflowDB
-from pocketflow_ext.errors import ConfigurationError
-from pocketflow_ext.runstore import runs
 from pocketflow_ext.runstore import sqlite_schema as schema
 
 # PocoFlow 0.2.1's DDL, verbatim from pocoflow/db.py.
@@ -197,53 +194,6 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(Exception, match="newer than this pocketflow-ext"):
         WorkflowDB(path)
-
-
-def test_timestamps_are_iso_utc_and_sort_as_text() -> None:
-    early, late = runs.iso(1_700_000_000.0), runs.iso(1_700_000_000.5)
-    assert early.endswith("+00:00") and "T" in early
-    assert early < late
-    assert runs.parse_iso(late) == pytest.approx(1_700_000_000.5)
-
-
-@pytest.mark.parametrize("bad", ["", "a/b", "line\nbreak", "x" * 201, 42, None, b"bytes"])
-def test_malformed_run_ids_are_rejected(bad: object) -> None:
-    with pytest.raises(ConfigurationError, match="run_id"):
-        runs.check_run_id(bad)
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-def test_running_row_of_a_dead_local_process_reads_as_interrupted() -> None:
-    row = {"status": "running", "pid": dead_pid(), "hostname": socket.gethostname()}
-    assert runs.derive_status(row) == "interrupted"
-
-
-def test_running_row_with_stale_heartbeat_reads_as_interrupted() -> None:
-    stale = runs.iso(1_000_000.0)
-    row = {"status": "running", "pid": 1, "hostname": "elsewhere", "heartbeat_at": stale}
-    assert runs.derive_status(row) == "interrupted"
-
-
-def test_running_row_of_a_live_process_stays_running() -> None:
-    import os
-
-    row = {
-        "status": "running",
-        "pid": os.getpid(),
-        "hostname": socket.gethostname(),
-        "heartbeat_at": runs.iso(),
-    }
-    assert runs.derive_status(row) == "running"
-
-
-def test_pocoflow_rows_without_process_columns_keep_their_status() -> None:
-    assert runs.derive_status({"status": "running"}) == "running"
-    assert runs.derive_status({"status": "completed"}) == "completed"
 
 
 def test_run_columns_constant_matches_the_table(tmp_path: Path) -> None:
