@@ -20,8 +20,8 @@ from ..recording.graph import cached_graph_json, graph_json
 from ..recording.recorder import Recorder, RunRecord, process_recorder
 from ..recording.writer import check_durability, writer_for
 from ..runstore.base import RunRow
-from ..runstore.runs import check_run_id, iso, process_identity
-from ..runstore.workflow_db import WorkflowDB, params_json
+from ..runstore.runs import check_run_id, iso, params_json, process_identity
+from ..runstore.workflow_db import WorkflowDB
 from ..stream.dispatch import error_text, traceback_text
 from ..stream.scope import (
     Level,

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runstore.base import CheckpointRow, EventRow, Row, RunUpdate
-from ..runstore.runs import iso
-from ..runstore.workflow_db import params_json
+from ..runstore.runs import iso, params_json
 from ..stream import events as ev
 from ..stream.events import Event
 from .checkpoint_files import write_checkpoint

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..store.codec import dumps_store
 
 STATUSES = ("queued", "running", "waiting", "completed", "failed", "cancelled", "interrupted")
 TERMINAL_STATUSES = ("completed", "failed", "cancelled", "interrupted")
@@ -100,6 +101,11 @@ def derive_status(row: Mapping[str, Any], now: float | None = None) -> str:
     if beat is not None and (time.time() if now is None else now) - beat > STALE_AFTER_S:
         return "interrupted"
     return status
+
+
+def params_json(params: Mapping[str, Any] | None) -> str | None:
+    """Flow or batch params as stored in ``params`` columns (JSON text), None when empty."""
+    return dumps_store(params)[0] if params else None
 
 
 def process_identity() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from ..store.codec import dumps_store
 from ..store.store import Store
 from .base import CheckpointRow, EventRow, RunFilter, RunRow, RunStore, RunUpdate
 from .open import open_store
-from .runs import check_run_id, iso
+from .runs import check_run_id, iso, params_json
 from .sqlite import check_run_fields
 
 _EVENT_FIELDS = frozenset(EventRow.__dataclass_fields__) - {"run_id", "event"}
@@ -190,11 +190,6 @@ class WorkflowDB:
     def get_events(self, run_id: str) -> list[dict[str, Any]]:
         """A run's events in the order they were recorded."""
         return self.store.get_events([check_run_id(run_id)])
-
-
-def params_json(params: Mapping[str, Any] | None) -> str | None:
-    """Flow or batch params as stored in ``params`` columns (JSON text), None when empty."""
-    return dumps_store(params)[0] if params else None
 
 
 def _filter(status: str | None, flow_name: str | None) -> RunFilter:
