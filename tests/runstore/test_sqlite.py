@@ -265,6 +265,7 @@ def _read_only_runner() -> list[str] | None:
 
 
 def test_a_wal_database_in_a_read_only_directory_can_be_read(tmp_path: Path) -> None:
+    pytest.importorskip("streamlit")  # the monitor is read there too
     runner = _read_only_runner()
     if runner is None:
         pytest.skip("needs root with mount namespaces (unshare -m) to make a read-only directory")
@@ -282,9 +283,15 @@ def test_a_wal_database_in_a_read_only_directory_can_be_read(tmp_path: Path) -> 
             f's = open_store(sys.argv[1], readonly=True); print(s.get_run("archived-0")["status"])\''
             f" {path}"
         )
+        script += f" && {sys.executable} {HERE / 'read_monitor.py'} {path} archived-0"
         done = subprocess.run([*runner, "sh", "-c", script], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        assert "archived-0" in done.stdout and done.stdout.rstrip().endswith("completed")
-        assert "read as an unchanging snapshot" in done.stderr  # it says how it read
+        cli, _, monitor = done.stdout.partition("warning:")
+        monitor = monitor.replace("\\", "")  # Streamlit escapes markdown
+        assert "archived-0" in cli and cli.rstrip().endswith("completed")
+        assert "read as an unchanging snapshot" in done.stderr  # the CLI says how it read
+        assert "read as an unchanging snapshot" in monitor  # and so does the monitor
+        assert "runs: archived-0" in monitor and "opened: Run archived-0" in monitor
+        assert "error:" not in done.stdout
     finally:
         shutil.rmtree(archive, ignore_errors=True)
