@@ -174,6 +174,11 @@ class SQLiteRunStore(RunStore):
         try:
             found = schema.inspect(self.conn())
         except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                # Not a permission problem: an immutable read could see a half-written file.
+                raise StoreBusy(
+                    f"{self.path} is locked by another process right now ({exc}); try again"
+                ) from None
             # mode=ro still needs the -shm file of a WAL database; a directory we cannot
             # write to (an archive, another user's runs) has none. immutable=1 reads the
             # database file alone.
@@ -319,6 +324,8 @@ class SQLiteRunStore(RunStore):
     @_translated
     def write(self, rows: Sequence[Row]) -> None:
         conn = self._writable()
+        if not rows:
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             for sql, params in _statements(rows):
