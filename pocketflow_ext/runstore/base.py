@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .runs import iso
+from ..errors import ConfigurationError
+from .runs import STATUSES, iso
 
 # Rows carry values ready to store: timestamps as ISO text, stores and params as JSON
 # text (the recorder encodes them, so every store keeps the same text).
@@ -82,6 +83,23 @@ class RunUpdate:
 
 
 Row = RunRow | EventRow | CheckpointRow | RunUpdate
+
+# A run's identity and start time are written once, by create_run; the rest may change.
+UPDATABLE_RUN_FIELDS = frozenset(RunRow.__dataclass_fields__) - {"run_id", "started_at"}
+KNOWN_STATUSES = frozenset((*STATUSES, "paused"))  # PocoFlow 0.2.1's rows may say paused
+
+
+def check_run_fields(fields: Mapping[str, Any]) -> None:
+    """Refuse unknown run fields and statuses (of a RunUpdate), naming what is allowed."""
+    unknown = set(fields) - UPDATABLE_RUN_FIELDS
+    if unknown:
+        raise ConfigurationError(
+            f"unknown run field(s) {sorted(unknown)}; known: "
+            f"{', '.join(sorted(UPDATABLE_RUN_FIELDS))}"
+        )
+    status = fields.get("status")
+    if status is not None and status not in KNOWN_STATUSES:
+        raise ConfigurationError(f"unknown run status {status!r}; use one of {', '.join(STATUSES)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from ..store.codec import loads
 from . import sqlite_schema as schema
 from .base import (
     ALL_RUNS,
+    KNOWN_STATUSES,
     CheckpointRow,
     EventRow,
     Row,
@@ -43,6 +44,7 @@ from .base import (
     RunsPage,
     RunStore,
     RunUpdate,
+    check_run_fields,
 )
 from .runs import derive_status, iso, run_view
 
@@ -70,7 +72,6 @@ _INSERTS: dict[type, tuple[str, Callable[[Any], tuple[Any, ...]], int]] = {
 }
 _multi_sql: dict[tuple[type, int], str] = {}
 _update_sql: dict[tuple[str, ...], str] = {}
-_KNOWN_STATUSES = frozenset(schema.STORED_STATUSES)
 
 T = TypeVar("T")
 
@@ -367,12 +368,10 @@ class SQLiteRunStore(RunStore):
     def schema_version(self) -> int:
         return int(self.conn().execute("PRAGMA user_version").fetchone()[0])
 
-    def _cols(self, have: frozenset[str], wanted: Sequence[str], prefix: str = "") -> str:
+    def _cols(self, have: frozenset[str], wanted: Sequence[str]) -> str:
         """Column list for a table that may lack optional columns (PocoFlow files)."""
         return ", ".join(
-            (self._step if c == "step" else f"{prefix}{c}") + (" AS step" if c == "step" else "")
-            if c in have
-            else f"NULL AS {c}"
+            (f"{self._step} AS step" if c == "step" else c) if c in have else f"NULL AS {c}"
             for c in wanted
         )
 
@@ -643,29 +642,14 @@ def _update(row: RunUpdate) -> tuple[str, tuple[Any, ...]]:
         # Column names come from the allow-list; values are always bound parameters.
         sql = f"UPDATE pf_runs SET {', '.join(f'{n} = ?' for n in names)} WHERE run_id = ?"
         _update_sql[names] = sql
-    if row.fields.get("status", "running") not in _KNOWN_STATUSES:
+    if row.fields.get("status", "running") not in KNOWN_STATUSES:
         check_run_fields(row.fields)
     return sql, (*row.fields.values(), row.run_id)
 
 
-def check_run_fields(fields: Any) -> None:
-    """Refuse unknown run columns and statuses, naming what is allowed."""
-    unknown = set(fields) - schema.UPDATABLE_RUN_COLUMNS
-    if unknown:
-        raise ConfigurationError(
-            f"unknown run field(s) {sorted(unknown)}; known: "
-            f"{', '.join(sorted(schema.UPDATABLE_RUN_COLUMNS))}"
-        )
-    status = fields.get("status")
-    if status is not None and status not in _KNOWN_STATUSES:
-        raise ConfigurationError(
-            f"unknown run status {status!r}; use one of {', '.join(schema.STORED_STATUSES)}"
-        )
-
-
 def _check_statuses(statuses: Sequence[str]) -> Sequence[str]:
     for status in statuses:
-        if status not in _KNOWN_STATUSES:
+        if status not in KNOWN_STATUSES:
             raise ConfigurationError(
                 f"unknown status filter {status!r}; use one of {', '.join(schema.STORED_STATUSES)}"
             )

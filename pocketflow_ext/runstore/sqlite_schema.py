@@ -151,8 +151,6 @@ CHECKPOINT_COLUMNS = (
     "path",
     "params",
 )
-# A run's identity and start time are written once, by create_run; the rest may change.
-UPDATABLE_RUN_COLUMNS = frozenset(RUN_COLUMNS) - {"run_id", "started_at"}
 
 RUNS, EVENTS, CHECKPOINTS = "pf_runs", "pf_events", "pf_checkpoints"
 _OURS = (RUNS, EVENTS, CHECKPOINTS)

@@ -11,10 +11,17 @@ from typing import Any
 from ..errors import ConfigurationError, RunExistsError
 from ..store.codec import dumps_store
 from ..store.store import Store
-from .base import CheckpointRow, EventRow, RunFilter, RunRow, RunStore, RunUpdate
+from .base import (
+    CheckpointRow,
+    EventRow,
+    RunFilter,
+    RunRow,
+    RunStore,
+    RunUpdate,
+    check_run_fields,
+)
 from .open import open_store
 from .runs import check_run_id, iso, params_json
-from .sqlite import check_run_fields
 
 _EVENT_FIELDS = frozenset(EventRow.__dataclass_fields__) - {"run_id", "event"}
 

@@ -200,4 +200,11 @@ def test_run_columns_constant_matches_the_table(tmp_path: Path) -> None:
     db = WorkflowDB(tmp_path / "runs.db")
     order = [r[1] for r in db.store.conn().execute("PRAGMA table_info(pf_runs)")]
     assert tuple(order) == schema.RUN_COLUMNS
-    assert set(schema.UPDATABLE_RUN_COLUMNS) == set(schema.RUN_COLUMNS) - {"run_id", "started_at"}
+
+
+def test_row_records_have_one_field_per_column() -> None:
+    from pocketflow_ext.runstore import CheckpointRow, EventRow, RunRow
+
+    assert set(RunRow.__dataclass_fields__) == set(schema.RUN_COLUMNS)
+    assert set(EventRow.__dataclass_fields__) == set(schema.EVENT_COLUMNS)
+    assert set(CheckpointRow.__dataclass_fields__) == set(schema.CHECKPOINT_COLUMNS)
