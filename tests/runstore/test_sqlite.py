@@ -105,17 +105,6 @@ def test_garbled_pages_after_a_valid_first_page_are_reported_with_the_path(
         Flow(start=Step(), db_path=damaged)
 
 
-def test_a_postgresql_url_is_refused_without_creating_a_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    url = "postgresql://ada:s3cret@db.example/runs"
-    with pytest.raises(RecordingError, match="PostgreSQL run store is not available") as caught:
-        Flow(start=Step(), db_path=url)
-    assert "s3cret" not in str(caught.value)
-    assert list(tmp_path.iterdir()) == []
-
-
 # ── pocketflow-ext 1 files: steps counted from 1 ──────────────────────────────
 V1_RUNS_DDL = schema.RUNS_DDL.replace("'waiting',", "").format(table="pf_runs")
 
