@@ -85,9 +85,6 @@ class WorkflowDB:
         if fields:
             self.store.write([RunUpdate(run_id, fields)])
 
-    def has_run(self, run_id: str) -> bool:
-        return self.store.has_run(check_run_id(run_id))
-
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """One run as a dict (stored columns plus the derived ``status``, ``steps``,
         ``duration_s``, ``last_activity_at``, ``resumed_by``, ``resumed_ok``), or None."""
