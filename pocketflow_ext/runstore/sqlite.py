@@ -396,27 +396,33 @@ class SQLiteRunStore(RunStore):
                 "WHERE e.run_id = r.run_id AND e.event IN ('node_end', 'node_error')) "
                 "END AS counted_steps"
             )
-        if "resumed_from" in found.runs:
-            extra.append(
-                "(SELECT json_group_array(json_array(x.run_id, x.status)) FROM (SELECT run_id, "
-                "status FROM pf_runs WHERE resumed_from = r.run_id ORDER BY started_at DESC) x)"
-                " AS resumed_by"
-            )
         return f"SELECT {', '.join([cols, *extra])} FROM pf_runs r"
 
-    @staticmethod
-    def _view(row: sqlite3.Row) -> dict[str, Any]:
-        data = dict(row)
-        last = data.pop("last_event_at", None)
-        counted = data.pop("counted_steps", None)
-        resumed = data.pop("resumed_by", None)
-        by = [tuple(pair) for pair in json.loads(resumed)] if resumed else []
-        return run_view(data, last_event_at=last, counted_steps=counted, resumed_by=by)
+    def _views(self, conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
+        """Run dicts for ``rows``; who resumed them is read in one query for all of them."""
+        resumed: dict[str, list[tuple[str, str]]] = {}
+        if rows and "resumed_from" in self._found.runs:
+            ids = json.dumps([r["run_id"] for r in rows])
+            for origin, run_id, status in conn.execute(
+                "SELECT resumed_from, run_id, status FROM pf_runs WHERE resumed_from IN "
+                "(SELECT value FROM json_each(?)) ORDER BY started_at DESC, run_id DESC",
+                (ids,),
+            ):
+                resumed.setdefault(origin, []).append((run_id, status))
+        views = []
+        for row in rows:
+            data = dict(row)
+            last = data.pop("last_event_at", None)
+            counted = data.pop("counted_steps", None)
+            by = resumed.get(data["run_id"], [])
+            views.append(run_view(data, last_event_at=last, counted_steps=counted, resumed_by=by))
+        return views
 
     @_translated
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        row = self.conn().execute(f"{self._run_sql()} WHERE r.run_id = ?", (run_id,)).fetchone()
-        return self._view(row) if row else None
+        with self._snapshot() as conn:
+            rows = conn.execute(f"{self._run_sql()} WHERE r.run_id = ?", (run_id,)).fetchall()
+            return self._views(conn, rows)[0] if rows else None
 
     def _gone(self, conn: sqlite3.Connection) -> list[str]:
         """Runs stored as ``running`` whose process is gone (``derive_status`` decides)."""
@@ -471,8 +477,8 @@ class SQLiteRunStore(RunStore):
         where, args = self._where(filt, conn)
         # run_id breaks ties of equal start times, so pages never overlap.
         sql = f"{self._run_sql()}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT ? OFFSET ?"
-        rows = conn.execute(sql, [*args, -1 if limit is None else limit, offset])
-        return [self._view(r) for r in rows]
+        rows = conn.execute(sql, [*args, -1 if limit is None else limit, offset]).fetchall()
+        return self._views(conn, rows)
 
     def _count(self, conn: sqlite3.Connection, filt: RunFilter) -> int:
         where, args = self._where(filt, conn)
