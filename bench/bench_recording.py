@@ -391,9 +391,7 @@ def fill_history(path: Path, n_runs: int) -> float:
             events.append((run_id, step, "Step", "node_start", None, None, None, ts))
             events.append((run_id, step, "Step", "node_end", "default", 1.0, None, ts))
             checkpoints.append((run_id, step, "Step", store, ts))
-        events.append(
-            (run_id, None, f"flow{i % 5}", "flow_end", None, None, None, iso(t + 30))
-        )
+        events.append((run_id, None, f"flow{i % 5}", "flow_end", None, None, None, iso(t + 30)))
         conn.executemany(
             "INSERT INTO pf_events (run_id, step, node_name, event, action, elapsed_ms, "
             "error_msg, ts) VALUES (?,?,?,?,?,?,?,?)",
