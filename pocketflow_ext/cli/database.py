@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import PocketFlowExtError
-from ..runstore.open import open_store
+from ..runstore.open import is_url, open_store
 from ..runstore.runs import parse_iso
 from ..runstore.workflow_db import WorkflowDB
 from .main import PROG, default_db, fail
@@ -17,7 +17,7 @@ from .main import PROG, default_db, fail
 def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
     """The database at ``path`` (default: ``$POCKETFLOW_EXT_DB`` or ./pocketflow.db), read-only."""
     db_path = path or default_db()
-    if not Path(db_path).is_file():
+    if not is_url(db_path) and not Path(db_path).is_file():
         fail(
             command,
             f"no recording database at {db_path}; record runs with "

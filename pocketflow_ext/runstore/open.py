@@ -12,7 +12,8 @@ from .sqlite import SQLiteRunStore
 _POSTGRES = ("postgresql://", "postgres://")
 
 
-def _is_url(location: str) -> bool:
+def is_url(location: str) -> bool:
+    """Whether ``location`` names a database server (a ``postgresql://`` URL), not a file."""
     return location.lower().startswith(_POSTGRES)
 
 
@@ -28,7 +29,7 @@ def _checked(path_or_url: str | os.PathLike[str]) -> str:
 def store_key(path_or_url: str | os.PathLike[str]) -> str:
     """What identifies a store: the resolved file path, or the URL as given."""
     location = _checked(path_or_url)
-    if _is_url(location):
+    if is_url(location):
         return location
     return str(Path(location).expanduser().resolve())
 
@@ -41,7 +42,7 @@ def open_store(path_or_url: str | os.PathLike[str], *, readonly: bool = False) -
     >>> [run["run_id"] for run in store.list_runs(limit=5)]   # doctest: +SKIP
     """
     location = _checked(path_or_url)
-    if _is_url(location):
+    if is_url(location):
         raise RecordingError(
             f"cannot open {_without_password(location)}: the PostgreSQL run store is not available in this version of pocketflow-ext; record to an SQLite "
             "file path (e.g. 'runs.db') for now"

@@ -38,3 +38,17 @@ def test_one_file_has_one_key_however_it_is_spelled(
 def test_a_missing_or_mistyped_location_is_a_configuration_error(bad: object) -> None:
     with pytest.raises(ConfigurationError, match="db_path must be a file path"):
         open_store(bad)  # type: ignore[arg-type]
+
+
+def test_the_read_only_commands_name_the_missing_postgresql_store() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pocketflow_ext", "runs", "postgresql://ada:s3cret@h/runs"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "PostgreSQL run store is not available" in done.stderr
+    assert "s3cret" not in done.stderr
