@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,9 +43,6 @@ def test_a_missing_or_mistyped_location_is_a_configuration_error(bad: object) ->
 
 
 def test_the_read_only_commands_name_the_missing_postgresql_store() -> None:
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, "-m", "pocketflow_ext", "runs", "postgresql://ada:s3cret@h/runs"],
         capture_output=True,
