@@ -11,6 +11,7 @@ import pocketflow as _upstream
 
 from . import mixins  # the drop-in classes are built from them; import them from there
 from .errors import (
+    CheckpointDamaged,
     ConfigurationError,
     HookError,
     MaxStepsExceeded,
@@ -22,13 +23,14 @@ from .errors import (
     RunExistsError,
     RunNotFound,
     RunTimeout,
+    StoreBusy,
     StoreTypeError,
     StoreValidationError,
 )
 from .flows.handle import RunHandle
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
-from .recording import WorkflowDB
+from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
 from .stream.events import EVENT_KINDS, Event
 from .stream.scope import subscribe
@@ -122,6 +124,7 @@ __all__ = [
     "get_logger",
     "setup_logging",
     # errors (every class of pocketflow_ext.errors)
+    "CheckpointDamaged",
     "ConfigurationError",
     "HookError",
     "MaxStepsExceeded",
@@ -133,6 +136,7 @@ __all__ = [
     "RunExistsError",
     "RunNotFound",
     "RunTimeout",
+    "StoreBusy",
     "StoreTypeError",
     "StoreValidationError",
 ]

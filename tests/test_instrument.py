@@ -162,7 +162,7 @@ def test_async_flow_kinds_report_one_start_and_end_per_node(events: list) -> Non
     starts = [e for e in events if e.kind == "node_start"]
     ends = [e for e in events if e.kind == "node_end"]
     assert len(starts) == len(ends) == 6
-    assert sorted(e.step for e in ends if e.flow_name == "Parallel") == [1, 2, 3]
+    assert sorted(e.step for e in ends if e.flow_name == "Parallel") == [0, 1, 2]
     assert [e.status for e in events if e.kind == "flow_end"] == ["completed"] * 3
 
 
@@ -409,7 +409,7 @@ def test_runs_in_concurrent_threads_are_recorded_separately(tmp_path: Path) -> N
     for run in runs:
         assert (run["status"], run["total_steps"]) == ("completed", 4)
         ends = [e for e in active.db.get_events(run["run_id"]) if e["event"] == "node_end"]
-        assert [e["step"] for e in ends] == [1, 2, 3, 4]
+        assert [e["step"] for e in ends] == [0, 1, 2, 3]
 
 
 def test_drop_in_classes_call_upstream_directly_again_after_uninstrument() -> None:

@@ -5,7 +5,7 @@ The script gets ``__name__ == "__main__"``, its own ``sys.argv``, its directory 
 (``sys.exit`` codes pass through, an uncaught exception prints its traceback and exits 1).
 Instrumentation is removed at interpreter exit, after the script's own threads finished.
 With ``--resume RUN_ID`` the script's first run of that run's flow continues it
-(``flows/pending_resume.py``).
+(``flows/resume/pending.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import PocketFlowExtError
-from ..flows.pending_resume import PendingResume, resume_next_run
+from ..flows.resume import PendingResume, resume_next_run
 from ..instrument import instrument, uninstrument
 from ..logging import setup_logging
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR

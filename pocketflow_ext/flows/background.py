@@ -16,7 +16,7 @@ from typing import Any
 import pocketflow
 
 from ..errors import ConfigurationError, RunExistsError
-from ..recording.schema import check_run_id
+from ..runstore.runs import check_run_id
 from ..stream.scope import RunOptions, new_run_id, run_options, set_current_frame
 from .handle import RunHandle, StatusReader
 from .observe import flow_label, status_for

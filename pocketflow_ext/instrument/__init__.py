@@ -104,6 +104,9 @@ def instrument(
             for kind, callbacks in checked_hooks.items()
             for callback in callbacks
         )
+        if recorder is not None:
+            recorder.activate()
+            active._unsubscribe.append(recorder.deactivate)
         _patches.apply()
         _active = active
         return active

@@ -4,8 +4,8 @@ Wrapping the methods in the upstream classes' ``__dict__`` reaches every subclas
 user classes defined before ``instrument()``. Instances of our own ``HooksMixin`` classes
 already report themselves and pass straight through. Retries of upstream nodes are reported
 by putting the ``wait`` descriptor (see nodes/retry_wait.py) on ``pocketflow.Node``.
-A flow level may instead continue a recorded run (``flows/pending_resume.py``) or, nested in
-such a run, enter its graph mid-way (``flows/start_at.py``).
+A flow level may instead continue a recorded run (``flows/resume/pending.py``) or, nested in
+such a run, enter its graph mid-way (``flows/resume/plan.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import wrapt
 from ..flows import hooks as _hooks
 from ..flows import observe
 from ..flows.hooks import HooksMixin
-from ..flows.pending_resume import claimed_by
-from ..flows.start_at import planned_start, starting_at
+from ..flows.resume import claimed_by, planned_start, starting_at
 from ..nodes import retry as _retry
 from ..nodes.retry_wait import RetryWait
+from .recording import recorded, recorded_async
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
@@ -51,7 +51,12 @@ def _level(is_async: bool) -> Callable[..., Any]:
         pending = claimed_by(instance)
         if pending is not None:
             return (pending.run_async if is_async else pending.run)(instance, shared)
-        return (observe.run_flow_async if is_async else observe.run_flow)(instance, shared, wrapped)
+        if is_async:
+            return recorded_async(
+                instance, lambda: observe.run_flow_async(instance, shared, wrapped)
+            )
+        with recorded(instance):  # instrument(db_path=...) records top-level runs
+            return observe.run_flow(instance, shared, wrapped)
 
     return wrapper
 

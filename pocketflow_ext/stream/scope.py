@@ -136,7 +136,7 @@ class Run:
         self.store = store
         # None unless someone can cancel (a background run): the flag is read before every node.
         self.cancel = options.cancel
-        self.step_numbers = itertools.count(1)  # next() gives each node execution its step
+        self.step_numbers = itertools.count(0)  # next() gives each node execution its step
 
 
 # One listener table entry: (cut, listeners) where ``cut`` strips a level's own path

@@ -41,8 +41,8 @@ def test_event_records_carry_the_documented_fields(events) -> None:
     assert Flow(start=Work(), flow_name="f").run(store) == "done"
     start, node_start, node_end, end = events
     assert isinstance(start, Event) and start.kind == "flow_start" and start.path == "f"
-    assert (node_start.node, node_start.path, node_start.step) == ("Work", "f/Work", 1)
-    assert node_end.action == "done" and node_end.elapsed_s >= 0 and node_end.step == 1
+    assert (node_start.node, node_start.path, node_start.step) == ("Work", "f/Work", 0)
+    assert node_end.action == "done" and node_end.elapsed_s >= 0 and node_end.step == 0
     assert end.status == "completed" and end.steps == 1 and end.store is store
     assert all(e.run_id == start.run_id and e.flow_name == "f" for e in events)
     assert [e.ts for e in events] == sorted(e.ts for e in events)

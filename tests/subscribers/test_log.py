@@ -61,7 +61,7 @@ def test_jsonl_gets_one_object_per_event_with_structured_fields(jsonl: Path) -> 
     assert {k: first_end[k] for k in ("flow", "path", "step", "node", "action")} == {
         "flow": "Pipeline",
         "path": "Pipeline/Load",
-        "step": 1,
+        "step": 0,
         "node": "Load",
         "action": "loaded",
     }
