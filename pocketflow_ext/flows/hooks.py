@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError, HookError
-from ..mro import NextInMro
 from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Subscriber
 from ..stream.scope import _current
 from ..subscribers.trace import ConsoleTrace
@@ -94,13 +93,13 @@ class HooksMixin:
         return await observe.orchestrate_async(self, shared, params, super()._orch_async)  # type: ignore[misc]
 
     def get_next_node(self, curr: Any, action: Any) -> Any:
-        upstream = _next_get_next_node[type(self)]
+        # Looked up on every call, so a wrapper someone puts on upstream's method later
+        # (tracing integrations patch classes) is honoured; the plain function, as
+        # observe.next_node calls it.
+        upstream = super(HooksMixin, type(self)).get_next_node  # type: ignore[misc]
         frame = _current.get()
         # Dormant, or another flow's frame (this flow called from a node's own code):
         # called once per node, so skip the wrapper.
         if frame is None or frame.level.flow is not self:
             return upstream(self, curr, action)
         return observe.next_node(self, curr, action, upstream, frame)
-
-
-_next_get_next_node = NextInMro(HooksMixin, "get_next_node")
