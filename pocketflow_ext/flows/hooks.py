@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from ..stream.scope import _current
 from ..subscribers.trace import ConsoleTrace
 from . import observe
 from .naming import GraphNames, check_label
+from .pickling import check_hooks_pickle
 
 
 class HooksMixin:
@@ -79,6 +81,26 @@ class HooksMixin:
         ``mode``: "friendly", "plain", "off", or None for ``$POCKETFLOW_EXT_TRACE`` / auto.
         """
         return self.subscribe(ConsoleTrace(mode))
+
+    # Pickling a flow (into a process pool, a Dask worker) sends its hooks along: one that
+    # cannot be sent is named first. The node names cached by id() stay behind: the nodes
+    # arriving elsewhere (or deep-copied) have other ids. Upstream's per-step copy.copy
+    # shares the very same nodes, so it keeps the cache and skips the check.
+    def __getstate__(self) -> Any:
+        check_hooks_pickle(self)
+        return {**self.__dict__, "_graph_names": GraphNames()}
+
+    def __copy__(self) -> Any:
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        state = {**self.__dict__, "_graph_names": None}
+        clone.__dict__.update(copy.deepcopy(state, memo), _graph_names=GraphNames())
+        return clone
 
     def _run(self, shared: Any) -> Any:
         return observe.run_flow(self, shared, super()._run)  # type: ignore[misc]
