@@ -137,26 +137,3 @@ def test_copies_need_no_pickling_so_lambda_hooks_are_fine_there() -> None:
     copy.deepcopy(outer).run({})
     copy.copy(outer).run({})
     assert ends == ["Step"] * 3
-
-
-def test_cloudpickle_sends_lambda_hooks_by_value(tmp_path: Path) -> None:
-    # Dask and Ray pickle with cloudpickle; the check must not refuse what it can send.
-    sender = """
-import cloudpickle, sys, pocketflow_ext as pe
-flow = pe.Flow(start=pe.Node(name="Step"), flow_name="Sent")
-flow.on("node_end", lambda name, action, elapsed, store: store.setdefault("ends", []).append(name))
-sys.stdout.buffer.write(cloudpickle.dumps(flow))
-"""
-    receiver = """
-import pickle, sys
-shared = {}
-pickle.loads(sys.stdin.buffer.read()).run(shared)
-print(shared["ends"])
-"""
-    sent = subprocess.run([sys.executable, "-c", sender], capture_output=True, timeout=120)
-    assert sent.returncode == 0, sent.stderr.decode()
-    received = subprocess.run(
-        [sys.executable, "-c", receiver], input=sent.stdout, capture_output=True, timeout=120
-    )
-    assert received.returncode == 0, received.stderr.decode()
-    assert received.stdout.decode().strip() == "['Step']"

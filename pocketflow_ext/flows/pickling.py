@@ -3,7 +3,9 @@
 A flow carries its hooks and subscribers; pickle sends a function by reference (its module
 and qualified name), which a lambda or a function defined inside another function does not
 have. Pickle would fail deep inside the flow's state without saying which hook of which
-flow; this check names both and says what to do.
+flow; this check names both and says what to do. It applies whatever pickler is used
+(cloudpickle could send such a function by value), so a flow that pickles in one place
+pickles everywhere.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from .observe import flow_label
 
 def check_hooks_pickle(flow: Any) -> None:
     """Raise ``pickle.PicklingError`` naming the first hook of ``flow`` pickle cannot send."""
-    if "cloudpickle" in sys.modules:
-        return  # Dask and Ray pickle with cloudpickle, which sends such functions by value
     for event, callback in getattr(flow, "_listeners", ()):
         if isinstance(callback, types.FunctionType) and not _found_by_name(callback):
             what = f"the {event!r} hook" if event is not None else "the subscriber"
