@@ -51,7 +51,7 @@ def main_branch_source(installed: str) -> str:
         if count != 1:
             pytest.fail(
                 f"the installed pocketflow ({pocketflow.__file__}) has {count} copies of "
-                f"{old!r}; update MAIN_BRANCH_CHANGES in compat_tests/conftest.py to its "
+                f"{old!r}; update MAIN_BRANCH_CHANGES in compat_tests/upstream_variants.py to its "
                 "AsyncNode._exec"
             )
         source = source.replace(old, new)
