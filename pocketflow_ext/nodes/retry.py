@@ -155,8 +155,11 @@ class RetryMixin:
             _number(self.jitter, f"{cls.__name__}.jitter", 0)
         if retry_on is not None:
             self.retry_on = retry_on
-        elif self.retry_on is not ANY_EXCEPTION:
-            exception_types(self.retry_on)  # a class attribute: checked when a node is made
+        elif self.retry_on is not ANY_EXCEPTION:  # a class attribute: checked when a node is made
+            try:
+                exception_types(self.retry_on)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{cls.__name__}.{exc}") from None
 
     @property
     def retry_on(self) -> tuple[type[BaseException], ...]:

@@ -714,8 +714,8 @@ def test_bad_retry_settings_are_configuration_errors(kwargs: dict, word: str) ->
         ({"backoff": "2"}, "Broken.backoff"),
         ({"jitter": -1}, "Broken.jitter"),
         ({"max_delay": "x"}, "Broken.max_delay"),
-        ({"retry_on": (ValueError, "x")}, "retry_on"),
-        ({"retry_on": [ValueError]}, "retry_on"),
+        ({"retry_on": (ValueError, "x")}, "Broken.retry_on"),
+        ({"retry_on": [ValueError]}, "Broken.retry_on"),
     ],
 )
 def test_bad_retry_class_attributes_are_configuration_errors(attrs: dict, word: str) -> None:
