@@ -43,23 +43,31 @@ class BaseNode(mixins.EdgesMixin, mixins.NamedMixin, _upstream.BaseNode):
     """Upstream ``BaseNode`` plus ``then`` and ``name``."""
 
 
-class Node(mixins.RetryMixin, BaseNode, _upstream.Node):
+# The retry mixins replace upstream's attempt loops (Node._exec, AsyncNode._exec), so each
+# sits right before the upstream class whose loop it replaces, and after the upstream batch
+# classes: their item loops call ``super(<batch class>, self)._exec(item)``, which must
+# reach the mixin. Hence the mixin listed again after each upstream class.
+class Node(BaseNode, mixins.RetryMixin, _upstream.Node):
     """Upstream ``Node`` plus ``then``, ``name`` and backoff/jitter/retry_on retries."""
 
 
-class BatchNode(Node, _upstream.BatchNode):
-    """Upstream ``BatchNode`` with the ``Node`` extras."""
+class BatchNode(Node, _upstream.BatchNode, mixins.RetryMixin):
+    """Upstream ``BatchNode`` with the ``Node`` extras; each item retries on its own."""
 
 
-class AsyncNode(mixins.AsyncBridgeMixin, Node, _upstream.AsyncNode):
+class AsyncNode(
+    mixins.AsyncBridgeMixin, mixins.AsyncRetryMixin, Node, _upstream.AsyncNode, mixins.RetryMixin
+):
     """Upstream ``AsyncNode``; also runs inside a synchronous ``Flow``."""
 
 
-class AsyncBatchNode(AsyncNode, BatchNode, _upstream.AsyncBatchNode):
+class AsyncBatchNode(AsyncNode, BatchNode, _upstream.AsyncBatchNode, mixins.AsyncRetryMixin):
     """Upstream ``AsyncBatchNode`` with the ``AsyncNode`` extras."""
 
 
-class AsyncParallelBatchNode(AsyncNode, BatchNode, _upstream.AsyncParallelBatchNode):
+class AsyncParallelBatchNode(
+    AsyncNode, BatchNode, _upstream.AsyncParallelBatchNode, mixins.AsyncRetryMixin
+):
     """Upstream ``AsyncParallelBatchNode`` with the ``AsyncNode`` extras."""
 
 

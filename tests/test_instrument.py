@@ -412,15 +412,18 @@ def test_runs_in_concurrent_threads_are_recorded_separately(tmp_path: Path) -> N
         assert [e["step"] for e in ends] == [0, 1, 2, 3]
 
 
-def test_drop_in_classes_call_upstream_directly_again_after_uninstrument() -> None:
-    from pocketflow_ext.flows import hooks
-    from pocketflow_ext.nodes import retry
-
+def test_drop_in_flows_stop_calling_instruments_wrapper_after_uninstrument(events: list) -> None:
     class Step(pocketflow_ext.Node):
-        pass
+        def exec(self, prep_res: Any) -> None:
+            raise ValueError("once")
+
+        def exec_fallback(self, prep_res: Any, exc: Exception) -> str:
+            return "fell back"
 
     with pocketflow_ext.instrument():
-        pocketflow_ext.Flow(start=Step()).run({})
-    pocketflow_ext.Flow(start=Step()).run({})
-    assert hooks._next_get_next_node[pocketflow_ext.Flow] is pocketflow.Flow.get_next_node
-    assert retry._next_exec[Step] is pocketflow.Node._exec
+        pocketflow_ext.Flow(start=Step(max_retries=2)).run({})
+    during = len(events)
+    pocketflow_ext.Flow(start=Step(max_retries=2)).run({})
+    # The same events again (the flow reports itself), none doubled by a leftover wrapper.
+    assert [e.kind for e in events[during:]] == [e.kind for e in events[:during]]
+    assert [e.kind for e in events[:during]].count("node_retry") == 1
