@@ -8,6 +8,7 @@ import os
 import secrets
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,23 +44,24 @@ def ext_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixt
     root.propagate = propagate
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The URL of a fresh, empty PostgreSQL database, dropped after the test.
-
-    The server comes from ``$POCKETFLOW_EXT_TEST_PG_URL`` (``.ci/run`` starts one with
-    ``.ci/postgres``). Without it the test is skipped with a message; in CI it fails.
-    """
+def _server() -> str:
     server = os.environ.get("POCKETFLOW_EXT_TEST_PG_URL")
     if not server:
         message = (
             "PostgreSQL tests need a server: run `bash .ci/run`, or "
             '`eval "$(bash .ci/postgres start)"` before pytest, or set '
-            "POCKETFLOW_EXT_TEST_PG_URL=postgresql://user@host:port/db"
+            "POCKETFLOW_EXT_TEST_PG_URL=postgresql://user:password@host:port/db"
         )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    return server
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """The URL of a new, empty database on the test server, dropped afterwards."""
+    server = _server()
     psycopg = pytest.importorskip("psycopg", reason='needs pip install -e ".[postgres]"')
     name = f"pfx_test_{secrets.token_hex(6)}"
     with psycopg.connect(server, autocommit=True) as admin:
@@ -69,6 +71,24 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test.
+
+    The server comes from ``$POCKETFLOW_EXT_TEST_PG_URL`` (``.ci/run`` starts one with
+    ``.ci/postgres``). Without it the test is skipped with a message; in CI it fails.
+    """
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """``postgres_url`` shared by the tests of one module (data recorded once, read often)."""
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
