@@ -4,14 +4,11 @@ a fresh PostgreSQL database per test, and ``run_store_url``: the same test on bo
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from store_sql import fresh_database
 
 import pocketflow_ext
 from pocketflow_ext.stream import scope
@@ -42,35 +39,6 @@ def ext_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixt
     caplog.set_level(logging.DEBUG, logger="pocketflow_ext")
     yield caplog
     root.propagate = propagate
-
-
-def _server() -> str:
-    server = os.environ.get("POCKETFLOW_EXT_TEST_PG_URL")
-    if not server:
-        message = (
-            "PostgreSQL tests need a server: run `bash .ci/run`, or "
-            '`eval "$(bash .ci/postgres start)"` before pytest, or set '
-            "POCKETFLOW_EXT_TEST_PG_URL=postgresql://user:password@host:port/db"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return server
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """The URL of a new, empty database on the test server, dropped afterwards."""
-    server = _server()
-    psycopg = pytest.importorskip("psycopg", reason='needs pip install -e ".[postgres]"')
-    name = f"pfx_test_{secrets.token_hex(6)}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urllib.parse.urlunsplit(urllib.parse.urlsplit(server)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import closing
-from pathlib import Path
 
 import streamlit as st
 
@@ -101,7 +100,7 @@ def main() -> None:
             )
         )
         return
-    render_workflow_monitor(Path(path))
+    render_workflow_monitor(path)  # a file path or a URL (Path would mangle a URL)
 
 
 if __name__ == "__main__":
