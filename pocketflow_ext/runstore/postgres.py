@@ -51,8 +51,9 @@ _log = get_logger("db")
 POOL_MAX_SIZE = 10
 """Connections one process keeps to one database at most (flow threads, the writer
 thread and monitor sessions share them)."""
-POOL_TIMEOUT_S = 30.0
-"""How long a call waits for a free connection before it reports the store busy."""
+POOL_TIMEOUT_S = 10.0
+"""How long a call waits for a connection (a free one, or a new one while the server is
+away) before it reports the store busy (``StoreBusy``: the writer retries)."""
 CONNECT_TIMEOUT_S = 10
 """libpq's ``connect_timeout`` when the URL sets none (libpq's own default waits forever)."""
 
