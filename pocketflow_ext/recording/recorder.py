@@ -104,7 +104,10 @@ class Recorder:
         elif kind == ev.NODE_ERROR:
             self._ended(record, event)
             self._commit(record, (_event_rows, record.run_id, event, _params(event)))
-        else:  # flow_start, node_retry
+        elif kind == ev.NODE_SKIP:  # a step without a checkpoint: the store did not change
+            self._ended(record, event)
+            self._add(record, (_event_rows, record.run_id, event, _params(event)))
+        else:  # flow_start, node_retry, cache_hit and kinds added later: an event row
             self._add(record, (_event_rows, record.run_id, event, _params(event)))
 
     # ── event handlers ───────────────────────────────────────────────────────

@@ -36,6 +36,7 @@ from . import sqlite_schema as schema
 from .base import (
     ALL_RUNS,
     KNOWN_STATUSES,
+    CachedValue,
     CheckpointRow,
     EventRow,
     Row,
@@ -361,6 +362,47 @@ class SQLiteRunStore(RunStore):
             return
         self._maintained = True
         self.conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    # ── the result cache ─────────────────────────────────────────────────────
+    @_translated
+    def cache_get(self, key: str) -> CachedValue | None:
+        row = (
+            self.conn()
+            .execute(
+                "SELECT key, node, value_text, created_at, expires_at FROM pf_cache WHERE key = ?",
+                (key,),
+            )
+            .fetchone()
+        )
+        return CachedValue(*row) if row is not None else None
+
+    @_translated
+    def cache_put(
+        self, key: str, node: str, value_text: str, created_at: str, expires_at: str | None
+    ) -> None:
+        # One statement, so no transaction of ours is needed: a live entry is kept (two
+        # processes that missed the same key at once both computed it; the first wins),
+        # an expired one is replaced.
+        self._writable().execute(
+            "INSERT INTO pf_cache (key, node, value_text, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET node = excluded.node, "
+            "value_text = excluded.value_text, created_at = excluded.created_at, "
+            "expires_at = excluded.expires_at "
+            "WHERE pf_cache.expires_at IS NOT NULL AND pf_cache.expires_at <= excluded.created_at",
+            (key, node, value_text, created_at, expires_at),
+        )
+
+    @_translated
+    def cache_clear(self, node: str | None = None, older_than: str | None = None) -> int:
+        where, params = [], []
+        if node is not None:
+            where.append("node = ?")
+            params.append(node)
+        if older_than is not None:
+            where.append("created_at < ?")
+            params.append(older_than)
+        sql = "DELETE FROM pf_cache" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return int(self._writable().execute(sql, params).rowcount)
 
     # ── reads ────────────────────────────────────────────────────────────────
     @property

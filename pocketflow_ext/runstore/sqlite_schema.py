@@ -2,7 +2,8 @@
 
 The human-readable contract is ``docs/schema.md``. Versions live in ``PRAGMA user_version``:
 0 is an empty file or a PocoFlow 0.2.1 database, 1 the first pocketflow-ext schema (steps
-numbered from 1), 2 the current one (steps from 0 as in PocoFlow; status ``waiting``).
+numbered from 1), 2 steps from 0 as in PocoFlow and status ``waiting``, 3 the current one
+(adds ``pf_cache``, the result cache).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from ..errors import RecordingError
 from .runs import STATUSES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # PocoFlow 0.2.1 allowed 'paused'; kept valid so its rows survive the upgrade unchanged.
 STORED_STATUSES = (*STATUSES, "paused")
@@ -92,6 +93,21 @@ CREATE TABLE IF NOT EXISTS pf_checkpoints (
     FOREIGN KEY (run_id) REFERENCES pf_runs(run_id)
 )"""
 
+# The result cache (docs/cache.md): one row per key; ``node`` and ``created_at`` serve
+# ``pocketflow-ext cache clear --node/--older-than``.
+CACHE_DDL = """
+CREATE TABLE IF NOT EXISTS pf_cache (
+    key         TEXT PRIMARY KEY,
+    node        TEXT NOT NULL,
+    value_text  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT
+)"""
+CACHE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS pf_cache_node ON pf_cache(node)",
+    "CREATE INDEX IF NOT EXISTS pf_cache_created ON pf_cache(created_at)",
+)
+
 POCOFLOW_EVENT_COLUMNS = (
     "id",
     "run_id",
@@ -152,7 +168,7 @@ CHECKPOINT_COLUMNS = (
     "params",
 )
 
-RUNS, EVENTS, CHECKPOINTS = "pf_runs", "pf_events", "pf_checkpoints"
+RUNS, EVENTS, CHECKPOINTS, CACHE = "pf_runs", "pf_events", "pf_checkpoints", "pf_cache"
 _OURS = (RUNS, EVENTS, CHECKPOINTS)
 
 
@@ -250,6 +266,8 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
             _create_or_upgrade_pocoflow(conn, found)
         elif found.version == 1:
             _v1_to_v2(conn)
+        if found.version < 3:
+            _add_cache(conn)
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -306,3 +324,10 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE pf_events SET step = step - 1 WHERE path IS NOT NULL AND step IS NOT NULL")
     conn.execute(f"UPDATE pf_checkpoints SET step = step - 1 - {_PARK} WHERE path IS NOT NULL")
     conn.execute(f"UPDATE pf_checkpoints SET step = step + {_PARK} WHERE step < -{_PARK // 2}")
+
+
+def _add_cache(conn: sqlite3.Connection) -> None:
+    """Version 3: the result cache table (new files get it here too)."""
+    conn.execute(CACHE_DDL)
+    for statement in CACHE_INDEXES:
+        conn.execute(statement)

@@ -1,0 +1,187 @@
+"""Answering a node's ``exec`` from the result cache, or computing and storing it.
+
+Called by the attempt loop (``nodes/attempts.py``) for nodes whose ``cache`` is set, once
+per execution (once per item in a batch node). The key is a digest of the node's
+identity, its code (``fingerprint.py``), ``version``, ``params`` and its input (the prep
+result, or the batch item); the value is the codec's JSON text of what ``exec`` returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pocketflow
+
+from ..errors import CacheError
+from ..graph import base_name
+from ..logging import get_logger
+from ..runstore.base import RunStore
+from ..runstore.runs import iso
+from ..store.codec import encode, encode_key_value, loads
+from ..stream import dispatch
+from ..stream.scope import current_frame
+from .fingerprint import code_digest
+from .policy import Cache, policy_of, store_for
+
+_log = get_logger("cache")
+
+clock: Callable[[], float] = time.time
+"""Seconds since the epoch, for entry times and TTLs (tests replace it to move time)."""
+
+_MISS = object()
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(node: Any, what: str, message: str) -> None:
+    key = (base_name(node), what)
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    _log.warning("%s", message)
+
+
+def _canonical(value: Any) -> str | None:
+    """Exact, order-independent JSON text of an input, or None when it cannot be encoded
+    (then it cannot be told apart from other inputs, and nothing is cached)."""
+    data, lossy = encode(value)
+    if lossy:
+        return None
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _code_of(node: Any) -> tuple[str, Any, type | None]:
+    """The node's identity and the code its results depend on."""
+    function = getattr(type(node), "__wrapped__", None)  # a @node function
+    if function is not None:
+        return f"{function.__module__}.{function.__qualname__}", function, None
+    cls = type(node)
+    method = "exec_async" if isinstance(node, pocketflow.AsyncNode) else "exec"
+    return f"{cls.__module__}.{cls.__qualname__}", getattr(cls, method), cls
+
+
+class Entry:
+    """One lookup: where the entry lives and under which key (None: not cacheable)."""
+
+    __slots__ = ("store", "key", "policy", "node_name")
+
+    def __init__(
+        self, store: RunStore | None, key: str | None, policy: Cache, node_name: str
+    ) -> None:
+        self.store, self.key, self.policy, self.node_name = store, key, policy, node_name
+
+
+def cache_key(node: Any, prep_res: Any, policy: Cache) -> str | None:
+    """The entry key for ``node`` run on ``prep_res``, or None when the input cannot be encoded."""
+    identity, code, owner = _code_of(node)
+    text = _canonical(prep_res)
+    if text is None:
+        _warn_once(
+            node,
+            "input",
+            f"node {base_name(node)!r}: its input (prep result) cannot be encoded as JSON, so "
+            "its results are not cached; return plain data from prep to cache them",
+        )
+        return None
+    params = getattr(node, "params", None)
+    parts = [identity, code_digest(code, owner), policy.version, _canonical(params or {}), text]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def look_up(node: Any, prep_res: Any) -> tuple[Entry, Any]:
+    """The entry for this execution and its cached value (``_MISS`` when there is none)."""
+    policy = policy_of(node)
+    name = base_name(node)
+    key = cache_key(node, prep_res, policy)
+    if key is None:
+        return Entry(None, None, policy, name), _MISS
+    store = store_for(policy)
+    found = store.cache_get(key)
+    if found is None:
+        return Entry(store, key, policy, name), _MISS
+    if found.expires_at is not None and found.expires_at <= iso(clock()):
+        return Entry(store, key, policy, name), _MISS
+    try:
+        value = loads(found.value_text)
+    except ValueError as exc:
+        raise CacheError(
+            f"the cached result of node {name!r} in {store.location} is damaged ({exc}); "
+            f"clear it: pocketflow-ext cache clear --db {store.location} --node {name}"
+        ) from None
+    frame = current_frame()
+    if frame is not None and frame.node is not None:
+        dispatch.cache_hit(frame)
+    return Entry(store, key, policy, name), value
+
+
+def save(node: Any, entry: Entry, value: Any) -> None:
+    """Store ``value`` (what ``exec`` returned) under the entry's key, if it can be encoded."""
+    if entry.key is None or entry.store is None:
+        return
+    text, lossy = encode_key_value(value)
+    if lossy:
+        _warn_once(
+            node,
+            "value",
+            f"node {entry.node_name!r} returned a value that cannot be encoded as JSON "
+            f"({type(value).__name__}), so it is not cached; return plain data to cache it",
+        )
+        return
+    now = clock()
+    ttl = entry.policy.ttl
+    entry.store.cache_put(
+        entry.key,
+        entry.node_name,
+        text,
+        iso(now),
+        iso(now + ttl) if ttl is not None else None,
+    )
+
+
+class _Fallback:
+    """``exec_fallback`` for the attempt loop that notes it was used: fallbacks are not cached."""
+
+    __slots__ = ("node", "used")
+
+    def __init__(self, node: Any) -> None:
+        self.node, self.used = node, False
+
+    def __call__(self, prep_res: Any, exc: Exception) -> Any:
+        self.used = True
+        return self.node.exec_fallback(prep_res, exc)
+
+    async def run_async(self, prep_res: Any, exc: Exception) -> Any:
+        self.used = True
+        return await self.node.exec_fallback_async(prep_res, exc)
+
+
+def run_cached(node: Any, prep_res: Any, attempts: Callable[..., Any]) -> Any:
+    """``attempts(node, prep_res, fallback)`` unless the cache answers; its result is saved."""
+    entry, value = look_up(node, prep_res)
+    if value is not _MISS:
+        return value
+    fallback = _Fallback(node)
+    value = attempts(node, prep_res, fallback)
+    if not fallback.used:
+        save(node, entry, value)
+    return value
+
+
+async def run_cached_async(
+    node: Any, prep_res: Any, attempts: Callable[..., Awaitable[Any]]
+) -> Any:
+    """:func:`run_cached` for async nodes (the store is read and written synchronously)."""
+    entry, value = look_up(node, prep_res)
+    if value is not _MISS:
+        return value
+    fallback = _Fallback(node)
+    value = await attempts(node, prep_res, fallback.run_async)
+    if not fallback.used:
+        save(node, entry, value)
+    return value
