@@ -1,7 +1,7 @@
 """Answering a node's ``exec`` from the result cache, or computing and storing it.
 
-Called by the attempt loop (``nodes/attempts.py``) for nodes whose ``cache`` is set, once
-per execution (once per item in a batch node). The key is a digest of the node's
+Called in place of a cached node's ``exec`` (``nodes/cached.py``), so once per attempt
+and per batch item. The key is a digest of the node's
 identity, its code (``fingerprint.py``), ``version``, ``params`` and its input (the prep
 result, or the batch item); the value is the codec's JSON text of what ``exec`` returned.
 """
@@ -61,7 +61,10 @@ def _code_of(node: Any) -> tuple[str, Any, type | None]:
     function = getattr(type(node), "__wrapped__", None)  # a @node function
     if function is not None:
         return f"{function.__module__}.{function.__qualname__}", function, None
-    cls = type(node)
+    # A cached node is an instance of its class's variant (nodes/variants.py): the code
+    # is the class's own.
+    made_of = getattr(type(node), "variant_of", None)
+    cls = made_of[0] if made_of is not None else type(node)
     method = "exec_async" if isinstance(node, pocketflow.AsyncNode) else "exec"
     return f"{cls.__module__}.{cls.__qualname__}", getattr(cls, method), cls
 
@@ -144,44 +147,22 @@ def save(node: Any, entry: Entry, value: Any) -> None:
     )
 
 
-class _Fallback:
-    """``exec_fallback`` for the attempt loop that notes it was used: fallbacks are not cached."""
-
-    __slots__ = ("node", "used")
-
-    def __init__(self, node: Any) -> None:
-        self.node, self.used = node, False
-
-    def __call__(self, prep_res: Any, exc: Exception) -> Any:
-        self.used = True
-        return self.node.exec_fallback(prep_res, exc)
-
-    async def run_async(self, prep_res: Any, exc: Exception) -> Any:
-        self.used = True
-        return await self.node.exec_fallback_async(prep_res, exc)
-
-
-def run_cached(node: Any, prep_res: Any, attempts: Callable[..., Any]) -> Any:
-    """``attempts(node, prep_res, fallback)`` unless the cache answers; its result is saved."""
+def cached_call(node: Any, prep_res: Any, call: Callable[[Any], Any]) -> Any:
+    """``call(prep_res)`` (the node's own ``exec``) unless the cache answers; its result is
+    saved. An exception from ``call`` propagates and nothing is saved."""
     entry, value = look_up(node, prep_res)
     if value is not _MISS:
         return value
-    fallback = _Fallback(node)
-    value = attempts(node, prep_res, fallback)
-    if not fallback.used:
-        save(node, entry, value)
+    value = call(prep_res)
+    save(node, entry, value)
     return value
 
 
-async def run_cached_async(
-    node: Any, prep_res: Any, attempts: Callable[..., Awaitable[Any]]
-) -> Any:
-    """:func:`run_cached` for async nodes (the store is read and written synchronously)."""
+async def cached_call_async(node: Any, prep_res: Any, call: Callable[[Any], Awaitable[Any]]) -> Any:
+    """:func:`cached_call` for ``exec_async`` (the store is read and written synchronously)."""
     entry, value = look_up(node, prep_res)
     if value is not _MISS:
         return value
-    fallback = _Fallback(node)
-    value = await attempts(node, prep_res, fallback.run_async)
-    if not fallback.used:
-        save(node, entry, value)
+    value = await call(prep_res)
+    save(node, entry, value)
     return value

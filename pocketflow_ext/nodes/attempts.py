@@ -13,7 +13,6 @@ import asyncio
 import time
 from typing import Any
 
-from ..cache.lookup import run_cached, run_cached_async
 from ..errors import ConfigurationError
 from ..stream import dispatch
 from ..stream.scope import current_frame
@@ -21,38 +20,30 @@ from ..stream.scope import current_frame
 ANY_EXCEPTION: tuple[type[BaseException], ...] = (Exception,)
 
 
-def run_attempts(node: Any, prep_res: Any, fallback: Any = None) -> Any:
-    """One execution of a sync node (or one item of its batch), attempt after attempt.
-
-    A node with ``cache`` set is first looked up in the result cache (``cache/lookup.py``),
-    which runs the attempts on a miss with its own ``fallback`` (fallbacks are not cached).
-    """
-    if fallback is None and getattr(node, "cache", None):
-        return run_cached(node, prep_res, run_attempts)
+def run_attempts(node: Any, prep_res: Any) -> Any:
+    """One execution of a sync node (or one item of its batch), attempt after attempt."""
     for attempt in range(node.max_retries):
         node.cur_retry = attempt
         try:
             return node.exec(prep_res)
         except Exception as exc:
             if _gives_up(node, attempt, exc):
-                return (fallback or node.exec_fallback)(prep_res, exc)
+                return node.exec_fallback(prep_res, exc)
             delay = _failed_attempt(node, attempt + 1, exc)
             if delay > 0:
                 time.sleep(delay)
 
 
-async def run_attempts_async(node: Any, prep_res: Any, fallback: Any = None) -> Any:
+async def run_attempts_async(node: Any, prep_res: Any) -> Any:
     """``run_attempts`` for async nodes. ``cur_retry`` is set as upstream's main branch does
     (items of a parallel batch share it); attempts are counted per item for the events."""
-    if fallback is None and getattr(node, "cache", None):
-        return await run_cached_async(node, prep_res, run_attempts_async)
     for attempt in range(node.max_retries):
         node.cur_retry = attempt
         try:
             return await node.exec_async(prep_res)
         except Exception as exc:
             if _gives_up(node, attempt, exc):
-                return await (fallback or node.exec_fallback_async)(prep_res, exc)
+                return await node.exec_fallback_async(prep_res, exc)
             delay = _failed_attempt(node, attempt + 1, exc)
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -19,7 +19,8 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..graph import base_name
-from .when import WHOLE_STORE, input_names, read_input
+from .cached import CachedExec
+from .when import WHOLE_STORE, ConditionalRun, input_names, read_input
 
 _NOTHING = object()  # no fallback given
 _EMPTY = inspect.Parameter.empty
@@ -248,7 +249,11 @@ def _make_class(fn: Callable[..., Any], options: dict[str, Any]) -> type:
         if options.get(option) is not None:
             body[attribute] = options[option]
     mixin = AsyncFunctionNodeMixin if is_async else FunctionNodeMixin
-    return type(fn.__name__, (mixin, base), body)
+    # The layers a node of another class gets when it is made with when=/cache= (its
+    # class's variant, nodes/variants.py) are this class's own bases.
+    layers = (CachedExec,) if body.get("cache") else ()
+    layers += (ConditionalRun,) if "when" in body else ()
+    return type(fn.__name__, (*layers, mixin, base), body)
 
 
 def _writes(value: Any, fn: Callable[..., Any], what: str) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from ..errors import ConfigurationError, NodeInputError
 from ..graph import base_name
 from ..stream import dispatch
 from ..stream.scope import current_frame
+from .variants import Layer, with_layer
 
 SKIPPED = "skipped"
 WHOLE_STORE = "shared"
@@ -73,6 +74,10 @@ class WhenMixin:
     The predicate's parameters are read from the store by name (``when=lambda total: total >
     1000`` reads ``store["total"]``); a parameter named ``shared`` gets the whole store. A
     ``when`` defined as a method (``def when(self, shared)``) works the same way.
+
+    Only conditional nodes pay for the check: a node made with a predicate becomes an
+    instance of its class's variant with :class:`ConditionalRun` in front (``variants.py``),
+    which asks the predicate before running; nodes without one run exactly as before.
     """
 
     when: Callable[..., Any] | None = None
@@ -91,20 +96,21 @@ class WhenMixin:
                     f"(e.g. lambda total: total > 1000), got {when!r}"
                 )
             self.when = when
-        if self.when is not None:
+        if self.when is not None and not isinstance(self, pocketflow.Flow):
             _plan(self, self.when)  # a bad signature fails now, not mid-run
+            with_layer(self, ConditionalRun)
+
+
+class ConditionalRun(Layer):
+    """The run of a conditional node: ask ``when`` first, then run or skip."""
 
     def _run(self, shared: Any) -> Any:
-        if self.when is None:
-            return super()._run(shared)  # type: ignore[misc]
         frame, name = _take_pending()
         if not _holds(self, shared, frame, name):
             return skip_action(self)
         return super()._run(shared)  # type: ignore[misc]
 
     async def _run_async(self, shared: Any) -> Any:
-        if self.when is None:
-            return await super()._run_async(shared)  # type: ignore[misc]
         frame, name = _take_pending()
         if not _holds(self, shared, frame, name):
             return skip_action(self)

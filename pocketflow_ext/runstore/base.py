@@ -99,6 +99,7 @@ class CachedValue:
     created_at: str
     expires_at: str | None = None
 
+
 # A run's identity and start time are written once, by create_run; the rest may change.
 UPDATABLE_RUN_FIELDS = frozenset(RunRow.__dataclass_fields__) - {"run_id", "started_at"}
 KNOWN_STATUSES = frozenset((*STATUSES, "paused"))  # PocoFlow 0.2.1's rows may say paused
