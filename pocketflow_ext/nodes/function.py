@@ -251,7 +251,7 @@ def _make_class(fn: Callable[..., Any], options: dict[str, Any]) -> type:
     mixin = AsyncFunctionNodeMixin if is_async else FunctionNodeMixin
     # The layers a node of another class gets when it is made with when=/cache= (its
     # class's variant, nodes/variants.py) are this class's own bases.
-    layers = (CachedExec,) if body.get("cache") else ()
+    layers: tuple[type, ...] = (CachedExec,) if body.get("cache") else ()
     layers += (ConditionalRun,) if "when" in body else ()
     return type(fn.__name__, (*layers, mixin, base), body)
 
