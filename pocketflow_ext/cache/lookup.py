@@ -20,7 +20,8 @@ import pocketflow
 from ..errors import CacheError
 from ..graph import base_name
 from ..logging import get_logger
-from ..runstore.base import RunStore
+from ..recording.recorder import Recorder
+from ..runstore.base import CachedValue, RunStore
 from ..runstore.runs import iso
 from ..store.codec import encode, encode_key_value, loads
 from ..stream import dispatch
@@ -72,12 +73,18 @@ def _code_of(node: Any) -> tuple[str, Any, type | None]:
 class Entry:
     """One lookup: where the entry lives and under which key (None: not cacheable)."""
 
-    __slots__ = ("store", "key", "policy", "node_name")
+    __slots__ = ("store", "recorder", "key", "policy", "node_name")
 
     def __init__(
-        self, store: RunStore | None, key: str | None, policy: Cache, node_name: str
+        self,
+        store: RunStore | None,
+        recorder: Recorder | None,
+        key: str | None,
+        policy: Cache,
+        node_name: str,
     ) -> None:
-        self.store, self.key, self.policy, self.node_name = store, key, policy, node_name
+        self.store, self.recorder, self.key = store, recorder, key
+        self.policy, self.node_name = policy, node_name
 
 
 def cache_key(node: Any, prep_res: Any, policy: Cache) -> str | None:
@@ -103,13 +110,14 @@ def look_up(node: Any, prep_res: Any) -> tuple[Entry, Any]:
     name = base_name(node)
     key = cache_key(node, prep_res, policy)
     if key is None:
-        return Entry(None, None, policy, name), _MISS
-    store = store_for(policy)
+        return Entry(None, None, None, policy, name), _MISS
+    store, recorder = store_for(policy)
+    entry = Entry(store, recorder, key, policy, name)
     found = store.cache_get(key)
     if found is None:
-        return Entry(store, key, policy, name), _MISS
+        return entry, _MISS
     if found.expires_at is not None and found.expires_at <= iso(clock()):
-        return Entry(store, key, policy, name), _MISS
+        return entry, _MISS
     try:
         value = loads(found.value_text)
     except ValueError as exc:
@@ -120,7 +128,7 @@ def look_up(node: Any, prep_res: Any) -> tuple[Entry, Any]:
     frame = current_frame()
     if frame is not None and frame.node is not None:
         dispatch.cache_hit(frame)
-    return Entry(store, key, policy, name), value
+    return entry, value
 
 
 def save(node: Any, entry: Entry, value: Any) -> None:
@@ -138,13 +146,15 @@ def save(node: Any, entry: Entry, value: Any) -> None:
         return
     now = clock()
     ttl = entry.policy.ttl
-    entry.store.cache_put(
-        entry.key,
-        entry.node_name,
-        text,
-        iso(now),
-        iso(now + ttl) if ttl is not None else None,
+    row = CachedValue(
+        entry.key, entry.node_name, text, iso(now), iso(now + ttl) if ttl is not None else None
     )
+    frame = current_frame()
+    if entry.recorder is not None and frame is not None:
+        # A recorded run: the entry is committed with the node's own rows (one commit).
+        if entry.recorder.add_rows(frame.level.run.run_id, [row]):
+            return
+    entry.store.cache_put(row.key, row.node, row.value_text, row.created_at, row.expires_at)
 
 
 def cached_call(node: Any, prep_res: Any, call: Callable[[Any], Any]) -> Any:

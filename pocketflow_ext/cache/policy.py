@@ -9,10 +9,10 @@ from typing import Any
 
 from ..errors import CacheError
 from ..graph import base_name
-from ..recording.recorder import process_recorder
+from ..recording.recorder import Recorder, process_recorder
 from ..runstore.base import RunStore
 from ..runstore.open import open_store, store_key
-from ..stream.scope import current_frame
+from ..stream.scope import Level, current_frame
 
 ENV_VAR = "POCKETFLOW_EXT_CACHE_DB"
 DEFAULT_DB = os.path.join(".pocketflow-ext", "cache.db")
@@ -80,28 +80,49 @@ _opened: dict[tuple[int, str], RunStore] = {}
 _opened_lock = threading.Lock()
 
 
+_by_location: dict[tuple[int, str], RunStore] = {}  # as given: no path resolving per lookup
+
+
 def _store_at(location: str | os.PathLike[str]) -> RunStore:
+    given = (os.getpid(), os.fspath(location))
+    store = _by_location.get(given)
+    if store is not None:
+        return store
     key = (os.getpid(), store_key(location))
     with _opened_lock:
         store = _opened.get(key)
         if store is None:
             store = _opened[key] = open_store(location)
+        _by_location[given] = store
     return store
 
 
-def store_for(policy: Cache) -> RunStore:
-    """The run store holding this node's entries (see :class:`Cache`)."""
+def store_for(policy: Cache) -> tuple[RunStore, Recorder | None]:
+    """The run store holding this node's entries (see :class:`Cache`), and the recorder
+    writing the current run into that store, if any (entries then go in with the node's
+    own rows)."""
     if policy.db is not None:
-        return _store_at(policy.db)
+        return _store_at(policy.db), None
     frame = current_frame()
     level = frame.level if frame is not None else None
     while level is not None:  # the recorded flow this node runs in, if any
         db = getattr(level.flow, "db", None)
         store = getattr(db, "store", None)
         if isinstance(store, RunStore) and not store.readonly:
-            return store
+            return store, _recorder_of(level, store)
         level = level.parent
     recorder = process_recorder()  # instrument(db_path=...)
     if recorder is not None and recorder.writer is not None:
-        return recorder.writer.store
-    return _store_at(os.environ.get(ENV_VAR) or DEFAULT_DB)
+        return recorder.writer.store, recorder
+    return _store_at(os.environ.get(ENV_VAR) or DEFAULT_DB), None
+
+
+def _recorder_of(level: Level, store: RunStore) -> Recorder | None:
+    """The recorder subscribed to ``level``'s flow that writes into ``store``."""
+    for _cut, entries in level.listeners:
+        for kind, callback in entries:
+            writer = getattr(callback, "writer", None)
+            if kind is None and isinstance(callback, Recorder) and writer is not None:
+                if writer.store is store:
+                    return callback
+    return None

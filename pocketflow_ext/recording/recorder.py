@@ -77,6 +77,16 @@ class Recorder:
         if self._records.get(record.source) is record:
             del self._records[record.source]
 
+    def add_rows(self, run_id: str, rows: list[Row]) -> bool:
+        """Write ``rows`` with the next commit of the recorded run whose events carry
+        ``run_id`` (a cached result joins its node's transaction); False when this
+        recorder does not record that run to a store."""
+        record = self._records.get(run_id)
+        if record is None or record.rows is None or self.writer is None:
+            return False
+        self.writer.add(record.rows, rows)
+        return True
+
     def is_live(self, record: RunRecord) -> bool:
         """Whether ``record`` still takes events (its flow level has not ended)."""
         return self._records.get(record.source) is record

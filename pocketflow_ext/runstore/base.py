@@ -82,9 +82,6 @@ class RunUpdate:
     fields: Mapping[str, Any]
 
 
-Row = RunRow | EventRow | CheckpointRow | RunUpdate
-
-
 @dataclass(frozen=True, slots=True)
 class CachedValue:
     """One entry of the result cache (``pf_cache``): an ``exec`` result as codec JSON text.
@@ -98,6 +95,11 @@ class CachedValue:
     value_text: str
     created_at: str
     expires_at: str | None = None
+
+
+# A CachedValue in ``write`` stores a cache entry as ``cache_put`` does: a recorded node's
+# result goes in with the node's own rows, in the transaction that records it.
+Row = RunRow | EventRow | CheckpointRow | RunUpdate | CachedValue
 
 
 # A run's identity and start time are written once, by create_run; the rest may change.

@@ -230,7 +230,7 @@ def test_inside_a_recorded_flow_entries_live_in_its_run_store(tmp_path, cache_db
 
 def test_outside_a_recorded_flow_the_default_database_is_used(cache_db) -> None:
     Summarise().run({"text": "a"})
-    assert store_for(Cache()).location == str(cache_db)
+    assert store_for(Cache())[0].location == str(cache_db)
     assert [e["node"] for e in entries(cache_db)] == ["Summarise"]
 
 
