@@ -111,7 +111,7 @@ def test_workers_starting_together_migrate_the_schema_exactly_once(postgres_url:
         for _ in range(6)
     ]
     assert [w.wait(timeout=120) for w in workers] == [0] * 6, [w.stderr.read() for w in workers]  # type: ignore[union-attr]
-    assert execute(postgres_url, "SELECT version FROM pf_migrations") == [(1,)]
+    assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [(1,), (2,)]
 
 
 def test_a_newer_schema_is_refused_naming_the_upgrade(postgres_url: str) -> None:
@@ -241,3 +241,23 @@ def test_the_store_travels_to_another_process_by_url(postgres_url: str) -> None:
         again.create_run(RunRow("sent"))
         assert store.has_run("sent") and again.location == store.location
         again.close()
+
+
+def test_a_version_1_database_gains_the_cache_keeping_its_runs(postgres_url: str) -> None:
+    from pocketflow_ext.runstore import postgres_schema
+
+    # What a version-1 writer left behind: its migration only, and a run.
+    execute(
+        postgres_url,
+        "CREATE TABLE pf_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    for statement in postgres_schema.MIGRATIONS[0]:
+        execute(postgres_url, statement)
+    execute(postgres_url, "INSERT INTO pf_migrations VALUES (1, 'then')")
+    execute(postgres_url, "INSERT INTO pf_runs (run_id, started_at) VALUES ('old', 'then')")
+    with open_store(postgres_url) as store:
+        assert store.schema_version == postgres_schema.SCHEMA_VERSION == 2
+        assert store.has_run("old")
+        store.cache_put("k", "N", "1", "2026-01-01T00:00:00.000000+00:00", None)
+        assert store.cache_get("k") is not None
+    assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [(1,), (2,)]
