@@ -7,7 +7,10 @@ import json
 import sqlite3
 
 from ..errors import PocketFlowExtError
-from .database import duration_text, local_time, open_recorded, run_seconds
+from ..ui.display import duration
+from ..ui.interim_run_keys import add_interim_run_keys
+from ..ui.run_facts import run_duration, run_steps, status_text
+from .database import local_time, open_recorded
 from .main import fail
 
 _COLUMNS = ("RUN ID", "FLOW", "STATUS", "STARTED", "DURATION", "STEPS", "ERROR")
@@ -18,6 +21,7 @@ def runs_command(args: argparse.Namespace) -> int:
     db, db_path = open_recorded("runs", args.db)
     try:
         runs = db.list_runs(limit=args.limit, status=args.status, flow_name=args.flow)
+        runs = add_interim_run_keys(db.conn(), runs)
     except (PocketFlowExtError, sqlite3.Error) as exc:
         fail("runs", str(exc))
     finally:
@@ -34,10 +38,10 @@ def runs_command(args: argparse.Namespace) -> int:
         (
             str(r["run_id"]),
             str(r.get("flow_name") or ""),
-            str(r.get("status") or ""),
+            status_text(r),
             local_time(r.get("started_at")),
-            duration_text(run_seconds(r.get("started_at"), r.get("completed_at"))),
-            "" if r.get("total_steps") is None else str(r["total_steps"]),
+            duration(run_duration(r)),
+            "" if run_steps(r) is None else str(run_steps(r)),
             _short(r.get("error_msg")),
         )
         for r in runs

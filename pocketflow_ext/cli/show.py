@@ -9,7 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import PocketFlowExtError
-from .database import duration_text, local_time, open_recorded, run_seconds
+from ..ui.display import duration
+from ..ui.interim_run_keys import add_interim_run_keys
+from ..ui.run_facts import current_node, resumed_note, run_duration, run_steps
+from .database import local_time, open_recorded
 from .main import fail
 
 
@@ -18,6 +21,8 @@ def show_command(args: argparse.Namespace) -> int:
     db, db_path = open_recorded("show", db_arg)
     try:
         run = db.get_run(run_id)
+        if run is not None:
+            run = add_interim_run_keys(db.conn(), [run])[0]
         events = db.get_events(run_id) if run is not None else []
     except (PocketFlowExtError, sqlite3.Error) as exc:
         fail("show", str(exc))
@@ -38,17 +43,22 @@ def show_command(args: argparse.Namespace) -> int:
 def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
     """The run's header, one line per node execution (in start order, indented by nesting,
     with its retries below it) and the run's error."""
-    seconds = run_seconds(run.get("started_at"), run.get("completed_at"))
-    steps = run.get("total_steps") or 0
+    count = run_steps(run) or 0
     lines = [
         f"run {run['run_id']} · flow {run.get('flow_name') or '?'} · {run.get('status')}"
-        f" · {steps} step{'' if steps == 1 else 's'} · {duration_text(seconds)}",
+        f" · {count} step{'' if count == 1 else 's'} · {duration(run_duration(run))}",
         f"started {local_time(run.get('started_at'))}"
         + (f" · finished {local_time(run['completed_at'])}" if run.get("completed_at") else ""),
     ]
     for key, label in (("resumed_from", "resumed from"), ("parent_run_id", "inside run")):
         if run.get(key):
             lines.append(f"{label} {run[key]}")
+    if resumed_note(run):
+        lines.append(resumed_note(run).lstrip("→ "))
+    if current_node(run) and run.get("status") != "completed":
+        lines.append(
+            f"{'failed at' if run.get('status') == 'failed' else 'at'} {current_node(run)}"
+        )
     steps = _steps(events, str(run.get("flow_name") or ""))
     if steps:
         width = max(len(s["label"]) for s in steps)

@@ -17,6 +17,7 @@ from .handle import RunHandle
 from .observe import flow_label
 from .pending_resume import claimed_by
 from .resume_point import plan_starts, restored_store, resume_point
+from .resume_warning import warn_if_resumed_before
 from .start_at import check_resumable_kind, graph_node, planned_start, run_plan, starting_at
 
 
@@ -60,6 +61,15 @@ def _prepare(
 ) -> tuple[Store, Any, dict[str, Any]]:
     check_resumable_kind(flow, "resume")
     point = resume_point(db, run_id)
+    # INTERIM (ui branch): after the runstore merge, pass db.get_run(run_id), which carries
+    # resumed_by/resumed_ok; until then they are looked up here.
+    resumes = [r for r in db.list_runs(limit=None) if r.get("resumed_from") == run_id]
+    run = {
+        "run_id": run_id,
+        "resumed_by": [r["run_id"] for r in resumes],
+        "resumed_ok": any(r["status"] == "completed" for r in resumes),
+    }
+    warn_if_resumed_before(run, stacklevel=4)  # flow.resume -> _prepare_for -> _prepare
     top_start, nested = plan_starts(flow, point)
     return restored_store(point, overrides, live), top_start, nested
 

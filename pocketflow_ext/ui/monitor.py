@@ -9,6 +9,7 @@ ever opened read-only. Needs the ``ui`` extra (``pip install "pocketflow-ext[ui]
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sqlite3
 import sys
@@ -75,7 +76,7 @@ def _refused_remote_viewer() -> bool:
     runs). So ``streamlit run`` without ``--server.address`` serves the monitor to the
     network; the store contents stay on this machine unless the user asked to share them.
     """
-    if config.is_manually_set("server.address") or st.context.ip_address is None:
+    if config.is_manually_set("server.address") or not _remote(st.context.ip_address):
         return False  # chosen by the user, or a viewer on this machine (loopback)
     st.error(
         "This monitor shows run data to this machine only: the server listens on every "
@@ -84,6 +85,18 @@ def _refused_remote_viewer() -> bool:
         "`--server.address 0.0.0.0` to `streamlit run` to share it on purpose."
     )
     return True
+
+
+def _remote(ip: object) -> bool:
+    """Whether ``ip`` (the viewer's address; None on loopback) is another machine's."""
+    if not isinstance(ip, str) or not ip:
+        return False  # no client address: a test harness, or loopback
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return True
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return not (address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def _render_body(path: str, key: str) -> None:

@@ -9,6 +9,7 @@ import streamlit as st
 from .database import Schema
 from .display import plain
 from .graph_tab import render_graph
+from .interim_run_keys import add_interim_run_keys
 from .queries import child_run_ids, get_checkpoints, get_events, get_run
 from .resume_tab import render_resume
 from .runs_table import table_rows
@@ -21,15 +22,18 @@ TABS = ("Timeline", "Store", "Graph", "Resume")
 def render_run(
     conn: sqlite3.Connection, schema: Schema, db_path: str, run_id: str, key: str
 ) -> None:
-    run = get_run(conn, schema, run_id)
-    if run is None:
+    found = get_run(conn, schema, run_id)
+    if found is None:
         st.warning(plain(f"Run {run_id!r} is not in this database (it may have been deleted)."))
         return
+    run = add_interim_run_keys(conn, [found])[0]
     st.subheader(plain(f"Run {run_id}"))
     summary = table_rows([run])[0]
     del summary["Run id"]  # already the heading
     if run.get("resumed_from"):
         summary["Resumed from"] = str(run["resumed_from"])
+    if run.get("resumed_by"):
+        summary["Resumed by"] = ", ".join(run["resumed_by"])
     if run.get("parent_run_id"):
         summary["Parent run"] = str(run["parent_run_id"])
     if run.get("error_msg"):
