@@ -14,6 +14,9 @@ from .main import default_db, fail
 
 def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
     """The database at ``path`` (default: ``$POCKETFLOW_EXT_DB`` or ./pocketflow.db), read-only."""
+    problem = db_path_problem(path)
+    if problem is not None:
+        fail(command, problem)
     db_path = path or default_db()
     if not Path(db_path).is_file():
         fail(
@@ -25,6 +28,22 @@ def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
         return WorkflowDB(db_path, readonly=True), db_path
     except PocketFlowExtError as exc:
         fail(command, str(exc))
+
+
+def db_path_problem(path: str | None) -> str | None:
+    """What is wrong with a database path given on the command line (None: nothing yet)."""
+    if path is None:
+        return None
+    if not path.strip():
+        return (
+            f"the database path is empty; pass a file such as runs.db, or leave it out "
+            f"for {default_db()}"
+        )
+    if Path(path).is_dir():
+        inside = sorted(p.name for p in Path(path).glob("*.db"))[:5]
+        hint = f" (it holds: {', '.join(inside)})" if inside else ""
+        return f"{path} is a directory; pass the database file inside it{hint}"
+    return None
 
 
 def local_time(text: str | None) -> str:

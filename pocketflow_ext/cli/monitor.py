@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .database import db_path_problem
 from .main import default_db, fail
 
 MONITOR_APP = Path(__file__).resolve().parent.parent / "ui" / "monitor.py"
@@ -17,6 +18,9 @@ MONITOR_APP = Path(__file__).resolve().parent.parent / "ui" / "monitor.py"
 def monitor_command(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("streamlit") is None:
         fail("monitor", 'the monitor needs Streamlit: pip install "pocketflow-ext[ui]"')
+    problem = db_path_problem(args.db)
+    if problem is not None:
+        fail("monitor", problem)
     db = args.db or default_db()
     if not Path(db).is_file():
         fail(

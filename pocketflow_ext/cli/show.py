@@ -6,6 +6,7 @@ import argparse
 import json
 import sqlite3
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..errors import PocketFlowExtError
@@ -18,6 +19,13 @@ from .main import fail
 
 def show_command(args: argparse.Namespace) -> int:
     db_arg, run_id = (args.first, args.run_id) if args.run_id else (None, args.first)
+    if db_arg is None and _looks_like_database(run_id):
+        what = "is a database" if Path(run_id).exists() else "names a database file (none exists)"
+        fail(
+            "show",
+            f"no run id given: {run_id} {what}, not a run; give the run after the database: "
+            f"pocketflow-ext show {run_id} RUN_ID (list its runs with: pocketflow-ext runs {run_id})",
+        )
     db, db_path = open_recorded("show", db_arg)
     try:
         run = db.get_run(run_id)
@@ -38,6 +46,14 @@ def show_command(args: argparse.Namespace) -> int:
     for line in timeline(run, events):
         print(line)
     return 0
+
+
+def _looks_like_database(text: str) -> bool:
+    # Run ids never hold "/", but a file name may also be a valid run id: trust the disk.
+    return Path(text).is_file() or Path(text).is_dir() or text.endswith(_DB_SUFFIXES)
+
+
+_DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
