@@ -54,3 +54,30 @@ def _single(name: str):  # noqa: ANN202 - a (Graph, RunPath) pair
         json.dumps({"start": name, "nodes": [{"name": name}], "edges": []}), "f"
     )
     return graph, path_from_events([])
+
+
+def chain_graph(count: int) -> str:
+    names = [f"N{i}" for i in range(count)]
+    return json.dumps(
+        {
+            "start": names[0],
+            "nodes": [{"name": n} for n in names],
+            "edges": [
+                {"from": a, "to": b, "action": "default"}
+                for a, b in zip(names, names[1:], strict=False)
+            ],
+        }
+    )
+
+
+def test_a_small_graph_reads_left_to_right_with_counts_under_names() -> None:
+    dot = to_dot(graph_from_json(chain_graph(1), "f"), path_from_events(events(("f/N0", "x"))))
+    assert "rankdir=LR;" in dot
+    assert '"f/N0" [label="N0\\n×1"' in dot
+
+
+def test_a_hundred_node_graph_grows_down_the_page_compactly() -> None:
+    run = path_from_events(events(*[(f"f/N{i}", "default") for i in range(100)]))
+    dot = to_dot(graph_from_json(chain_graph(100), "f"), run)
+    assert "rankdir=TB;" in dot and "ranksep=0.25" in dot
+    assert '"f/N99" [label="N99 ×1"' in dot

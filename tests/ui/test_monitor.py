@@ -4,6 +4,7 @@ its filters and pages, each run tab, and each database it cannot show."""
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import sys
 from pathlib import Path
@@ -165,8 +166,16 @@ def test_timeline_charts_node_durations(recorded_db: Path) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
     charts = [c for c in tab(app, "Timeline").children.values() if c.type == "vega_lite_chart"]
     assert len(charts) == 1, "no duration chart in the Timeline tab"
-    spec = charts[0].proto.spec
-    assert '"x2"' in spec and '"start"' in spec  # a Gantt: one bar from start to end per node
+    spec = json.loads(charts[0].proto.spec)
+    rows = spec["encoding"]["y"]["sort"]  # one bar per node execution, in step order
+    assert rows == [
+        "1 · Fetch",
+        "2 · Draft",
+        "3 · Review",
+        "4 · Draft",
+        "5 · Review",
+        "6 · Publish",
+    ]
 
 
 def test_store_inspector_shows_keys_with_types_at_the_chosen_checkpoint(
