@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -26,3 +31,31 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
         except OSError:
             time.sleep(0.3)
     raise AssertionError(f"the monitor did not answer at {url} within {timeout} s")
+
+
+@contextmanager
+def serving(command: Sequence[str], port: int, cwd: Path) -> Iterator[str]:
+    """Run ``command`` (a Streamlit server on ``port``) until the block ends; yields its
+    loopback URL. Streamlit settings come only from ``command`` (none from the environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    # No browser tab of its own, no usage statistics.
+    env.update(STREAMLIT_SERVER_HEADLESS="true", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    process = subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # `pocketflow-ext monitor` starts streamlit: stop both together
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_serving(url, process)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -4,17 +4,12 @@ listening sockets are read from ``/proc/net/tcp*``)."""
 from __future__ import annotations
 
 import ipaddress
-import os
 import shlex
-import signal
-import subprocess
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from served import free_port, wait_until_serving
+from served import free_port, serving
 
 REPO = Path(__file__).resolve().parents[2]
 MONITOR_PY = REPO / "pocketflow_ext" / "ui" / "monitor.py"
@@ -42,30 +37,6 @@ def listening_addresses(port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6
             )
             found.add(ipaddress.ip_address(raw))
     return found
-
-
-@contextmanager
-def serving(command: Sequence[str], port: int, cwd: Path) -> Iterator[None]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
-    env.update(STREAMLIT_SERVER_HEADLESS="true", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    process = subprocess.Popen(
-        list(command),
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}", process)
-        yield
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def documented_command(doc: Path, needle: str) -> list[str]:
