@@ -70,10 +70,12 @@ def clock_time(text: str | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """Text for a duration, in the unit that suits it (``0.4 ms``, ``23 ms``, ``1.5 s``,
+    """Text for a duration, in the unit that suits it (``40 µs``, ``4.2 ms``, ``23 ms``, ``1.5 s``,
     ``2 m 05 s``, ``1 h 05 m``); the CLI and the monitor both use it."""
     if seconds is None:
         return "—"
+    if seconds < 0.001:
+        return f"{seconds * 1_000_000:.0f} µs"
     if seconds < 0.01:
         return f"{seconds * 1000:.1f} ms"
     if seconds < 1:

@@ -78,8 +78,8 @@ def _command_lines(
         else:
             st.text(
                 "Or from the command line: run the unmodified script that recorded the run "
-                "again (your_script.py stands for it; runs recorded by `pocketflow-ext run` "
-                "name it here), continuing after the last checkpoint:"
+                "again (your_script.py stands for it; for runs recorded by pocketflow-ext run "
+                "it names the script), continuing after the last checkpoint:"
             )
         st.code(command, language="bash")
     else:

@@ -14,9 +14,10 @@ def test_every_status_has_a_badge_and_unknown_ones_stay_visible() -> None:
 
 
 def test_durations_read_naturally() -> None:
-    assert [duration(s) for s in (None, 0.00042, 0.0042, 0.023, 2.5, 75, 4000)] == [
+    assert [duration(s) for s in (None, 0.00003, 0.00042, 0.0042, 0.023, 2.5, 75, 4000)] == [
         "—",
-        "0.4 ms",
+        "30 µs",
+        "420 µs",
         "4.2 ms",
         "23 ms",
         "2.5 s",
