@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 from ..errors import PocketFlowExtError
@@ -51,24 +50,3 @@ def local_time(text: str | None) -> str:
     if ts is None:
         return text or "-"
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def run_seconds(started: str | None, finished: str | None) -> float | None:
-    """How long a run took, or has been running when it has not finished."""
-    start = parse_iso(started)
-    if start is None:
-        return None
-    end = parse_iso(finished) if finished else time.time()
-    return None if end is None else max(end - start, 0.0)
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
