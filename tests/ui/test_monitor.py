@@ -253,6 +253,19 @@ def test_resume_tab_offers_flow_resume_for_a_failed_run(recorded_db: Path) -> No
     )
 
 
+@pytest.mark.parametrize("run_id", ["slow-cancelled", "crash-1"])
+def test_resume_tab_offers_flow_resume_for_cancelled_and_interrupted_runs(
+    recorded_db: Path, run_id: str
+) -> None:
+    resume = tab(open_run(monitor(recorded_db), run_id), "Resume")
+    snippet = resume.code[0].value
+    assert "nothing to continue" not in snippet
+    assert f"flow.resume({run_id!r}, db_path={str(recorded_db)!r})" in snippet
+    assert resume.code[1].value == (
+        f"pocketflow-ext run --db {recorded_db} --resume {run_id} your_script.py"
+    )
+
+
 def test_resume_tab_continues_after_an_earlier_checkpoint(recorded_db: Path) -> None:
     app = open_run(monitor(recorded_db), "writer-bad")
     tab(app, "Resume").select_slider(key=f"{KEY}-resume-step").set_value(3).run()

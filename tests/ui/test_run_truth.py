@@ -107,6 +107,11 @@ def interrupted(tmp_path: Path) -> str:
             assert process.poll() is None, "the script ended before its node hung"
             assert time.monotonic() < deadline, "the script never reached its hanging node"
             time.sleep(0.05)
+        # While it runs: no total yet, so the steps come from the events recorded so far.
+        (live,) = listed(tmp_path).values()
+        assert live["status"] == "running" and live["total_steps"] is None
+        assert live["steps"] >= 5
+        assert monitor_row(tmp_path / "runs.db", live["run_id"])["Steps"] == str(live["steps"])
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
