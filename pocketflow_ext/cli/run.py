@@ -127,6 +127,7 @@ def _warn_if_resumed_before(db_path: str, run_id: str) -> None:
     end; the same warning from the resume itself is then not repeated."""
     with WorkflowDB(db_path, readonly=True) as db:
         found = db.get_run(run_id)
+        # INTERIM until the runstore merge, whose run dicts carry these keys.
         run = add_interim_run_keys(db.conn(), [found])[0] if found else None
     message = resumed_before_message(run) if run else None
     if message is not None:

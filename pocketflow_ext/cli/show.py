@@ -30,6 +30,7 @@ def show_command(args: argparse.Namespace) -> int:
     try:
         run = db.get_run(run_id)
         if run is not None:
+            # INTERIM until the runstore merge, whose run dicts carry these keys.
             run = add_interim_run_keys(db.conn(), [run])[0]
         events = db.get_events(run_id) if run is not None else []
     except (PocketFlowExtError, sqlite3.Error) as exc:

@@ -64,6 +64,7 @@ def derive_keys(
     resumers: Iterable[Mapping[str, Any]],
     now: float | None = None,
 ) -> dict[str, Any]:
+    """``run`` with the derived keys, from what its events and resumers say."""
     out = dict(run)
     marks = [t for t in (last_event_at, run.get("heartbeat_at"), run.get("started_at")) if t]
     out["last_activity_at"] = run.get("completed_at") or (max(marks) if marks else None)

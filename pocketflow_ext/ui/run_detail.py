@@ -26,6 +26,7 @@ def render_run(
     if found is None:
         st.warning(plain(f"Run {run_id!r} is not in this database (it may have been deleted)."))
         return
+    # INTERIM until the runstore merge, whose run dicts carry these keys.
     run = add_interim_run_keys(conn, [found])[0]
     st.subheader(plain(f"Run {run_id}"))
     summary = table_rows([run])[0]

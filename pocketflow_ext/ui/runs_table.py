@@ -69,6 +69,7 @@ def render_runs(conn: sqlite3.Connection, schema: Schema, key: str) -> str | Non
             if filt != RunFilter()
             else "No runs recorded yet. Run a flow with db_path set to this file, then refresh."
         )
+    # INTERIM until the runstore merge, whose run dicts carry these keys.
     rows = add_interim_run_keys(conn, page.rows)
     ids = [r["run_id"] for r in rows]
     table = pd.DataFrame(table_rows(rows), columns=COLUMNS)
