@@ -57,6 +57,7 @@ inner = Inner(start=chain(type("X", (Quick,), {})(), Y()))
 pocketflow.Flow(start=chain(*quick, inner, Hang())).run({})
 print("finished", flush=True)
 """
+NODE_STARTS = 9  # until Hang hangs: N1-N5, the nested flow Inner, X, Y, Hang
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -108,10 +109,14 @@ def interrupted(tmp_path: Path) -> str:
             assert time.monotonic() < deadline, "the script never reached its hanging node"
             time.sleep(0.05)
         # While it runs: no total yet, so the steps come from the events recorded so far.
-        (live,) = listed(tmp_path).values()
+        # Hang's own node_start may be committed a moment after it started: wait for all
+        # nine (N1-N5, Inner, X, Y, Hang), after which nothing more is recorded.
+        while (live := next(iter(listed(tmp_path).values())))["steps"] < NODE_STARTS:
+            assert time.monotonic() < deadline, f"only {live['steps']} node starts recorded"
+            time.sleep(0.1)
         assert live["status"] == "running" and live["total_steps"] is None
-        assert live["steps"] >= 5
-        assert monitor_row(tmp_path / "runs.db", live["run_id"])["Steps"] == str(live["steps"])
+        assert live["steps"] == NODE_STARTS
+        assert monitor_row(tmp_path / "runs.db", live["run_id"])["Steps"] == str(NODE_STARTS)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
