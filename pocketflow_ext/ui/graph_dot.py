@@ -6,7 +6,7 @@ graphviz package is needed.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,11 +114,11 @@ def to_dot(graph: Graph, run: RunPath) -> str:
     """DOT text: visited nodes filled (red when they failed) and labelled with their visit
     count; edges the run took drawn bold with their traversal count."""
     names = list(dict.fromkeys([*graph.nodes, *run.visits]))
-    compact = len(names) > LEFT_TO_RIGHT_UP_TO
+    compact = len(names) > COMPACT_FROM
     lines = [
         "digraph flow {",
-        f"  rankdir={direction(len(names))}; pad=0.1;",
-        # A long graph grows down the page: half the usual gaps keep it scrollable.
+        f"  rankdir={direction(graph, run)}; pad=0.1;",
+        # A big graph grows down the page: half the usual gaps keep it scrollable.
         *(["  ranksep=0.25; nodesep=0.2;"] if compact else []),
         '  node [shape=box, style="rounded,filled", fillcolor="#f2f2f2", fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10, color="#999999"];',
@@ -140,13 +140,35 @@ def to_dot(graph: Graph, run: RunPath) -> str:
     return "\n".join(lines)
 
 
-LEFT_TO_RIGHT_UP_TO = 12
-"""Graphs of more nodes are drawn top to bottom: a long chain then grows down the page,
-where it scrolls, instead of across it, where it would be shrunk to fit."""
+LEFT_TO_RIGHT_UP_TO = 4
+"""Ranks (nodes one after the other) that fit across the page at their own size; a longer
+graph is drawn top to bottom, so it grows down the page, where it scrolls, instead of being
+shrunk to the page's width."""
+COMPACT_FROM = 12
+"""Nodes from which labels take one line and the gaps are halved."""
 
 
-def direction(nodes: int) -> str:
-    return "LR" if nodes <= LEFT_TO_RIGHT_UP_TO else "TB"
+def direction(graph: Graph, run: RunPath) -> str:
+    return "LR" if ranks(graph, run) <= LEFT_TO_RIGHT_UP_TO else "TB"
+
+
+def ranks(graph: Graph, run: RunPath) -> int:
+    """How many nodes the longest shortest path from the start passes (a chain of n: n)."""
+    following: dict[str, list[str]] = {}
+    for source, _action, target in [*graph.edges, *run.taken]:
+        following.setdefault(source, []).append(target)
+    start = graph.start or (graph.nodes[0] if graph.nodes else next(iter(run.visits), None))
+    if start is None:
+        return 0
+    depth = {start: 1}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for target in following.get(node, ()):
+            if target not in depth:
+                depth[target] = depth[node] + 1
+                queue.append(target)
+    return max(depth.values())
 
 
 def _short(key: str) -> str:
