@@ -35,8 +35,8 @@ def event_rows(events: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
 
 
 def node_spans(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One bar per node execution that ended: step, node path, start and end (epoch
-    seconds), milliseconds and outcome; in step order."""
+    """One bar per node execution: step, node path, start and end (epoch seconds),
+    milliseconds and outcome (``NO_END`` for one that had not ended); in step order."""
     started: dict[tuple[Any, str], Mapping[str, Any]] = {}
     spans = []
     for e in events:
@@ -60,7 +60,27 @@ def node_spans(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     "outcome": "error" if kind == "node_error" else str(e.get("action") or ""),
                 }
             )
+    # Nodes still running, or running when their process died: up to the last event.
+    stamps = [t for t in (parse_iso(e.get("ts")) for e in events) if t is not None]
+    for (step, node), begin in started.items():
+        t0 = parse_iso(begin.get("ts"))
+        if t0 is not None and stamps:
+            t1 = max(max(stamps), t0)
+            spans.append(
+                {
+                    "step": step,
+                    "node": node,
+                    "start": t0,
+                    "end": t1,
+                    "ms": (t1 - t0) * 1000,
+                    "outcome": NO_END,
+                }
+            )
     return sorted(spans, key=_step_order)
+
+
+NO_END = "(no end recorded)"
+"""The outcome of a node that had not ended when the run's last event was recorded."""
 
 
 def _step_order(span: Mapping[str, Any]) -> tuple[int, float]:
@@ -112,7 +132,8 @@ def duration_chart(spans: Sequence[Mapping[str, Any]], top: str = "") -> dict[st
     ticks = axis_ticks(extent)
     outcomes = list(dict.fromkeys(str(s["outcome"]) for s in spans))
     palette = iter(OUTCOME_COLOURS * (len(outcomes) // len(OUTCOME_COLOURS) + 1))
-    colours = ["#c62828" if o == "error" else next(palette) for o in outcomes]
+    special = {"error": "#c62828", NO_END: "#9e9e9e"}
+    colours = [special.get(o) or next(palette) for o in outcomes]
     rows = []
     for span in spans:
         begin = (span["start"] - origin) / size
@@ -123,7 +144,8 @@ def duration_chart(spans: Sequence[Mapping[str, Any]], top: str = "") -> dict[st
                 "from": begin,
                 # Drawn at least MIN_BAR wide; the label and tooltip give the real duration.
                 "to": max((span["end"] - origin) / size, begin + extent * MIN_BAR),
-                "took": duration(span["ms"] / 1000),
+                "took": duration(span["ms"] / 1000)
+                + (" so far" if span["outcome"] == NO_END else ""),
                 "outcome": str(span["outcome"]),
             }
         )

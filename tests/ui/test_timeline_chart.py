@@ -12,6 +12,7 @@ from pocketflow_ext.recording.schema import iso
 from pocketflow_ext.ui.timeline_tab import (
     LABEL_CHARS,
     MIN_BAR,
+    NO_END,
     axis_ticks,
     duration_chart,
     node_spans,
@@ -138,3 +139,15 @@ def test_failed_nodes_are_red_and_other_actions_get_distinct_colours() -> None:
     colour = duration_chart(node_spans(events), "flow")["layer"][0]["encoding"]["color"]["scale"]
     assert colour["domain"] == ["default", "retry", "error"]
     assert colour["range"][2] == "#c62828" and len(set(colour["range"])) == 3
+
+
+def test_a_node_without_an_end_is_drawn_grey_up_to_the_last_event() -> None:
+    events = chain(0.01, 0.02)
+    events.append({"event": "node_start", "step": 3, "path": "flow/N3", "ts": iso(T0 + 0.03)})
+    events.append({"event": "node_retry", "step": 3, "path": "flow/N3", "ts": iso(T0 + 0.05)})
+    spec = duration_chart(node_spans(events), "flow")
+    last = rows(spec)[-1]
+    assert last["row"] == "3 · N3" and last["outcome"] == NO_END
+    assert last["took"] == "20 ms so far"
+    colour = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert colour["range"][colour["domain"].index(NO_END)] == "#9e9e9e"
