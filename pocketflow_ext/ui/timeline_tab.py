@@ -34,9 +34,12 @@ def event_rows(events: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
-def node_spans(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def node_spans(
+    events: Sequence[Mapping[str, Any]], last_activity: str | None = None
+) -> list[dict[str, Any]]:
     """One bar per node execution: step, node path, start and end (epoch seconds),
-    milliseconds and outcome (``NO_END`` for one that had not ended); in step order."""
+    milliseconds and outcome (``NO_END`` for one that had not ended, drawn up to the run's
+    ``last_activity``: its last event or heartbeat); in step order."""
     started: dict[tuple[Any, str], Mapping[str, Any]] = {}
     spans = []
     for e in events:
@@ -57,11 +60,15 @@ def node_spans(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     "start": t0,
                     "end": max(t1, t0),
                     "ms": float(ms) if ms is not None else (t1 - t0) * 1000,
-                    "outcome": "error" if kind == "node_error" else str(e.get("action") or ""),
+                    # No action (None) is what upstream follows as "default".
+                    "outcome": "error"
+                    if kind == "node_error"
+                    else str(e.get("action") or "default"),
                 }
             )
     # Nodes still running, or running when their process died: up to the last event.
     stamps = [t for t in (parse_iso(e.get("ts")) for e in events) if t is not None]
+    stamps += [t for t in (parse_iso(last_activity),) if t is not None]
     for (step, node), begin in started.items():
         t0 = parse_iso(begin.get("ts"))
         if t0 is not None and stamps:
@@ -214,7 +221,7 @@ def render_timeline(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
         st.info("No events recorded for this run.")
         return
     st.dataframe(event_rows(events), hide_index=True, width="stretch")
-    spans = node_spans(events)
+    spans = node_spans(events, run.get("last_activity_at"))
     if spans:
         st.text("Node durations")
         st.vega_lite_chart(spec=duration_chart(spans, top_path(run, events)), width="stretch")

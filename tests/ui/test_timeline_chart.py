@@ -151,3 +151,15 @@ def test_a_node_without_an_end_is_drawn_grey_up_to_the_last_event() -> None:
     assert last["took"] == "20 ms so far"
     colour = spec["layer"][0]["encoding"]["color"]["scale"]
     assert colour["range"][colour["domain"].index(NO_END)] == "#9e9e9e"
+
+
+def test_an_unfinished_node_runs_to_the_runs_last_activity_when_later_than_its_events() -> None:
+    events = [{"event": "node_start", "step": 1, "path": "flow/Hang", "ts": iso(T0)}]
+    (span,) = node_spans(events, last_activity=iso(T0 + 5))
+    assert span["ms"] == pytest.approx(5000)
+
+
+def test_a_node_that_returned_no_action_shows_default_as_upstream_follows_it() -> None:
+    events = chain(0.01)
+    events[1]["action"] = None
+    assert rows(duration_chart(node_spans(events), "flow"))[0]["outcome"] == "default"
