@@ -105,7 +105,9 @@ def test_a_directory_instead_of_a_database_names_the_databases_inside(
     (tmp_path / "archive").mkdir()
     (tmp_path / "archive" / "old.db").write_bytes(b"")
     line = one_error(run_cli(command, "archive"), command)
-    assert line.endswith("archive is a directory; pass the database file inside it (it holds: old.db)")
+    assert line.endswith(
+        "archive is a directory; pass the database file inside it (it holds: old.db)"
+    )
 
 
 def test_run_db_naming_a_directory_is_an_error_before_the_script_runs(
