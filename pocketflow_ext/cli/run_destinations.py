@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..recording.db import WorkflowDB
+from ..runstore.workflow_db import WorkflowDB
 from ..stream import events as ev
 from ..stream.events import Event
 from ..stream.scope import current_frame

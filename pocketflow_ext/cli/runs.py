@@ -8,21 +8,34 @@ import sqlite3
 
 from ..errors import PocketFlowExtError
 from ..ui.display import duration
-from ..ui.interim_run_keys import add_interim_run_keys
 from ..ui.run_facts import run_duration, run_steps, status_text
 from .database import local_time, open_recorded
-from .main import fail
+from .options import db_help, positive_int
+from .output import fail, report
 
 _COLUMNS = ("RUN ID", "FLOW", "STATUS", "STARTED", "DURATION", "STEPS", "ERROR")
 _ERROR_WIDTH = 60
+STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    runs = commands.add_parser(
+        "runs", help="list recent runs", description="List recent runs, newest first."
+    )
+    runs.add_argument("db", nargs="?", metavar="DB", help=db_help())
+    runs.add_argument("--status", choices=STATUSES, help="only runs with this status")
+    runs.add_argument("--flow", metavar="NAME", help="only runs of this flow")
+    runs.add_argument(
+        "--limit", type=positive_int, default=20, metavar="N", help="at most N runs (default 20)"
+    )
+    runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    runs.set_defaults(handler=report(runs_command))
 
 
 def runs_command(args: argparse.Namespace) -> int:
     db, db_path = open_recorded("runs", args.db)
     try:
         runs = db.list_runs(limit=args.limit, status=args.status, flow_name=args.flow)
-        # INTERIM until the runstore merge, whose run dicts carry these keys.
-        runs = add_interim_run_keys(db.conn(), runs)
     except (PocketFlowExtError, sqlite3.Error) as exc:
         fail("runs", str(exc))
     finally:

@@ -11,10 +11,23 @@ from typing import Any
 
 from ..errors import PocketFlowExtError
 from ..ui.display import duration
-from ..ui.interim_run_keys import add_interim_run_keys
 from ..ui.run_facts import current_node, resumed_note, run_duration, run_steps
 from .database import local_time, open_recorded
-from .main import fail
+from .options import db_help
+from .output import PROG, fail, report
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    show = commands.add_parser(
+        "show",
+        help="show one run's timeline",
+        description="Show one run: its nodes in order with nested paths, times, retries and errors.",
+        usage=f"{PROG} show [-h] [--json] [DB] RUN_ID",
+    )
+    show.add_argument("first", metavar="DB", help=db_help())
+    show.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run to show")
+    show.add_argument("--json", action="store_true", help="print JSON instead of a timeline")
+    show.set_defaults(handler=report(show_command))
 
 
 def show_command(args: argparse.Namespace) -> int:
@@ -29,9 +42,6 @@ def show_command(args: argparse.Namespace) -> int:
     db, db_path = open_recorded("show", db_arg)
     try:
         run = db.get_run(run_id)
-        if run is not None:
-            # INTERIM until the runstore merge, whose run dicts carry these keys.
-            run = add_interim_run_keys(db.conn(), [run])[0]
         events = db.get_events(run_id) if run is not None else []
     except (PocketFlowExtError, sqlite3.Error) as exc:
         fail("show", str(exc))

@@ -6,7 +6,7 @@ memory and commits them once when the run ends. The background thread also refre
 the heartbeat of live runs and, in ``sync`` mode, commits the ``node_start`` of a node
 that has been running for a while (cheap nodes get it in the same commit as their end).
 
-Rows travel as *row sources*: a list of ``(sql, params)`` statements, or a
+Rows travel as *row sources*: a list of row records (``runstore/base.py``), or a
 ``(function, *args)`` tuple returning one, so ``async`` mode can leave building and
 formatting them to the writer thread.
 """
@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import atexit
 import os
-import sqlite3
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, RunExistsError, StoreBusy
 from ..logging import get_logger
-from . import schema
-from .db import Statement, WorkflowDB, run_insert
+from ..runstore import runs
+from ..runstore.base import Row, RunRow, RunStore, RunUpdate
+from ..runstore.open import open_store, store_key
 
 _log = get_logger("db")
 
@@ -40,12 +39,12 @@ WAL_CHECKPOINT_S = 1.0
 """How often the writer thread copies committed WAL pages back into the database file."""
 _WRITE_ATTEMPTS = 5
 
-RowSource = list[Statement] | tuple[Any, ...]
-"""Statements ready to run, or ``(function, *args)`` whose call returns them."""
+RowSource = list[Row] | tuple[Any, ...]
+"""Rows ready to write, or ``(function, *args)`` whose call returns them."""
 
 
-def expand(sources: list[RowSource]) -> list[Statement]:
-    statements: list[Statement] = []
+def expand(sources: list[RowSource]) -> list[Row]:
+    statements: list[Row] = []
     for source in sources:
         statements.extend(source[0](*source[1:]) if type(source) is tuple else source)
     return statements
@@ -70,14 +69,12 @@ class RunRows:
 
 
 class Writer:
-    """One per database file and process: the group-commit queue, heartbeats, slow starts."""
+    """One per run store and process: the group-commit queue, heartbeats, slow starts."""
 
-    def __init__(self, db: WorkflowDB) -> None:
-        self.db = db
-        # The flow's thread never pays for copying the WAL back into the database: this
-        # thread does it (PASSIVE: never blocking readers or writers) once a second.
-        db.wal_autocheckpoint = False
-        db.close()  # connections opened before this line still checkpoint automatically
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        # The flow's thread never pays for the store's upkeep (SQLite: copying the WAL back
+        # into the database): this thread calls ``store.maintain()`` once a second.
         self._next_wal_checkpoint = 0.0
         self._sleeping = False
         self._last_busy = 0.0
@@ -112,8 +109,8 @@ class Writer:
             with rows.lock:
                 sources = [*rows.take(), source]
                 try:
-                    self.db.execute_all(expand(sources))
-                except sqlite3.OperationalError:  # locked or busy: the next commit retries
+                    self.store.write(expand(sources))
+                except StoreBusy:  # locked or busy: the next commit retries
                     rows.pending[:0] = sources
                     raise
         else:
@@ -133,7 +130,7 @@ class Writer:
                 self._live.pop(rows.run_id, None)
                 self._reserved.discard(rows.run_id)
 
-    def create_run(self, rows: RunRows, flow_name: str, **fields: Any) -> None:
+    def create_run(self, rows: RunRows, row: RunRow) -> None:
         """Record a new run row, refusing a run id already used.
 
         ``sync`` and ``exit`` commit it now; ``async`` checks the id now and queues the
@@ -141,21 +138,23 @@ class Writer:
         """
         run_id = rows.run_id
         if rows.mode != "async":
-            self.db.create_run(run_id, flow_name, **fields)
+            self.store.create_run(row)
             return
-        statement = run_insert(run_id, flow_name, **fields)
         with self._cond:
-            if run_id in self._reserved or self.db.has_run(run_id):
-                raise self.db.run_exists_error(run_id)
+            if run_id in self._reserved or self.store.has_run(run_id):
+                raise RunExistsError(
+                    f"run {run_id!r} is already recorded in {self.store.location}; run ids are "
+                    "never reused: pass another run_id (or none to get a fresh one), or resume it"
+                )
             self._reserved.add(run_id)
-        self._queue.append([statement])
+        self._queue.append([row])
 
     def end_unstarted(self, rows: RunRows, **fields: Any) -> None:
         """Close the row of a run that failed before its first event."""
         if rows.mode == "async":
             self.flush()  # its INSERT may still be queued
         try:
-            self.db.update_run(rows.run_id, **fields)
+            self.store.write([RunUpdate(rows.run_id, fields)])
         finally:
             with self._cond:
                 self._reserved.discard(rows.run_id)
@@ -188,7 +187,7 @@ class Writer:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
                 target=self._loop,
-                name=f"pocketflow_ext-writer:{self.db.db_path.name}",
+                name=f"pocketflow_ext-writer:{os.path.basename(self.store.location)}",
                 daemon=True,
             )
             self._thread.start()
@@ -238,7 +237,7 @@ class Writer:
         try:
             statements = expand(sources)
         except Exception:  # a row that cannot be built must not cost the others
-            _log.exception("building rows for %s failed; writing them one by one", self.db)
+            _log.exception("building rows for %s failed; writing them one by one", self.store)
             statements = []
             for source in sources:
                 try:
@@ -247,20 +246,20 @@ class Writer:
                     _log.exception("dropping rows that could not be built")
         self._write(statements)
 
-    def _write(self, statements: list[Statement]) -> None:
+    def _write(self, statements: list[Row]) -> None:
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
-                self.db.execute_all(statements)
+                self.store.write(statements)
                 return
-            except sqlite3.OperationalError as exc:
+            except StoreBusy as exc:
                 if attempt == _WRITE_ATTEMPTS:
                     _log.error(
-                        "could not record %d row(s) in %s: %s", len(statements), self.db, exc
+                        "could not record %d row(s) in %s: %s", len(statements), self.store, exc
                     )
                     return
                 time.sleep(0.05 * 2**attempt)
             except Exception:
-                _log.exception("could not record %d row(s) in %s", len(statements), self.db)
+                _log.exception("could not record %d row(s) in %s", len(statements), self.store)
                 return
 
     def _checkpoint_wal(self, force: bool = False) -> None:
@@ -269,9 +268,9 @@ class Writer:
             return
         self._next_wal_checkpoint = now + WAL_CHECKPOINT_S
         try:
-            self.db.conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:  # busy or locked: the next pass tries again
-            _log.debug("WAL checkpoint of %s skipped: %s", self.db, exc)
+            self.store.maintain()
+        except StoreBusy as exc:  # busy or locked: the next pass tries again
+            _log.debug("upkeep of %s skipped: %s", self.store, exc)
 
     def _flush_slow_starts(self) -> None:
         now = time.monotonic()
@@ -282,24 +281,23 @@ class Writer:
                 continue
             with rows.lock:  # the flow thread's next commit waits, keeping row order
                 if rows.pending:
-                    current = (schema.SET_CURRENT_NODE, (rows.current, rows.run_id))
+                    current = RunUpdate(rows.run_id, {"current_node": rows.current})
                     self._write([*expand(rows.take()), current])
 
     def _beat(self) -> None:
         now = time.monotonic()
         if now < self._next_beat:
             return
-        self._next_beat = now + schema.HEARTBEAT_INTERVAL_S
+        self._next_beat = now + runs.HEARTBEAT_INTERVAL_S
         with self._cond:
             run_ids = list(self._live)
         if run_ids:
-            stamp = schema.iso()
-            self._write(
-                [
-                    ("UPDATE pf_runs SET heartbeat_at = ? WHERE run_id = ?", (stamp, run_id))
-                    for run_id in run_ids
-                ]
-            )
+            try:
+                self.store.heartbeat(run_ids)
+            except StoreBusy as exc:  # the next beat tries again
+                _log.debug("heartbeat in %s skipped: %s", self.store, exc)
+            except Exception:
+                _log.exception("heartbeat in %s failed", self.store)
 
     def flush_at_exit(self) -> None:
         """Interpreter exit: commit queued rows and the rows of runs still in progress,
@@ -329,12 +327,12 @@ _writers_lock = threading.Lock()
 
 
 def writer_for(db_path: str | os.PathLike[str]) -> Writer:
-    """The process-wide writer (and database object) of a file, opened on first use."""
-    key = (os.getpid(), str(Path(db_path).expanduser().resolve()))
+    """The process-wide writer (and run store) of a file or URL, opened on first use."""
+    key = (os.getpid(), store_key(db_path))
     with _writers_lock:
         writer = _writers.get(key)
         if writer is None:
-            writer = _writers[key] = Writer(WorkflowDB(db_path))
+            writer = _writers[key] = Writer(open_store(db_path))
     return writer
 
 
@@ -345,7 +343,7 @@ def _flush_all() -> None:
             try:
                 writer.flush_at_exit()
             except Exception:
-                _log.exception("flushing %s at exit failed", writer.db)
+                _log.exception("flushing %s at exit failed", writer.store)
 
 
 def check_durability(value: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..recording.schema import STATUSES, parse_iso
+from ..runstore.runs import STATUSES, parse_iso
 from ..store.codec import Unserialisable
 
 # Symbols from plain text fonts: the runs table is drawn on a canvas, where colour emoji

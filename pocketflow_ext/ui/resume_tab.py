@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from ..flows.resume_warning import resumed_before_message
+from ..flows.resume.warning import resumed_before_message
 from .display import plain
 from .resume_snippet import (
     RESUMABLE,

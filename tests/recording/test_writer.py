@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pocketflow_ext import Flow, Node, WorkflowDB
-from pocketflow_ext.recording import schema
+from pocketflow_ext.runstore import runs as schema
 from pocketflow_ext.stream.scope import RunOptions, run_options
 
 pytestmark = pytest.mark.timeout(60)
@@ -144,5 +144,5 @@ def test_one_writer_serves_many_threads_without_losing_rows(
     reader = WorkflowDB(tmp_path / "r.db", readonly=True)
     for i in range(8):
         assert reader.get_run(f"many-{i}")["status"] == "completed"
-        assert [c["step"] for c in reader.get_checkpoints(f"many-{i}")] == list(range(1, 11))
+        assert [c["step"] for c in reader.get_checkpoints(f"many-{i}")] == list(range(10))
         assert len(reader.get_events(f"many-{i}")) == 22

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pocketflow_ext import WorkflowDB
-from pocketflow_ext.recording.schema import iso
+from pocketflow_ext.runstore.runs import iso
 
 T0 = 1_790_000_000.0  # a fixed start time, so runs sort the same every time
 
@@ -29,13 +29,10 @@ def write_run(db: WorkflowDB, run_id: str, durations_s: Sequence[float], start: 
             for a, b in zip(names, names[1:], strict=False)
         ],
     }
-    db.create_run(run_id, "chain", graph=json.dumps(graph))
-    # The start time is the recorder's to set; these runs pretend to have started at ``start``.
-    with db.transaction() as conn:
-        conn.execute("UPDATE pf_runs SET started_at = ? WHERE run_id = ?", (iso(start), run_id))
+    db.create_run(run_id, "chain", graph=json.dumps(graph), started_at=iso(start))
     db.save_event(run_id, "flow_start", node_name="chain", path="chain", ts=start)
     t = start
-    for step, (name, seconds) in enumerate(zip(names, durations_s, strict=True), start=1):
+    for step, (name, seconds) in enumerate(zip(names, durations_s, strict=True)):
         path = f"chain/{name}"
         db.save_event(run_id, "node_start", step=step, node_name=name, path=path, ts=t)
         t += seconds

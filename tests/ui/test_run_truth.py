@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from monitor_app import monitor, open_run, tab
 
-from pocketflow_ext.recording.schema import parse_iso
+from pocketflow_ext.runstore.runs import parse_iso
 from pocketflow_ext.ui.display import duration
 
 pytestmark = pytest.mark.timeout(180)

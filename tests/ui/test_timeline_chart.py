@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pocketflow_ext.recording.schema import iso
+from pocketflow_ext.runstore.runs import iso
 from pocketflow_ext.ui.timeline_tab import (
     LABEL_CHARS,
     MIN_BAR,

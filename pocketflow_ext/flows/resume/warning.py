@@ -3,7 +3,6 @@ resuming again runs its remaining nodes a second time (two completed runs of one
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,10 +18,3 @@ def resumed_before_message(run: Mapping[str, Any]) -> str | None:
         f"{', '.join(repr(r) for r in by)}); resuming it again runs its remaining nodes a "
         "second time"
     )
-
-
-def warn_if_resumed_before(run: Mapping[str, Any], stacklevel: int = 2) -> None:
-    """``warnings.warn`` (UserWarning) when ``run`` already has a completed resume."""
-    message = resumed_before_message(run)
-    if message is not None:
-        warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
