@@ -36,28 +36,40 @@ def event_rows(events: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
 def node_spans(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One bar per node execution: start and end time, duration, outcome."""
     started: dict[tuple[Any, str], Mapping[str, Any]] = {}
+    cached: set[tuple[Any, str]] = set()  # executions whose exec came from the result cache
     spans = []
     for e in events:
         kind = e.get("event")
         ident = (e.get("step"), node_key(e))
         if kind == "node_start":
             started[ident] = e
+        elif kind == "cache_hit":
+            cached.add(ident)
+        elif kind == "node_skip":  # no start or end: a mark at the moment it was skipped
+            spans.append(_span(e, e, 0.0, "skipped (when=)"))
         elif kind in ("node_end", "node_error") and ident in started:
             begin = started.pop(ident)
             t0, t1 = parse_iso(begin.get("ts")), parse_iso(e.get("ts"))
             ms = e.get("elapsed_ms")
             if ms is None and t0 is not None and t1 is not None:
                 ms = (t1 - t0) * 1000
-            spans.append(
-                {
-                    "node": f"{e.get('step')} · {node_key(e)}",
-                    "start": begin.get("ts"),
-                    "end": e.get("ts"),
-                    "ms": round(float(ms or 0.0), 3),
-                    "outcome": "error" if kind == "node_error" else str(e.get("action") or ""),
-                }
-            )
+            outcome = "error" if kind == "node_error" else str(e.get("action") or "")
+            if ident in cached:
+                outcome += " (cached)"
+            spans.append(_span(begin, e, ms, outcome))
     return spans
+
+
+def _span(
+    begin: Mapping[str, Any], end: Mapping[str, Any], ms: Any, outcome: str
+) -> dict[str, Any]:
+    return {
+        "node": f"{end.get('step')} · {node_key(end)}",
+        "start": begin.get("ts"),
+        "end": end.get("ts"),
+        "ms": round(float(ms or 0.0), 3),
+        "outcome": outcome,
+    }
 
 
 def gantt_spec() -> dict[str, Any]:
