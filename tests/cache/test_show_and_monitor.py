@@ -34,6 +34,6 @@ def test_the_timeline_marks_cached_nodes_and_shows_skips(tmp_path) -> None:
     with WorkflowDB(db, readonly=True) as reader:
         events = reader.get_events(run_id)
     outcomes = {span["node"]: span["outcome"] for span in node_spans(events)}
-    assert outcomes["0 · Summarise"].endswith("(cached)")
-    assert outcomes["1 · Gate"] == "skipped (when=)"
+    assert outcomes["0 · demo/Summarise"].endswith("(cached)")
+    assert outcomes["1 · demo/Gate"] == "skipped (when=)"
     assert {"node_skip", "cache_hit"} <= {row["Event"] for row in event_rows(events)}
