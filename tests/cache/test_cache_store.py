@@ -1,4 +1,5 @@
-"""The run store's cache methods on SQLite (pf_cache) and the schema version that adds them."""
+"""pf_cache in SQLite files: the schema version that adds it (the cache methods' contract is
+in tests/runstore/test_contract.py, run on every store)."""
 
 from __future__ import annotations
 
@@ -13,47 +14,6 @@ T0, T1, T2 = (
     "2026-01-02T00:00:00.000000+00:00",
     "2026-01-03T00:00:00.000000+00:00",
 )
-
-
-def test_put_then_get_returns_the_entry(tmp_path: Path) -> None:
-    with open_store(tmp_path / "c.db") as store:
-        assert store.cache_get("k") is None
-        store.cache_put("k", "Node", '{"a": 1}', T0, None)
-        entry = store.cache_get("k")
-    assert entry is not None
-    assert (entry.key, entry.node, entry.value_text, entry.created_at, entry.expires_at) == (
-        "k", "Node", '{"a": 1}', T0, None,
-    )  # fmt: skip
-
-
-def test_a_second_put_of_a_live_key_keeps_the_first(tmp_path: Path) -> None:
-    with open_store(tmp_path / "c.db") as store:
-        store.cache_put("k", "Node", "1", T0, None)
-        store.cache_put("k", "Node", "2", T1, None)
-        store.cache_put("j", "Node", "1", T0, T2)
-        store.cache_put("j", "Node", "2", T1, T2)  # not expired at T1: kept
-        assert store.cache_get("k").value_text == "1"  # type: ignore[union-attr]
-        assert store.cache_get("j").value_text == "1"  # type: ignore[union-attr]
-
-
-def test_an_expired_entry_is_replaced(tmp_path: Path) -> None:
-    with open_store(tmp_path / "c.db") as store:
-        store.cache_put("k", "Node", "old", T0, T1)
-        store.cache_put("k", "Node", "new", T2, None)
-        entry = store.cache_get("k")
-    assert entry is not None and entry.value_text == "new" and entry.created_at == T2
-
-
-def test_clear_by_node_age_or_everything_returns_how_many(tmp_path: Path) -> None:
-    with open_store(tmp_path / "c.db") as store:
-        store.cache_put("a", "A", "1", T0, None)
-        store.cache_put("b", "B", "1", T0, None)
-        store.cache_put("c", "B", "1", T2, None)
-        assert store.cache_clear(node="A") == 1
-        assert store.cache_clear(older_than=T1) == 1  # b, created before T1
-        assert store.cache_get("c") is not None
-        assert store.cache_clear() == 1
-        assert store.cache_clear() == 0
 
 
 def test_new_files_have_the_cache_table_at_the_current_version(tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from cached_nodes import Summarise
+
 from pocketflow_ext import Flow, Node, WorkflowDB
 from pocketflow_ext.cli.main import main
-
-from cached_nodes import Summarise
 
 
 def record_twice(db: str) -> str:
