@@ -33,7 +33,7 @@ def test_the_timeline_marks_cached_nodes_and_shows_skips(tmp_path) -> None:
     run_id = record_twice(db)
     with WorkflowDB(db, readonly=True) as reader:
         events = reader.get_events(run_id)
-    outcomes = {span["node"]: span["outcome"] for span in node_spans(events)}
-    assert outcomes["0 · demo/Summarise"].endswith("(cached)")
-    assert outcomes["1 · demo/Gate"] == "skipped (when=)"
+    outcomes = {(span["step"], span["node"]): span["outcome"] for span in node_spans(events)}
+    assert outcomes[(0, "demo/Summarise")] == "default (cached)"
+    assert outcomes[(1, "demo/Gate")] == "skipped (when=)"
     assert {"node_skip", "cache_hit"} <= {row["Event"] for row in event_rows(events)}
