@@ -1,0 +1,469 @@
+"""Delta checkpoints: what each node end writes, and the full store rebuilt from what was written.
+
+A run's first checkpoint is a *full* snapshot; later ones are *deltas* holding only the
+top-level keys that changed (and the keys removed) since the checkpoint before, with a
+new full snapshot whenever the chain of deltas since the last one would cost more to
+read back than the full itself. ``docs/persistence.md`` describes the format.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import compress
+from operator import is_not
+from typing import Any
+
+from ..store.codec import TAG, Unserialisable, encode, loads
+
+FULL = "full"
+DELTA = "delta"
+
+ROW_COST_BYTES = 1024
+"""What reading one more checkpoint row costs, expressed as bytes of JSON decoded: a row
+fetch plus a small ``json.loads`` take about as long as decoding 1 KiB (bench)."""
+LOAD_FLOOR_BYTES = 64 * 1024
+"""A chain of deltas may always cost this much to read back, however small the store:
+below it, loading takes well under a millisecond and fewer full snapshots save space."""
+MAX_CHAIN = 1000
+"""Most deltas after one full snapshot, so loading any step reads at most this many + 1 rows."""
+
+_MISSING: Any = object()
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes})
+_NUMBERS = frozenset({int, float, bool, type(None)})
+# marshal's format 2 writes no back-references, so the bytes depend only on the values,
+# never on reference counts or string interning (formats 3 and 4 depend on both).
+_MARSHAL_VERSION = 2
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointText:
+    """A checkpoint rendered for storage: ``store_json`` is the whole store (full) or the
+    changed keys (delta); ``deleted_json`` the JSON list of removed keys (delta only)."""
+
+    store_json: str
+    deleted_json: str | None
+    lossy: tuple[str, ...]
+    """Keys written as ``unserialisable`` markers in this checkpoint."""
+
+
+class StoreCapture:
+    """What one node end changed, captured on the flow's thread; text comes from ``render``.
+
+    Holds references to immutable values and ``marshal`` bytes of mutable ones, so it can
+    be rendered later on another thread (``async`` and ``exit`` durability) and still
+    show the store as it was at this node end.
+    """
+
+    __slots__ = ("kind", "step", "parent_step", "full_step", "size", "_items", "_deleted", "_text")
+
+    def __init__(
+        self,
+        kind: str,
+        step: int,
+        parent_step: int | None,
+        full_step: int,
+        items: list[tuple[Any, Any, bytes | None, str | None]],
+        deleted: list[Any],
+        size: int,
+        text: CheckpointText | None = None,
+    ) -> None:
+        self.kind = kind
+        self.step = step
+        self.parent_step = parent_step
+        self.full_step = full_step
+        self.size = size
+        # (key, value, marshal bytes or None, JSON text or None), in store order.
+        self._items = items
+        self._deleted = deleted
+        self._text = text
+
+    def __repr__(self) -> str:
+        return (
+            f"<StoreCapture {self.kind} step={self.step} parent={self.parent_step} "
+            f"keys={len(self._items)} deleted={len(self._deleted)}>"
+        )
+
+    @property
+    def keys(self) -> list[Any]:
+        """The keys this checkpoint writes (all of them for a full snapshot)."""
+        return [item[0] for item in self._items]
+
+    @property
+    def deleted(self) -> list[Any]:
+        return list(self._deleted)
+
+    def render(self, live: bool = False) -> CheckpointText:
+        """The checkpoint as JSON text.
+
+        ``live=True`` encodes mutable values from the store itself instead of from the
+        captured bytes: cheaper, and right only while the store is still as captured (the
+        flow's thread, before the next node runs).
+        """
+        if self._text is not None:
+            return self._text
+        pairs: list[tuple[Any, str]] = []
+        lossy: list[str] = []
+        for key, value, blob, text in self._items:
+            if text is None:
+                source = value if live or blob is None else marshal.loads(blob)
+                text, was_lossy = encode_value(source)
+                if was_lossy:
+                    lossy.append(str(key))
+            pairs.append((key, text))
+        deleted = None
+        if self.kind == DELTA:
+            deleted = "[" + ", ".join(encode_value(key)[0] for key in self._deleted) + "]"
+        return CheckpointText(object_text(pairs), deleted, tuple(lossy))
+
+
+class CheckpointTracker:
+    """Decides, at each node end of one run, whether to write a full snapshot or a delta.
+
+    Change detection, cheapest first: a value that is the same object as at the previous
+    checkpoint and deeply immutable (str, int, float, bool, None, bytes, tuples and
+    frozensets of those) is unchanged, found by identity in C; every other value is
+    fingerprinted (``marshal`` bytes, hashed) so in-place changes such as
+    ``store["items"].append(x)`` are caught; values ``marshal`` refuses (objects,
+    subclasses, cycles) are encoded to JSON and that text is compared instead.
+
+    One tracker per recorded run; ``capture`` may be called from several threads.
+    """
+
+    def __init__(
+        self,
+        *,
+        row_cost: int = ROW_COST_BYTES,
+        load_floor: int = LOAD_FLOOR_BYTES,
+        max_chain: int = MAX_CHAIN,
+    ) -> None:
+        self.row_cost = row_cost
+        self.load_floor = load_floor
+        self.max_chain = max_chain
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._prev: dict[Any, Any] | None = None  # the store (shallow) at the last checkpoint
+        self._keys: list[Any] = []
+        self._prints: dict[Any, Any] = {}  # fingerprints of the values that are not immutable
+        self._last_step: int | None = None
+        self._full_step = 0
+        self._full_size = 0
+        self._chain_rows = 0
+        self._chain_cost = 0
+
+    def invalidate(self) -> None:
+        """Make the next checkpoint a full snapshot (call when a written checkpoint was lost,
+        so no later delta builds on it)."""
+        with self._lock:
+            self._reset()
+
+    def capture(self, shared: Any, step: int) -> StoreCapture:
+        """What the checkpoint after node execution ``step`` holds."""
+        with self._lock:
+            data = _data_of(shared)
+            if data is None:  # a non-mapping ``shared``: always one full snapshot
+                self._reset()
+                text, was_lossy = encode_value(shared)
+                rendered = CheckpointText(
+                    object_text([("shared", text)]), None, ("shared",) if was_lossy else ()
+                )
+                return StoreCapture(FULL, step, None, step, [], [], len(text), rendered)
+            capture = self._capture(data, step)
+            self._last_step = step
+            return capture
+
+    def _capture(self, data: dict[Any, Any], step: int) -> StoreCapture:
+        prev, prints = self._prev, self._prints
+        keys = list(data)
+        if prev is None:
+            return self._full(data, keys, step, {})
+        # 1. Keys whose value is no longer the same object, found in C when the keys are
+        # the same, in the same order, as last time (the common case).
+        order_kept = True
+        if keys == self._keys:
+            deleted: list[Any] = []
+            moved = list(compress(keys, map(is_not, data.values(), prev.values())))
+        else:
+            deleted = [key for key in self._keys if key not in data]
+            survivors = [key for key in self._keys if key in data]
+            added = [key for key in keys if key not in prev]
+            # A delta appends new keys at the end; any other reordering needs a full.
+            order_kept = survivors + added == keys
+            moved = [key for key in keys if prev.get(key, _MISSING) is not data[key]]
+        # 2. Fingerprint every value that is not immutable (the same object may have
+        # changed in place; a new object may hold the same content).
+        examined: dict[Any, tuple[Any, bytes | None, str | None]] = {}
+        changed: list[Any] = []
+        moved_set = set(moved)
+        for key, old_print in prints.items():
+            if key in moved_set or key not in data:
+                continue
+            found = examined[key] = _examine(data[key])
+            if found[0] != old_print:
+                changed.append(key)
+        for key in moved:
+            value = data[key]
+            if _immutable(value):
+                changed.append(key)
+                continue
+            found = examined[key] = _examine(value)
+            if found[0] != prints.get(key, _MISSING):
+                changed.append(key)
+        if not order_kept:
+            return self._full(data, keys, step, examined)
+        changed_set = set(changed)
+        items = []
+        size = 0
+        for key in keys:  # store order, so new keys are appended as they are in the store
+            if key in changed_set:
+                item = _item(key, data[key], examined.get(key))
+                items.append(item)
+                size += _size(item)
+        size += sum(_size_of(key) for key in deleted)
+        cost = self._chain_cost + size + self.row_cost
+        if self._chain_rows + 1 > self.max_chain or cost > max(self._full_size, self.load_floor):
+            return self._full(data, keys, step, examined)
+        self._chain_rows += 1
+        self._chain_cost = cost
+        self._remember(data, keys, examined)
+        return StoreCapture(DELTA, step, self._last_step, self._full_step, items, deleted, size)
+
+    def _full(
+        self,
+        data: dict[Any, Any],
+        keys: list[Any],
+        step: int,
+        examined: dict[Any, tuple[Any, bytes | None, str | None]],
+    ) -> StoreCapture:
+        items = []
+        size = 0
+        for key in keys:
+            value = data[key]
+            found = examined.get(key)
+            if found is None and not _immutable(value):
+                found = examined[key] = _examine(value)
+            item = _item(key, value, found)
+            items.append(item)
+            size += _size(item)
+        self._full_step = step
+        self._full_size = size
+        self._chain_rows = 0
+        self._chain_cost = 0
+        self._prints = {}
+        self._remember(data, keys, examined)
+        return StoreCapture(FULL, step, None, step, items, [], size)
+
+    def _remember(
+        self,
+        data: dict[Any, Any],
+        keys: list[Any],
+        examined: dict[Any, tuple[Any, bytes | None, str | None]],
+    ) -> None:
+        prints = self._prints
+        for key in list(prints):
+            if key not in data or key not in examined and _immutable(data[key]):
+                del prints[key]
+        for key, (print_, _blob, _text) in examined.items():
+            prints[key] = print_
+        self._prev = data
+        self._keys = keys
+
+
+def _data_of(shared: Any) -> dict[Any, Any] | None:
+    """A shallow copy of the store's entries (a Store, a dict, any mapping), or None."""
+    if type(shared) is dict:
+        return shared.copy()
+    if isinstance(shared, Mapping):
+        return dict(shared)
+    return None
+
+
+def _written_keys(shared: Any) -> set[Any] | None:
+    """The seam for the Store's own write tracking; None: not used.
+
+    Write tracking cannot replace the content check (an in-place ``append`` is no write),
+    and identity finds replaced immutable values in C already; tracking would only slow
+    every store write, so the tracker does not ask for it.
+    """
+    return None
+
+
+def _immutable(value: Any) -> bool:
+    cls = type(value)
+    if cls in _SCALARS:
+        return True
+    if cls is tuple or cls is frozenset:
+        try:
+            return all(map(_immutable, value))
+        except RecursionError:
+            return False
+    return False
+
+
+def _examine(value: Any) -> tuple[Any, bytes | None, str | None]:
+    """``(fingerprint, marshal bytes, JSON text)`` of a value that may change in place."""
+    try:
+        blob = marshal.dumps(value, _MARSHAL_VERSION)
+    except Exception:  # objects, subclasses, cycles: compare the JSON text instead
+        text = encode_value(value)[0]
+        return ("json", hash(text)), None, text
+    return hash(blob), blob, None
+
+
+def _item(
+    key: Any, value: Any, found: tuple[Any, bytes | None, str | None] | None
+) -> tuple[Any, Any, bytes | None, str | None]:
+    if found is None:
+        return (key, value, None, None)
+    return (key, value, found[1], found[2])
+
+
+def _size(item: tuple[Any, Any, bytes | None, str | None]) -> int:
+    key, value, blob, text = item
+    if text is not None:
+        body = len(text)
+    elif blob is not None:
+        body = len(blob)
+    else:
+        body = _size_of(value)
+    return body + _size_of(key) + 4
+
+
+def _size_of(value: Any) -> int:
+    """About how many bytes of JSON an immutable value becomes (no encoding)."""
+    cls = type(value)
+    if cls is str:
+        return len(value) + 2
+    if cls is int:
+        return value.bit_length() // 3 + 1
+    if cls in _NUMBERS:
+        return 8
+    if cls is bytes:
+        return len(value) * 4 // 3 + 40
+    try:
+        return len(marshal.dumps(value, _MARSHAL_VERSION))
+    except Exception:
+        return 64
+
+
+# ── text ──────────────────────────────────────────────────────────────────────
+def encode_value(value: Any) -> tuple[str, bool]:
+    """JSON text of one store value, and whether part of it became a marker.
+
+    The one call site of the codec for checkpoints. It never raises: a value the codec
+    cannot handle becomes an ``unserialisable`` marker.
+    """
+    try:
+        encoded, lossy = encode(value)
+        return json.dumps(encoded, ensure_ascii=False), lossy
+    except Exception:
+        marker, _ = encode(Unserialisable(type(value).__qualname__, _safe_repr(value)))
+        return json.dumps(marker, ensure_ascii=False), True
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:
+        return f"<repr failed: {type(exc).__name__}>"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def object_text(pairs: Sequence[tuple[Any, str]]) -> str:
+    """A JSON object from keys and their encoded values, as ``codec.dumps_store`` writes it
+    (a tagged item list when a key is not a string)."""
+    if all(type(key) is str for key, _ in pairs) and not any(key == TAG for key, _ in pairs):
+        body = ", ".join(f"{json.dumps(key, ensure_ascii=False)}: {text}" for key, text in pairs)
+        return "{" + body + "}"
+    items = ", ".join(f"[{encode_value(key)[0]}, {text}]" for key, text in pairs)
+    return f'{{"{TAG}": "dict", "items": [{items}]}}'
+
+
+# ── reading ───────────────────────────────────────────────────────────────────
+def reconstruct(rows: Iterable[Mapping[str, Any]]) -> dict[Any, Any]:
+    """The full store from a full snapshot row followed by the delta rows after it, in order.
+
+    Rows are mappings with ``store_json``, ``kind`` (None for rows written before delta
+    checkpoints: full) and ``deleted_json``; ``sqlite3.Row`` works as is.
+    """
+    store: dict[Any, Any] | None = None
+    for row in rows:
+        kind = row["kind"] or FULL
+        data = _decode_object(row["store_json"], row)
+        if kind == FULL:
+            store = data
+            continue
+        if kind != DELTA:
+            raise ValueError(f"checkpoint of step {_step(row)} has unknown kind {kind!r}")
+        if store is None:
+            raise ValueError(
+                f"checkpoint of step {_step(row)} is a delta with no full snapshot before it"
+            )
+        deleted_json = row["deleted_json"]
+        if deleted_json:
+            removed = loads(deleted_json)
+            if not isinstance(removed, list):
+                raise ValueError(f"checkpoint of step {_step(row)}: deleted_json is not a list")
+            for key in removed:
+                store.pop(_hashable(key), None)
+        store.update(data)
+    if store is None:
+        raise ValueError("no checkpoint rows to rebuild the store from")
+    return store
+
+
+def chain(rows: Mapping[int, Mapping[str, Any]], step: int) -> list[Mapping[str, Any]]:
+    """The rows to apply, in order, for the store at ``step``: the nearest full snapshot
+    it builds on, then every delta on the way (followed through ``parent_step``)."""
+    path: list[Mapping[str, Any]] = []
+    current: int | None = step
+    while True:
+        row = rows.get(current)  # type: ignore[arg-type]
+        if row is None:
+            if current == step:
+                raise KeyError(f"no checkpoint for step {step}")
+            raise ValueError(
+                f"the checkpoint of step {step} builds on step {current}, which is missing "
+                "(its row was lost); steps from the next full snapshot on load normally"
+            )
+        path.append(row)
+        if (row["kind"] or FULL) != DELTA:
+            break
+        current = row["parent_step"]
+        if len(path) > len(rows):
+            raise ValueError(f"the checkpoints before step {step} form a loop")
+    path.reverse()
+    return path
+
+
+def store_at(rows: Mapping[int, Mapping[str, Any]], step: int) -> dict[Any, Any]:
+    """The full store after ``step``, from a run's checkpoint rows keyed by step."""
+    return reconstruct(chain(rows, step))
+
+
+def _decode_object(text: str, row: Mapping[str, Any]) -> dict[Any, Any]:
+    try:
+        data = loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"checkpoint of step {_step(row)} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"checkpoint of step {_step(row)} holds {type(data).__name__}, not a JSON object"
+        )
+    return data
+
+
+def _step(row: Mapping[str, Any]) -> Any:
+    try:
+        return row["step"]
+    except (KeyError, IndexError):
+        return "?"
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(key) if isinstance(key, list) else key
