@@ -37,6 +37,8 @@ _NUMBERS = frozenset({int, float, bool, type(None)})
 # marshal's format 2 writes no back-references, so the bytes depend only on the values,
 # never on reference counts or string interning (formats 3 and 4 depend on both).
 _MARSHAL_VERSION = 2
+# json.dumps(..., ensure_ascii=False) builds a new encoder per call; this one is reused.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,35 +200,40 @@ class CheckpointTracker:
         # 2. Fingerprint every value that is not immutable (the same object may have
         # changed in place; a new object may hold the same content).
         examined: dict[Any, tuple[Any, bytes | None, str | None]] = {}
-        changed: list[Any] = []
-        moved_set = set(moved)
-        for key, old_print in prints.items():
-            if key in moved_set or key not in data:
-                continue
-            found = examined[key] = _examine(data[key])
-            if found[0] != old_print:
-                changed.append(key)
-        for key in moved:
+        in_place: list[Any] = []
+        if prints:
+            moved_set = set(moved)
+            for key, old_print in prints.items():
+                if key in moved_set or key not in data:
+                    continue
+                found = examined[key] = _examine(data[key])
+                if found[0] != old_print:
+                    in_place.append(key)
+        items = []
+        size = 0
+        for key in moved:  # store order, so new keys are appended as they are in the store
             value = data[key]
             if _immutable(value):
-                changed.append(key)
+                items.append((key, value, None, None))
+                size += _size_of(value) + _size_of(key)
                 continue
             found = examined[key] = _examine(value)
             if found[0] != prints.get(key, _MISSING):
-                changed.append(key)
+                items.append((key, value, found[1], found[2]))
+                size += _found_size(found) + _size_of(key)
         if not order_kept:
             return self._full(data, keys, step, examined)
-        changed_set = set(changed)
-        items = []
-        size = 0
-        for key in keys:  # store order, so new keys are appended as they are in the store
-            if key in changed_set:
-                item = _item(key, data[key], examined.get(key))
-                items.append(item)
-                size += _size(item)
-        size += sum(_size_of(key) for key in deleted)
+        if in_place:
+            for key in in_place:
+                found = examined[key]
+                items.append((key, data[key], found[1], found[2]))
+                size += _found_size(found) + _size_of(key)
+            position = {key: i for i, key in enumerate(keys)}
+            items.sort(key=lambda item: position[item[0]])
+        for key in deleted:
+            size += _size_of(key)
         cost = self._chain_cost + size + self.row_cost
-        if self._chain_rows + 1 > self.max_chain or cost > max(self._full_size, self.load_floor):
+        if self._chain_rows >= self.max_chain or cost > max(self._full_size, self.load_floor):
             return self._full(data, keys, step, examined)
         self._chain_rows += 1
         self._chain_cost = cost
@@ -247,9 +254,12 @@ class CheckpointTracker:
             found = examined.get(key)
             if found is None and not _immutable(value):
                 found = examined[key] = _examine(value)
-            item = _item(key, value, found)
-            items.append(item)
-            size += _size(item)
+            if found is None:
+                items.append((key, value, None, None))
+                size += _size_of(value) + _size_of(key)
+            else:
+                items.append((key, value, found[1], found[2]))
+                size += _found_size(found) + _size_of(key)
         self._full_step = step
         self._full_size = size
         self._chain_rows = 0
@@ -265,6 +275,10 @@ class CheckpointTracker:
         examined: dict[Any, tuple[Any, bytes | None, str | None]],
     ) -> None:
         prints = self._prints
+        if not prints and not examined:
+            self._prev = data
+            self._keys = keys
+            return
         for key in list(prints):
             if key not in data or key not in examined and _immutable(data[key]):
                 del prints[key]
@@ -315,23 +329,9 @@ def _examine(value: Any) -> tuple[Any, bytes | None, str | None]:
     return hash(blob), blob, None
 
 
-def _item(
-    key: Any, value: Any, found: tuple[Any, bytes | None, str | None] | None
-) -> tuple[Any, Any, bytes | None, str | None]:
-    if found is None:
-        return (key, value, None, None)
-    return (key, value, found[1], found[2])
-
-
-def _size(item: tuple[Any, Any, bytes | None, str | None]) -> int:
-    key, value, blob, text = item
-    if text is not None:
-        body = len(text)
-    elif blob is not None:
-        body = len(blob)
-    else:
-        body = _size_of(value)
-    return body + _size_of(key) + 4
+def _found_size(found: tuple[Any, bytes | None, str | None]) -> int:
+    text = found[2]
+    return len(text) if text is not None else len(found[1] or b"")
 
 
 def _size_of(value: Any) -> int:
@@ -360,10 +360,10 @@ def encode_value(value: Any) -> tuple[str, bool]:
     """
     try:
         encoded, lossy = encode(value)
-        return json.dumps(encoded, ensure_ascii=False), lossy
+        return _ENCODER.encode(encoded), lossy
     except Exception:
         marker, _ = encode(Unserialisable(type(value).__qualname__, _safe_repr(value)))
-        return json.dumps(marker, ensure_ascii=False), True
+        return _ENCODER.encode(marker), True
 
 
 def _safe_repr(value: Any) -> str:
@@ -377,9 +377,14 @@ def _safe_repr(value: Any) -> str:
 def object_text(pairs: Sequence[tuple[Any, str]]) -> str:
     """A JSON object from keys and their encoded values, as ``codec.dumps_store`` writes it
     (a tagged item list when a key is not a string)."""
-    if all(type(key) is str for key, _ in pairs) and not any(key == TAG for key, _ in pairs):
-        body = ", ".join(f"{json.dumps(key, ensure_ascii=False)}: {text}" for key, text in pairs)
-        return "{" + body + "}"
+    parts = []
+    encode_key = _ENCODER.encode
+    for key, text in pairs:
+        if type(key) is not str or key == TAG:
+            break
+        parts.append(f"{encode_key(key)}: {text}")
+    else:
+        return "{" + ", ".join(parts) + "}"
     items = ", ".join(f"[{encode_value(key)[0]}, {text}]" for key, text in pairs)
     return f'{{"{TAG}": "dict", "items": [{items}]}}'
 
