@@ -32,6 +32,8 @@ MAX_CHAIN = 1000
 """Most deltas after one full snapshot, so loading any step reads at most this many + 1 rows."""
 
 _MISSING: Any = object()
+Item = tuple[Any, Any, "bytes | None", "str | None"]
+"""(key, value, marshal bytes or None, JSON text or None) of one captured key."""
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
 _NUMBERS = frozenset({int, float, bool, type(None)})
 # marshal's format 2 writes no back-references, so the bytes depend only on the values,
@@ -68,7 +70,7 @@ class StoreCapture:
         step: int,
         parent_step: int | None,
         full_step: int,
-        items: list[tuple[Any, Any, bytes | None, str | None]],
+        items: list[Item],
         deleted: list[Any],
         size: int,
         text: CheckpointText | None = None,
@@ -209,7 +211,7 @@ class CheckpointTracker:
                 found = examined[key] = _examine(data[key])
                 if found[0] != old_print:
                     in_place.append(key)
-        items = []
+        items: list[Item] = []
         size = 0
         for key in moved:  # store order, so new keys are appended as they are in the store
             value = data[key]
@@ -247,7 +249,7 @@ class CheckpointTracker:
         step: int,
         examined: dict[Any, tuple[Any, bytes | None, str | None]],
     ) -> StoreCapture:
-        items = []
+        items: list[Item] = []
         size = 0
         for key in keys:
             value = data[key]
