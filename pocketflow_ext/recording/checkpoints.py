@@ -395,13 +395,15 @@ def object_text(pairs: Sequence[tuple[Any, str]]) -> str:
 def reconstruct(rows: Iterable[Mapping[str, Any]]) -> dict[Any, Any]:
     """The full store from a full snapshot row followed by the delta rows after it, in order.
 
-    Rows are mappings with ``store_json``, ``kind`` (None for rows written before delta
-    checkpoints: full) and ``deleted_json``; ``sqlite3.Row`` works as is.
+    Rows are mappings with ``step``, ``store_json``, ``kind`` (None for rows written
+    before delta checkpoints: full) and ``deleted_json``; ``sqlite3.Row`` works as is.
     """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("no checkpoint rows to rebuild the store from")
     store: dict[Any, Any] | None = None
-    for row in rows:
+    for row, (data, removed) in zip(rows, _decode_rows(rows), strict=True):
         kind = row["kind"] or FULL
-        data = _decode_object(row["store_json"], row)
         if kind == FULL:
             store = data
             continue
@@ -411,17 +413,40 @@ def reconstruct(rows: Iterable[Mapping[str, Any]]) -> dict[Any, Any]:
             raise ValueError(
                 f"checkpoint of step {_step(row)} is a delta with no full snapshot before it"
             )
-        deleted_json = row["deleted_json"]
-        if deleted_json:
-            removed = loads(deleted_json)
-            if not isinstance(removed, list):
-                raise ValueError(f"checkpoint of step {_step(row)}: deleted_json is not a list")
-            for key in removed:
-                store.pop(_hashable(key), None)
+        for key in removed:
+            store.pop(_hashable(key), None)
         store.update(data)
-    if store is None:
-        raise ValueError("no checkpoint rows to rebuild the store from")
+    assert store is not None  # the first row is full, or the loop raised
     return store
+
+
+def _decode_rows(rows: list[Mapping[str, Any]]) -> list[tuple[dict[Any, Any], list[Any]]]:
+    """Each row's store object and removed keys. One ``json.loads`` for the whole chain:
+    a chain is mostly small deltas, and a call per row would cost more than the parsing."""
+    texts = []
+    for row in rows:
+        texts.append(row["store_json"])
+        texts.append(row["deleted_json"] or "[]")
+    try:
+        values = loads("[" + ", ".join(texts) + "]")
+    except (TypeError, ValueError, RecursionError):  # TypeError: a column that is not text
+        values = None
+    if values is None or len(values) != 2 * len(rows):  # find and name the damaged row
+        values = []
+        for row in rows:
+            values.append(_decode(row["store_json"], row, "store_json"))
+            values.append(_decode(row["deleted_json"] or "[]", row, "deleted_json"))
+    decoded = []
+    for i, row in enumerate(rows):
+        data, removed = values[2 * i], values[2 * i + 1]
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"checkpoint of step {_step(row)} holds {type(data).__name__}, not a JSON object"
+            )
+        if not isinstance(removed, list):
+            raise ValueError(f"checkpoint of step {_step(row)}: deleted_json is not a list")
+        decoded.append((data, removed))
+    return decoded
 
 
 def chain(rows: Mapping[int, Mapping[str, Any]], step: int) -> list[Mapping[str, Any]]:
@@ -453,16 +478,15 @@ def store_at(rows: Mapping[int, Mapping[str, Any]], step: int) -> dict[Any, Any]
     return reconstruct(chain(rows, step))
 
 
-def _decode_object(text: str, row: Mapping[str, Any]) -> dict[Any, Any]:
+def _decode(text: Any, row: Mapping[str, Any], column: str) -> Any:
+    if not isinstance(text, str):
+        raise ValueError(f"checkpoint of step {_step(row)}: {column} is not text")
     try:
-        data = loads(text)
+        return loads(text)
     except (ValueError, RecursionError) as exc:
-        raise ValueError(f"checkpoint of step {_step(row)} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
         raise ValueError(
-            f"checkpoint of step {_step(row)} holds {type(data).__name__}, not a JSON object"
-        )
-    return data
+            f"checkpoint of step {_step(row)}: {column} is not valid JSON: {exc}"
+        ) from None
 
 
 def _step(row: Mapping[str, Any]) -> Any:

@@ -412,6 +412,15 @@ def test_a_delta_whose_parent_row_is_missing_is_a_clear_error() -> None:
         chain(rows, 1)
 
 
+def test_a_damaged_row_in_a_chain_is_named_among_good_ones() -> None:
+    tracker = CheckpointTracker()
+    captures = counting_run(tracker, {}, 4)
+    rows = [row(c, c.render()) for c in captures]
+    rows[2]["deleted_json"] = '"a", "b"'  # valid inside a list, not on its own
+    with pytest.raises(ValueError, match=r"step 2: deleted_json is not valid JSON"):
+        reconstruct(rows)
+
+
 def test_a_delta_without_a_full_snapshot_before_it_is_a_clear_error() -> None:
     delta = {"step": 1, "kind": DELTA, "store_json": "{}", "deleted_json": "[]", "parent_step": 0}
     with pytest.raises(ValueError, match="delta with no full snapshot before it"):
@@ -420,11 +429,15 @@ def test_a_delta_without_a_full_snapshot_before_it_is_a_clear_error() -> None:
 
 @pytest.mark.parametrize(
     ("text", "problem"),
-    [("{not json", "not valid JSON"), ("[1, 2]", "holds list, not a JSON object")],
+    [
+        ("{not json", "store_json is not valid JSON"),
+        ("[1, 2]", "holds list, not a JSON object"),
+        (None, "store_json is not text"),
+    ],
 )
-def test_a_damaged_row_names_its_step(text: str, problem: str) -> None:
+def test_a_damaged_row_names_its_step(text: str | None, problem: str) -> None:
     damaged = {"step": 4, "kind": FULL, "store_json": text, "deleted_json": None}
-    with pytest.raises(ValueError, match=f"step 4 .*{problem}"):
+    with pytest.raises(ValueError, match=rf"step 4\b.*{problem}"):
         reconstruct([damaged])
 
 
