@@ -373,6 +373,37 @@ def db_size_mb(path: Path) -> float:
     return pages * size / 1e6
 
 
+def measure_loads(path: Path, repeats: int = 5) -> tuple[float, float, int]:
+    """``load_checkpoint`` of the newest run's first step (a full snapshot) and of the
+    step at the end of its longest delta chain, in ms, and that chain's length."""
+    conn = sqlite3.connect(str(path))
+    try:
+        run_id = conn.execute("SELECT run_id FROM pf_runs ORDER BY started_at DESC").fetchone()[0]
+        rows = conn.execute(
+            "SELECT step, full_step FROM pf_checkpoints WHERE run_id = ? ORDER BY step", (run_id,)
+        ).fetchall()
+    finally:
+        conn.close()
+    chains: dict[int, list[int]] = {}
+    for step, full_step in rows:
+        chains.setdefault(full_step if full_step is not None else step, []).append(step)
+    longest = max(chains.values(), key=len)
+    db = WorkflowDB(path)
+
+    def median_ms(step: int) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            db.load_checkpoint(run_id, step)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times) * 1e3
+
+    try:
+        return median_ms(rows[0][0]), median_ms(max(longest)), len(longest) - 1
+    finally:
+        db.close()
+
+
 def measure_stores(tmp: Path, rounds: int, whole_rounds: int) -> dict[str, Any]:
     """Per store: sync per node (SHORT vs LONG runs) and per run, upstream, the reference
     writing the full store per node (with two events, and with one event); whole-run
@@ -432,6 +463,7 @@ def measure_stores(tmp: Path, rounds: int, whole_rounds: int) -> dict[str, Any]:
     }
 
     whole: dict[tuple[str, int], float] = {}
+    loads: dict[str, tuple[float, float, int]] = {}
     for name, template in templates.items():
         slug = name.replace(" ", "_")
         for n in WHOLE_RUNS:
@@ -442,7 +474,9 @@ def measure_stores(tmp: Path, rounds: int, whole_rounds: int) -> dict[str, Any]:
                 flow.run(fresh(template))
                 times.append((time.perf_counter() - t0) / (n + 1) * 1e6)
             whole[(name, n)] = statistics.median(times)
+        loads[name] = measure_loads(tmp / f"w_{slug}.db")
     results["whole"] = whole
+    results["loads"] = loads
 
     sizes: dict[str, tuple[float, float]] = {}
     for name, template in templates.items():
@@ -474,6 +508,10 @@ def report_stores(results: dict[str, Any]) -> list[str]:
             f"  {name:14} {ours:18.1f} {run[(name, 'sync')]:9.0f} "
             f"{node[(name, 'reference')]:18.1f} {node[(name, 'reference, 1 event')]:9.1f}   {whole}"
         )
+    print(f"\n  load_checkpoint in a {WHOLE_RUNS[-1]}-node run (ms): a full snapshot / the end of")
+    print("  the longest delta chain (deltas in it)")
+    for name, (full_ms, end_ms, deltas) in results["loads"].items():
+        print(f"  {name:14} {full_ms:8.2f} / {end_ms:8.2f}  ({deltas})")
     print(f"\n  database size after one {SIZE_NODES}-node run (ours / full store per node):")
     missed = []
     for name, (ours_mb, ref_mb) in results["sizes"].items():
