@@ -169,7 +169,7 @@ class CheckpointTracker:
     def capture(self, shared: Any, step: int) -> StoreCapture:
         """What the checkpoint after node execution ``step`` holds."""
         with self._lock:
-            data = _data_of(shared)
+            data = shared.copy() if type(shared) is dict else _data_of(shared)
             if data is None:  # a non-mapping ``shared``: always one full snapshot
                 self._reset()
                 text, was_lossy = encode_value(shared)
@@ -215,31 +215,37 @@ class CheckpointTracker:
         size = 0
         for key in moved:  # store order, so new keys are appended as they are in the store
             value = data[key]
-            if _immutable(value):
+            cls = type(value)
+            if cls is str:  # the commonest value, checked first: this loop runs every node
                 items.append((key, value, None, None))
-                size += _size_of(value) + _size_of(key)
-                continue
-            found = examined[key] = _examine(value)
-            if found[0] != prints.get(key, _MISSING):
-                items.append((key, value, found[1], found[2]))
-                size += _found_size(found) + _size_of(key)
+                size += len(value)
+            elif cls in _SCALARS or _immutable(value):
+                items.append((key, value, None, None))
+                size += _size_of(value)
+            else:
+                found = examined[key] = _examine(value)
+                if found[0] != prints.get(key, _MISSING):
+                    items.append((key, value, found[1], found[2]))
+                    size += _found_size(found)
         if not order_kept:
             return self._full(data, keys, step, examined)
         if in_place:
             for key in in_place:
                 found = examined[key]
                 items.append((key, data[key], found[1], found[2]))
-                size += _found_size(found) + _size_of(key)
+                size += _found_size(found)
             position = {key: i for i, key in enumerate(keys)}
             items.sort(key=lambda item: position[item[0]])
-        for key in deleted:
-            size += _size_of(key)
+        size += 8 * len(deleted)
         cost = self._chain_cost + size + self.row_cost
         if self._chain_rows >= self.max_chain or cost > max(self._full_size, self.load_floor):
             return self._full(data, keys, step, examined)
         self._chain_rows += 1
         self._chain_cost = cost
-        self._remember(data, keys, examined)
+        if prints or examined:
+            self._remember(data, keys, examined)
+        else:  # every value is immutable: nothing to fingerprint next time
+            self._prev, self._keys = data, keys
         return StoreCapture(DELTA, step, self._last_step, self._full_step, items, deleted, size)
 
     def _full(
@@ -258,10 +264,10 @@ class CheckpointTracker:
                 found = examined[key] = _examine(value)
             if found is None:
                 items.append((key, value, None, None))
-                size += _size_of(value) + _size_of(key)
+                size += _size_of(value)
             else:
                 items.append((key, value, found[1], found[2]))
-                size += _found_size(found) + _size_of(key)
+                size += _found_size(found)
         self._full_step = step
         self._full_size = size
         self._chain_rows = 0
@@ -277,10 +283,6 @@ class CheckpointTracker:
         examined: dict[Any, tuple[Any, bytes | None, str | None]],
     ) -> None:
         prints = self._prints
-        if not prints and not examined:
-            self._prev = data
-            self._keys = keys
-            return
         for key in list(prints):
             if key not in data or key not in examined and _immutable(data[key]):
                 del prints[key]
