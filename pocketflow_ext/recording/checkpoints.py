@@ -32,8 +32,11 @@ MAX_CHAIN = 1000
 """Most deltas after one full snapshot, so loading any step reads at most this many + 1 rows."""
 
 _MISSING: Any = object()
-Item = tuple[Any, Any, "bytes | None", "str | None"]
-"""(key, value, marshal bytes or None, JSON text or None) of one captured key."""
+Item = tuple[Any, Any, "bytes | None", "str | None", bool]
+"""(key, value, marshal bytes or None, JSON text or None, whether that text holds a
+marker) of one captured key."""
+Found = tuple[Any, "bytes | None", "str | None", bool]
+"""What ``_examine`` found: (fingerprint, marshal bytes, JSON text, lossy)."""
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
 _NUMBERS = frozenset({int, float, bool, type(None)})
 # marshal's format 2 writes no back-references, so the bytes depend only on the values,
@@ -80,8 +83,7 @@ class StoreCapture:
         self.parent_step = parent_step
         self.full_step = full_step
         self.size = size
-        # (key, value, marshal bytes or None, JSON text or None), in store order.
-        self._items = items
+        self._items = items  # in store order
         self._deleted = deleted
         self._text = text
 
@@ -111,12 +113,12 @@ class StoreCapture:
             return self._text
         pairs: list[tuple[Any, str]] = []
         lossy: list[str] = []
-        for key, value, blob, text in self._items:
+        for key, value, blob, text, was_lossy in self._items:
             if text is None:
                 source = value if live or blob is None else marshal.loads(blob)
                 text, was_lossy = encode_value(source)
-                if was_lossy:
-                    lossy.append(str(key))
+            if was_lossy:
+                lossy.append(str(key))
             pairs.append((key, text))
         deleted = None
         if self.kind == DELTA:
@@ -201,7 +203,7 @@ class CheckpointTracker:
             moved = [key for key in keys if prev.get(key, _MISSING) is not data[key]]
         # 2. Fingerprint every value that is not immutable (the same object may have
         # changed in place; a new object may hold the same content).
-        examined: dict[Any, tuple[Any, bytes | None, str | None]] = {}
+        examined: dict[Any, Found] = {}
         in_place: list[Any] = []
         if prints:
             moved_set = set(moved)
@@ -217,22 +219,22 @@ class CheckpointTracker:
             value = data[key]
             cls = type(value)
             if cls is str:  # the commonest value, checked first: this loop runs every node
-                items.append((key, value, None, None))
+                items.append((key, value, None, None, False))
                 size += len(value)
             elif cls in _SCALARS or _immutable(value):
-                items.append((key, value, None, None))
+                items.append((key, value, None, None, False))
                 size += _size_of(value)
             else:
                 found = examined[key] = _examine(value)
                 if found[0] != prints.get(key, _MISSING):
-                    items.append((key, value, found[1], found[2]))
+                    items.append((key, value, found[1], found[2], found[3]))
                     size += _found_size(found)
         if not order_kept:
             return self._full(data, keys, step, examined)
         if in_place:
             for key in in_place:
                 found = examined[key]
-                items.append((key, data[key], found[1], found[2]))
+                items.append((key, data[key], found[1], found[2], found[3]))
                 size += _found_size(found)
             position = {key: i for i, key in enumerate(keys)}
             items.sort(key=lambda item: position[item[0]])
@@ -253,7 +255,7 @@ class CheckpointTracker:
         data: dict[Any, Any],
         keys: list[Any],
         step: int,
-        examined: dict[Any, tuple[Any, bytes | None, str | None]],
+        examined: dict[Any, Found],
     ) -> StoreCapture:
         items: list[Item] = []
         size = 0
@@ -263,10 +265,10 @@ class CheckpointTracker:
             if found is None and not _immutable(value):
                 found = examined[key] = _examine(value)
             if found is None:
-                items.append((key, value, None, None))
+                items.append((key, value, None, None, False))
                 size += _size_of(value)
             else:
-                items.append((key, value, found[1], found[2]))
+                items.append((key, value, found[1], found[2], found[3]))
                 size += _found_size(found)
         self._full_step = step
         self._full_size = size
@@ -280,14 +282,14 @@ class CheckpointTracker:
         self,
         data: dict[Any, Any],
         keys: list[Any],
-        examined: dict[Any, tuple[Any, bytes | None, str | None]],
+        examined: dict[Any, Found],
     ) -> None:
         prints = self._prints
         for key in list(prints):
             if key not in data or key not in examined and _immutable(data[key]):
                 del prints[key]
-        for key, (print_, _blob, _text) in examined.items():
-            prints[key] = print_
+        for key, found in examined.items():
+            prints[key] = found[0]
         self._prev = data
         self._keys = keys
 
@@ -323,17 +325,17 @@ def _immutable(value: Any) -> bool:
     return False
 
 
-def _examine(value: Any) -> tuple[Any, bytes | None, str | None]:
-    """``(fingerprint, marshal bytes, JSON text)`` of a value that may change in place."""
+def _examine(value: Any) -> Found:
+    """What identifies the content of a value that may change in place."""
     try:
         blob = marshal.dumps(value, _MARSHAL_VERSION)
     except Exception:  # objects, subclasses, cycles: compare the JSON text instead
-        text = encode_value(value)[0]
-        return ("json", hash(text)), None, text
-    return hash(blob), blob, None
+        text, lossy = encode_value(value)
+        return ("json", hash(text)), None, text, lossy
+    return hash(blob), blob, None, False
 
 
-def _found_size(found: tuple[Any, bytes | None, str | None]) -> int:
+def _found_size(found: Found) -> int:
     text = found[2]
     return len(text) if text is not None else len(found[1] or b"")
 

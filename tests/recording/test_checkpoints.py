@@ -448,3 +448,14 @@ def test_a_full_snapshot_is_the_text_a_store_snapshot_writes() -> None:
     shared[1] = "int key"
     capture = CheckpointTracker().capture(shared, 0)
     assert capture.render().store_json == dumps_store(shared)[0]
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_render_names_the_keys_written_as_markers(live: bool) -> None:
+    tracker = CheckpointTracker()
+    shared: dict[str, Any] = {"lock": threading.Lock(), "n": 1, "items": [1j]}
+    assert set(tracker.capture(shared, 0).render(live).lossy) == {"lock", "items"}
+    shared["lock"] = threading.Lock()
+    assert tracker.capture(shared, 1).render(live).lossy == ("lock",)
+    shared["n"] = 2
+    assert tracker.capture(shared, 2).render(live).lossy == ()
