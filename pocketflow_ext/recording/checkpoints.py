@@ -32,9 +32,6 @@ MAX_CHAIN = 1000
 """Most deltas after one full snapshot, so loading any step reads at most this many + 1 rows."""
 
 _MISSING: Any = object()
-Item = tuple[Any, Any, "bytes | None", "str | None", bool]
-"""(key, value, marshal bytes or None, JSON text or None, whether that text holds a
-marker) of one captured key."""
 Found = tuple[Any, "bytes | None", "str | None", bool]
 """What ``_examine`` found: (fingerprint, marshal bytes, JSON text, lossy)."""
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
@@ -60,12 +57,23 @@ class CheckpointText:
 class StoreCapture:
     """What one node end changed, captured on the flow's thread; text comes from ``render``.
 
-    Holds references to immutable values and ``marshal`` bytes of mutable ones, so it can
-    be rendered later on another thread (``async`` and ``exit`` durability) and still
-    show the store as it was at this node end.
+    Holds the store's top-level entries as they were (a shallow copy: immutable values
+    by reference) and ``marshal`` bytes of the mutable values it writes, so it can be
+    rendered later on another thread (``async`` and ``exit`` durability) and still show
+    the store as it was at this node end.
     """
 
-    __slots__ = ("kind", "step", "parent_step", "full_step", "size", "_items", "_deleted", "_text")
+    __slots__ = (
+        "kind",
+        "step",
+        "parent_step",
+        "full_step",
+        "_data",
+        "_keys",
+        "_examined",
+        "_deleted",
+        "_text",
+    )
 
     def __init__(
         self,
@@ -73,34 +81,36 @@ class StoreCapture:
         step: int,
         parent_step: int | None,
         full_step: int,
-        items: list[Item],
-        deleted: list[Any],
-        size: int,
+        data: dict[Any, Any],
+        keys: list[Any],
+        examined: dict[Any, Found] | None = None,
+        deleted: list[Any] | None = None,
         text: CheckpointText | None = None,
     ) -> None:
         self.kind = kind
         self.step = step
         self.parent_step = parent_step
         self.full_step = full_step
-        self.size = size
-        self._items = items  # in store order
+        self._data = data
+        self._keys = keys  # the keys written, in store order
+        self._examined = examined
         self._deleted = deleted
         self._text = text
 
     def __repr__(self) -> str:
         return (
             f"<StoreCapture {self.kind} step={self.step} parent={self.parent_step} "
-            f"keys={len(self._items)} deleted={len(self._deleted)}>"
+            f"keys={len(self._keys)} deleted={len(self._deleted or ())}>"
         )
 
     @property
     def keys(self) -> list[Any]:
         """The keys this checkpoint writes (all of them for a full snapshot)."""
-        return [item[0] for item in self._items]
+        return list(self._keys)
 
     @property
     def deleted(self) -> list[Any]:
-        return list(self._deleted)
+        return list(self._deleted or ())
 
     def render(self, live: bool = False) -> CheckpointText:
         """The checkpoint as JSON text.
@@ -111,18 +121,24 @@ class StoreCapture:
         """
         if self._text is not None:
             return self._text
+        data, examined = self._data, self._examined or {}
         pairs: list[tuple[Any, str]] = []
         lossy: list[str] = []
-        for key, value, blob, text, was_lossy in self._items:
-            if text is None:
-                source = value if live or blob is None else marshal.loads(blob)
-                text, was_lossy = encode_value(source)
+        for key in self._keys:
+            value = data[key]
+            found = examined.get(key)
+            if found is not None and found[2] is not None:  # compared by its JSON already
+                text, was_lossy = found[2], found[3]
+            else:
+                if found is not None and not live:
+                    value = marshal.loads(found[1])  # type: ignore[arg-type]
+                text, was_lossy = encode_value(value)
             if was_lossy:
                 lossy.append(str(key))
             pairs.append((key, text))
         deleted = None
         if self.kind == DELTA:
-            deleted = "[" + ", ".join(encode_value(key)[0] for key in self._deleted) + "]"
+            deleted = "[" + ", ".join(encode_value(key)[0] for key in self._deleted or ()) + "]"
         return CheckpointText(object_text(pairs), deleted, tuple(lossy))
 
 
@@ -178,18 +194,41 @@ class CheckpointTracker:
                 rendered = CheckpointText(
                     object_text([("shared", text)]), None, ("shared",) if was_lossy else ()
                 )
-                return StoreCapture(FULL, step, None, step, [], [], len(text), rendered)
+                return StoreCapture(FULL, step, None, step, {}, [], text=rendered)
             capture = self._capture(data, step)
             self._last_step = step
             return capture
 
     def _capture(self, data: dict[Any, Any], step: int) -> StoreCapture:
-        prev, prints = self._prev, self._prints
+        prev = self._prev
         keys = list(data)
         if prev is None:
             return self._full(data, keys, step, {})
+        if keys == self._keys and not self._prints:
+            # The common case, kept short (it runs after every node): the same keys as
+            # last time and only immutable values then. Replaced values are found in C.
+            moved = list(compress(keys, map(is_not, data.values(), prev.values())))
+            size = 0
+            for key in moved:
+                value = data[key]
+                cls = type(value)
+                if cls is str:
+                    size += len(value)
+                elif cls in _SCALARS:
+                    size += _size_of(value)
+                else:  # a tuple, or a mutable value: fingerprints needed
+                    return self._capture_any(data, keys, step)
+            if not self._extend(size):
+                return self._full(data, keys, step, {})
+            self._prev, self._keys = data, keys
+            return StoreCapture(DELTA, step, self._last_step, self._full_step, data, moved)
+        return self._capture_any(data, keys, step)
+
+    def _capture_any(self, data: dict[Any, Any], keys: list[Any], step: int) -> StoreCapture:
+        prev, prints = self._prev, self._prints
+        assert prev is not None
         # 1. Keys whose value is no longer the same object, found in C when the keys are
-        # the same, in the same order, as last time (the common case).
+        # the same, in the same order, as last time.
         order_kept = True
         if keys == self._keys:
             deleted: list[Any] = []
@@ -204,51 +243,43 @@ class CheckpointTracker:
         # 2. Fingerprint every value that is not immutable (the same object may have
         # changed in place; a new object may hold the same content).
         examined: dict[Any, Found] = {}
-        in_place: list[Any] = []
-        if prints:
-            moved_set = set(moved)
-            for key, old_print in prints.items():
-                if key in moved_set or key not in data:
-                    continue
-                found = examined[key] = _examine(data[key])
-                if found[0] != old_print:
-                    in_place.append(key)
-        items: list[Item] = []
-        size = 0
-        for key in moved:  # store order, so new keys are appended as they are in the store
+        changed: set[Any] = set()
+        moved_set = set(moved)
+        for key, old_print in prints.items():
+            if key in moved_set or key not in data:
+                continue
+            found = examined[key] = _examine(data[key])
+            if found[0] != old_print:
+                changed.add(key)
+        size = 8 * len(deleted)
+        for key in moved:
             value = data[key]
-            cls = type(value)
-            if cls is str:  # the commonest value, checked first: this loop runs every node
-                items.append((key, value, None, None, False))
-                size += len(value)
-            elif cls in _SCALARS or _immutable(value):
-                items.append((key, value, None, None, False))
+            if _immutable(value):
+                changed.add(key)
                 size += _size_of(value)
-            else:
-                found = examined[key] = _examine(value)
-                if found[0] != prints.get(key, _MISSING):
-                    items.append((key, value, found[1], found[2], found[3]))
-                    size += _found_size(found)
+                continue
+            found = examined[key] = _examine(value)
+            if found[0] != prints.get(key, _MISSING):
+                changed.add(key)
         if not order_kept:
             return self._full(data, keys, step, examined)
-        if in_place:
-            for key in in_place:
-                found = examined[key]
-                items.append((key, data[key], found[1], found[2], found[3]))
-                size += _found_size(found)
-            position = {key: i for i, key in enumerate(keys)}
-            items.sort(key=lambda item: position[item[0]])
-        size += 8 * len(deleted)
+        size += sum(_found_size(examined[key]) for key in changed if key in examined)
+        if not self._extend(size):
+            return self._full(data, keys, step, examined)
+        self._remember(data, keys, examined)
+        written = [key for key in keys if key in changed]  # store order: new keys last
+        return StoreCapture(
+            DELTA, step, self._last_step, self._full_step, data, written, examined, deleted
+        )
+
+    def _extend(self, size: int) -> bool:
+        """Add a delta of about ``size`` bytes to the chain, unless a full is due instead."""
         cost = self._chain_cost + size + self.row_cost
         if self._chain_rows >= self.max_chain or cost > max(self._full_size, self.load_floor):
-            return self._full(data, keys, step, examined)
+            return False
         self._chain_rows += 1
         self._chain_cost = cost
-        if prints or examined:
-            self._remember(data, keys, examined)
-        else:  # every value is immutable: nothing to fingerprint next time
-            self._prev, self._keys = data, keys
-        return StoreCapture(DELTA, step, self._last_step, self._full_step, items, deleted, size)
+        return True
 
     def _full(
         self,
@@ -257,26 +288,20 @@ class CheckpointTracker:
         step: int,
         examined: dict[Any, Found],
     ) -> StoreCapture:
-        items: list[Item] = []
         size = 0
         for key in keys:
             value = data[key]
-            found = examined.get(key)
+            found: Found | None = examined.get(key)
             if found is None and not _immutable(value):
                 found = examined[key] = _examine(value)
-            if found is None:
-                items.append((key, value, None, None, False))
-                size += _size_of(value)
-            else:
-                items.append((key, value, found[1], found[2], found[3]))
-                size += _found_size(found)
+            size += _size_of(value) if found is None else _found_size(found)
         self._full_step = step
         self._full_size = size
         self._chain_rows = 0
         self._chain_cost = 0
         self._prints = {}
         self._remember(data, keys, examined)
-        return StoreCapture(FULL, step, None, step, items, [], size)
+        return StoreCapture(FULL, step, None, step, data, keys, examined)
 
     def _remember(
         self,
@@ -344,7 +369,7 @@ def _size_of(value: Any) -> int:
     """About how many bytes of JSON an immutable value becomes (no encoding)."""
     cls = type(value)
     if cls is str:
-        return len(value) + 2
+        return len(value)
     if cls is int:
         return value.bit_length() // 3 + 1
     if cls in _NUMBERS:
