@@ -154,6 +154,10 @@ class CheckpointTracker:
     ``store["items"].append(x)`` are caught; values ``marshal`` refuses (objects,
     subclasses, cycles) are encoded to JSON and that text is compared instead.
 
+    The Store's own write tracking is not asked: it cannot replace the content check (an
+    in-place ``append`` is no write), identity already finds replaced immutable values in
+    C, and tracking would slow every store write. Plain dicts work the same way.
+
     One tracker per recorded run; ``capture`` may be called from several threads.
     """
 
@@ -327,16 +331,6 @@ def _data_of(shared: Any) -> dict[Any, Any] | None:
         return shared.copy()
     if isinstance(shared, Mapping):
         return dict(shared)
-    return None
-
-
-def _written_keys(shared: Any) -> set[Any] | None:
-    """The seam for the Store's own write tracking; None: not used.
-
-    Write tracking cannot replace the content check (an in-place ``append`` is no write),
-    and identity finds replaced immutable values in C already; tracking would only slow
-    every store write, so the tracker does not ask for it.
-    """
     return None
 
 
