@@ -69,7 +69,6 @@ class StoreCapture:
         "kind",
         "step",
         "parent_step",
-        "full_step",
         "_data",
         "_keys",
         "_examined",
@@ -82,7 +81,6 @@ class StoreCapture:
         kind: str,
         step: int,
         parent_step: int | None,
-        full_step: int,
         data: dict[Any, Any],
         keys: list[Any],
         examined: dict[Any, Found] | None = None,
@@ -92,7 +90,6 @@ class StoreCapture:
         self.kind = kind
         self.step = step
         self.parent_step = parent_step
-        self.full_step = full_step
         self._data = data
         self._keys = keys  # the keys written, in store order
         self._examined = examined
@@ -179,7 +176,6 @@ class CheckpointTracker:
         self._keys: list[Any] = []
         self._prints: dict[Any, Any] = {}  # fingerprints of the values that are not immutable
         self._last_step: int | None = None
-        self._full_step = 0
         self._full_size = 0
         self._chain_rows = 0
         self._chain_cost = 0
@@ -200,7 +196,7 @@ class CheckpointTracker:
                 rendered = CheckpointText(
                     object_text([("shared", text)]), None, ("shared",) if was_lossy else ()
                 )
-                return StoreCapture(FULL, step, None, step, {}, [], text=rendered)
+                return StoreCapture(FULL, step, None, {}, [], text=rendered)
             capture = self._capture(data, step)
             self._last_step = step
             return capture
@@ -227,7 +223,7 @@ class CheckpointTracker:
             if not self._extend(size):
                 return self._full(data, keys, step, {})
             self._prev, self._keys = data, keys
-            return StoreCapture(DELTA, step, self._last_step, self._full_step, data, moved)
+            return StoreCapture(DELTA, step, self._last_step, data, moved)
         return self._capture_any(data, keys, step)
 
     def _capture_any(self, data: dict[Any, Any], keys: list[Any], step: int) -> StoreCapture:
@@ -274,9 +270,7 @@ class CheckpointTracker:
             return self._full(data, keys, step, examined)
         self._remember(data, keys, examined)
         written = [key for key in keys if key in changed]  # store order: new keys last
-        return StoreCapture(
-            DELTA, step, self._last_step, self._full_step, data, written, examined, deleted
-        )
+        return StoreCapture(DELTA, step, self._last_step, data, written, examined, deleted)
 
     def _extend(self, size: int) -> bool:
         """Add a delta of about ``size`` bytes to the chain, unless a full is due instead."""
@@ -301,13 +295,12 @@ class CheckpointTracker:
             if found is None and not _immutable(value):
                 found = examined[key] = _examine(value)
             size += _size_of(value) if found is None else _found_size(found)
-        self._full_step = step
         self._full_size = size
         self._chain_rows = 0
         self._chain_cost = 0
         self._prints = {}
         self._remember(data, keys, examined)
-        return StoreCapture(FULL, step, None, step, data, keys, examined)
+        return StoreCapture(FULL, step, None, data, keys, examined)
 
     def _remember(
         self,
