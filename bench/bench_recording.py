@@ -380,14 +380,15 @@ def measure_loads(path: Path, repeats: int = 5) -> tuple[float, float, int]:
     try:
         run_id = conn.execute("SELECT run_id FROM pf_runs ORDER BY started_at DESC").fetchone()[0]
         rows = conn.execute(
-            "SELECT step, full_step FROM pf_checkpoints WHERE run_id = ? ORDER BY step", (run_id,)
+            "SELECT step, kind, parent_step FROM pf_checkpoints WHERE run_id = ? ORDER BY id",
+            (run_id,),
         ).fetchall()
     finally:
         conn.close()
-    chains: dict[int, list[int]] = {}
-    for step, full_step in rows:
-        chains.setdefault(full_step if full_step is not None else step, []).append(step)
-    longest = max(chains.values(), key=len)
+    depth: dict[int, int] = {}
+    for step, kind, parent in rows:  # commit order: a parent is (nearly always) first
+        depth[step] = depth.get(parent, 0) + 1 if kind == "delta" else 0
+    deepest = max(depth, key=lambda step: depth[step])
     db = WorkflowDB(path)
 
     def median_ms(step: int) -> float:
@@ -399,7 +400,7 @@ def measure_loads(path: Path, repeats: int = 5) -> tuple[float, float, int]:
         return statistics.median(times) * 1e3
 
     try:
-        return median_ms(rows[0][0]), median_ms(max(longest)), len(longest) - 1
+        return median_ms(rows[0][0]), median_ms(deepest), depth[deepest]
     finally:
         db.close()
 
