@@ -8,16 +8,15 @@ read back than the full itself. ``docs/persistence.md`` describes the format.
 
 from __future__ import annotations
 
-import json
 import marshal
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import compress
 from operator import is_not
 from typing import Any
 
-from ..store.codec import TAG, Unserialisable, encode, loads
+from ..store.codec import encode_key_value, loads, store_text
 
 FULL = "full"
 DELTA = "delta"
@@ -41,8 +40,6 @@ _NUMBERS = frozenset({int, float, bool, type(None)})
 # marshal's format 2 writes no back-references, so the bytes depend only on the values,
 # never on reference counts or string interning (formats 3 and 4 depend on both).
 _MARSHAL_VERSION = 2
-# json.dumps(..., ensure_ascii=False) builds a new encoder per call; this one is reused.
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,14 +128,14 @@ class StoreCapture:
             else:
                 if found is not None and not live:
                     value = marshal.loads(found[1])  # type: ignore[arg-type]
-                text, was_lossy = encode_value(value)
+                text, was_lossy = encode_key_value(value)
             if was_lossy:
                 lossy.append(str(key))
             pairs.append((key, text))
         deleted = None
         if self.kind == DELTA:
-            deleted = "[" + ", ".join(encode_value(key)[0] for key in self._deleted or ()) + "]"
-        return CheckpointText(object_text(pairs), deleted, tuple(lossy))
+            deleted = "[" + ", ".join(encode_key_value(key)[0] for key in self._deleted or ()) + "]"
+        return CheckpointText(store_text(pairs), deleted, tuple(lossy))
 
 
 class CheckpointTracker:
@@ -192,9 +189,9 @@ class CheckpointTracker:
             data = shared.copy() if type(shared) is dict else _data_of(shared)
             if data is None:  # a non-mapping ``shared``: always one full snapshot
                 self._reset()
-                text, was_lossy = encode_value(shared)
+                text, was_lossy = encode_key_value(shared)
                 rendered = CheckpointText(
-                    object_text([("shared", text)]), None, ("shared",) if was_lossy else ()
+                    store_text([("shared", text)]), None, ("shared",) if was_lossy else ()
                 )
                 return StoreCapture(FULL, step, None, {}, [], text=rendered)
             capture = self._capture(data, step)
@@ -344,7 +341,7 @@ def _examine(value: Any) -> Found:
     try:
         blob = marshal.dumps(value, _MARSHAL_VERSION)
     except Exception:  # objects, subclasses, cycles: compare the JSON text instead
-        text, lossy = encode_value(value)
+        text, lossy = encode_key_value(value)
         return ("json", hash(text)), None, text, lossy
     return hash(blob), blob, None, False
 
@@ -369,44 +366,6 @@ def _size_of(value: Any) -> int:
         return len(marshal.dumps(value, _MARSHAL_VERSION))
     except Exception:
         return 64
-
-
-# ── text ──────────────────────────────────────────────────────────────────────
-def encode_value(value: Any) -> tuple[str, bool]:
-    """JSON text of one store value, and whether part of it became a marker.
-
-    The one call site of the codec for checkpoints. It never raises: a value the codec
-    cannot handle becomes an ``unserialisable`` marker.
-    """
-    try:
-        encoded, lossy = encode(value)
-        return _ENCODER.encode(encoded), lossy
-    except Exception:
-        marker, _ = encode(Unserialisable(type(value).__qualname__, _safe_repr(value)))
-        return _ENCODER.encode(marker), True
-
-
-def _safe_repr(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception as exc:
-        return f"<repr failed: {type(exc).__name__}>"
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def object_text(pairs: Sequence[tuple[Any, str]]) -> str:
-    """A JSON object from keys and their encoded values, as ``codec.dumps_store`` writes it
-    (a tagged item list when a key is not a string)."""
-    parts = []
-    encode_key = _ENCODER.encode
-    for key, text in pairs:
-        if type(key) is not str or key == TAG:
-            break
-        parts.append(f"{encode_key(key)}: {text}")
-    else:
-        return "{" + ", ".join(parts) + "}"
-    items = ", ".join(f"[{encode_value(key)[0]}, {text}]" for key, text in pairs)
-    return f'{{"{TAG}": "dict", "items": [{items}]}}'
 
 
 # ── reading ───────────────────────────────────────────────────────────────────

@@ -458,3 +458,24 @@ def test_render_names_the_keys_written_as_markers(live: bool) -> None:
     assert tracker.capture(shared, 1).render(live).lossy == ("lock",)
     shared["n"] = 2
     assert tracker.capture(shared, 2).render(live).lossy == ()
+
+
+def test_values_json_cannot_say_directly_come_back_exactly_from_deltas() -> None:
+    tracker = CheckpointTracker()
+    shared: dict[Any, Any] = {"name": "plain"}
+    rows, expected = {}, {}
+    changes = [
+        ("name", "\udcff-not-utf8.txt"),  # os.fsdecode() of a non-UTF-8 file name
+        ("big", 10**5000),
+        ("inf", [float("inf"), -0.0]),
+        (("tuple", "key"), {1: "int key", "s": {2, 3}}),
+        ("__pocketflow_ext__", "our tag as a user key"),
+    ]
+    for step, (key, value) in enumerate([(None, None), *changes]):
+        if key is not None:
+            shared[key] = value
+        capture = tracker.capture(shared, step)
+        rows[step] = row(capture, capture.render())
+        expected[step] = copy.deepcopy(shared)
+    for step, store in expected.items():
+        assert store_at(rows, step) == store
