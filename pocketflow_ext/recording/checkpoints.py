@@ -3,23 +3,22 @@
 A run's first checkpoint is a *full* snapshot; later ones are *deltas* holding only the
 top-level keys that changed (and the keys removed) since the checkpoint before, with a
 new full snapshot whenever the chain of deltas since the last one would cost more to
-read back than the full itself. ``docs/persistence.md`` describes the format.
+read back than the full itself. The rows' format and how a reader rebuilds the store
+are in ``runstore/checkpoints.py``; ``docs/persistence.md`` describes both.
 """
 
 from __future__ import annotations
 
 import marshal
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import compress
 from operator import is_not
 from typing import Any
 
-from ..store.codec import encode_key_value, loads, store_text
-
-FULL = "full"
-DELTA = "delta"
+from ..runstore.checkpoints import DELTA, FULL, MAX_CHAIN
+from ..store.codec import encode_key_value, store_text
 
 ROW_COST_BYTES = 1024
 """What reading one more checkpoint row back costs, in bytes of JSON decoded. Measured: a
@@ -29,8 +28,6 @@ LOAD_FLOOR_BYTES = 64 * 1024
 """A chain of deltas may always cost this much to read back, however small the store:
 below it loading takes a fraction of a millisecond, and a full snapshot after every few
 nodes of a small store would only make the database bigger."""
-MAX_CHAIN = 1000
-"""Most deltas after one full snapshot, so loading any step reads at most this many + 1 rows."""
 
 _MISSING: Any = object()
 Found = tuple[Any, "bytes | None", "str | None", bool]
@@ -44,9 +41,12 @@ _MARSHAL_VERSION = 2
 
 @dataclass(frozen=True, slots=True)
 class CheckpointText:
-    """A checkpoint rendered for storage: ``store_json`` is the whole store (full) or the
-    changed keys (delta); ``deleted_json`` the JSON list of removed keys (delta only)."""
+    """A checkpoint rendered for storage (the columns of its row): ``store_json`` is the
+    whole store (full) or the changed keys (delta); ``deleted_json`` the JSON list of
+    removed keys (delta only); ``parent_step`` the checkpoint a delta applies to."""
 
+    kind: str
+    parent_step: int | None
     store_json: str
     deleted_json: str | None
     lossy: tuple[str, ...]
@@ -135,7 +135,7 @@ class StoreCapture:
         deleted = None
         if self.kind == DELTA:
             deleted = "[" + ", ".join(encode_key_value(key)[0] for key in self._deleted or ()) + "]"
-        return CheckpointText(store_text(pairs), deleted, tuple(lossy))
+        return CheckpointText(self.kind, self.parent_step, store_text(pairs), deleted, tuple(lossy))
 
 
 class CheckpointTracker:
@@ -191,7 +191,11 @@ class CheckpointTracker:
                 self._reset()
                 text, was_lossy = encode_key_value(shared)
                 rendered = CheckpointText(
-                    store_text([("shared", text)]), None, ("shared",) if was_lossy else ()
+                    FULL,
+                    None,
+                    store_text([("shared", text)]),
+                    None,
+                    ("shared",) if was_lossy else (),
                 )
                 return StoreCapture(FULL, step, None, {}, [], text=rendered)
             capture = self._capture(data, step)
@@ -366,112 +370,3 @@ def _size_of(value: Any) -> int:
         return len(marshal.dumps(value, _MARSHAL_VERSION))
     except Exception:
         return 64
-
-
-# ── reading ───────────────────────────────────────────────────────────────────
-def reconstruct(rows: Iterable[Mapping[str, Any]]) -> dict[Any, Any]:
-    """The full store from a full snapshot row followed by the delta rows after it, in order.
-
-    Rows are mappings with ``step``, ``store_json``, ``kind`` (None for rows written
-    before delta checkpoints: full) and ``deleted_json``; ``sqlite3.Row`` works as is.
-    """
-    rows = list(rows)
-    if not rows:
-        raise ValueError("no checkpoint rows to rebuild the store from")
-    store: dict[Any, Any] | None = None
-    for row, (data, removed) in zip(rows, _decode_rows(rows), strict=True):
-        kind = row["kind"] or FULL
-        if kind == FULL:
-            store = data
-            continue
-        if kind != DELTA:
-            raise ValueError(f"checkpoint of step {_step(row)} has unknown kind {kind!r}")
-        if store is None:
-            raise ValueError(
-                f"checkpoint of step {_step(row)} is a delta with no full snapshot before it"
-            )
-        for key in removed:
-            store.pop(_hashable(key), None)
-        store.update(data)
-    assert store is not None  # the first row is full, or the loop raised
-    return store
-
-
-def _decode_rows(rows: list[Mapping[str, Any]]) -> list[tuple[dict[Any, Any], list[Any]]]:
-    """Each row's store object and removed keys. One ``json.loads`` for the whole chain:
-    a chain is mostly small deltas, and a call per row would cost more than the parsing."""
-    texts = []
-    for row in rows:
-        texts.append(row["store_json"])
-        texts.append(row["deleted_json"] or "[]")
-    try:
-        values = loads("[" + ", ".join(texts) + "]")
-    except (TypeError, ValueError, RecursionError):  # TypeError: a column that is not text
-        values = None
-    if values is None or len(values) != 2 * len(rows):  # find and name the damaged row
-        values = []
-        for row in rows:
-            values.append(_decode(row["store_json"], row, "store_json"))
-            values.append(_decode(row["deleted_json"] or "[]", row, "deleted_json"))
-    decoded = []
-    for i, row in enumerate(rows):
-        data, removed = values[2 * i], values[2 * i + 1]
-        if not isinstance(data, dict):
-            raise ValueError(
-                f"checkpoint of step {_step(row)} holds {type(data).__name__}, not a JSON object"
-            )
-        if not isinstance(removed, list):
-            raise ValueError(f"checkpoint of step {_step(row)}: deleted_json is not a list")
-        decoded.append((data, removed))
-    return decoded
-
-
-def chain(rows: Mapping[int, Mapping[str, Any]], step: int) -> list[Mapping[str, Any]]:
-    """The rows to apply, in order, for the store at ``step``: the nearest full snapshot
-    it builds on, then every delta on the way (followed through ``parent_step``)."""
-    path: list[Mapping[str, Any]] = []
-    current: int | None = step
-    while True:
-        row = rows.get(current)  # type: ignore[arg-type]
-        if row is None:
-            if current == step:
-                raise KeyError(f"no checkpoint for step {step}")
-            raise ValueError(
-                f"the checkpoint of step {step} builds on step {current}, which is missing "
-                "(its row was lost); steps from the next full snapshot on load normally"
-            )
-        path.append(row)
-        if (row["kind"] or FULL) != DELTA:
-            break
-        current = row["parent_step"]
-        if len(path) > len(rows):
-            raise ValueError(f"the checkpoints before step {step} form a loop")
-    path.reverse()
-    return path
-
-
-def store_at(rows: Mapping[int, Mapping[str, Any]], step: int) -> dict[Any, Any]:
-    """The full store after ``step``, from a run's checkpoint rows keyed by step."""
-    return reconstruct(chain(rows, step))
-
-
-def _decode(text: Any, row: Mapping[str, Any], column: str) -> Any:
-    if not isinstance(text, str):
-        raise ValueError(f"checkpoint of step {_step(row)}: {column} is not text")
-    try:
-        return loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(
-            f"checkpoint of step {_step(row)}: {column} is not valid JSON: {exc}"
-        ) from None
-
-
-def _step(row: Mapping[str, Any]) -> Any:
-    try:
-        return row["step"]
-    except (KeyError, IndexError):
-        return "?"
-
-
-def _hashable(key: Any) -> Any:
-    return tuple(key) if isinstance(key, list) else key
