@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pocketflow_ext import (
+    AsyncFlow,
     AsyncNode,
     AsyncParallelBatchFlow,
     BatchFlow,
@@ -18,15 +21,10 @@ from pocketflow_ext import (
     Node,
     Store,
     Unserialisable,
+    WorkflowDB,
 )
-from pocketflow_ext.recording.checkpoints import (
-    DELTA,
-    FULL,
-    CheckpointTracker,
-    chain,
-    reconstruct,
-    store_at,
-)
+from pocketflow_ext.recording.checkpoints import CheckpointTracker
+from pocketflow_ext.runstore.checkpoints import DELTA, FULL, chain, reconstruct, store_at
 from pocketflow_ext.store.codec import dumps_store, loads
 
 
@@ -130,10 +128,10 @@ class Count(Node):
         shared["count"] = shared.get("count", 0) + 1
 
 
-def chain_flow(*nodes: Node) -> Flow:
+def chain_flow(*nodes: Node, **flow_kwargs: Any) -> Flow:
     for a, b in zip(nodes, nodes[1:], strict=False):
         a >> b
-    return Flow(start=nodes[0])
+    return Flow(start=nodes[0], **flow_kwargs)
 
 
 def run_with(flow: Flow, shared: Any, tape: Tape) -> None:
@@ -479,3 +477,125 @@ def test_values_json_cannot_say_directly_come_back_exactly_from_deltas() -> None
         expected[step] = copy.deepcopy(shared)
     for step, store in expected.items():
         assert store_at(rows, step) == store
+
+
+# ── recorded runs: what load_checkpoint returns at every step ─────────────────
+class Copies:
+    """A subscriber keeping a deep copy of the store at every node end, by step."""
+
+    def __init__(self) -> None:
+        self.by_step: dict[int, Any] = {}
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "node_end":
+            self.by_step[event.step] = copy.deepcopy(dict(event.store))
+
+
+def stored_kinds(path: Path, run_id: str) -> list[str | None]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT kind FROM pf_checkpoints WHERE run_id = ? ORDER BY id", (run_id,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [r[0] for r in rows]
+
+
+def check_recorded(path: Path, copies: Copies) -> str:
+    db = WorkflowDB(path)
+    try:
+        (run,) = db.list_runs()
+        assert run["status"] == "completed"
+        for step, expected in copies.by_step.items():
+            assert dict(db.load_checkpoint(run["run_id"], step)) == expected, f"step {step}"
+        return str(run["run_id"])
+    finally:
+        db.close()
+
+
+durabilities = pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+
+
+@durabilities
+def test_every_recorded_step_loads_as_the_store_was(tmp_path: Path, durability: str) -> None:
+    path = tmp_path / "runs.db"
+    inner = chain_flow(Inner(), Count())
+    flow = chain_flow(
+        AddKeys(),
+        AppendInPlace(),
+        inner,
+        DeleteKey(),
+        ReplaceWithEqual(),
+        TouchNothing(),
+        db_path=path,
+        durability=durability,
+    )
+    copies = Copies()
+    flow.subscribe(copies)
+    flow.run({"count": 0})
+    assert len(copies.by_step) == 8
+    run_id = check_recorded(path, copies)
+    kinds = stored_kinds(path, run_id)
+    assert kinds[0] == FULL and set(kinds[1:]) == {DELTA}
+
+
+@durabilities
+def test_every_step_of_a_recorded_parallel_batch_loads_as_the_store_was(
+    tmp_path: Path, durability: str
+) -> None:
+    path = tmp_path / "runs.db"
+    outer = AsyncFlow(start=Fan(start=Slow()), db_path=path, durability=durability)
+    copies = Copies()
+    outer.subscribe(copies)
+    asyncio.run(outer.run_async({}))
+    assert len(copies.by_step) == 7  # six items and the batch flow itself
+    check_recorded(path, copies)
+
+
+class Grow(Node):
+    def post(self, shared, prep_res, exec_res):
+        shared["count"] += 1
+        return "again" if shared["count"] < 50 else "stop"
+
+
+def test_a_large_store_is_written_once_not_after_every_node(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    grow = Grow()
+    grow - "again" >> grow
+    grow - "stop" >> TouchNothing()  # a quiet exit: no upstream "Flow ends" warning
+    flow = Flow(start=grow, db_path=path)
+    copies = Copies()
+    flow.subscribe(copies)
+    flow.run({"count": 0, "document": "x" * 200_000, "pages": [f"page {i}" for i in range(2000)]})
+    run_id = check_recorded(path, copies)
+    conn = sqlite3.connect(path)
+    try:
+        (stored,) = conn.execute(
+            "SELECT sum(length(store_json)) FROM pf_checkpoints WHERE run_id = ?", (run_id,)
+        ).fetchone()
+    finally:
+        conn.close()
+    assert 220_000 < stored < 2 * 220_000  # one full snapshot and 49 small deltas
+
+
+@durabilities
+def test_an_unserialisable_value_is_recorded_as_a_marker_at_every_step(
+    tmp_path: Path, durability: str
+) -> None:
+    path = tmp_path / "runs.db"
+    flow = chain_flow(HoldLock(), KeepGoing(), KeepGoing(), db_path=path, durability=durability)
+    steps = Copies()
+    flow.subscribe(
+        lambda e: steps.by_step.setdefault(e.step, None) if e.kind == "node_end" else None
+    )
+    with pytest.warns(UserWarning, match="'lock'"):
+        flow.run({})
+    db = WorkflowDB(path)
+    try:
+        (run,) = db.list_runs()
+        for step in steps.by_step:
+            store = db.load_checkpoint(run["run_id"], step)
+            assert isinstance(store["lock"], Unserialisable)
+    finally:
+        db.close()
