@@ -21,9 +21,10 @@ from ..runstore.checkpoints import DELTA, FULL, MAX_CHAIN
 from ..store.codec import encode_key_value, store_text
 
 ROW_COST_BYTES = 1024
-"""What reading one more checkpoint row back costs, in bytes of JSON decoded. Measured: a
-delta row costs about 1 µs to load (its fetch and its share of one batched
-``json.loads``), what 300 bytes of JSON cost to decode; 1 KiB errs toward more fulls."""
+"""What reading one more checkpoint row back costs, counted in bytes of JSON. A delta row
+costs a few µs to load (its index lookup and its share of one batched ``json.loads``),
+what one to three KiB of JSON cost to decode; with 1 KiB, loading the last step of the
+longest chain of a 1 MB store takes about twice as long as loading its full snapshot."""
 LOAD_FLOOR_BYTES = 64 * 1024
 """A chain of deltas may always cost this much to read back, however small the store:
 below it loading takes a fraction of a millisecond, and a full snapshot after every few
