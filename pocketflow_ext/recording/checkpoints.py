@@ -1,4 +1,4 @@
-"""Delta checkpoints: what each node end writes, and the full store rebuilt from what was written.
+"""Delta checkpoints: what each node end of a recorded run writes, a full snapshot or what changed.
 
 A run's first checkpoint is a *full* snapshot; later ones are *deltas* holding only the
 top-level keys that changed (and the keys removed) since the checkpoint before, with a
@@ -57,18 +57,18 @@ class CheckpointText:
 class StoreCapture:
     """What one node end changed, captured on the flow's thread; text comes from ``render``.
 
-    Holds the store's top-level entries as they were (a shallow copy: immutable values
-    by reference) and ``marshal`` bytes of the mutable values it writes, so it can be
-    rendered later on another thread (``async`` and ``exit`` durability) and still show
-    the store as it was at this node end.
+    Holds the entries it writes as they were (immutable values by reference) and
+    ``marshal`` bytes of the mutable ones, so it can be rendered later on another thread
+    (``async`` and ``exit`` durability) and still show the store as it was at this node
+    end. A delta holds only what changed, so rows waiting to be written take memory in
+    proportion to the changes, not to the store.
     """
 
     __slots__ = (
         "kind",
         "step",
         "parent_step",
-        "_data",
-        "_keys",
+        "_values",
         "_examined",
         "_deleted",
         "_text",
@@ -79,8 +79,7 @@ class StoreCapture:
         kind: str,
         step: int,
         parent_step: int | None,
-        data: dict[Any, Any],
-        keys: list[Any],
+        values: dict[Any, Any],
         examined: dict[Any, Found] | None = None,
         deleted: list[Any] | None = None,
         text: CheckpointText | None = None,
@@ -88,8 +87,7 @@ class StoreCapture:
         self.kind = kind
         self.step = step
         self.parent_step = parent_step
-        self._data = data
-        self._keys = keys  # the keys written, in store order
+        self._values = values  # the entries written, in store order
         self._examined = examined
         self._deleted = deleted
         self._text = text
@@ -97,13 +95,13 @@ class StoreCapture:
     def __repr__(self) -> str:
         return (
             f"<StoreCapture {self.kind} step={self.step} parent={self.parent_step} "
-            f"keys={len(self._keys)} deleted={len(self._deleted or ())}>"
+            f"keys={len(self._values)} deleted={len(self._deleted or ())}>"
         )
 
     @property
     def keys(self) -> list[Any]:
         """The keys this checkpoint writes (all of them for a full snapshot)."""
-        return list(self._keys)
+        return list(self._values)
 
     @property
     def deleted(self) -> list[Any]:
@@ -118,11 +116,10 @@ class StoreCapture:
         """
         if self._text is not None:
             return self._text
-        data, examined = self._data, self._examined or {}
+        examined = self._examined or {}
         pairs: list[tuple[Any, str]] = []
         lossy: list[str] = []
-        for key in self._keys:
-            value = data[key]
+        for key, value in self._values.items():
             found = examined.get(key)
             if found is not None and found[2] is not None:  # compared by its JSON already
                 text, was_lossy = found[2], found[3]
@@ -198,7 +195,7 @@ class CheckpointTracker:
                     None,
                     ("shared",) if was_lossy else (),
                 )
-                return StoreCapture(FULL, step, None, {}, [], text=rendered)
+                return StoreCapture(FULL, step, None, {}, text=rendered)
             capture = self._capture(data, step)
             self._last_step = step
             return capture
@@ -225,7 +222,7 @@ class CheckpointTracker:
             if not self._extend(size):
                 return self._full(data, keys, step, {})
             self._prev, self._keys = data, keys
-            return StoreCapture(DELTA, step, self._last_step, data, moved)
+            return StoreCapture(DELTA, step, self._last_step, {key: data[key] for key in moved})
         return self._capture_any(data, keys, step)
 
     def _capture_any(self, data: dict[Any, Any], keys: list[Any], step: int) -> StoreCapture:
@@ -271,8 +268,8 @@ class CheckpointTracker:
         if not self._extend(size):
             return self._full(data, keys, step, examined)
         self._remember(data, keys, examined)
-        written = [key for key in keys if key in changed]  # store order: new keys last
-        return StoreCapture(DELTA, step, self._last_step, data, written, examined, deleted)
+        written = {key: data[key] for key in keys if key in changed}  # store order
+        return StoreCapture(DELTA, step, self._last_step, written, examined, deleted)
 
     def _extend(self, size: int) -> bool:
         """Add a delta of about ``size`` bytes to the chain, unless a full is due instead."""
@@ -302,7 +299,7 @@ class CheckpointTracker:
         self._chain_cost = 0
         self._prints = {}
         self._remember(data, keys, examined)
-        return StoreCapture(FULL, step, None, data, keys, examined)
+        return StoreCapture(FULL, step, None, data, examined)
 
     def _remember(
         self,
