@@ -196,34 +196,38 @@ class CheckpointTracker:
                     ("shared",) if was_lossy else (),
                 )
                 return StoreCapture(FULL, step, None, {}, text=rendered)
-            capture = self._capture(data, step)
+            prev, keys = self._prev, list(data)
+            if prev is None:
+                capture = self._full(data, keys, step, {})
+            elif keys == self._keys and not self._prints:
+                capture = self._capture_immutable(data, prev, keys, step)
+            else:
+                capture = self._capture_any(data, keys, step)
             self._last_step = step
             return capture
 
-    def _capture(self, data: dict[Any, Any], step: int) -> StoreCapture:
-        prev = self._prev
-        keys = list(data)
-        if prev is None:
+    def _capture_immutable(
+        self, data: dict[Any, Any], prev: dict[Any, Any], keys: list[Any], step: int
+    ) -> StoreCapture:
+        """The common case, kept short (it runs after every node): the same keys as last
+        time, and only immutable values then. Replaced values are found in C."""
+        written = {}
+        size = 0
+        for key in compress(keys, map(is_not, data.values(), prev.values())):
+            value = written[key] = data[key]
+            cls = type(value)
+            if cls is str:
+                size += len(value)
+            elif cls in _NUMBERS:
+                size += 24
+            elif cls is not bytes:  # a tuple, or a mutable value: fingerprints needed
+                return self._capture_any(data, keys, step)
+            else:
+                size += _size_of(value)
+        if not self._extend(size):
             return self._full(data, keys, step, {})
-        if keys == self._keys and not self._prints:
-            # The common case, kept short (it runs after every node): the same keys as
-            # last time and only immutable values then. Replaced values are found in C.
-            moved = list(compress(keys, map(is_not, data.values(), prev.values())))
-            size = 0
-            for key in moved:
-                value = data[key]
-                cls = type(value)
-                if cls is str:
-                    size += len(value)
-                elif cls in _SCALARS:
-                    size += _size_of(value)
-                else:  # a tuple, or a mutable value: fingerprints needed
-                    return self._capture_any(data, keys, step)
-            if not self._extend(size):
-                return self._full(data, keys, step, {})
-            self._prev, self._keys = data, keys
-            return StoreCapture(DELTA, step, self._last_step, {key: data[key] for key in moved})
-        return self._capture_any(data, keys, step)
+        self._prev, self._keys = data, keys
+        return StoreCapture(DELTA, step, self._last_step, written)
 
     def _capture_any(self, data: dict[Any, Any], keys: list[Any], step: int) -> StoreCapture:
         prev, prints = self._prev, self._prints

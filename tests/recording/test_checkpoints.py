@@ -311,8 +311,8 @@ def test_a_full_snapshot_follows_once_the_deltas_would_cost_more_to_read_than_a_
     kinds = [c.kind for c in counting_run(tracker, shared, 25)]
     assert kinds[0] == FULL
     gaps = [i for i, kind in enumerate(kinds) if kind == FULL]
-    # each delta costs its row (100) plus a few bytes: about ten fit under a 1 KB full
-    assert gaps == [0, 10, 20], kinds
+    # each delta costs its row (100) plus its number (24): eight fit under a 1 KB full
+    assert gaps == [0, 9, 18], kinds
 
 
 def test_a_large_store_with_small_changes_stays_on_deltas_up_to_the_chain_limit() -> None:
