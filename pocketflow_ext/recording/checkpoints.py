@@ -321,6 +321,19 @@ class CheckpointTracker:
         self._keys = keys
 
 
+def immutable_copy(shared: Any) -> dict[Any, Any] | None:
+    """A copy of the store's entries if every value is immutable, else None.
+
+    Such a copy can be handed to :meth:`CheckpointTracker.capture` later, on another
+    thread, with the same result: ``async`` and ``exit`` durability leave the flow's thread
+    just this copy and a type check in C.
+    """
+    if not isinstance(shared, dict):  # a Store is a dict holding its own entries
+        return None
+    copy = dict.copy(shared)
+    return copy if _SCALARS.issuperset(map(type, copy.values())) else None
+
+
 def _data_of(shared: Any) -> dict[Any, Any] | None:
     """A shallow copy of the store's entries (a Store, a dict, any mapping), or None."""
     if type(shared) is dict:

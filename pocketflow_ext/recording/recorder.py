@@ -18,7 +18,7 @@ from ..runstore.runs import iso, params_json
 from ..stream import events as ev
 from ..stream.events import Event
 from .checkpoint_files import write_checkpoint
-from .checkpoints import CheckpointText, CheckpointTracker, StoreCapture
+from .checkpoints import CheckpointText, CheckpointTracker, StoreCapture, immutable_copy
 from .snapshot import LossyKeyWarnings, store_json
 from .writer import RowSource, RunRows, Writer
 
@@ -137,17 +137,23 @@ class Recorder:
     def _node_end(self, record: RunRecord, event: Event) -> None:
         self._ended(record, event)
         step = event.step or 0
-        capture = record.tracker.capture(event.store, step)
         if self.checkpoint_dir is not None:  # files always hold the whole store
             text, _lossy = store_json(event.store)
             name = event.node or ""
             write_checkpoint(self.checkpoint_dir, step, name, f"{record.run_id}@step{step}", text)
         rows = record.rows
-        checkpoint: StoreCapture | CheckpointText = capture
-        if rows is not None and rows.mode == "sync":
-            # Rendered now, from the live store (cheaper than from the captured bytes):
-            # sync commits before the next node runs, so the store is still as captured.
-            checkpoint = _rendered(record, event, capture, live=True)
+        checkpoint: StoreCapture | CheckpointText | dict[Any, Any] | None = None
+        if rows is not None and rows.mode != "sync":
+            # A store of immutable values is only copied here; what changed is worked out
+            # on the writer's thread (the tracker takes captures in any order).
+            checkpoint = immutable_copy(event.store)
+        if checkpoint is None:
+            capture = record.tracker.capture(event.store, step)
+            checkpoint = capture
+            if rows is not None and rows.mode == "sync":
+                # Rendered now, from the live store (cheaper than from captured bytes):
+                # sync commits before the next node runs, so the store is as captured.
+                checkpoint = _rendered(record, event, capture, live=True)
         self._commit(record, (_node_end_rows, record, event, _params(event), checkpoint))
 
     def _flow_end(self, record: RunRecord, event: Event) -> None:
@@ -206,9 +212,11 @@ def _node_end_rows(
     record: RunRecord,
     event: Event,
     params: dict[str, Any] | None,
-    checkpoint: StoreCapture | CheckpointText,
+    checkpoint: StoreCapture | CheckpointText | dict[Any, Any],
 ) -> list[Row]:
     run_id = record.run_id
+    if isinstance(checkpoint, dict):  # an immutable copy: captured here, in queue order
+        checkpoint = record.tracker.capture(checkpoint, event.step or 0)
     text = (
         _rendered(record, event, checkpoint, live=False)
         if isinstance(checkpoint, StoreCapture)

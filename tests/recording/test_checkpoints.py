@@ -540,6 +540,40 @@ def test_every_recorded_step_loads_as_the_store_was(tmp_path: Path, durability: 
     assert kinds[0] == FULL and set(kinds[1:]) == {DELTA}
 
 
+class AddList(Node):
+    def post(self, shared, prep_res, exec_res):
+        shared["items"] = [shared["count"]]
+
+
+class AppendItem(Node):
+    def post(self, shared, prep_res, exec_res):
+        shared["items"].append(shared["count"])
+
+
+class DropList(Node):
+    def post(self, shared, prep_res, exec_res):
+        shared["items"].append("last")
+        del shared["items"]
+
+
+@durabilities
+def test_steps_captured_now_and_steps_worked_out_on_the_writer_thread_interleave(
+    tmp_path: Path, durability: str
+) -> None:
+    # async/exit: a store of immutable values is only copied at the node end and diffed on
+    # the writer thread; a list in the store makes the flow's thread capture at once.
+    path = tmp_path / "runs.db"
+    flow = chain_flow(
+        Count(), Count(), AddList(), Count(), AppendItem(), DropList(), Count(), Count(),
+        db_path=path, durability=durability,
+    )  # fmt: skip
+    copies = Copies()
+    flow.subscribe(copies)
+    flow.run({"count": 0, "name": "mixed"})
+    assert len(copies.by_step) == 8
+    check_recorded(path, copies)
+
+
 @durabilities
 def test_every_step_of_a_recorded_parallel_batch_loads_as_the_store_was(
     tmp_path: Path, durability: str
