@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import PocketFlowExtError
 from .database import duration_text, local_time, open_recorded, run_seconds
 from .options import db_help, positive_int
 from .output import fail, report
 
-_COLUMNS = ("RUN ID", "FLOW", "STATUS", "STARTED", "DURATION", "STEPS", "ERROR")
+_COLUMNS = ("RUN ID", "FLOW", "STATUS", "STARTED", "DURATION", "STEPS", "LINEAGE", "ERROR")
 _ERROR_WIDTH = 60
-STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "waiting", "completed", "failed", "cancelled", "interrupted")
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +56,7 @@ def runs_command(args: argparse.Namespace) -> int:
             local_time(r.get("started_at")),
             duration_text(run_seconds(r.get("started_at"), r.get("completed_at"))),
             "" if r.get("total_steps") is None else str(r["total_steps"]),
+            lineage(r),
             _short(r.get("error_msg")),
         )
         for r in runs
@@ -64,6 +67,19 @@ def runs_command(args: argparse.Namespace) -> int:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     return 0
+
+
+def lineage(run: Mapping[str, Any]) -> str:
+    """Where a run came from and what came of it: ``<- RUN`` (resumed from), ``<- RUN@N``
+    (forked at step N), ``-> RUN`` (resumed by), ``=> RUN`` (forked by)."""
+    parts = []
+    if run.get("resumed_from"):
+        parts.append(f"<- {run['resumed_from']}")
+    if run.get("forked_from"):
+        parts.append(f"<- {run['forked_from']}@{run.get('forked_at_step')}")
+    parts += [f"-> {r}" for r in run.get("resumed_by") or ()]
+    parts += [f"=> {r}" for r in run.get("forked_by") or ()]
+    return " ".join(parts)
 
 
 def _short(error: str | None) -> str:

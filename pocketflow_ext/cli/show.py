@@ -63,6 +63,7 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
     for key, label in (("resumed_from", "resumed from"), ("parent_run_id", "inside run")):
         if run.get(key):
             lines.append(f"{label} {run[key]}")
+    lines += lineage_lines(run)
     steps = _steps(events, str(run.get("flow_name") or ""))
     if steps:
         width = max(len(s["label"]) for s in steps)
@@ -80,11 +81,38 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def lineage_lines(run: Mapping[str, Any]) -> list[str]:
+    """Forks both ways, what a waiting run asks and what an answering run was told."""
+    lines = []
+    if run.get("forked_from"):
+        lines.append(f"forked from {run['forked_from']} at step {run.get('forked_at_step')}")
+    if run.get("resumed_by"):
+        lines.append(f"resumed by {', '.join(run['resumed_by'])}")
+    if run.get("forked_by"):
+        lines.append(f"forked by {', '.join(run['forked_by'])}")
+    if run.get("question") is not None:
+        lines.append(f"question: {run['question']}")
+        if run.get("status") == "waiting":
+            lines.append(
+                f"answer with: flow.resume({run['run_id']!r}, answer=...)  or  "
+                f"{PROG} answer {run['run_id']} '<JSON>' --db DB SCRIPT.py"
+            )
+    if run.get("answer") is not None:
+        lines.append(f"answered: {run['answer']}")
+    return lines
+
+
 def _steps(events: list[dict[str, Any]], flow_name: str) -> list[dict[str, Any]]:
     by_step: dict[Any, dict[str, Any]] = {}
     for event in events:
         kind, step = event.get("event"), event.get("step")
-        if step is None or kind not in ("node_start", "node_retry", "node_end", "node_error"):
+        if step is None or kind not in (
+            "node_start",
+            "node_retry",
+            "node_end",
+            "node_error",
+            "run_waiting",
+        ):
             continue
         entry = by_step.setdefault(
             step,
@@ -103,6 +131,8 @@ def _steps(events: list[dict[str, Any]], flow_name: str) -> list[dict[str, Any]]
         elif kind == "node_error":
             entry["ms"] = _ms(event.get("elapsed_ms"))
             entry["result"] = f"FAILED {event.get('error_msg') or ''}".rstrip()
+        elif kind == "run_waiting":
+            entry["result"] = "WAITING for an answer (interrupt)"
         elif kind == "node_retry":
             delay = event.get("delay_ms")
             wait = f", retried after {delay:.0f} ms" if delay else ", retried"

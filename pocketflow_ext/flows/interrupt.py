@@ -184,7 +184,7 @@ def halt_after(frame: Frame, finished: str, finished_path: str) -> None:
 def _pause(frame: Frame, path: str, payload: dict[str, Any]) -> None:
     exc = WaitingForAnswer(payload, path=path)
     exc.run_id, exc.flow_name = frame.level.run.run_id, frame.level.run.flow_name
-    dispatch.run_waiting(frame, path, payload)
+    dispatch.run_waiting(frame, path, payload, None)
     exc.reported = True
     raise exc
 
@@ -196,13 +196,14 @@ def report_pause(frame: Frame, exc: WaitingForAnswer) -> None:
     if exc.run_id is None:
         exc.run_id, exc.flow_name = level.run.run_id, level.run.flow_name
     node_path = frame.path if frame.node is not None else None
+    step = frame.step if frame.node is not None else None
     frame.node = None
     if exc.reported:
         return
     exc.reported = True
     if exc.path is None:
         exc.path = node_path
-    dispatch.run_waiting(frame, exc.path or level.path, exc.payload)
+    dispatch.run_waiting(frame, exc.path or level.path, exc.payload, step)
 
 
 def is_halt(payload: Any) -> bool:

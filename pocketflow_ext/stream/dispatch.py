@@ -174,12 +174,13 @@ def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -
     _deliver(level, ev.NODE_RETRY, event, path, (attempt, exc, delay_s, level.store))
 
 
-def run_waiting(frame: Frame, path: str, payload: Any) -> None:
-    """The run pauses at node ``path`` (asking, or halted there) for an answer to ``payload``."""
+def run_waiting(frame: Frame, path: str, payload: Any, step: int | None) -> None:
+    """The run pauses at node ``path`` for an answer to ``payload``; ``step`` is the
+    paused node's (None for a halt: no node execution is under way)."""
     level = frame.level
     name = path.rsplit("/", 1)[-1]
     event = (
-        _event(level, ev.RUN_WAITING, path, step=frame.step, node=name, data=payload)
+        _event(level, ev.RUN_WAITING, path, step=step, node=name, data=payload)
         if level.records[ev.RUN_WAITING]
         else None
     )

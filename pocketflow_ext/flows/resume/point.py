@@ -64,9 +64,9 @@ def resume_point(
         last = store.last_checkpoint(run_id)  # commit order: a nested flow ends after its nodes
         if last is not None:
             return point_at(store, run, last)
-        if run.get("start_store"):
-            return _start_point(run)
         origin = run.get("resumed_from")
+        if (not origin or origin in seen) and run.get("start_store"):
+            return _start_point(run)  # the chain's first run paused in its first node
         if not origin or origin in seen:
             raise ResumeError(
                 f"run {seen[0]!r} of flow {run['flow_name']!r} has no checkpoint: no node "
