@@ -45,7 +45,7 @@ def parse_json(text: str, what: str, command: str) -> object:
         fail(
             command,
             f"{what} is not JSON ({exc}): quote strings as JSON, e.g. '\"yes\"', or pass "
-            "true, 42, {\"key\": \"value\"}",
+            'true, 42, {"key": "value"}',
         )
 
 

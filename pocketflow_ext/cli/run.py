@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import json
-import shlex
 import importlib.util
+import json
 import os
 import runpy
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path

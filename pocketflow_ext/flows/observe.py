@@ -15,7 +15,6 @@ from typing import Any
 from ..errors import MaxStepsExceeded, RunCancelled, WaitingForAnswer
 from ..graph import base_name, names_cache, naming_root, renamed
 from ..stream import dispatch
-from .interrupt import halt_after, halt_before, halts_for, process_halts, report_pause
 from ..stream.scope import (
     Frame,
     Level,
@@ -27,6 +26,7 @@ from ..stream.scope import (
     reset_current_frame,
     set_current_frame,
 )
+from .interrupt import halt_after, halt_before, halts_for, process_halts, report_pause
 
 _advance = dispatch.advance  # called once per node: one module lookup fewer
 

@@ -42,7 +42,9 @@ class RunRow:
     traceback: str | None = None
     question: str | None = None  # JSON: what a waiting run asks (interrupt's payload)
     answer: str | None = None  # JSON: the answer a resumed run handed to interrupt()
-    start_store: str | None = None  # JSON: the store it began with, if it paused before any checkpoint
+    start_store: str | None = (
+        None  # JSON: the store it began with, if it paused before any checkpoint
+    )
     forked_from: str | None = None
     forked_at_step: int | None = None
 

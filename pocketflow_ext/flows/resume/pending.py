@@ -17,8 +17,8 @@ from typing import Any
 from ...errors import ResumeError, RunNotFound
 from ...runstore.open import open_store
 from ...stream.scope import RunOptions, current_frame, run_options
-from ..observe import flow_label
 from ..fork import prepare_fork
+from ..observe import flow_label
 from .answer import claim_answer, prepare_answer, waiting_question
 from .plan import run_plan, run_plan_async
 from .point import prepare, resume_point
@@ -116,9 +116,7 @@ class PendingResume:
 _pending: PendingResume | None = None
 
 
-def resume_next_run(
-    db_path: str | os.PathLike[str], run_id: str, **how: Any
-) -> PendingResume:
+def resume_next_run(db_path: str | os.PathLike[str], run_id: str, **how: Any) -> PendingResume:
     """Make the next top-level run of run ``run_id``'s flow continue that run (answer it
     with ``answers=[...]``, or fork it with ``fork=True, step=, overrides=``)."""
     global _pending

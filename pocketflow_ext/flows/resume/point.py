@@ -114,9 +114,7 @@ def _check_status(run: Mapping[str, Any], statuses: tuple[str, ...] = RESUMABLE)
         )
 
 
-def point_at(
-    store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any]
-) -> ResumePoint:
+def point_at(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
     """The point right after ``checkpoint`` (metadata as ``get_checkpoints`` gives) of ``run``."""
     run_id, step = run["run_id"], checkpoint["step"]
     # PocoFlow 0.2.1 checkpoints carry no path: their nodes are the top flow's own.
