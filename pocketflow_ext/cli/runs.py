@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import PocketFlowExtError
-from .database import duration_text, local_time, open_recorded, run_seconds
+from ..ui.display import duration
+from ..ui.run_facts import run_duration, run_steps, status_text
+from .database import local_time, open_recorded
 from .options import db_help, positive_int
 from .output import fail, report
 
@@ -52,10 +54,10 @@ def runs_command(args: argparse.Namespace) -> int:
         (
             str(r["run_id"]),
             str(r.get("flow_name") or ""),
-            str(r.get("status") or ""),
+            status_text(r),
             local_time(r.get("started_at")),
-            duration_text(run_seconds(r.get("started_at"), r.get("completed_at"))),
-            "" if r.get("total_steps") is None else str(r["total_steps"]),
+            duration(run_duration(r)),
+            "" if run_steps(r) is None else str(run_steps(r)),
             lineage(r),
             _short(r.get("error_msg")),
         )
@@ -71,13 +73,12 @@ def runs_command(args: argparse.Namespace) -> int:
 
 def lineage(run: Mapping[str, Any]) -> str:
     """Where a run came from and what came of it: ``<- RUN`` (resumed from), ``<- RUN@N``
-    (forked at step N), ``-> RUN`` (resumed by), ``=> RUN`` (forked by)."""
+    (forked at step N), ``=> RUN`` (forked by); the status column names its resumes."""
     parts = []
     if run.get("resumed_from"):
         parts.append(f"<- {run['resumed_from']}")
     if run.get("forked_from"):
         parts.append(f"<- {run['forked_from']}@{run.get('forked_at_step')}")
-    parts += [f"-> {r}" for r in run.get("resumed_by") or ()]
     parts += [f"=> {r}" for r in run.get("forked_by") or ()]
     return " ".join(parts)
 

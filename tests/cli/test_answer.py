@@ -105,7 +105,7 @@ def test_runs_and_show_print_the_question_and_the_lineage(tmp_path: Path, run_cl
     with WorkflowDB(tmp_path / "runs.db", readonly=True) as db:
         (answering,) = db.get_run(run_id)["resumed_by"]
     assert f"resumed by {answering}" in run_cli("show", "runs.db", run_id).stdout
-    assert f"-> {answering}" in run_cli("runs", "runs.db").stdout
+    assert f"resumed by {answering}" in run_cli("runs", "runs.db").stdout
 
 
 def test_fork_sets_store_values_and_leaves_the_original_alone(

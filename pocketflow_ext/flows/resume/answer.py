@@ -65,7 +65,9 @@ def prepare_answer(
     answers its ``interrupt()`` calls get. A halted run's answer may edit the store:
     ``{"store": {key: value}}``."""
     path, question = waiting_question(runs, run_id)
-    point = resume_point(runs, run_id, statuses=("waiting",))
+    # waiting_question checked the status; another answer may have claimed it since, which
+    # claim_answer reports.
+    point = resume_point(runs, run_id, statuses=None)
     top_start, nested = plan_starts(flow, point)
     edits = dict(overrides or {})
     if is_halt(question) and values and isinstance(values[0], Mapping) and "store" in values[0]:

@@ -22,6 +22,7 @@ from ...store.codec import Unserialisable, loads
 from ...store.store import Store
 from ..observe import flow_label
 from .plan import check_resumable_kind, find_node, naming_root, node_names
+from .warning import resumed_before_message
 
 RESUMABLE = ("failed", "cancelled", "interrupted")
 
@@ -42,10 +43,10 @@ class ResumePoint:
 
 
 def resume_point(
-    store: RunStore, run_id: str, statuses: tuple[str, ...] = RESUMABLE
+    store: RunStore, run_id: str, statuses: tuple[str, ...] | None = RESUMABLE
 ) -> ResumePoint:
-    """The point a failed, cancelled or interrupted run (or a run in ``statuses``)
-    continues from.
+    """The point a failed, cancelled or interrupted run (or a run in ``statuses``; None:
+    the caller checked the status) continues from.
 
     A resumed run that failed before completing any node continues from the point of the
     run it resumed; a run that paused before any node completed, from its start.
@@ -58,7 +59,7 @@ def resume_point(
                 f"no run {run_id!r} in {store.location}; list the recorded runs with "
                 "WorkflowDB.list_runs() (or check db_path)"
             )
-        if not seen:
+        if not seen and statuses is not None:
             _check_status(run, statuses)
         seen.append(run_id)
         last = store.last_checkpoint(run_id)  # commit order: a nested flow ends after its nodes
@@ -104,14 +105,10 @@ def _check_status(run: Mapping[str, Any], statuses: tuple[str, ...] = RESUMABLE)
             f"run {run_id!r} of flow {run['flow_name']!r} is {status}; wait for it to end "
             "(or cancel it) before resuming it"
         )
-    if run.get("resumed_ok"):
-        warnings.warn(
-            f"run {run_id!r} was already resumed successfully (by "
-            f"{', '.join(map(repr, run['resumed_by']))}); resuming it again records another "
-            "continuation of it",
-            UserWarning,
-            stacklevel=4,
-        )
+    message = resumed_before_message(run)
+    if message is not None:
+        # _check_status <- resume_point <- prepare <- _prepare_for <- flow.resume <- caller
+        warnings.warn(message, UserWarning, stacklevel=6)
 
 
 def point_at(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
