@@ -25,7 +25,6 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import PocketFlowExtError, WaitingForAnswer
-from ..flows.interrupt import Halts, set_process_halts
 from ..flows.resume import PendingResume, resume_next_run
 from ..flows.resume.warning import resumed_before_message
 from ..instrument import instrument, uninstrument
@@ -196,8 +195,9 @@ def run_command(
         pending = _pending_resume(db_path, args.resume)
     created = not os.path.lexists(db_path)
     try:
-        set_process_halts(Halts(args.halt_before, args.halt_after) or None)
-        active = instrument(db_path=db_path, trace=trace)
+        active = instrument(
+            db_path=db_path, trace=trace, halt_before=args.halt_before, halt_after=args.halt_after
+        )
     except (PocketFlowExtError, OSError) as exc:
         fail("run", str(exc))
     destinations = RunDestinations(active.db, script_command(script, module, script_args), created)
@@ -224,7 +224,8 @@ def run_command(
         return 0
     except BaseException as exc:
         if pending is not None and exc is pending.error:
-            fail("run", str(exc))  # the resume was refused before any node ran
+            # the resume (answer, fork) was refused before any node ran
+            fail(getattr(args, "command", None) or "run", str(exc))
         tb = _script_frames(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         return 1

@@ -296,3 +296,79 @@ def test_answer_and_answers_together_or_a_bad_answers_value_is_refused(
             flow.resume(waiting.run_id, answer=1, answers=answer)
         else:
             flow.resume(waiting.run_id, answers=answer)  # type: ignore[arg-type]
+
+
+def test_a_pause_inside_a_nested_flow_is_answered_there(tmp_path: Path) -> None:
+    class Ask(Node):
+        def prep(self, shared: Any) -> Any:
+            return interrupt("inner?")
+
+        def post(self, shared: Any, prep_res: Any, exec_res: Any) -> None:
+            shared["answer"] = prep_res
+
+    def build() -> Flow:
+        x = Count(name="X")
+        x >> Ask()
+        inner = Flow(start=x, flow_name="Inner")
+        pre = Count(name="Pre")
+        pre >> inner >> Count(name="Fin")
+        return Flow(start=pre, db_path=tmp_path / "runs.db", flow_name="Outer")
+
+    paused: list[tuple[str, Any]] = []
+    flow = build()
+    flow.on("run_waiting", lambda name, payload, store: paused.append((name, payload)))
+    waiting = _pause(flow)
+    assert waiting.path == "Outer/Inner/Ask" and paused == [("Inner/Ask", "inner?")]
+    store = build().resume(waiting.run_id, answer=42)
+    assert store["ran"] == ["Pre", "X", "Fin"] and store["answer"] == 42
+
+
+def test_an_async_node_pauses_and_is_answered(tmp_path: Path) -> None:
+    import asyncio
+
+    from pocketflow_ext import AsyncFlow, AsyncNode
+
+    class AskAsync(AsyncNode):
+        async def prep_async(self, shared: Any) -> Any:
+            return interrupt("async?")
+
+        async def post_async(self, shared: Any, prep_res: Any, exec_res: Any) -> None:
+            shared["answer"] = prep_res
+
+    def build() -> AsyncFlow:
+        first = Count(name="First")
+        first >> AskAsync()
+        return AsyncFlow(start=first, db_path=tmp_path / "runs.db", flow_name="asking")
+
+    with pytest.raises(WaitingForAnswer) as caught:
+        asyncio.run(build().run_async({}))
+    store = build().resume(str(caught.value.run_id), answer="yes")
+    assert dict(store) == {"ran": ["First"], "answer": "yes"}
+
+
+def test_instrument_halts_an_upstream_flow_before_a_named_node(tmp_path: Path) -> None:
+    import pocketflow
+
+    from pocketflow_ext import instrument, uninstrument
+
+    class Step(pocketflow.Node):
+        def post(self, shared: Any, prep_res: Any, exec_res: Any) -> None:
+            shared.setdefault("ran", []).append(type(self).__name__)
+
+    class One(Step):
+        pass
+
+    class Two(Step):
+        pass
+
+    one = One()
+    one >> Two()
+    shared: dict[str, Any] = {}
+    with instrument(db_path=tmp_path / "runs.db", halt_before=["Two"]):
+        with pytest.raises(WaitingForAnswer) as caught:
+            pocketflow.Flow(start=one).run(shared)
+    uninstrument()
+    assert shared == {"ran": ["One"]}
+    assert caught.value.payload == {"halted": "before", "node": "Two"}
+    with WorkflowDB(tmp_path / "runs.db", readonly=True) as runs:
+        assert runs.get_run(str(caught.value.run_id))["status"] == "waiting"
