@@ -7,6 +7,7 @@ import streamlit as st
 from ..runstore.base import RunStore
 from .display import plain
 from .graph_tab import render_graph
+from .lineage import render_lineage
 from .resume_tab import render_resume
 from .run_facts import lineage_facts
 from .runs_table import table_rows
@@ -37,6 +38,7 @@ def render_run(runs: RunStore, db_path: str, run_id: str, key: str) -> None:
     if run.get("error_msg"):
         summary["Error"] = str(run["error_msg"])
     st.dataframe([summary], hide_index=True, width="stretch")
+    render_lineage(run, key)
     if run.get("status") == "waiting":
         render_waiting(run, db_path)
     events = runs.get_events([run_id, *runs.child_run_ids(run_id)])

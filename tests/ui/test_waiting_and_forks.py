@@ -10,6 +10,7 @@ import pytest
 from monitor_app import KEY, monitor, open_run, runs_shown
 
 from pocketflow_ext import Flow, Node, WaitingForAnswer, interrupt
+from pocketflow_ext.ui.display import plain
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -75,3 +76,15 @@ def test_a_fork_and_its_origin_name_each_other(waiting_db: tuple[Path, str, str]
     assert list(origin["Forked by"]) == [fork]
     forked = open_run(monitor(db), fork).dataframe[1].value
     assert list(forked["Forked from"]) == [f"{run_id} at step 0"]
+
+
+def test_lineage_links_open_the_origin_and_the_fork(waiting_db: tuple[Path, str, str]) -> None:
+    db, run_id, fork = waiting_db
+    app = open_run(monitor(db), fork)
+    (link,) = [b for b in app.button if "forked at step 0 from" in str(b.label)]
+    link.click().run()
+    assert not app.exception
+    assert f"Run {plain(run_id)}" in [str(h.value) for h in app.subheader]
+    (back,) = [b for b in app.button if "forked by" in str(b.label)]
+    back.click().run()
+    assert f"Run {plain(fork)}" in [str(h.value) for h in app.subheader]
