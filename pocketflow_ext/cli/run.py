@@ -220,7 +220,8 @@ def run_command(
         raise
     except WaitingForAnswer as exc:  # a pause is a clean stop: exit 0, say how to answer
         _check_resumed(pending, script or f"-m {module}")
-        print(waiting_message(exc, db_path, script or f"-m {module}"), file=sys.stderr)
+        target = [script] if script is not None else ["-m", str(module)]
+        print(waiting_message(exc, db_path, shlex.join([*target, *script_args])), file=sys.stderr)
         return 0
     except BaseException as exc:
         if pending is not None and exc is pending.error:
@@ -274,6 +275,8 @@ def _warn_if_resumed_before(db_path: str, run_id: str) -> None:
 
 
 def waiting_message(exc: WaitingForAnswer, db_path: str, script: str) -> str:
+    """What a pause prints on stderr: the question and the ``answer`` line for ``script``
+    (already shell-quoted, with its arguments)."""
     question = json.dumps(exc.payload, ensure_ascii=False)
     return (
         f"{PROG}: run {exc.run_id} of flow {exc.flow_name!r} is waiting at {exc.path} for an "

@@ -75,7 +75,12 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
         f"run {run['run_id']} · flow {run.get('flow_name') or '?'} · {run.get('status')}"
         f" · {count} step{'' if count == 1 else 's'} · {duration(run_duration(run))}",
         f"started {local_time(run.get('started_at'))}"
-        + (f" · finished {local_time(run['completed_at'])}" if run.get("completed_at") else ""),
+        + (
+            f" · {'paused' if run.get('status') == 'waiting' else 'finished'} "
+            f"{local_time(run['completed_at'])}"
+            if run.get("completed_at")
+            else ""
+        ),
     ]
     for key, label in (("resumed_from", "resumed from"), ("parent_run_id", "inside run")):
         if run.get(key):

@@ -145,3 +145,13 @@ def test_fork_set_without_a_key_is_a_usage_error(tmp_path: Path, run_cli: Runner
         (original,) = db.list_runs()
     bad = run_cli("fork", original["run_id"], "--set", "verdict", "--db", "runs.db", "pipeline.py")
     assert bad.returncode != 0 and "--set takes KEY=JSON" in bad.stderr
+
+
+def test_the_answer_line_repeats_the_scripts_arguments(tmp_path: Path, run_cli: Runner) -> None:
+    (tmp_path / "pipeline.py").write_text(SCRIPT)
+    paused = run_cli(
+        "run", "--no-trace", "--db", "runs.db", "--halt-after", "Draft", "pipeline.py", "two words",
+    )  # fmt: skip
+    assert paused.returncode == 0, paused.stderr
+    assert "--db runs.db pipeline.py 'two words'" in paused.stderr
+    assert '{"halted": "after", "node": "Draft"}' in paused.stderr
