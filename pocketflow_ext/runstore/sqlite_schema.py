@@ -263,8 +263,8 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
             _create_or_upgrade_pocoflow(conn, found)
         elif found.version == 1:
             _v1_to_v2(conn)
-        elif found.version == 2:
-            _v2_to_v3(conn)
+        if found.version < SCHEMA_VERSION:
+            _pause_and_fork_columns(conn)  # idempotent: whichever version brought the file here
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -333,8 +333,9 @@ _V3_RUN_COLUMNS = (
 )
 
 
-def _v2_to_v3(conn: sqlite3.Connection) -> None:
-    """The columns of durable pauses and forks; the index that finds a run's forks."""
+def _pause_and_fork_columns(conn: sqlite3.Connection) -> None:
+    """Version 3: the columns of durable pauses and forks, and the index that finds a
+    run's forks; adds only what is missing, so it is safe after any earlier step."""
     present = _columns(conn, RUNS)
     for name, sql_type in _V3_RUN_COLUMNS:
         if name not in present:
