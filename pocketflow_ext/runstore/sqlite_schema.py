@@ -2,9 +2,10 @@
 
 The human-readable contract is ``docs/schema.md``. Versions live in ``PRAGMA user_version``:
 0 is an empty file or a PocoFlow 0.2.1 database, 1 the first pocketflow-ext schema (steps
-numbered from 1), 2 (steps from 0 as in PocoFlow; status ``waiting``), 3 the current one
-(``pf_runs`` columns of pauses and forks: ``question``, ``answer``, ``start_store``,
-``forked_from``, ``forked_at_step``).
+numbered from 1), 2 (steps from 0 as in PocoFlow; status ``waiting``), 3 (delta
+checkpoints: ``kind``, ``parent_step``, ``deleted_json``), 4 the current one (``pf_runs``
+columns of pauses and forks: ``question``, ``answer``, ``start_store``, ``forked_from``,
+``forked_at_step``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from ..errors import RecordingError
 from .runs import STATUSES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # PocoFlow 0.2.1 allowed 'paused'; kept valid so its rows survive the upgrade unchanged.
 STORED_STATUSES = (*STATUSES, "paused")
@@ -126,7 +127,14 @@ _ADDED_COLUMNS = {
         ("delay_ms", "REAL"),
         ("traceback", "TEXT"),
     ),
-    "pf_checkpoints": (("path", "TEXT"), ("params", "TEXT")),
+    "pf_checkpoints": (
+        ("path", "TEXT"),
+        ("params", "TEXT"),
+        # Delta checkpoints (v3). Rows from before, and PocoFlow's, read as full (kind NULL).
+        ("kind", "TEXT"),
+        ("parent_step", "INTEGER"),
+        ("deleted_json", "TEXT"),
+    ),
 }
 
 # The readers' queries: newest runs (optionally by status or flow), a run's events in
@@ -163,6 +171,9 @@ CHECKPOINT_COLUMNS = (
     "created_at",
     "path",
     "params",
+    "kind",
+    "parent_step",
+    "deleted_json",
 )
 
 RUNS, EVENTS, CHECKPOINTS = "pf_runs", "pf_events", "pf_checkpoints"
@@ -263,8 +274,10 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
             _create_or_upgrade_pocoflow(conn, found)
         elif found.version == 1:
             _v1_to_v2(conn)
-        if found.version < SCHEMA_VERSION:
-            _pause_and_fork_columns(conn)  # idempotent: whichever version brought the file here
+        if 0 < found.version < 3:
+            _add_columns(conn)  # v2 -> v3: delta checkpoints
+        if found.version < 4:
+            _pause_and_fork_columns(conn)  # v3 -> v4; idempotent, whatever came before
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -295,13 +308,19 @@ def _create_or_upgrade_pocoflow(conn: sqlite3.Connection, found: Found) -> None:
         conn.execute(RUNS_DDL.format(table=RUNS))
     conn.execute(EVENTS_DDL)
     conn.execute(CHECKPOINTS_DDL)
+    _add_columns(conn)
+    for statement in INDEXES:
+        conn.execute(statement)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Our columns on PocoFlow's events and checkpoints tables, where missing (ALTER TABLE
+    ADD COLUMN keeps every row and rewrites none)."""
     for table, added in _ADDED_COLUMNS.items():
         present = _columns(conn, table)
         for name, sql_type in added:
             if name not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
-    for statement in INDEXES:
-        conn.execute(statement)
 
 
 # Far below any step a program records: rows are parked here while they are renumbered,
@@ -323,8 +342,8 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute(f"UPDATE pf_checkpoints SET step = step + {_PARK} WHERE step < -{_PARK // 2}")
 
 
-# Version 3's pf_runs columns (pauses and forks), added in place: no row is rewritten.
-_V3_RUN_COLUMNS = (
+# Version 4's pf_runs columns (pauses and forks), added in place: no row is rewritten.
+_V4_RUN_COLUMNS = (
     ("question", "TEXT"),
     ("answer", "TEXT"),
     ("start_store", "TEXT"),
@@ -334,10 +353,10 @@ _V3_RUN_COLUMNS = (
 
 
 def _pause_and_fork_columns(conn: sqlite3.Connection) -> None:
-    """Version 3: the columns of durable pauses and forks, and the index that finds a
+    """Version 4: the columns of durable pauses and forks, and the index that finds a
     run's forks; adds only what is missing, so it is safe after any earlier step."""
     present = _columns(conn, RUNS)
-    for name, sql_type in _V3_RUN_COLUMNS:
+    for name, sql_type in _V4_RUN_COLUMNS:
         if name not in present:
             conn.execute(f"ALTER TABLE {RUNS} ADD COLUMN {name} {sql_type}")
     for statement in INDEXES:

@@ -1,4 +1,4 @@
-"""Schema 3: the pause and fork columns of pf_runs, added in place to a version 2 file;
+"""Schema 4: the pause and fork columns of pf_runs, added in place to a version 3 file;
 claim_waiting lets exactly one caller take a waiting run."""
 
 from __future__ import annotations
@@ -11,38 +11,38 @@ from pocketflow_ext.runstore import open_store
 from pocketflow_ext.runstore import sqlite_schema as schema
 from pocketflow_ext.runstore.base import RunRow
 
-V3_COLUMNS = ("question", "answer", "start_store", "forked_from", "forked_at_step")
+V4_COLUMNS = ("question", "answer", "start_store", "forked_from", "forked_at_step")
 
 
-def _version_2_file(path: Path) -> Path:
-    """A file as schema 2 left it: one run, without the version 3 columns and index."""
+def _version_3_file(path: Path) -> Path:
+    """A file as schema 3 left it: one run, without the version 4 columns and index."""
     with WorkflowDB(path) as db:
         db.store.create_run(RunRow(run_id="old-1", flow_name="f", status="failed"))
     with sqlite3.connect(path) as conn:
         conn.execute("DROP INDEX pf_runs_forked_from")
-        for column in V3_COLUMNS:
+        for column in V4_COLUMNS:
             conn.execute(f"ALTER TABLE pf_runs DROP COLUMN {column}")
-        conn.execute("PRAGMA user_version = 2")
+        conn.execute("PRAGMA user_version = 3")
     return path
 
 
-def test_a_version_2_file_reads_the_new_fields_as_empty(tmp_path: Path) -> None:
-    path = _version_2_file(tmp_path / "runs.db")
+def test_a_version_3_file_reads_the_new_fields_as_empty(tmp_path: Path) -> None:
+    path = _version_3_file(tmp_path / "runs.db")
     with open_store(path, readonly=True) as store:
         run = store.get_run("old-1")
-        assert store.schema_version == 2
+        assert store.schema_version == 3
     assert run is not None and run["status"] == "failed"
     assert run["question"] is None and run["forked_from"] is None and run["forked_by"] == []
 
 
-def test_a_version_2_file_is_upgraded_in_place_keeping_its_runs(tmp_path: Path) -> None:
-    path = _version_2_file(tmp_path / "runs.db")
+def test_a_version_3_file_is_upgraded_in_place_keeping_its_runs(tmp_path: Path) -> None:
+    path = _version_3_file(tmp_path / "runs.db")
     with WorkflowDB(path) as db:
-        assert db.schema_version == schema.SCHEMA_VERSION == 3
+        assert db.schema_version == schema.SCHEMA_VERSION == 4
         assert db.get_run("old-1")["status"] == "failed"
         columns = {r[1] for r in db.store.conn().execute("PRAGMA table_info(pf_runs)")}
         indexes = {r[1] for r in db.store.conn().execute("PRAGMA index_list(pf_runs)")}
-    assert set(V3_COLUMNS) <= columns and "pf_runs_forked_from" in indexes
+    assert set(V4_COLUMNS) <= columns and "pf_runs_forked_from" in indexes
 
 
 def test_claim_waiting_takes_a_waiting_run_once(tmp_path: Path) -> None:
