@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import monitor, run, runs, show
+from . import graph, metrics, monitor, plugins, run, runs, show
 from .output import PROG, Parser
 
-SUBCOMMANDS = (run, runs, show, monitor)
+SUBCOMMANDS = (run, runs, show, monitor, graph, metrics, plugins)
 
 
 def build_parser() -> Parser:

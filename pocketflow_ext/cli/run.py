@@ -19,12 +19,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ..errors import PocketFlowExtError
 from ..flows.resume import PendingResume, resume_next_run
 from ..instrument import instrument, uninstrument
 from ..logging import setup_logging
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
+from .metrics import port_or_zero
 from .options import db_help, default_db
 from .output import PROG, fail, usage_error
 
@@ -35,7 +37,15 @@ _OUR_FILES = {
 }
 
 # Options of `run` that take a value, so the script name is found without guessing.
-_VALUE_OPTIONS = ("--db", "--resume", "--trace-mode", "--log-dir", "--log-format")
+_VALUE_OPTIONS = (
+    "--db",
+    "--resume",
+    "--trace-mode",
+    "--log-dir",
+    "--log-format",
+    "--subscriber",
+    "--metrics-port",
+)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,6 +80,32 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--log-format",
         choices=("text", "jsonl", "both"),
         help="log file format (default: text; implies logging to ./logs without --log-dir)",
+    )
+    run.add_argument(
+        "--log-all",
+        action="store_true",
+        help="also write the script's own log records (any logger) to the log file, each "
+        "with the run id and node path it was written in",
+    )
+    run.add_argument(
+        "--subscriber",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch on an installed subscriber plugin (repeatable; see `plugins list`; "
+        "also $POCKETFLOW_EXT_SUBSCRIBERS=a,b)",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=port_or_zero,
+        metavar="N",
+        help='serve Prometheus metrics on port N while the script runs (needs "[metrics]")',
+    )
+    run.add_argument(
+        "--otel",
+        action="store_true",
+        help="send OpenTelemetry traces as the standard OTEL_* variables say "
+        '(needs "[otel]"; see docs/tracing.md)',
     )
     run.add_argument("-m", dest="module", metavar="MODULE", help="run a module, like python -m")
     run.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the script to run")
@@ -123,13 +159,13 @@ def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
         sys.path[0] = os.getcwd()  # as `python -m` does
         _check_module(module)
     trace = _trace_choice(args)
-    if args.log_dir or args.log_format:
+    if args.log_dir or args.log_format or args.log_all:
         name = Path(script).stem if script else (module or "run").rpartition(".")[2]
-        setup_logging(name, log_dir=args.log_dir, log_format=args.log_format)
+        setup_logging(name, log_dir=args.log_dir, log_format=args.log_format, capture=args.log_all)
     db_path = args.db or default_db()
     pending = _pending_resume(db_path, args.resume) if args.resume else None
     try:
-        instrument(db_path=db_path, trace=trace)
+        instrument(db_path=db_path, trace=trace, subscribers=[*args.subscriber, *_asked_for(args)])
     except (PocketFlowExtError, OSError) as exc:
         fail("run", str(exc))
     atexit.register(uninstrument)
@@ -152,6 +188,25 @@ def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
         return 1
     _check_resumed(pending, script or f"-m {module}")
     return 0
+
+
+def _asked_for(args: argparse.Namespace) -> list[Any]:
+    """The metrics and tracing subscribers ``--metrics-port`` and ``--otel`` ask for; any
+    problem (extra not installed, port taken) stops here, before the script starts."""
+    chosen: list[Any] = []
+    try:
+        if args.metrics_port is not None:
+            from ..subscribers.metrics import PrometheusMetrics, serve_metrics
+
+            chosen.append(PrometheusMetrics())
+            serve_metrics(args.metrics_port)
+        if args.otel:
+            from ..subscribers.otel import OpenTelemetryTracer, provider_from_env
+
+            chosen.append(OpenTelemetryTracer(provider_from_env()))
+    except PocketFlowExtError as exc:
+        fail("run", str(exc))
+    return chosen
 
 
 def _pending_resume(db_path: str, run_id: str) -> PendingResume:

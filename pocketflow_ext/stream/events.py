@@ -12,6 +12,7 @@ NODE_RETRY = "node_retry"
 NODE_END = "node_end"
 NODE_ERROR = "node_error"
 FLOW_END = "flow_end"
+CUSTOM = "custom"  # emit(topic, data) from inside a node: tokens, progress, partial results
 
 # Hook signatures are PocoFlow's so its hook code ports unchanged.
 HOOK_SIGNATURES: Mapping[str, str] = {
@@ -21,6 +22,7 @@ HOOK_SIGNATURES: Mapping[str, str] = {
     NODE_END: "(name, action, elapsed_s, store)",
     NODE_ERROR: "(name, exc, store)",
     FLOW_END: "(steps, store)",
+    CUSTOM: "(name, topic, data, store)",
 }
 EVENT_KINDS = tuple(HOOK_SIGNATURES)
 
@@ -45,6 +47,9 @@ FIELDS = (
     "steps",
     "store",
     "exc",
+    "topic",
+    "data",
+    "recorded",
 )
 
 
@@ -57,9 +62,11 @@ class Event:
     run is the one whose ``path == flow_name``. ``status`` is set on ``flow_end``
     (completed, failed, cancelled). ``store`` and ``exc`` are live references for
     in-process subscribers; persist their serialised form, never the objects.
+    A ``custom`` event (``emit(topic, data)``) carries ``topic`` and ``data``; ``recorded``
+    says whether its emitter asked for it to be kept in the run store.
     """
 
-    # Why not a frozen dataclass: its __init__ sets each of the 18 fields through
+    # Why not a frozen dataclass: its __init__ sets each field through
     # object.__setattr__, 2-5 µs per record, and two records are built per node for every
     # subscriber (recording included): several times upstream's whole per-node cost.
     # Here __init__ stores into private slots (about 1 µs) and each field is a read-only
@@ -84,6 +91,9 @@ class Event:
     steps: int | None
     store: Any
     exc: BaseException | None
+    topic: str | None
+    data: Any
+    recorded: bool
 
     def __init__(
         self,
@@ -106,6 +116,9 @@ class Event:
         steps: int | None = None,
         store: Any = None,
         exc: BaseException | None = None,
+        topic: str | None = None,
+        data: Any = None,
+        recorded: bool = False,
     ) -> None:
         self._kind = kind
         self._run_id = run_id
@@ -125,6 +138,9 @@ class Event:
         self._steps = steps
         self._store = store
         self._exc = exc
+        self._topic = topic
+        self._data = data
+        self._recorded = recorded
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in FIELDS)
@@ -142,7 +158,7 @@ class Event:
         shown = (
             f"{name}={value!r}"
             for name, value in zip(FIELDS, self._values(), strict=True)
-            if value is not None and name != "store"
+            if value is not None and value is not False and name != "store"
         )
         return f"Event({', '.join(shown)})"
 

@@ -1,0 +1,291 @@
+"""OpenTelemetryTracer: a span per run and per node execution (``pip install
+"pocketflow-ext[otel]"``). The OpenTelemetry API is imported when a tracer is built, never
+by the core.
+
+A span's parent comes from the event paths: a node at ``Outer/Inner/Summarise`` is a child
+of the open span of ``Outer/Inner`` (the nested flow), which is a child of the node that
+runs it, and so on up to the run's span; parallel branches (``Flow/Parallel/b/Fetch``) hang
+under their group the same way, whatever thread or task they run in. While a node runs
+its span is also the current OpenTelemetry span of its context, so spans the node's own
+code creates (an instrumented HTTP or LLM client) nest under it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..stream import events as ev
+from ..stream.events import Event
+
+TRACER_NAME = "pocketflow_ext"
+_WANTED = frozenset(
+    {ev.FLOW_START, ev.FLOW_END, ev.NODE_START, ev.NODE_END, ev.NODE_RETRY, ev.NODE_ERROR}
+)
+
+
+def opentelemetry() -> tuple[Any, Any]:
+    """``(opentelemetry.trace, opentelemetry.context)``, or a ConfigurationError saying how
+    to install them."""
+    try:
+        from opentelemetry import context, trace
+    except ImportError:
+        raise ConfigurationError(
+            'tracing needs OpenTelemetry: pip install "pocketflow-ext[otel]"'
+        ) from None
+    return trace, context
+
+
+def _ns(ts: float) -> int:
+    return int(ts * 1e9)
+
+
+class _Open:
+    """A span that has started and not ended, with what its end needs."""
+
+    __slots__ = ("span", "path", "is_flow", "token", "attempts")
+
+    def __init__(self, span: Any, path: str, is_flow: bool) -> None:
+        self.span = span
+        self.path = path
+        self.is_flow = is_flow
+        self.token: Any = None
+        self.attempts = 1
+
+
+class OpenTelemetryTracer:
+    """Subscriber turning runs into OpenTelemetry traces.
+
+    ``tracer_provider``: any ``TracerProvider`` (default: the global one, which the SDK or
+    an auto-instrumentation agent configures). Span attributes: ``pocketflow.run_id``,
+    ``pocketflow.flow``, ``pocketflow.path``, ``pocketflow.node``, ``pocketflow.step``,
+    ``pocketflow.action``, ``pocketflow.attempts``, ``pocketflow.status``; retries are span
+    events named ``retry``; failed nodes and runs have status ERROR and the exception.
+
+    >>> from opentelemetry.sdk.trace import TracerProvider  # doctest: +SKIP
+    >>> flow.subscribe(OpenTelemetryTracer(TracerProvider()))  # doctest: +SKIP
+    """
+
+    def __init__(self, tracer_provider: Any = None, *, current_span: bool = True) -> None:
+        trace, context = opentelemetry()
+        self._trace = trace
+        self._context = context
+        self._status = trace.Status
+        self._error = trace.StatusCode.ERROR
+        provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        self.tracer = provider.get_tracer(TRACER_NAME)
+        # Whether a running node's span is made current in its context (for spans its
+        # own code creates); off saves two context switches per node.
+        self.current_span = current_span
+        self._lock = threading.Lock()
+        # (run id, step) -> open node span; (run id, path) -> open spans at that path,
+        # newest last (parallel batch items share a path).
+        self._nodes: dict[tuple[str, int | None], _Open] = {}
+        self._by_path: dict[tuple[str, str], list[_Open]] = {}
+
+    def wants(self, kind: str) -> bool:
+        return kind in _WANTED
+
+    def __call__(self, event: Event) -> None:
+        kind = event.kind
+        if kind == ev.NODE_START:
+            self._start_node(event)
+        elif kind == ev.NODE_END:
+            self._end_node(event, None)
+        elif kind == ev.NODE_ERROR:
+            self._end_node(event, event.exc)
+        elif kind == ev.NODE_RETRY:
+            self._retry(event)
+        elif kind == ev.FLOW_START:
+            self._start_flow(event)
+        elif kind == ev.FLOW_END:
+            self._end_flow(event)
+
+    # ── parents ──────────────────────────────────────────────────────────────
+    def _parent(self, run_id: str, path: str, include_self: bool) -> Any:
+        """The OpenTelemetry context of the nearest open span above ``path`` in this run
+        (or at ``path`` itself: the node a nested flow runs as)."""
+        by_path = self._by_path
+        probe = path if include_self else path.rpartition("/")[0]
+        while probe:
+            opened = by_path.get((run_id, probe))
+            if opened:
+                return self._trace.set_span_in_context(opened[-1].span)
+            probe = probe.rpartition("/")[0]
+        return None
+
+    def _open(self, run_id: str, opened: _Open) -> None:
+        self._by_path.setdefault((run_id, opened.path), []).append(opened)
+
+    def _close(self, run_id: str, opened: _Open) -> None:
+        key = (run_id, opened.path)
+        stack = self._by_path.get(key)
+        if stack is not None:
+            try:
+                stack.remove(opened)
+            except ValueError:
+                pass
+            if not stack:
+                del self._by_path[key]
+
+    # ── flows ────────────────────────────────────────────────────────────────
+    def _start_flow(self, event: Event) -> None:
+        top = event.path == event.flow_name
+        with self._lock:
+            # The top flow's parent is whatever span is current where the run starts.
+            parent = None if top else self._parent(event.run_id, event.path, True)
+            span = self.tracer.start_span(
+                event.path,
+                context=parent,
+                start_time=_ns(event.ts),
+                attributes={
+                    "pocketflow.run_id": event.run_id,
+                    "pocketflow.flow": event.flow_name,
+                    "pocketflow.path": event.path,
+                    "pocketflow.kind": "run" if top else "flow",
+                },
+            )
+            self._open(event.run_id, _Open(span, event.path, True))
+
+    def _end_flow(self, event: Event) -> None:
+        with self._lock:
+            stack = self._by_path.get((event.run_id, event.path))
+            # The newest open span at this path that is a flow's, not a node's.
+            opened = next((o for o in reversed(stack or ()) if o.is_flow), None)
+            if opened is None:
+                return
+            self._close(event.run_id, opened)
+        span = opened.span
+        status = event.status or "completed"
+        span.set_attribute("pocketflow.status", status)
+        if event.steps is not None:
+            span.set_attribute("pocketflow.steps", event.steps)
+        if status == "failed":
+            if event.exc is not None:
+                span.record_exception(event.exc)
+            span.set_status(self._status(self._error, event.error or "failed"))
+        span.end(end_time=_ns(event.ts))
+
+    # ── nodes ────────────────────────────────────────────────────────────────
+    def _start_node(self, event: Event) -> None:
+        with self._lock:
+            parent = self._parent(event.run_id, event.path, False)
+            attributes: dict[str, str | int] = {
+                "pocketflow.run_id": event.run_id,
+                "pocketflow.flow": event.flow_name,
+                "pocketflow.path": event.path,
+                "pocketflow.node": event.node or event.path.rpartition("/")[2],
+                "pocketflow.kind": "node",
+            }
+            if event.step is not None:
+                attributes["pocketflow.step"] = event.step
+            span = self.tracer.start_span(
+                event.path, context=parent, start_time=_ns(event.ts), attributes=attributes
+            )
+            opened = _Open(span, event.path, False)
+            self._nodes[(event.run_id, event.step)] = opened
+            self._open(event.run_id, opened)
+        if self.current_span:
+            opened.token = self._context.attach(self._trace.set_span_in_context(span))
+
+    def _end_node(self, event: Event, exc: BaseException | None) -> None:
+        with self._lock:
+            opened = self._nodes.pop((event.run_id, event.step), None)
+            if opened is None:
+                return
+            self._close(event.run_id, opened)
+        span = opened.span
+        if opened.token is not None and self._trace.get_current_span() is span:
+            # Only in the context that made it current (always so when the node ran here).
+            self._context.detach(opened.token)
+        if event.action is not None:
+            span.set_attribute("pocketflow.action", str(event.action))
+        span.set_attribute("pocketflow.attempts", opened.attempts)
+        if exc is not None:
+            span.record_exception(exc)
+            span.set_status(self._status(self._error, event.error or type(exc).__name__))
+        span.end(end_time=_ns(event.ts))
+
+    def _retry(self, event: Event) -> None:
+        opened = self._nodes.get((event.run_id, event.step))
+        if opened is None:
+            return
+        opened.attempts = (event.attempt or opened.attempts) + 1
+        opened.span.add_event(
+            "retry",
+            attributes={
+                "pocketflow.attempt": event.attempt or 0,
+                "pocketflow.delay_s": event.delay_s or 0.0,
+                "exception.message": event.error or "",
+            },
+            timestamp=_ns(event.ts),
+        )
+
+
+def provider_from_env() -> Any:
+    """A tracer provider configured by the standard ``OTEL_*`` variables, made global.
+
+    Kept as is when one is already configured (``opentelemetry-instrument``, your own
+    code). Otherwise an SDK ``TracerProvider`` with the resource from
+    ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` and a batch processor per exporter
+    in ``OTEL_TRACES_EXPORTER`` (default ``otlp``; ``console`` writes to stderr, ``none``
+    exports nothing). ``otlp`` needs ``opentelemetry-exporter-otlp`` and follows
+    ``OTEL_EXPORTER_OTLP_PROTOCOL`` (``http/protobuf`` default, or ``grpc``) and
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``. Spans still buffered are exported at exit.
+    """
+    trace, _ = opentelemetry()
+    current = trace.get_tracer_provider()
+    if type(current).__name__ not in ("ProxyTracerProvider", "NoOpTracerProvider"):
+        return current
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        raise ConfigurationError(
+            'tracing from OTEL_* variables needs the SDK: pip install "pocketflow-ext[otel]"'
+        ) from None
+    provider = TracerProvider(resource=Resource.create())
+    names = os.environ.get("OTEL_TRACES_EXPORTER", "otlp")
+    for name in (each.strip().lower() for each in names.split(",")):
+        if name in ("", "none"):
+            continue
+        provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
+    trace.set_tracer_provider(provider)
+    atexit.register(provider.shutdown)  # export what is still buffered
+    return provider
+
+
+def _exporter(name: str) -> Any:
+    if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter(out=sys.stderr)  # stdout belongs to the script
+    if name == "otlp":
+        grpc = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf") == "grpc"
+        try:
+            if grpc:
+                from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+            else:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                    OTLPSpanExporter,
+                )
+        except ImportError:
+            raise ConfigurationError(
+                "OTEL_TRACES_EXPORTER=otlp needs an OTLP exporter: pip install "
+                f"opentelemetry-exporter-otlp-proto-{'grpc' if grpc else 'http'} "
+                "(or set OTEL_TRACES_EXPORTER=console)"
+            ) from None
+        return OTLPSpanExporter()
+    raise ConfigurationError(
+        f"OTEL_TRACES_EXPORTER={name!r} is not supported here; use otlp, console or none"
+    )
+
+
+def plugin() -> OpenTelemetryTracer:
+    """The ``otel`` plugin: a tracer on the provider ``OTEL_*`` variables configure."""
+    return OpenTelemetryTracer(provider_from_env())
