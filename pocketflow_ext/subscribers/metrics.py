@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,12 +42,59 @@ def prometheus() -> Any:
     return prometheus_client
 
 
+class NodeDurations:
+    """``node_duration_seconds`` as a collector of plain counts: observing is one C bisect
+    and two additions under a lock (prometheus_client's Histogram.observe costs about as
+    much as a whole upstream node). Single-process only: multi-process mode uses the
+    Histogram, whose values live in the shared files."""
+
+    def __init__(self, buckets: Sequence[float]) -> None:
+        self.bounds = sorted(float(b) for b in buckets if b != float("inf"))
+        # node path -> [count per bucket (+Inf last)..., sum]. Keyed by the path alone: it
+        # starts with the run's flow name, so the flow label is read off it when collected.
+        self._series: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, path: str, seconds: float) -> None:
+        index = bisect_left(self.bounds, seconds)  # le is inclusive: bisect_left
+        with self._lock:
+            try:
+                series = self._series[path]
+            except KeyError:
+                series = self._series[path] = [0.0] * (len(self.bounds) + 2)
+            series[index] += 1
+            series[-1] += seconds
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Any:
+        from prometheus_client.core import HistogramMetricFamily
+
+        family = HistogramMetricFamily(
+            f"{NAMESPACE}_node_duration_seconds",
+            "Node execution time (prep, exec with retries, post), by node path.",
+            labels=["flow", "node"],
+        )
+        with self._lock:
+            snapshot = {key: list(series) for key, series in self._series.items()}
+        labels = [*(format(b, "g") for b in self.bounds), "+Inf"]
+        for path, series in sorted(snapshot.items()):
+            cumulative, running = [], 0.0
+            for label, count in zip(labels, series[:-1], strict=True):
+                running += count
+                cumulative.append((label, running))
+            family.add_metric([path.partition("/")[0], path], cumulative, sum_value=series[-1])
+        yield family
+
+
 class _Metrics:
     """The metric objects of one registry (created once: a registry refuses duplicates)."""
 
     def __init__(self, registry: Any, buckets: Sequence[float]) -> None:
         pc = prometheus()
         common: dict[str, Any] = {"namespace": NAMESPACE, "registry": registry}
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV_VAR))
         self.runs = pc.Counter(
             "runs", "Finished top-level runs by final status.", ["flow", "status"], **common
         )
@@ -61,13 +109,18 @@ class _Metrics:
         self.run_seconds = pc.Histogram(
             "run_duration_seconds", "Run wall time.", ["flow"], buckets=buckets, **common
         )
-        self.node_seconds = pc.Histogram(
-            "node_duration_seconds",
-            "Node execution time (prep, exec with retries, post), by node path.",
-            ["flow", "node"],
-            buckets=buckets,
-            **common,
-        )
+        self.node_seconds: Any
+        if self.multiprocess:
+            self.node_seconds = pc.Histogram(
+                "node_duration_seconds",
+                "Node execution time (prep, exec with retries, post), by node path.",
+                ["flow", "node"],
+                buckets=buckets,
+                **common,
+            )
+        else:
+            self.node_seconds = NodeDurations(buckets)
+            registry.register(self.node_seconds)
         self.retries = pc.Counter(
             "node_retries", "Failed exec attempts that were retried.", ["flow", "node"], **common
         )
@@ -112,7 +165,9 @@ class PrometheusMetrics:
         pc = prometheus()
         self.registry = registry if registry is not None else pc.REGISTRY
         self._m = _metrics_for(self.registry, buckets)
-        # Label children by (flow, node), found once each: .labels() costs more than observe.
+        durations = self._m.node_seconds
+        # Node ends are most of the events: their path is bound once, here.
+        self._observe = durations.observe if isinstance(durations, NodeDurations) else None
         self._node_timers: dict[tuple[str, str], Any] = {}
         self._run_started: dict[str, float] = {}
 
@@ -123,11 +178,10 @@ class PrometheusMetrics:
     def __call__(self, event: Event) -> None:
         kind = event.kind
         if kind == ev.NODE_END:
-            key = (event.flow_name, event.path)
-            timer = self._node_timers.get(key)
-            if timer is None:
-                timer = self._node_timers[key] = self._m.node_seconds.labels(*key)
-            timer.observe(event.elapsed_s or 0.0)
+            if self._observe is not None:
+                self._observe(event.path, event.elapsed_s or 0.0)
+            else:
+                self._node_time(event)
             return
         top = event.path == event.flow_name  # the run's own flow, not a nested one
         flow = event.flow_name
@@ -143,7 +197,7 @@ class PrometheusMetrics:
                 if started is not None:
                     self._m.run_seconds.labels(flow).observe(max(0.0, event.ts - started))
         elif kind == ev.NODE_ERROR:
-            self._m.node_seconds.labels(flow, event.path).observe(event.elapsed_s or 0.0)
+            self._node_time(event)
             self._m.errors.labels(flow, event.path).inc()
         elif kind == ev.NODE_RETRY:
             self._m.retries.labels(flow, event.path).inc()
@@ -151,6 +205,17 @@ class PrometheusMetrics:
             self._m.cache_hits.labels(flow, event.path).inc()
         elif kind == NODE_SKIP:
             self._m.skips.labels(flow, event.path).inc()
+
+    def _node_time(self, event: Event) -> None:
+        key = (event.flow_name, event.path)
+        durations = self._m.node_seconds
+        if isinstance(durations, NodeDurations):
+            durations.observe(event.path, event.elapsed_s or 0.0)
+            return
+        timer = self._node_timers.get(key)
+        if timer is None:  # .labels() costs more than observe: found once per series
+            timer = self._node_timers[key] = durations.labels(*key)
+        timer.observe(event.elapsed_s or 0.0)
 
 
 def metrics_registry(registry: Any = None, multiprocess_dir: str | None = None) -> Any:

@@ -5,22 +5,31 @@ by the core.
 A span's parent comes from the event paths: a node at ``Outer/Inner/Summarise`` is a child
 of the open span of ``Outer/Inner`` (the nested flow), which is a child of the node that
 runs it, and so on up to the run's span; parallel branches (``Flow/Parallel/b/Fetch``) hang
-under their group the same way, whatever thread or task they run in. While a node runs
-its span is also the current OpenTelemetry span of its context, so spans the node's own
-code creates (an instrumented HTTP or LLM client) nest under it.
+under their group the same way, whatever thread or task they run in.
+
+Spans are built from the events on a background thread by default (an SDK span costs
+more than a whole upstream node), with the events' own timestamps. With ``live=True``
+they are built as the events happen and a running node's span is the current span of its
+context, so spans the node's own code creates (an instrumented HTTP or LLM client) nest
+under it.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import sys
 import threading
+from collections import deque
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..logging import get_logger
 from ..stream import events as ev
 from ..stream.events import Event
+
+_log = get_logger("otel")
 
 TRACER_NAME = "pocketflow_ext"
 _WANTED = frozenset(
@@ -66,11 +75,19 @@ class OpenTelemetryTracer:
     ``pocketflow.action``, ``pocketflow.attempts``, ``pocketflow.status``; retries are span
     events named ``retry``; failed nodes and runs have status ERROR and the exception.
 
+    ``live=False`` (default): the flow's thread only queues each event; a daemon thread
+    builds the spans when a run ends and every ``build_every`` seconds (None: only when
+    :meth:`flush` is called). :meth:`flush` builds what is queued now (tests, before
+    reading an exporter); queued events are flushed at interpreter exit. ``live=True``: spans are built as events
+    happen, and a running node's span is current in its context (see the module doc).
+
     >>> from opentelemetry.sdk.trace import TracerProvider  # doctest: +SKIP
     >>> flow.subscribe(OpenTelemetryTracer(TracerProvider()))  # doctest: +SKIP
     """
 
-    def __init__(self, tracer_provider: Any = None, *, current_span: bool = True) -> None:
+    def __init__(
+        self, tracer_provider: Any = None, *, live: bool = False, build_every: float | None = 1.0
+    ) -> None:
         trace, context = opentelemetry()
         self._trace = trace
         self._context = context
@@ -78,10 +95,25 @@ class OpenTelemetryTracer:
         self._error = trace.StatusCode.ERROR
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         self.tracer = provider.get_tracer(TRACER_NAME)
-        # Whether a running node's span is made current in its context (for spans its
-        # own code creates); off saves two context switches per node.
-        self.current_span = current_span
+        if build_every is not None and (
+            isinstance(build_every, bool)
+            or not isinstance(build_every, (int, float))
+            or build_every <= 0
+        ):
+            raise ConfigurationError(
+                f"build_every must be a number of seconds > 0 or None, got {build_every!r}"
+            )
+        self.live = live
+        self.build_every = build_every
         self._lock = threading.Lock()
+        # Events waiting for the span builder (live=False); deque appends are atomic.
+        self._queue: deque[Event] = deque()
+        self._wake = threading.Event()
+        self._builder: threading.Thread | None = None
+        self._build_lock = threading.Lock()  # one drain at a time, in event order
+        if not live:
+            # Registered after the provider's shutdown (provider_from_env), so it runs first.
+            atexit.register(self.flush)
         # (run id, step) -> open node span; (run id, path) -> open spans at that path,
         # newest last (parallel batch items share a path).
         self._nodes: dict[tuple[str, int | None], _Open] = {}
@@ -91,6 +123,42 @@ class OpenTelemetryTracer:
         return kind in _WANTED
 
     def __call__(self, event: Event) -> None:
+        if self.live:
+            self._handle(event)
+            return
+        self._queue.append(event)
+        if self._builder is None and self.build_every is not None:
+            self._start_builder()
+        if event.kind == ev.FLOW_END and event.path == event.flow_name:
+            self._wake.set()  # a run ended: its trace is complete
+
+    def flush(self) -> None:
+        """Build the spans of every event queued so far, in this thread."""
+        with self._build_lock:
+            queued = self._queue
+            while queued:
+                event = queued.popleft()
+                try:
+                    self._handle(event)
+                except Exception:  # one bad span must not stop the others
+                    _log.exception("building the span of %s %s failed", event.kind, event.path)
+
+    def _start_builder(self) -> None:
+        with self._lock:
+            if self._builder is not None:
+                return
+            self._builder = threading.Thread(
+                target=self._build_forever, name="pocketflow-ext-otel", daemon=True
+            )
+            self._builder.start()
+
+    def _build_forever(self) -> None:
+        while True:
+            self._wake.wait(self.build_every)
+            self._wake.clear()
+            self.flush()
+
+    def _handle(self, event: Event) -> None:
         kind = event.kind
         if kind == ev.NODE_START:
             self._start_node(event)
@@ -189,7 +257,8 @@ class OpenTelemetryTracer:
             opened = _Open(span, event.path, False)
             self._nodes[(event.run_id, event.step)] = opened
             self._open(event.run_id, opened)
-        if self.current_span:
+        if self.live:
+            # Current in the node's context: spans its own code creates nest under it.
             opened.token = self._context.attach(self._trace.set_span_in_context(span))
 
     def _end_node(self, event: Event, exc: BaseException | None) -> None:
@@ -249,7 +318,9 @@ def provider_from_env() -> Any:
         raise ConfigurationError(
             'tracing from OTEL_* variables needs the SDK: pip install "pocketflow-ext[otel]"'
         ) from None
-    provider = TracerProvider(resource=Resource.create())
+    # Span ids from secrets: the SDK's default draws from the global random generator,
+    # which a script seeding random would see disturbed.
+    provider = TracerProvider(resource=Resource.create(), id_generator=_SecretIds())
     names = os.environ.get("OTEL_TRACES_EXPORTER", "otlp")
     for name in (each.strip().lower() for each in names.split(",")):
         if name in ("", "none"):
@@ -258,6 +329,16 @@ def provider_from_env() -> Any:
     trace.set_tracer_provider(provider)
     atexit.register(provider.shutdown)  # export what is still buffered
     return provider
+
+
+class _SecretIds:
+    """Trace and span ids from ``secrets`` (an SDK ``IdGenerator`` by duck typing)."""
+
+    def generate_span_id(self) -> int:
+        return secrets.randbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return secrets.randbits(128) or 1
 
 
 def _exporter(name: str) -> Any:
