@@ -320,7 +320,7 @@ def provider_from_env() -> Any:
         ) from None
     # Span ids from secrets: the SDK's default draws from the global random generator,
     # which a script seeding random would see disturbed.
-    provider = TracerProvider(resource=Resource.create(), id_generator=_SecretIds())
+    provider = TracerProvider(resource=Resource.create(), id_generator=_secret_ids())
     names = os.environ.get("OTEL_TRACES_EXPORTER", "otlp")
     for name in (each.strip().lower() for each in names.split(",")):
         if name in ("", "none"):
@@ -331,14 +331,18 @@ def provider_from_env() -> Any:
     return provider
 
 
-class _SecretIds:
-    """Trace and span ids from ``secrets`` (an SDK ``IdGenerator`` by duck typing)."""
+def _secret_ids() -> Any:
+    """An SDK ``IdGenerator`` drawing trace and span ids from ``secrets``."""
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
 
-    def generate_span_id(self) -> int:
-        return secrets.randbits(64) or 1
+    class SecretIds(IdGenerator):
+        def generate_span_id(self) -> int:
+            return secrets.randbits(64) or 1
 
-    def generate_trace_id(self) -> int:
-        return secrets.randbits(128) or 1
+        def generate_trace_id(self) -> int:
+            return secrets.randbits(128) or 1
+
+    return SecretIds()
 
 
 def _exporter(name: str) -> Any:
