@@ -54,7 +54,12 @@ def graph_command(args: argparse.Namespace) -> int:
         fail("graph", f"script not found: {script}")
     flows = script_flows(script)
     if args.flow:
-        flows = [(name, flow) for name, flow in flows if args.flow in (name, base_name(flow))]
+        wanted = args.flow.removesuffix("()")
+        flows = [
+            (name, flow)
+            for name, flow in flows
+            if wanted in (name.removesuffix("()"), base_name(flow))
+        ]
     if not flows:
         which = f" named {args.flow!r}" if args.flow else ""
         fail(
