@@ -10,7 +10,6 @@ from __future__ import annotations
 import pocketflow as _upstream
 
 from . import mixins  # the drop-in classes are built from them; import them from there
-from . import plugins
 from .errors import (
     CheckpointDamaged,
     ConfigurationError,
