@@ -74,16 +74,19 @@ class StreamMixin:
         happen: flow and node starts and ends (a ``node_end``'s ``data`` is a dict of the
         keys the node assigned), retries, errors and ``emit()``'s ``custom`` events.
 
-        The run ends when the iterator is exhausted; a failed run raises its exception
-        after its last event. Leaving the loop early (``break``, an exception, closing the
-        generator) cancels the run before its next node and waits for the running node
-        to finish: its status is ``cancelled``.
+        The run keeps pace with the loop (it waits while it is one event ahead) and ends
+        when the iterator is exhausted; a failed run raises its exception after its last
+        event. Leaving the loop early (``break``, an exception, closing the generator)
+        cancels the run before the next node it would start and waits for the running
+        node to finish: its status is ``cancelled``.
 
         >>> for event in flow.stream(shared):  # doctest: +SKIP
         ...     if event.kind == "custom" and event.topic == "token":
         ...         print(event.data, end="", flush=True)
         """
-        events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # One slot: the run waits for the loop, at most one event ahead of it, so leaving
+        # the loop stops it before the next node it would start.
+        events: queue.Queue[Any] = queue.Queue(maxsize=1)
         if is_async_flow(self):
             run = lambda: asyncio.run(self.run_async(shared))  # type: ignore[attr-defined]  # noqa: E731
         else:
@@ -108,6 +111,8 @@ class StreamMixin:
         finally:
             if not finished:
                 handle.cancel()
+                while events.get() is not _DONE:  # let the run put its last events and end
+                    pass
                 try:
                     handle.wait()
                 except BaseException:  # noqa: S110 - the caller left; it asked for the stop
