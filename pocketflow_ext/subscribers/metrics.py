@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,27 +44,39 @@ def prometheus() -> Any:
 
 
 class NodeDurations:
-    """``node_duration_seconds`` as a collector of plain counts: observing is one C bisect
-    and two additions under a lock (prometheus_client's Histogram.observe costs about as
-    much as a whole upstream node). Single-process only: multi-process mode uses the
-    Histogram, whose values live in the shared files."""
+    """``node_duration_seconds`` as a collector of plain counts. A node's end only appends
+    ``(path, seconds)`` to a queue (prometheus_client's ``Histogram.observe`` costs about
+    as much as a whole upstream node); the queue is folded into bucket counts when scraped
+    (off the flow's thread) or when it grows long. Single-process only: multi-process mode
+    uses the Histogram, whose values live in the shared files."""
+
+    FOLD_AT = 50_000  # queued observations folded on the flow's thread, at most
 
     def __init__(self, buckets: Sequence[float]) -> None:
         self.bounds = sorted(float(b) for b in buckets if b != float("inf"))
         # node path -> [count per bucket (+Inf last)..., sum]. Keyed by the path alone: it
         # starts with the run's flow name, so the flow label is read off it when collected.
         self._series: dict[str, list[float]] = {}
+        self._queue: deque[tuple[str, float]] = deque()  # appends are atomic
         self._lock = threading.Lock()
 
     def observe(self, path: str, seconds: float) -> None:
-        index = bisect_left(self.bounds, seconds)  # le is inclusive: bisect_left
+        self._queue.append((path, seconds))
+        if len(self._queue) >= self.FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Count the queued observations into their buckets."""
+        bounds, queued = self.bounds, self._queue
         with self._lock:
-            try:
-                series = self._series[path]
-            except KeyError:
-                series = self._series[path] = [0.0] * (len(self.bounds) + 2)
-            series[index] += 1
-            series[-1] += seconds
+            series_of = self._series
+            while queued:
+                path, seconds = queued.popleft()
+                series = series_of.get(path)
+                if series is None:
+                    series = series_of[path] = [0.0] * (len(bounds) + 2)
+                series[bisect_left(bounds, seconds)] += 1  # le is inclusive: bisect_left
+                series[-1] += seconds
 
     def describe(self) -> list[Any]:
         return []
@@ -76,6 +89,7 @@ class NodeDurations:
             "Node execution time (prep, exec with retries, post), by node path.",
             labels=["flow", "node"],
         )
+        self.fold()
         with self._lock:
             snapshot = {key: list(series) for key, series in self._series.items()}
         labels = [*(format(b, "g") for b in self.bounds), "+Inf"]
@@ -170,6 +184,7 @@ class PrometheusMetrics:
         self._observe = durations.observe if isinstance(durations, NodeDurations) else None
         self._node_timers: dict[tuple[str, str], Any] = {}
         self._run_started: dict[str, float] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def wants(self, kind: str) -> bool:
         # node_start is the most frequent record and carries nothing to count.
@@ -188,23 +203,33 @@ class PrometheusMetrics:
         if kind == ev.FLOW_START:
             if top:
                 self._run_started[event.run_id] = event.ts
-                self._m.in_progress.labels(flow).inc()
+                self._child(self._m.in_progress, flow).inc()
         elif kind == ev.FLOW_END:
             if top:
-                self._m.in_progress.labels(flow).dec()
-                self._m.runs.labels(flow, event.status or "completed").inc()
+                self._child(self._m.in_progress, flow).dec()
+                self._child(self._m.runs, flow, event.status or "completed").inc()
                 started = self._run_started.pop(event.run_id, None)
                 if started is not None:
-                    self._m.run_seconds.labels(flow).observe(max(0.0, event.ts - started))
+                    seconds = max(0.0, event.ts - started)
+                    self._child(self._m.run_seconds, flow).observe(seconds)
         elif kind == ev.NODE_ERROR:
             self._node_time(event)
-            self._m.errors.labels(flow, event.path).inc()
+            self._child(self._m.errors, flow, event.path).inc()
         elif kind == ev.NODE_RETRY:
-            self._m.retries.labels(flow, event.path).inc()
+            self._child(self._m.retries, flow, event.path).inc()
         elif kind == CACHE_HIT:
-            self._m.cache_hits.labels(flow, event.path).inc()
+            self._child(self._m.cache_hits, flow, event.path).inc()
         elif kind == NODE_SKIP:
-            self._m.skips.labels(flow, event.path).inc()
+            self._child(self._m.skips, flow, event.path).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, found once per series (``labels()`` takes a lock
+        and validates every value: several microseconds per run otherwise)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def _node_time(self, event: Event) -> None:
         key = (event.flow_name, event.path)

@@ -28,13 +28,13 @@ from ..errors import ConfigurationError
 from ..logging import get_logger
 from ..stream import events as ev
 from ..stream.events import Event
+from .span_tree import SpanItem, span_tree
 
 _log = get_logger("otel")
 
 TRACER_NAME = "pocketflow_ext"
-_WANTED = frozenset(
-    {ev.FLOW_START, ev.FLOW_END, ev.NODE_START, ev.NODE_END, ev.NODE_RETRY, ev.NODE_ERROR}
-)
+_WANTED_AT_END = frozenset({ev.FLOW_START, ev.FLOW_END, ev.NODE_END, ev.NODE_RETRY, ev.NODE_ERROR})
+_WANTED = _WANTED_AT_END | {ev.NODE_START}
 
 
 def opentelemetry() -> tuple[Any, Any]:
@@ -56,14 +56,14 @@ def _ns(ts: float) -> int:
 class _Open:
     """A span that has started and not ended, with what its end needs."""
 
-    __slots__ = ("span", "path", "is_flow", "token", "attempts")
+    __slots__ = ("span", "path", "is_flow", "token", "retries")
 
     def __init__(self, span: Any, path: str, is_flow: bool) -> None:
         self.span = span
         self.path = path
         self.is_flow = is_flow
         self.token: Any = None
-        self.attempts = 1
+        self.retries: list[Event] = []
 
 
 class OpenTelemetryTracer:
@@ -108,40 +108,90 @@ class OpenTelemetryTracer:
         self._lock = threading.Lock()
         # Events waiting for the span builder (live=False); deque appends are atomic.
         self._queue: deque[Event] = deque()
+        self._runs: dict[str, list[Event]] = {}  # events of runs not ended yet, by run id
+        self._callers: dict[str, Any] = {}  # the span current where each run started
         self._wake = threading.Event()
         self._builder: threading.Thread | None = None
         self._build_lock = threading.Lock()  # one drain at a time, in event order
         if not live:
             # Registered after the provider's shutdown (provider_from_env), so it runs first.
-            atexit.register(self.flush)
+            atexit.register(self.flush, unfinished=True)
         # (run id, step) -> open node span; (run id, path) -> open spans at that path,
         # newest last (parallel batch items share a path).
         self._nodes: dict[tuple[str, int | None], _Open] = {}
         self._by_path: dict[tuple[str, str], list[_Open]] = {}
 
     def wants(self, kind: str) -> bool:
-        return kind in _WANTED
+        # Built from their ends, spans need no node_start records (the most frequent).
+        return kind in _WANTED if self.live else kind in _WANTED_AT_END
 
     def __call__(self, event: Event) -> None:
         if self.live:
             self._handle(event)
             return
         self._queue.append(event)
-        if self._builder is None and self.build_every is not None:
-            self._start_builder()
-        if event.kind == ev.FLOW_END and event.path == event.flow_name:
-            self._wake.set()  # a run ended: its trace is complete
+        if event.path == event.flow_name:  # the run's own flow: once per run
+            if event.kind == ev.FLOW_START:
+                # The span current where the run starts (a web request) is its parent.
+                caller = self._trace.get_current_span()
+                if caller.get_span_context().is_valid:
+                    self._callers[event.run_id] = caller
+                if self._builder is None and self.build_every is not None:
+                    self._start_builder()
+            elif event.kind == ev.FLOW_END:
+                self._wake.set()  # a run ended: its trace is complete
 
-    def flush(self) -> None:
-        """Build the spans of every event queued so far, in this thread."""
+    def flush(self, unfinished: bool = False) -> None:
+        """Build the spans of every run that has ended, in this thread; with
+        ``unfinished=True`` also those of runs still going (their open spans end at their
+        last event, with ``pocketflow.status`` "unfinished"), as at interpreter exit."""
         with self._build_lock:
-            queued = self._queue
+            queued, runs = self._queue, self._runs
             while queued:
                 event = queued.popleft()
-                try:
-                    self._handle(event)
-                except Exception:  # one bad span must not stop the others
-                    _log.exception("building the span of %s %s failed", event.kind, event.path)
+                runs.setdefault(event.run_id, []).append(event)
+                if event.kind == ev.FLOW_END and event.path == event.flow_name:
+                    self._build(event.run_id, runs.pop(event.run_id))
+            if unfinished:
+                for run_id in list(runs):
+                    self._build(run_id, runs.pop(run_id))
+
+    def _build(self, run_id: str, events: list[Event]) -> None:
+        try:
+            self._build_run(run_id, events)
+        except Exception:  # one bad trace must not stop the others
+            _log.exception("building the spans of run %s failed", run_id)
+
+    def _build_run(self, run_id: str, events: list[Event]) -> None:
+        items = span_tree(events)
+        last_ts = max(e.ts for e in events)
+        caller = self._callers.pop(run_id, None)
+        spans: dict[int, Any] = {}
+
+        def span_of(item: SpanItem) -> Any:
+            span = spans.get(id(item))
+            if span is None:
+                parent = item.parent
+                if parent is not None:
+                    context = self._trace.set_span_in_context(span_of(parent))
+                elif caller is not None:
+                    context = self._trace.set_span_in_context(caller)
+                else:
+                    context = None
+                span = spans[id(item)] = self.tracer.start_span(
+                    item.path,
+                    context=context,
+                    start_time=_ns(item.start),
+                    attributes=_attributes(item.kind, item.first),
+                )
+            return span
+
+        for item in items:
+            span = span_of(item)
+            if item.kind == "node":
+                self._finish_node(span, item.first, item.retries)
+            else:
+                self._finish_level(span, item.last, item.end if item.end else last_ts)
 
     def _start_builder(self) -> None:
         with self._lock:
@@ -200,7 +250,7 @@ class OpenTelemetryTracer:
             if not stack:
                 del self._by_path[key]
 
-    # ── flows ────────────────────────────────────────────────────────────────
+    # ── live: spans as events happen ─────────────────────────────────────────
     def _start_flow(self, event: Event) -> None:
         top = event.path == event.flow_name
         with self._lock:
@@ -210,12 +260,7 @@ class OpenTelemetryTracer:
                 event.path,
                 context=parent,
                 start_time=_ns(event.ts),
-                attributes={
-                    "pocketflow.run_id": event.run_id,
-                    "pocketflow.flow": event.flow_name,
-                    "pocketflow.path": event.path,
-                    "pocketflow.kind": "run" if top else "flow",
-                },
+                attributes=_attributes("run" if top else "flow", event),
             )
             self._open(event.run_id, _Open(span, event.path, True))
 
@@ -227,39 +272,22 @@ class OpenTelemetryTracer:
             if opened is None:
                 return
             self._close(event.run_id, opened)
-        span = opened.span
-        status = event.status or "completed"
-        span.set_attribute("pocketflow.status", status)
-        if event.steps is not None:
-            span.set_attribute("pocketflow.steps", event.steps)
-        if status == "failed":
-            if event.exc is not None:
-                span.record_exception(event.exc)
-            span.set_status(self._status(self._error, event.error or "failed"))
-        span.end(end_time=_ns(event.ts))
+        self._finish_level(opened.span, event, event.ts)
 
-    # ── nodes ────────────────────────────────────────────────────────────────
     def _start_node(self, event: Event) -> None:
         with self._lock:
             parent = self._parent(event.run_id, event.path, False)
-            attributes: dict[str, str | int] = {
-                "pocketflow.run_id": event.run_id,
-                "pocketflow.flow": event.flow_name,
-                "pocketflow.path": event.path,
-                "pocketflow.node": event.node or event.path.rpartition("/")[2],
-                "pocketflow.kind": "node",
-            }
-            if event.step is not None:
-                attributes["pocketflow.step"] = event.step
             span = self.tracer.start_span(
-                event.path, context=parent, start_time=_ns(event.ts), attributes=attributes
+                event.path,
+                context=parent,
+                start_time=_ns(event.ts),
+                attributes=_attributes("node", event),
             )
             opened = _Open(span, event.path, False)
             self._nodes[(event.run_id, event.step)] = opened
             self._open(event.run_id, opened)
-        if self.live:
-            # Current in the node's context: spans its own code creates nest under it.
-            opened.token = self._context.attach(self._trace.set_span_in_context(span))
+        # Current in the node's context: spans its own code creates nest under it.
+        opened.token = self._context.attach(self._trace.set_span_in_context(span))
 
     def _end_node(self, event: Event, exc: BaseException | None) -> None:
         with self._lock:
@@ -271,28 +299,60 @@ class OpenTelemetryTracer:
         if opened.token is not None and self._trace.get_current_span() is span:
             # Only in the context that made it current (always so when the node ran here).
             self._context.detach(opened.token)
-        if event.action is not None:
-            span.set_attribute("pocketflow.action", str(event.action))
-        span.set_attribute("pocketflow.attempts", opened.attempts)
-        if exc is not None:
-            span.record_exception(exc)
-            span.set_status(self._status(self._error, event.error or type(exc).__name__))
-        span.end(end_time=_ns(event.ts))
+        self._finish_node(span, event, opened.retries)
 
     def _retry(self, event: Event) -> None:
         opened = self._nodes.get((event.run_id, event.step))
-        if opened is None:
-            return
-        opened.attempts = (event.attempt or opened.attempts) + 1
-        opened.span.add_event(
-            "retry",
-            attributes={
-                "pocketflow.attempt": event.attempt or 0,
-                "pocketflow.delay_s": event.delay_s or 0.0,
-                "exception.message": event.error or "",
-            },
-            timestamp=_ns(event.ts),
-        )
+        if opened is not None:
+            opened.retries.append(event)
+
+    # ── both: what a span says when it ends ──────────────────────────────────
+    def _finish_node(self, span: Any, end: Event, retries: list[Event]) -> None:
+        """End a node's span at its ``node_end``/``node_error``, with its retries."""
+        for retry in retries:
+            span.add_event(
+                "retry",
+                attributes={
+                    "pocketflow.attempt": retry.attempt or 0,
+                    "pocketflow.delay_s": retry.delay_s or 0.0,
+                    "exception.message": retry.error or "",
+                },
+                timestamp=_ns(retry.ts),
+            )
+        if end.action is not None:
+            span.set_attribute("pocketflow.action", str(end.action))
+        span.set_attribute("pocketflow.attempts", len(retries) + 1)
+        if end.kind == ev.NODE_ERROR:
+            if end.exc is not None:
+                span.record_exception(end.exc, timestamp=_ns(end.ts))
+            span.set_status(self._status(self._error, end.error or "failed"))
+        span.end(end_time=_ns(end.ts))
+
+    def _finish_level(self, span: Any, end: Event | None, end_ts: float) -> None:
+        """End a flow level's span at its ``flow_end`` (None: it never ended)."""
+        status = (end.status or "completed") if end is not None else "unfinished"
+        span.set_attribute("pocketflow.status", status)
+        if end is not None and end.steps is not None:
+            span.set_attribute("pocketflow.steps", end.steps)
+        if status == "failed" and end is not None:
+            if end.exc is not None:
+                span.record_exception(end.exc, timestamp=_ns(end.ts))
+            span.set_status(self._status(self._error, end.error or "failed"))
+        span.end(end_time=_ns(end_ts))
+
+
+def _attributes(kind: str, event: Event) -> dict[str, str | int]:
+    attributes: dict[str, str | int] = {
+        "pocketflow.run_id": event.run_id,
+        "pocketflow.flow": event.flow_name,
+        "pocketflow.path": event.path,
+        "pocketflow.kind": kind,
+    }
+    if kind == "node":
+        attributes["pocketflow.node"] = event.node or event.path.rpartition("/")[2]
+        if event.step is not None:
+            attributes["pocketflow.step"] = event.step
+    return attributes
 
 
 def provider_from_env() -> Any:

@@ -4,6 +4,7 @@ retries as span events, errors, timing order, branches in threads, live mode nes
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 import pytest
@@ -186,31 +187,45 @@ def test_parallel_batch_items_in_tasks_each_get_a_span_under_the_run(
     assert len({s.attributes["pocketflow.step"] for s in fetches}) == 3
 
 
-def test_parallel_branch_paths_hang_under_their_group_whatever_the_order() -> None:
+@pytest.mark.parametrize("live", [False, True], ids=["built-at-end", "live"])
+def test_parallel_branch_paths_hang_under_their_group_whatever_the_order(live: bool) -> None:
     """Branches of a parallel group (paths ``Flow/Parallel/b/Fetch``) interleave; parents
     come from the paths, so each branch's nodes sit under the group's span."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = OpenTelemetryTracer(provider)
+    tracer = OpenTelemetryTracer(provider, live=live)
+    started: dict[int, float] = {}
 
-    def event(kind: str, path: str, step: int | None = None, ts: float = 1.0) -> Event:
+    def event(kind: str, path: str, ts: float, step: int | None = None) -> Event:
+        if kind == "node_start":
+            started[step or 0] = ts
+        elapsed = ts - started[step or 0] if kind == "node_end" else None
         return Event(kind=kind, run_id="r", flow_name="Flow", path=path, ts=ts, step=step,
-                     node=path.rsplit("/", 1)[-1], status="completed" if kind == "flow_end" else None)  # fmt: skip
+                     node=path.rsplit("/", 1)[-1], elapsed_s=elapsed,
+                     status="completed" if kind == "flow_end" else None)  # fmt: skip
 
-    for e in [
-        event("flow_start", "Flow"),
-        event("node_start", "Flow/Parallel", 0),
-        event("node_start", "Flow/Parallel/a/Fetch", 1),
-        event("node_start", "Flow/Parallel/b/Fetch", 2),
-        event("node_end", "Flow/Parallel/b/Fetch", 2, 2.0),
-        event("node_start", "Flow/Parallel/b/Parse", 3, 2.0),
-        event("node_end", "Flow/Parallel/a/Fetch", 1, 3.0),
-        event("node_end", "Flow/Parallel/b/Parse", 3, 3.0),
-        event("node_end", "Flow/Parallel", 0, 4.0),
-        event("flow_end", "Flow", None, 4.0),
-    ]:
-        tracer(e)
+    feed = [
+        event("flow_start", "Flow", 1.0),
+        event("node_start", "Flow/Parallel", 1.0, 0),
+        event("node_start", "Flow/Parallel/a/Fetch", 1.1, 1),
+        event("node_start", "Flow/Parallel/b/Fetch", 1.1, 2),
+        event("node_end", "Flow/Parallel/b/Fetch", 2.0, 2),
+        event("node_start", "Flow/Parallel/b/Parse", 2.0, 3),
+        event("node_end", "Flow/Parallel/a/Fetch", 3.0, 1),
+        event("node_end", "Flow/Parallel/b/Parse", 3.0, 3),
+        event("node_end", "Flow/Parallel", 4.0, 0),
+        event("flow_end", "Flow", 4.0),
+    ]
+
+    def deliver() -> None:
+        for e in feed:
+            if tracer.wants(e.kind):
+                tracer(e)
+
+    # Fed from one context here; real branches each run in their own (live mode makes a
+    # node's span current in its context).
+    contextvars.copy_context().run(deliver)
     tracer.flush()
     assert tree(exporter) == {
         "Flow": None,
@@ -219,6 +234,42 @@ def test_parallel_branch_paths_hang_under_their_group_whatever_the_order() -> No
         "Flow/Parallel/b/Fetch": "Flow/Parallel",
         "Flow/Parallel/b/Parse": "Flow/Parallel",
     }
+    fetch = next(s for s in exporter.get_finished_spans() if s.name == "Flow/Parallel/a/Fetch")
+    assert (fetch.start_time, fetch.end_time) == (1_100_000_000, 3_000_000_000)
+
+
+def test_spans_are_built_from_the_ends_so_node_starts_are_not_needed() -> None:
+    tracer = OpenTelemetryTracer(TracerProvider())
+    assert not tracer.wants("node_start") and tracer.wants("node_end")
+    assert OpenTelemetryTracer(TracerProvider(), live=True).wants("node_start")
+
+
+def test_a_node_looping_through_a_nested_flow_gets_one_subtree_per_pass(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    class Again(Node):
+        def post(self, shared: Any, prep_res: Any, exec_res: Any) -> str:
+            shared["n"] = shared.get("n", 0) + 1
+            return "again" if shared["n"] < 3 else "stop"
+
+    inner = Flow(start=Again(), flow_name="Pass")
+    inner - "again" >> inner
+    inner - "stop" >> Node(name="Done")  # a quiet exit: no upstream "Flow ends" warning
+    tracer = OpenTelemetryTracer(provider)
+    Flow(start=inner, flow_name="Loop").subscribe(tracer).run({})
+    tracer.flush()
+    spans = list(exporter.get_finished_spans())
+    levels = [s for s in spans if s.attributes["pocketflow.kind"] == "flow"]
+    agains = [s for s in spans if s.name == "Loop/Pass/Again"]
+    assert len(levels) == 3 and len(agains) == 3
+    # each pass's node sits in its own pass's level, which sits in its own node span
+    assert {parent_of(s, spans).context.span_id for s in agains} == {
+        s.context.span_id for s in levels
+    }
+    for level in levels:
+        node = parent_of(level, spans)
+        assert node.attributes["pocketflow.kind"] == "node"
+        assert node.start_time <= level.start_time and level.end_time <= node.end_time
 
 
 def test_a_run_started_inside_a_callers_span_becomes_its_child(
