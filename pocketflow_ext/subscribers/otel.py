@@ -2,16 +2,12 @@
 "pocketflow-ext[otel]"``). The OpenTelemetry API is imported when a tracer is built, never
 by the core.
 
-A span's parent comes from the event paths: a node at ``Outer/Inner/Summarise`` is a child
-of the open span of ``Outer/Inner`` (the nested flow), which is a child of the node that
-runs it, and so on up to the run's span; parallel branches (``Flow/Parallel/b/Fetch``) hang
-under their group the same way, whatever thread or task they run in.
-
-Spans are built from the events on a background thread by default (an SDK span costs
-more than a whole upstream node), with the events' own timestamps. With ``live=True``
-they are built as the events happen and a running node's span is the current span of its
+By default the flow's thread only queues the events of ends (an SDK span costs more than a
+whole upstream node); a daemon thread builds each run's spans when the run ends, with the
+events' own times and parents found from the paths (``span_tree.py``). With ``live=True``
+spans are built as events happen and a running node's span is the current span of its
 context, so spans the node's own code creates (an instrumented HTTP or LLM client) nest
-under it.
+under it; parents then come from the open spans above each path.
 """
 
 from __future__ import annotations
@@ -75,11 +71,13 @@ class OpenTelemetryTracer:
     ``pocketflow.action``, ``pocketflow.attempts``, ``pocketflow.status``; retries are span
     events named ``retry``; failed nodes and runs have status ERROR and the exception.
 
-    ``live=False`` (default): the flow's thread only queues each event; a daemon thread
-    builds the spans when a run ends and every ``build_every`` seconds (None: only when
-    :meth:`flush` is called). :meth:`flush` builds what is queued now (tests, before
-    reading an exporter); queued events are flushed at interpreter exit. ``live=True``: spans are built as events
-    happen, and a running node's span is current in its context (see the module doc).
+    ``live=False`` (default): the flow's thread only queues the events; a daemon thread
+    builds each run's spans once the run has ended, checking when a run ends and every
+    ``build_every`` seconds (None: only when :meth:`flush` is called). :meth:`flush`
+    builds the ended runs now (tests, before reading an exporter); at interpreter exit
+    every queued run is built, unfinished ones too. ``live=True``: spans are built as
+    events happen, and a running node's span is current in its context (see the module
+    doc).
 
     >>> from opentelemetry.sdk.trace import TracerProvider  # doctest: +SKIP
     >>> flow.subscribe(OpenTelemetryTracer(TracerProvider()))  # doctest: +SKIP

@@ -327,3 +327,19 @@ def test_a_bad_build_interval_is_refused() -> None:
 
     with pytest.raises(ConfigurationError, match="build_every must be a number of seconds"):
         OpenTelemetryTracer(TracerProvider(), build_every=0)
+
+
+def test_at_exit_an_unfinished_run_is_built_with_its_open_spans_marked(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    tracer = OpenTelemetryTracer(provider, build_every=None)
+    base = dict(run_id="r", flow_name="Flow")
+    tracer(Event(kind="flow_start", path="Flow", ts=1.0, **base))
+    tracer(Event(kind="node_end", path="Flow/A", ts=2.0, step=0, elapsed_s=0.5, **base))
+    tracer.flush()
+    assert exporter.get_finished_spans() == ()  # the run has not ended
+    tracer.flush(unfinished=True)  # what interpreter exit does
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert spans["Flow"].attributes["pocketflow.status"] == "unfinished"
+    assert spans["Flow"].end_time == 2_000_000_000
+    assert spans["Flow/A"].start_time == 1_500_000_000
