@@ -139,6 +139,11 @@ class OpenTelemetryTracer:
             elif event.kind == ev.FLOW_END:
                 self._wake.set()  # a run ended: its trace is complete
 
+    @property
+    def pending(self) -> int:
+        """Events queued for the span builder and not yet taken."""
+        return len(self._queue)
+
     def flush(self, unfinished: bool = False) -> None:
         """Build the spans of every run that has ended, in this thread; with
         ``unfinished=True`` also those of runs still going (their open spans end at their

@@ -4,6 +4,7 @@ retries as span events, errors, timing order, branches in threads, live mode nes
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 from typing import Any
 
@@ -343,3 +344,26 @@ def test_at_exit_an_unfinished_run_is_built_with_its_open_spans_marked(
     assert spans["Flow"].attributes["pocketflow.status"] == "unfinished"
     assert spans["Flow"].end_time == 2_000_000_000
     assert spans["Flow/A"].start_time == 1_500_000_000
+
+
+def test_a_flow_run_in_a_worker_thread_by_a_node_nests_under_that_node(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    inner = Flow(start=Review(), flow_name="Inner")
+
+    class Delegate(Node):
+        def exec(self, prep_res: Any) -> None:
+            # The run's context goes with the work item, as the docs ask of executors.
+            context = contextvars.copy_context()
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                pool.submit(context.run, inner.run, {}).result()
+
+    tracer = OpenTelemetryTracer(provider)
+    Flow(start=Delegate(), flow_name="Outer").subscribe(tracer).run({})
+    tracer.flush()
+    spans = list(exporter.get_finished_spans())
+    by_kind = {(s.name, s.attributes["pocketflow.kind"]): s for s in spans}
+    node = by_kind[("Outer/Delegate", "node")]
+    level = by_kind[("Outer/Delegate", "flow")]  # the flow started inside the node's code
+    review = by_kind[("Outer/Delegate/Review", "node")]
+    assert parent_of(level, spans) is node and parent_of(review, spans) is level
