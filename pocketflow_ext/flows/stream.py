@@ -87,14 +87,12 @@ class StreamMixin:
         # One slot: the run waits for the loop, at most one event ahead of it, so leaving
         # the loop stops it before the next node it would start.
         events: queue.Queue[Any] = queue.Queue(maxsize=1)
-        if is_async_flow(self):
-            run = lambda: asyncio.run(self.run_async(shared))  # type: ignore[attr-defined]  # noqa: E731
-        else:
-            run = lambda: self.run(shared)  # type: ignore[attr-defined]  # noqa: E731
 
         def call() -> Any:
             try:
-                return run()
+                if is_async_flow(self):
+                    return asyncio.run(self.run_async(shared))  # type: ignore[attr-defined]
+                return self.run(shared)  # type: ignore[attr-defined]
             finally:
                 events.put(_DONE)
 

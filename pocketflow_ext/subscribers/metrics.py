@@ -182,7 +182,6 @@ class PrometheusMetrics:
         durations = self._m.node_seconds
         # Node ends are most of the events: their path is bound once, here.
         self._observe = durations.observe if isinstance(durations, NodeDurations) else None
-        self._node_timers: dict[tuple[str, str], Any] = {}
         self._run_started: dict[str, float] = {}
         self._children: dict[tuple[Any, ...], Any] = {}
 
@@ -193,7 +192,7 @@ class PrometheusMetrics:
     def __call__(self, event: Event) -> None:
         kind = event.kind
         if kind == ev.NODE_END:
-            if self._observe is not None:
+            if self._observe is not None:  # the common case, inlined: once per node
                 self._observe(event.path, event.elapsed_s or 0.0)
             else:
                 self._node_time(event)
@@ -232,15 +231,11 @@ class PrometheusMetrics:
         return child
 
     def _node_time(self, event: Event) -> None:
-        key = (event.flow_name, event.path)
-        durations = self._m.node_seconds
-        if isinstance(durations, NodeDurations):
-            durations.observe(event.path, event.elapsed_s or 0.0)
-            return
-        timer = self._node_timers.get(key)
-        if timer is None:  # .labels() costs more than observe: found once per series
-            timer = self._node_timers[key] = durations.labels(*key)
-        timer.observe(event.elapsed_s or 0.0)
+        seconds = event.elapsed_s or 0.0
+        if self._observe is not None:
+            self._observe(event.path, seconds)
+        else:  # multi-process mode: prometheus_client's Histogram
+            self._child(self._m.node_seconds, event.flow_name, event.path).observe(seconds)
 
 
 def metrics_registry(registry: Any = None, multiprocess_dir: str | None = None) -> Any:
