@@ -13,7 +13,6 @@ import os
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 from .logging import get_logger
@@ -45,15 +44,22 @@ class Plugin:
 def available() -> list[Plugin]:
     """Every installed plugin, sorted by name (a name offered twice: the first found)."""
     found: dict[str, Plugin] = {}
-    for entry in metadata.entry_points(group=GROUP):
+    for entry in _entry_points():
         dist = getattr(entry, "dist", None)
         label = f"{dist.name} {dist.version}" if dist is not None else "?"
         found.setdefault(entry.name, Plugin(entry.name, entry.value, label))
     return sorted(found.values(), key=lambda plugin: plugin.name)
 
 
-def _entry_point(name: str) -> metadata.EntryPoint:
-    for entry in metadata.entry_points(group=GROUP):
+def _entry_points() -> Any:
+    # Imported here: importlib.metadata takes longer to import than the rest of the package.
+    from importlib import metadata
+
+    return metadata.entry_points(group=GROUP)
+
+
+def _entry_point(name: str) -> Any:
+    for entry in _entry_points():
         if entry.name == name:
             return entry
     names = ", ".join(p.name for p in available()) or "none installed"

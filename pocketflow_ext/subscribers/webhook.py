@@ -16,8 +16,6 @@ import os
 import queue
 import threading
 import time
-import urllib.error
-import urllib.request
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -194,6 +192,11 @@ class Webhook:
                     self._idle.notify_all()
 
     def _deliver(self, payload: dict[str, Any]) -> None:
+        # Imported on the delivery thread: urllib.request and its http/ssl/email modules
+        # would double the package's import time.
+        import urllib.error
+        import urllib.request
+
         body = json.dumps(payload, ensure_ascii=False, default=str).encode()
         headers = {"Content-Type": "application/json", EVENT_HEADER: payload["event"]}
         headers.update(self.headers)
