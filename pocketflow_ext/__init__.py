@@ -34,6 +34,7 @@ from .instrument import Instrumentation, instrument, is_instrumented, uninstrume
 from .logging import get_logger, setup_logging
 from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
+from .stream.emit import emit
 from .stream.events import EVENT_KINDS, Event
 from .stream.scope import subscribe
 from .subscribers import ConsoleTrace, EventLog
@@ -74,6 +75,8 @@ class AsyncParallelBatchNode(
 
 
 class Flow(
+    mixins.StreamMixin,
+    mixins.GraphExportMixin,
     mixins.ResumeMixin,
     mixins.BackgroundMixin,
     mixins.RecordingMixin,
@@ -81,7 +84,8 @@ class Flow(
     BaseNode,
     _upstream.Flow,
 ):
-    """Upstream ``Flow`` plus hooks, ``flow_name``, ``max_steps``, resume and background runs."""
+    """Upstream ``Flow`` plus hooks, ``flow_name``, ``max_steps``, resume, background runs,
+    ``stream()``/``astream()`` and ``to_mermaid()``/``to_dot()``."""
 
 
 class BatchFlow(Flow, _upstream.BatchFlow):
@@ -126,6 +130,7 @@ __all__ = [
     "ConsoleTrace",
     "Event",
     "EventLog",
+    "emit",
     "Instrumentation",
     "instrument",
     "is_instrumented",

@@ -14,6 +14,8 @@ from .flows.background import BackgroundMixin
 from .flows.hooks import HooksMixin
 from .flows.recording import RecordingMixin
 from .flows.resume import AsyncResumeMixin, ResumeMixin
+from .flows.stream import StreamMixin
+from .graph_export import GraphExportMixin
 from .nodes.async_bridge import AsyncBridgeMixin
 from .nodes.edges import EdgesMixin
 from .nodes.named import NamedMixin
@@ -25,9 +27,11 @@ __all__ = [
     "AsyncRetryMixin",
     "BackgroundMixin",
     "EdgesMixin",
+    "GraphExportMixin",
     "HooksMixin",
     "NamedMixin",
     "RecordingMixin",
     "ResumeMixin",
     "RetryMixin",
+    "StreamMixin",
 ]
