@@ -255,7 +255,8 @@ def test_batch_over_something_not_iterable_is_a_clear_error() -> None:
         ({"writes": 3}, "writes= .* must be a key"),
         ({"parallel": True}, "parallel=True .* needs an async def function and batch="),
         ({"when": 3}, "when= .* must be callable"),
-        ({"executor": object()}, "executor= .* needs the Parallel support"),
+        ({"executor": object()}, "executor= .* runs a batch's items elsewhere; add batch="),
+        ({"executor": "threads", "batch": True}, "executor= .* needs the Parallel support"),
     ],
 )
 def test_bad_options_are_refused_when_decorating(options, message) -> None:
