@@ -29,8 +29,10 @@ from .errors import (
     StoreBusy,
     StoreTypeError,
     StoreValidationError,
+    WaitingForAnswer,
 )
 from .flows.handle import RunHandle
+from .flows.interrupt import interrupt
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
 from .nodes.function import Action, node, task
@@ -128,6 +130,7 @@ __all__ = [
     # recorded runs and background runs
     "RunHandle",
     "WorkflowDB",
+    "interrupt",
     # events, subscribers and zero-code instrumentation
     "EVENT_KINDS",
     "ConsoleTrace",
@@ -159,4 +162,5 @@ __all__ = [
     "StoreBusy",
     "StoreTypeError",
     "StoreValidationError",
+    "WaitingForAnswer",
 ]

@@ -12,6 +12,8 @@ NODE_RETRY = "node_retry"
 NODE_END = "node_end"
 NODE_ERROR = "node_error"
 FLOW_END = "flow_end"
+RUN_WAITING = "run_waiting"  # interrupt(payload) or a halt paused the run; ``data`` is the payload
+RUN_ANSWERED = "run_answered"  # interrupt() returned an answer; ``data`` is the answer
 NODE_SKIP = "node_skip"
 CACHE_HIT = "cache_hit"
 
@@ -23,6 +25,8 @@ HOOK_SIGNATURES: Mapping[str, str] = {
     NODE_END: "(name, action, elapsed_s, store)",
     NODE_ERROR: "(name, exc, store)",
     FLOW_END: "(steps, store)",
+    RUN_WAITING: "(name, payload, store)",
+    RUN_ANSWERED: "(name, answer, store)",
     # A node whose ``when=`` was false: reported instead of its start and end.
     NODE_SKIP: "(name, store)",
     # A node (or batch item) whose ``exec`` was answered from the result cache.
@@ -51,6 +55,7 @@ FIELDS = (
     "steps",
     "store",
     "exc",
+    "data",
 )
 
 
@@ -61,7 +66,8 @@ class Event:
     written today keeps working. ``path`` is the node's place in the run
     (``Outer/Inner/Summarise``); ``node`` its name within its own flow. The top flow of a
     run is the one whose ``path == flow_name``. ``status`` is set on ``flow_end``
-    (completed, failed, cancelled). ``store`` and ``exc`` are live references for
+    (completed, failed, cancelled, waiting). ``data`` is the question of ``run_waiting``
+    and the answer of ``run_answered``. ``store`` and ``exc`` are live references for
     in-process subscribers; persist their serialised form, never the objects.
     """
 
@@ -90,6 +96,7 @@ class Event:
     steps: int | None
     store: Any
     exc: BaseException | None
+    data: Any
 
     def __init__(
         self,
@@ -112,6 +119,7 @@ class Event:
         steps: int | None = None,
         store: Any = None,
         exc: BaseException | None = None,
+        data: Any = None,
     ) -> None:
         self._kind = kind
         self._run_id = run_id
@@ -131,6 +139,7 @@ class Event:
         self._steps = steps
         self._store = store
         self._exc = exc
+        self._data = data
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in FIELDS)
