@@ -10,12 +10,15 @@ from __future__ import annotations
 import pocketflow as _upstream
 
 from . import mixins  # the drop-in classes are built from them; import them from there
+from .cache import Cache
 from .errors import (
+    CacheError,
     CheckpointDamaged,
     ConfigurationError,
     HookError,
     MaxStepsExceeded,
     MonitorDatabaseError,
+    NodeInputError,
     PocketFlowExtError,
     RecordingError,
     ResumeError,
@@ -32,6 +35,7 @@ from .flows.handle import RunHandle
 from .flows.interrupt import interrupt
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
+from .nodes.function import Action, node, task
 from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
 from .stream.emit import emit
@@ -50,8 +54,9 @@ class BaseNode(mixins.EdgesMixin, mixins.NamedMixin, _upstream.BaseNode):
 # sits right before the upstream class whose loop it replaces, and after the upstream batch
 # classes: their item loops call ``super(<batch class>, self)._exec(item)``, which must
 # reach the mixin. Hence the mixin listed again after each upstream class.
-class Node(BaseNode, mixins.RetryMixin, _upstream.Node):
-    """Upstream ``Node`` plus ``then``, ``name`` and backoff/jitter/retry_on retries."""
+class Node(BaseNode, mixins.WhenMixin, mixins.CacheMixin, mixins.RetryMixin, _upstream.Node):
+    """Upstream ``Node`` plus ``then``, ``name``, backoff/jitter/retry_on retries, ``when=``
+    and the result cache (``cache=``)."""
 
 
 class BatchNode(Node, _upstream.BatchNode, mixins.RetryMixin):
@@ -117,6 +122,11 @@ __all__ = [
     "BatchNode",
     "Flow",
     "Node",
+    # function nodes, conditions and the result cache
+    "Action",
+    "Cache",
+    "node",
+    "task",
     # the shared store
     "MISSING",
     "Store",
@@ -140,11 +150,13 @@ __all__ = [
     "get_logger",
     "setup_logging",
     # errors (every class of pocketflow_ext.errors)
+    "CacheError",
     "CheckpointDamaged",
     "ConfigurationError",
     "HookError",
     "MaxStepsExceeded",
     "MonitorDatabaseError",
+    "NodeInputError",
     "PocketFlowExtError",
     "RecordingError",
     "ResumeError",

@@ -91,3 +91,14 @@ class WaitingForAnswer(BaseException):
             f"run {self.run_id!r} of flow {self.flow_name!r} is waiting at {self.path!r} for an "
             f"answer to {self.payload!r}; answer it with flow.resume({self.run_id!r}, answer=...)"
         )
+
+
+class NodeInputError(PocketFlowExtError, KeyError):
+    """A function node (or a ``when=`` predicate) needs a store key that is not there."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted, as a key
+        return str(self.args[0]) if self.args else ""
+
+
+class CacheError(PocketFlowExtError, ValueError):
+    """A cache setting or a cached value cannot be used (bad policy, damaged entry)."""

@@ -17,15 +17,18 @@ from .flows.resume import AsyncResumeMixin, ResumeMixin
 from .flows.stream import StreamMixin
 from .graph_export import GraphExportMixin
 from .nodes.async_bridge import AsyncBridgeMixin
+from .nodes.cached import CacheMixin
 from .nodes.edges import EdgesMixin
 from .nodes.named import NamedMixin
 from .nodes.retry import AsyncRetryMixin, RetryMixin
+from .nodes.when import WhenMixin
 
 __all__ = [
     "AsyncBridgeMixin",
     "AsyncResumeMixin",
     "AsyncRetryMixin",
     "BackgroundMixin",
+    "CacheMixin",
     "EdgesMixin",
     "GraphExportMixin",
     "HooksMixin",
@@ -34,4 +37,5 @@ __all__ = [
     "ResumeMixin",
     "RetryMixin",
     "StreamMixin",
+    "WhenMixin",
 ]

@@ -133,13 +133,7 @@ def _steps(events: list[dict[str, Any]], flow_name: str) -> list[dict[str, Any]]
     by_step: dict[Any, dict[str, Any]] = {}
     for event in events:
         kind, step = event.get("event"), event.get("step")
-        if step is None or kind not in (
-            "node_start",
-            "node_retry",
-            "node_end",
-            "node_error",
-            "run_waiting",
-        ):
+        if step is None or kind not in _STEP_KINDS:
             continue
         entry = by_step.setdefault(
             step,
@@ -160,13 +154,31 @@ def _steps(events: list[dict[str, Any]], flow_name: str) -> list[dict[str, Any]]
             entry["result"] = f"FAILED {event.get('error_msg') or ''}".rstrip()
         elif kind == "run_waiting":
             entry["result"] = "WAITING for an answer (interrupt)"
+        elif kind == "node_skip":
+            entry["result"] = "skipped (when= was false)"
+        elif kind == "cache_hit":
+            entry["cached"] = True
         elif kind == "node_retry":
             delay = event.get("delay_ms")
             wait = f", retried after {delay:.0f} ms" if delay else ", retried"
             entry["retries"].append(
                 f"attempt {event.get('attempt') or '?'} failed: {event.get('error_msg')}{wait}"
             )
+    for entry in by_step.values():
+        if entry.pop("cached", False):
+            entry["result"] += " (cached)"
     return [by_step[key] for key in sorted(by_step, key=_order)]
+
+
+_STEP_KINDS = (
+    "node_start",
+    "node_retry",
+    "node_end",
+    "node_error",
+    "run_waiting",
+    "node_skip",
+    "cache_hit",
+)
 
 
 def _label(event: Mapping[str, Any], flow_name: str) -> str:

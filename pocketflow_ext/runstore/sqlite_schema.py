@@ -3,9 +3,9 @@
 The human-readable contract is ``docs/schema.md``. Versions live in ``PRAGMA user_version``:
 0 is an empty file or a PocoFlow 0.2.1 database, 1 the first pocketflow-ext schema (steps
 numbered from 1), 2 (steps from 0 as in PocoFlow; status ``waiting``), 3 (delta
-checkpoints: ``kind``, ``parent_step``, ``deleted_json``), 4 the current one (``pf_runs``
-columns of pauses and forks: ``question``, ``answer``, ``start_store``, ``forked_from``,
-``forked_at_step``).
+checkpoints: ``kind``, ``parent_step``, ``deleted_json``), 4 (``pf_runs`` columns of
+pauses and forks: ``question``, ``answer``, ``start_store``, ``forked_from``,
+``forked_at_step``), 5 the current one (adds ``pf_cache``, the result cache).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..errors import RecordingError
 from .runs import STATUSES
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # PocoFlow 0.2.1 allowed 'paused'; kept valid so its rows survive the upgrade unchanged.
 STORED_STATUSES = (*STATUSES, "paused")
@@ -105,6 +105,21 @@ CREATE TABLE IF NOT EXISTS pf_checkpoints (
     FOREIGN KEY (run_id) REFERENCES pf_runs(run_id)
 )"""
 
+# The result cache (docs/cache.md): one row per key; ``node`` and ``created_at`` serve
+# ``pocketflow-ext cache clear --node/--older-than``.
+CACHE_DDL = """
+CREATE TABLE IF NOT EXISTS pf_cache (
+    key         TEXT PRIMARY KEY,
+    node        TEXT NOT NULL,
+    value_text  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT
+)"""
+CACHE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS pf_cache_node ON pf_cache(node)",
+    "CREATE INDEX IF NOT EXISTS pf_cache_created ON pf_cache(created_at)",
+)
+
 POCOFLOW_EVENT_COLUMNS = (
     "id",
     "run_id",
@@ -176,7 +191,7 @@ CHECKPOINT_COLUMNS = (
     "deleted_json",
 )
 
-RUNS, EVENTS, CHECKPOINTS = "pf_runs", "pf_events", "pf_checkpoints"
+RUNS, EVENTS, CHECKPOINTS, CACHE = "pf_runs", "pf_events", "pf_checkpoints", "pf_cache"
 _OURS = (RUNS, EVENTS, CHECKPOINTS)
 
 
@@ -278,6 +293,8 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
             _add_columns(conn)  # v2 -> v3: delta checkpoints
         if found.version < 4:
             _pause_and_fork_columns(conn)  # v3 -> v4; idempotent, whatever came before
+        if found.version < 5:
+            _add_cache(conn)  # v4 -> v5: the result cache (new files get it here too)
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -360,4 +377,11 @@ def _pause_and_fork_columns(conn: sqlite3.Connection) -> None:
         if name not in present:
             conn.execute(f"ALTER TABLE {RUNS} ADD COLUMN {name} {sql_type}")
     for statement in INDEXES:
+        conn.execute(statement)
+
+
+def _add_cache(conn: sqlite3.Connection) -> None:
+    """Version 5: the result cache table."""
+    conn.execute(CACHE_DDL)
+    for statement in CACHE_INDEXES:
         conn.execute(statement)

@@ -15,6 +15,8 @@ FLOW_END = "flow_end"
 RUN_WAITING = "run_waiting"  # interrupt(payload) or a halt paused the run; ``data`` is the payload
 RUN_ANSWERED = "run_answered"  # interrupt() returned an answer; ``data`` is the answer
 CUSTOM = "custom"  # emit(topic, data) from inside a node: tokens, progress, partial results
+NODE_SKIP = "node_skip"
+CACHE_HIT = "cache_hit"
 
 # Hook signatures are PocoFlow's so its hook code ports unchanged.
 HOOK_SIGNATURES: Mapping[str, str] = {
@@ -27,6 +29,10 @@ HOOK_SIGNATURES: Mapping[str, str] = {
     RUN_WAITING: "(name, payload, store)",
     RUN_ANSWERED: "(name, answer, store)",
     CUSTOM: "(name, topic, data, store)",
+    # A node whose ``when=`` was false: reported instead of its start and end.
+    NODE_SKIP: "(name, store)",
+    # A node (or batch item) whose ``exec`` was answered from the result cache.
+    CACHE_HIT: "(name, store)",
 }
 EVENT_KINDS = tuple(HOOK_SIGNATURES)
 

@@ -41,12 +41,22 @@ def node_spans(
     milliseconds and outcome (``NO_END`` for one that had not ended, drawn up to the run's
     ``last_activity``: its last event or heartbeat); in step order."""
     started: dict[tuple[Any, str], Mapping[str, Any]] = {}
+    cached: set[tuple[Any, str]] = set()  # executions whose exec came from the result cache
     spans = []
     for e in events:
         kind = e.get("event")
         ident = (e.get("step"), node_key(e))
         if kind == "node_start":
             started[ident] = e
+        elif kind == "cache_hit":
+            cached.add(ident)
+        elif kind == "node_skip":  # no start or end: a mark at the moment it was skipped
+            t = parse_iso(e.get("ts"))
+            if t is not None:
+                spans.append(
+                    {"step": e.get("step"), "node": node_key(e), "start": t, "end": t, "ms": 0.0,
+                     "outcome": SKIPPED}
+                )  # fmt: skip
         elif kind in ("node_end", "node_error") and ident in started:
             begin = started.pop(ident)
             t0, t1 = parse_iso(begin.get("ts")), parse_iso(e.get("ts"))
@@ -61,9 +71,10 @@ def node_spans(
                     "end": max(t1, t0),
                     "ms": float(ms) if ms is not None else (t1 - t0) * 1000,
                     # No action (None) is what upstream follows as "default".
-                    "outcome": "error"
-                    if kind == "node_error"
-                    else str(e.get("action") or "default"),
+                    "outcome": (
+                        "error" if kind == "node_error" else str(e.get("action") or "default")
+                    )
+                    + (CACHED if ident in cached else ""),
                 }
             )
     # Nodes still running, or running when their process died: up to the last event.
@@ -88,6 +99,10 @@ def node_spans(
 
 NO_END = "(no end recorded)"
 """The outcome of a node that had not ended when the run's last event was recorded."""
+SKIPPED = "skipped (when=)"
+"""The outcome of a node whose ``when=`` was false: it did not run."""
+CACHED = " (cached)"
+"""Added to the outcome of a node whose ``exec`` came from the result cache."""
 
 
 def _step_order(span: Mapping[str, Any]) -> tuple[int, float]:
@@ -139,7 +154,7 @@ def duration_chart(spans: Sequence[Mapping[str, Any]], top: str = "") -> dict[st
     ticks = axis_ticks(extent)
     outcomes = list(dict.fromkeys(str(s["outcome"]) for s in spans))
     palette = iter(OUTCOME_COLOURS * (len(outcomes) // len(OUTCOME_COLOURS) + 1))
-    special = {"error": "#c62828", NO_END: "#9e9e9e"}
+    special = {"error": "#c62828", NO_END: "#9e9e9e", SKIPPED: "#bdbdbd"}
     colours = [special.get(o) or next(palette) for o in outcomes]
     rows = []
     for span in spans:

@@ -19,6 +19,7 @@ def test_event_kinds_and_hook_signatures_are_pocoflows() -> None:
     )
     assert {"run_waiting", "run_answered"} <= set(EVENT_KINDS)
     assert HOOK_SIGNATURES["node_end"] == "(name, action, elapsed_s, store)"
+    assert HOOK_SIGNATURES["node_skip"] == HOOK_SIGNATURES["cache_hit"] == "(name, store)"
 
 
 def test_custom_events_of_emit_are_a_kind_with_their_own_hook_signature() -> None:
