@@ -422,7 +422,11 @@ class Writer:
         self.db.execute_all(statements)
 
     def _create_run_now(self, run_id: str, flow_name: str, fields: dict[str, Any]) -> None:
-        self.db.create_run(run_id, flow_name, **fields)
+        try:
+            self.db.create_run(run_id, flow_name, **fields)
+        except UnicodeEncodeError:  # a node or flow name with a lone surrogate, as in _write_row
+            _sql, escaped = _escape_surrogates(("", (flow_name, *fields.values())))
+            self.db.create_run(run_id, escaped[0], **dict(zip(fields, escaped[1:], strict=True)))
 
     def _has_run(self, run_id: str) -> bool:
         return self.db.has_run(run_id)

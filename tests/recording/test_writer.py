@@ -146,3 +146,97 @@ def test_one_writer_serves_many_threads_without_losing_rows(
         assert reader.get_run(f"many-{i}")["status"] == "completed"
         assert [c["step"] for c in reader.get_checkpoints(f"many-{i}")] == list(range(1, 11))
         assert len(reader.get_events(f"many-{i}")) == 22
+
+
+# ── a row that cannot be built or written costs only itself ──────────────────────
+class Squat(Node):
+    """Saves a checkpoint for step 3 of its own run first (say, another program did),
+    so the recorder's own checkpoint of step 3 breaks a UNIQUE constraint."""
+
+    def __init__(self, db_path: Path) -> None:
+        super().__init__()
+        self.db_path = db_path
+
+    def post(self, shared, prep_res, exec_res):
+        with WorkflowDB(self.db_path) as db:
+            db.save_checkpoint(shared["run_id"], 3, "Squatter", {"squatted": True})
+
+
+class Huge(Node):
+    """Puts an int json.dumps refuses (over 4,300 digits) into a store of plain scalars."""
+
+    def post(self, shared, prep_res, exec_res):
+        shared["huge"] = 10**5000
+
+
+class Surrogate(Node):
+    """A node named from ``os.fsdecode`` of a non-UTF-8 file name (a lone surrogate),
+    which also drops the huge int again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = "report-\udcff.txt"
+
+    def post(self, shared, prep_res, exec_res):
+        del shared["huge"]
+        shared["file"] = "report-\udcff.txt"
+
+
+def chain(*nodes: Node) -> Node:
+    for a, b in zip(nodes, nodes[1:], strict=False):
+        a >> b
+    return nodes[0]
+
+
+def run_with_id(flow: Flow, run_id: str) -> threading.Thread:
+    def target() -> None:
+        with run_options(RunOptions(run_id=run_id)):
+            flow.run({"run_id": run_id})
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("durability", ["async", "sync", "exit"])
+def test_rows_of_forty_runs_survive_poisoned_rows_of_some(tmp_path: Path, durability: str) -> None:
+    db_path = tmp_path / "r.db"
+    good = Flow(start=chain(Put(), Put(), Put()), db_path=db_path, durability=durability)
+    poisoned = Flow(
+        start=chain(Squat(db_path), Huge(), Surrogate(), Put()),
+        db_path=db_path,
+        durability=durability,
+    )
+    threads = [run_with_id(poisoned if i % 5 == 0 else good, f"run-{i:02d}") for i in range(40)]
+    for thread in threads:
+        thread.join()
+    reader = WorkflowDB(db_path, readonly=True)
+    for i in range(40):
+        run_id = f"run-{i:02d}"
+        run = reader.get_run(run_id)
+        assert run is not None and run["status"] == "completed", run_id
+        events = reader.get_events(run_id)
+        kinds = [e["event"] for e in events]
+        ends = {e["step"] for e in events if e["event"] == "node_end"}
+        checkpoints = {c["step"]: c["node_name"] for c in reader.get_checkpoints(run_id)}
+        errors = {e["step"]: e["error_msg"] for e in events if e["event"] == "record_error"}
+        assert kinds[0] == "flow_start" and kinds[-1] == "flow_end", run_id
+        if i % 5:
+            assert kinds.count("node_start") == 3 and "record_error" not in kinds
+            assert ends == set(checkpoints) == {1, 2, 3}, run_id
+            continue
+        assert kinds.count("node_start") == 4
+        # Step 2 (the huge int): its node_end and checkpoint, built as one unit, are
+        # recorded faithfully, or their loss is recorded on the run, naming the step.
+        assert set(errors) in ({3}, {2, 3})
+        if 2 in errors:
+            assert errors[2].startswith("could not record the rows of the node_end event")
+            assert "4300 digits" in errors[2]
+        assert ends == {1, 2, 3, 4} - (set(errors) - {3})
+        # Step 3: its checkpoint broke the constraint and is the only row lost; its event
+        # was kept (the node name stored with the surrogate escaped).
+        assert "could not record the checkpoint" in errors[3] and "UNIQUE" in errors[3]
+        assert checkpoints[3] == "Squatter"
+        assert set(checkpoints) == {1, 2, 3, 4} - (set(errors) - {3})
+        assert "report-\\udcff.txt" in [e["node_name"] for e in events]
+        assert reader.load_checkpoint(run_id, 4)["file"] == "report-\udcff.txt"
