@@ -240,3 +240,65 @@ def test_rows_of_forty_runs_survive_poisoned_rows_of_some(tmp_path: Path, durabi
         assert set(checkpoints) == {1, 2, 3, 4} - (set(errors) - {3})
         assert "report-\\udcff.txt" in [e["node_name"] for e in events]
         assert reader.load_checkpoint(run_id, 4)["file"] == "report-\udcff.txt"
+
+
+# ── a database file deleted while the process lives ──────────────────────────────
+def delete_database(db_path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+
+def run_ids(db_path: Path) -> list[str]:
+    with WorkflowDB(db_path, readonly=True) as db:
+        return sorted(r["run_id"] for r in db.list_runs())
+
+
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_a_new_flow_on_a_deleted_database_file_creates_it_again(
+    tmp_path: Path, durability: str
+) -> None:
+    db_path = tmp_path / "r.db"
+    with run_options(RunOptions(run_id="before-1")):
+        Flow(start=Put(), db_path=db_path, durability=durability).run({})
+    delete_database(db_path)
+    with run_options(RunOptions(run_id="after-1")):
+        Flow(start=Put(), db_path=db_path, durability=durability).run({})
+    assert db_path.is_file()
+    assert run_ids(db_path) == ["after-1"]
+    with WorkflowDB(db_path, readonly=True) as db:
+        assert db.get_run("after-1")["status"] == "completed"
+        assert [c["node_name"] for c in db.get_checkpoints("after-1")] == ["Put"]
+
+
+def test_a_flow_built_before_its_database_was_deleted_records_into_the_new_file(
+    tmp_path: Path,
+) -> None:
+    db_path = tmp_path / "r.db"
+    flow = Flow(start=Put(), db_path=db_path)
+    with run_options(RunOptions(run_id="before-1")):
+        flow.run({})
+    delete_database(db_path)
+    with run_options(RunOptions(run_id="after-1")):
+        flow.run({})
+    assert run_ids(db_path) == ["after-1"]
+    assert flow.db.get_run("after-1")["status"] == "completed"
+
+
+def test_a_run_in_progress_keeps_its_file_while_new_flows_get_the_new_one(
+    tmp_path: Path,
+) -> None:
+    db_path = tmp_path / "r.db"
+    gate = Gate()
+    long = Flow(start=gate, db_path=db_path)
+    thread = run_in_thread(long, "long-1")
+    gate.entered.wait()
+    moved = tmp_path / "moved.db"
+    for suffix in ("", "-wal", "-shm"):  # moved away: the open file lives on under its new name
+        Path(f"{db_path}{suffix}").rename(f"{moved}{suffix}")
+    with run_options(RunOptions(run_id="new-1")):
+        Flow(start=Put(), db_path=db_path).run({})
+    gate.release.set()
+    thread.join()
+    assert run_ids(db_path) == ["new-1"]
+    with WorkflowDB(moved, readonly=True) as db:
+        assert db.get_run("long-1")["status"] == "completed"
