@@ -47,8 +47,8 @@ WAL_CHECKPOINT_S = 1.0
 """How often the writer thread copies committed WAL pages back into the database file."""
 WAL_LIMIT_BYTES = 4 * 1024 * 1024
 """A ``-wal`` file past this is reset by the writer thread, so commits reuse its start."""
-WAL_RESTART_WAIT_MS = 100
-"""How long resetting a WAL past 4x WAL_LIMIT_BYTES may wait for readers (and hold writers)."""
+WAL_RESTART_WAIT_MS = 20
+"""How long resetting the WAL may wait for readers (and hold writers); 5x past 4x the limit."""
 MAX_QUEUED_ROWS = 1000
 """``async``: row groups (a node's rows are one group) waiting for the writer, at most."""
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
@@ -459,10 +459,11 @@ class Writer:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             if wal_size <= 2 * WAL_LIMIT_BYTES and not force:
                 return  # with no reader in the way, the next commit restarts the WAL
-            # RESTART/TRUNCATE hold the write lock while they wait for readers: give up
-            # at once (the next pass retries) unless readers never pause and the WAL has
-            # reached 4x the limit; then wait for them a little.
-            wait = WAL_RESTART_WAIT_MS if wal_size > 4 * WAL_LIMIT_BYTES else 0
+            # RESTART/TRUNCATE hold the write lock while they wait for the readers still
+            # using the WAL, so they wait only briefly: readers that start meanwhile read
+            # the database file (everything is copied), so a query or two is enough.
+            # Past 4x the limit (long queries), they wait a little longer.
+            wait = WAL_RESTART_WAIT_MS * (5 if wal_size > 4 * WAL_LIMIT_BYTES else 1)
             conn.execute(f"PRAGMA busy_timeout = {wait}")
             try:
                 mode = "TRUNCATE" if force else "RESTART"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from pocketflow_ext import Flow, Node, WorkflowDB
-from pocketflow_ext.recording import schema
+from pocketflow_ext.recording import schema, writer
 from pocketflow_ext.stream.scope import RunOptions, run_options
 
 pytestmark = pytest.mark.timeout(60)
@@ -302,3 +305,138 @@ def test_a_run_in_progress_keeps_its_file_while_new_flows_get_the_new_one(
     assert run_ids(db_path) == ["new-1"]
     with WorkflowDB(moved, readonly=True) as db:
         assert db.get_run("long-1")["status"] == "completed"
+
+
+# ── bounded growth: the WAL, the async queue, exit mode's memory ────────────────
+class Blob(Node):
+    """Replaces a nested store value of about ``size`` bytes (so every checkpoint is new text)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def post(self, shared, prep_res, exec_res):
+        shared["n"] = shared.get("n", 0) + 1
+        shared["blob"] = {"n": shared["n"], "rows": ["x" * 100] * (self.size // 104)}
+
+
+class Reader:
+    """A connection held open for the whole test, querying as a monitor does, without pause."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.conn = sqlite3.connect(db_path, check_same_thread=False)
+        self.stop = threading.Event()
+        self.queries = 0
+        self.thread = threading.Thread(target=self._read)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while not self.stop.is_set():
+            self.conn.execute("SELECT count(*), max(length(store_json)) FROM pf_checkpoints")
+            self.queries += 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.conn.close()
+
+
+@pytest.mark.parametrize("durability", ["sync", "async"])
+def test_the_wal_stays_near_its_limit_while_a_reader_keeps_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str
+) -> None:
+    limit = 512 * 1024
+    monkeypatch.setattr(writer, "WAL_LIMIT_BYTES", limit)
+    db_path = tmp_path / "r.db"
+    flow = Flow(
+        start=chain(*[Blob(20_000) for _ in range(20)]), db_path=db_path, durability=durability
+    )
+    flow.run({})
+    reader = Reader(db_path)
+    peak = 0
+    try:
+        for _ in range(40):  # 800 checkpoints of 20 KB: 16 MB of pages, 32x the limit
+            flow.run({})
+            peak = max(peak, os.stat(f"{db_path}-wal").st_size)
+    finally:
+        reader.close()
+    assert reader.queries > 0
+    assert os.stat(db_path).st_size > 16 * 1024 * 1024  # every page did reach the database
+    # Past 2x the limit the writer resets the WAL; past 4x it waits for the reader.
+    assert peak < 8 * limit
+
+
+def test_the_async_queue_holds_at_most_its_bound_while_the_database_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "MAX_QUEUED_ROWS", 40)
+    db_path = tmp_path / "r.db"
+    ran: list[int] = []
+
+    class Count(Node):
+        def post(self, shared, prep_res, exec_res):
+            ran.append(1)
+
+    flow = Flow(start=chain(*[Count() for _ in range(100)]), db_path=db_path, durability="async")
+    queue = writer.writer_for(db_path)
+    lock = sqlite3.connect(db_path, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # the writer cannot commit: a slow disk, another process
+    thread = run_in_thread(flow, "flood-1")
+    wait_until(lambda: queue.peak_queued_rows >= 40)
+    # Each node queues two row groups (its start, its end): the flow waits for room.
+    assert thread.is_alive() and len(ran) <= 20
+    lock.execute("COMMIT")
+    lock.close()
+    thread.join()
+    assert queue.peak_queued_rows == 40
+    reader = WorkflowDB(db_path, readonly=True)
+    assert reader.get_run("flood-1")["status"] == "completed"
+    assert len(reader.get_checkpoints("flood-1")) == 100  # nothing dropped
+
+
+def test_the_async_queue_holds_at_most_its_byte_bound_of_checkpoint_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bound = 200_000
+    monkeypatch.setattr(writer, "MAX_QUEUED_BYTES", bound)
+    db_path = tmp_path / "r.db"
+    flow = Flow(
+        start=chain(*[Blob(50_000) for _ in range(60)]), db_path=db_path, durability="async"
+    )
+    queue = writer.writer_for(db_path)
+    lock = sqlite3.connect(db_path, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    thread = run_in_thread(flow, "flood-1")
+    wait_until(lambda: queue.peak_queued_bytes >= bound)
+    assert thread.is_alive()
+    lock.execute("COMMIT")
+    lock.close()
+    thread.join()
+    assert queue.peak_queued_bytes < bound + 60_000  # the bound plus at most one node's rows
+    assert len(WorkflowDB(db_path, readonly=True).get_checkpoints("flood-1")) == 60
+
+
+def test_exit_mode_memory_does_not_grow_with_nodes_times_store_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "EXIT_SPILL_BYTES", 1024 * 1024)
+
+    def peak_memory(nodes: int) -> int:
+        db_path = tmp_path / f"{nodes}.db"
+        flow = Flow(
+            start=chain(*[Blob(100_000) for _ in range(nodes)]), db_path=db_path, durability="exit"
+        )
+        tracemalloc.start()
+        try:
+            with run_options(RunOptions(run_id=f"exit-{nodes}")):
+                flow.run({})
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            reader = WorkflowDB(db_path, readonly=True)
+            assert len(reader.get_checkpoints(f"exit-{nodes}")) == nodes
+            assert reader.load_checkpoint(f"exit-{nodes}", nodes)["n"] == nodes
+
+    few, many = peak_memory(30), peak_memory(240)
+    # Held in memory, 210 more checkpoints of 100 KB would be 21 MB more.
+    assert many < few + 3 * 1024 * 1024
