@@ -159,9 +159,7 @@ class Recorder:
             if lossy:
                 record.warnings.report(lossy, record.run_id, f"the checkpoint after node {name!r}")
             if self.checkpoint_dir is not None:
-                write_checkpoint(
-                    self.checkpoint_dir, step, name, f"{record.run_id}@step{step}", text
-                )
+                write_checkpoint(self.checkpoint_dir, record.run_id, step, name, text)
             snapshot = text
         self._commit(record, (_node_end_rows, record.run_id, event, _params(event), snapshot))
 
