@@ -38,7 +38,7 @@ _log = get_logger("db")
 
 DURABILITY_MODES = ("sync", "async", "exit")
 GROUP_WINDOW_S = 0.02
-"""How long the writer lets rows gather before a group commit (well under the 100 ms promise)."""
+"""How long the writer lets rows gather before a group commit (what ``async`` can lose)."""
 SLOW_START_S = 0.25
 """A node running longer than this gets its ``node_start`` committed without waiting for its end."""
 IDLE_AFTER_S = 1.0

@@ -77,7 +77,7 @@ def test_async_commits_rows_in_the_background_before_the_run_ends(tmp_path: Path
     db_path = tmp_path / "r.db"
     child = start(db_path, "async", stop_at=4)
     # The child is blocked in N4 and commits nothing itself: only the writer thread can
-    # make N1-N3 appear (the docs promise within 100 ms; the test timeout bounds the wait).
+    # make N1-N3 appear (the docs promise about 20 ms; the test timeout bounds the wait).
     while rows(db_path)[1] != ["N1", "N2", "N3"]:
         time.sleep(0.02)
     kill(child)
