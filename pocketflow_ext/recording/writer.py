@@ -46,9 +46,11 @@ IDLE_AFTER_S = 1.0
 WAL_CHECKPOINT_S = 1.0
 """How often the writer thread copies committed WAL pages back into the database file."""
 WAL_LIMIT_BYTES = 4 * 1024 * 1024
-"""A ``-wal`` file past this is reset by the writer thread, so commits reuse its start."""
-WAL_RESTART_WAIT_MS = 20
-"""How long resetting the WAL may wait for readers (and hold writers); 5x past 4x the limit."""
+"""A ``-wal`` file past this is emptied by the writer thread (checkpoint TRUNCATE)."""
+WAL_RESET_GAP_S = 0.1
+"""How often a TRUNCATE is tried while readers keep the WAL past twice its limit."""
+WAL_RESET_WAIT_MS = 20
+"""How long emptying the WAL may wait for readers (and hold writers); 5x past 4x the limit."""
 MAX_QUEUED_ROWS = 1000
 """``async``: row groups (a node's rows are one group) waiting for the writer, at most."""
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
@@ -131,7 +133,8 @@ class Writer:
         self.pid = os.getpid()
         self.db = self._open()
         self._identity = _file_identity(self.db.db_path)
-        self._next_wal_checkpoint = 0.0
+        self._next_wal_checkpoint = self._next_wal_reset = 0.0
+        self._limited = threading.local()  # this thread's connection, once it has the limit
         self._sleeping = False
         self._last_busy = 0.0
         self._stopping = False
@@ -419,6 +422,12 @@ class Writer:
 
     def _commit(self, statements: Iterable[Statement]) -> None:
         """One transaction (raises an ``OperationalError`` "locked" when busy)."""
+        conn = self.db.conn()
+        if getattr(self._limited, "conn", None) is not conn:
+            # A commit that restarts the WAL also truncates it to this size, so the
+            # file's size tells _checkpoint_wal how much was written since.
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+            self._limited.conn = conn
         self.db.execute_all(statements)
 
     def _create_run_now(self, run_id: str, flow_name: str, fields: dict[str, Any]) -> None:
@@ -437,12 +446,14 @@ class Writer:
     def _checkpoint_wal(self, force: bool = False) -> None:
         """Copy committed WAL pages into the database file, on the writer thread.
 
-        Once a second (and before the thread idles) a PASSIVE checkpoint, which never
-        waits. On every pass (~50 a second while runs are live) the ``-wal`` file's size
-        is looked at; past WAL_LIMIT_BYTES the copy is followed by a RESTART, which makes
-        the next commit write the WAL from its start again instead of appending, so the
-        file stays near the limit (readers that never pause stop a RESTART: see
-        WAL_RESTART_WAIT_MS). Going idle, the file is truncated to zero (TRUNCATE).
+        A PASSIVE checkpoint (never waits, never holds the write lock) once a second, and
+        on every pass while the ``-wal`` file is past WAL_LIMIT_BYTES. Once every page is
+        copied, the next commit writes the WAL from its start again and truncates the
+        file to the limit (``journal_size_limit``, see _commit), so a file past the limit
+        means that much was written since: about one checkpoint per 4 MB written, as
+        SQLite's own automatic checkpoint does. Readers still using the WAL (or commits
+        arriving faster than pages are copied) stop that restart; past twice the limit a
+        TRUNCATE empties the file. Going idle, TRUNCATE too.
         """
         try:
             # os.stat opens no descriptor (closing one would drop SQLite's locks).
@@ -455,19 +466,18 @@ class Writer:
         self._next_wal_checkpoint = now + WAL_CHECKPOINT_S
         conn = self.db.conn()
         try:
-            # PASSIVE copies without taking the write lock, so the flow's commits go on.
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            if wal_size <= 2 * WAL_LIMIT_BYTES and not force:
-                return  # with no reader in the way, the next commit restarts the WAL
-            # RESTART/TRUNCATE hold the write lock while they wait for the readers still
-            # using the WAL, so they wait only briefly: readers that start meanwhile read
-            # the database file (everything is copied), so a query or two is enough.
-            # Past 4x the limit (long queries), they wait a little longer.
-            wait = WAL_RESTART_WAIT_MS * (5 if wal_size > 4 * WAL_LIMIT_BYTES else 1)
+            if not force and (wal_size <= 2 * WAL_LIMIT_BYTES or now < self._next_wal_reset):
+                return
+            self._next_wal_reset = now + WAL_RESET_GAP_S
+            # TRUNCATE holds the write lock while it waits for the readers still using
+            # the WAL, so it waits only briefly: readers that start meanwhile read the
+            # database file (everything is copied), so a query or two is enough. Past
+            # 4x the limit (long queries) it waits a little longer.
+            wait = WAL_RESET_WAIT_MS * (5 if wal_size > 4 * WAL_LIMIT_BYTES else 1)
             conn.execute(f"PRAGMA busy_timeout = {wait}")
             try:
-                mode = "TRUNCATE" if force else "RESTART"
-                conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             finally:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except sqlite3.Error as exc:  # busy or locked: the next pass tries again
