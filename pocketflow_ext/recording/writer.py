@@ -43,8 +43,6 @@ SLOW_START_S = 0.25
 """A node running longer than this gets its ``node_start`` committed without waiting for its end."""
 IDLE_AFTER_S = 1.0
 """The writer sleeps without a timeout after this long with nothing to do."""
-WAL_CHECKPOINT_S = 1.0
-"""How often the writer thread copies committed WAL pages back into the database file."""
 WAL_LIMIT_BYTES = 4 * 1024 * 1024
 """A ``-wal`` file past this is emptied by the writer thread (checkpoint TRUNCATE)."""
 WAL_RESET_GAP_S = 0.1
@@ -54,14 +52,17 @@ WAL_RESET_WAIT_MS = 20
 MAX_QUEUED_ROWS = 1000
 """``async``: row groups (a node's rows are one group) waiting for the writer, at most."""
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
-"""``async``: text (checkpoint JSON, store strings) waiting for the writer, at most (plus one group)."""
+"""``async``: checkpoint JSON of 4 KB or more waiting for the writer, at most (plus one group)."""
 EXIT_SPILL_BYTES = 4 * 1024 * 1024
 """``exit``: a run's rows beyond this much text go to a temporary file until the run ends."""
 _WRITE_ATTEMPTS = 5
-_ROW_OVERHEAD = 256  # bytes a row group costs besides its text, for the queue's byte bound
+_ROW_OVERHEAD = 256  # bytes a row group costs besides its text, for exit mode's bound
+_BIG_ROW = 4096  # async: smaller row groups are bounded by MAX_QUEUED_ROWS alone
 
 RowSource = list[Statement] | tuple[Any, ...]
-"""Statements ready to run, or ``(function, *args)`` whose call returns them."""
+"""Statements ready to run, or ``(function, *args)`` whose call returns them. A tuple whose
+last argument is text (the recorder puts checkpoint JSON there) counts that text against
+the async queue's byte bound."""
 
 
 def expand(sources: list[RowSource]) -> list[Statement]:
@@ -71,23 +72,17 @@ def expand(sources: list[RowSource]) -> list[Statement]:
     return statements
 
 
-def text_size(source: RowSource, exact: bool = False) -> int:
-    """Roughly the memory a row source holds, mostly its checkpoint JSON. Runs on the
-    flow's thread for every source, so it only looks one level deep."""
+def text_size(source: RowSource) -> int:
+    """Roughly the memory a row source holds: its text arguments (checkpoint JSON, the
+    strings of a store of plain scalars), one level deep."""
     size = _ROW_OVERHEAD
     if type(source) is tuple:
         for arg in source:
             kind = type(arg)
             if kind is str:
                 size += len(arg)
-            elif kind is dict:  # a snapshot of a store of scalars
-                # Summing its strings costs as much as the rest of async queueing: there
-                # it is counted by keys (the row count bounds it too).
-                size += (
-                    sum([len(v) for v in arg.values() if type(v) is str])
-                    if exact
-                    else 64 * len(arg)
-                )
+            elif kind is dict:
+                size += sum([len(v) for v in arg.values() if type(v) is str])
     return size
 
 
@@ -133,21 +128,21 @@ class Writer:
         self.pid = os.getpid()
         self.db = self._open()
         self._identity = _file_identity(self.db.db_path)
-        self._next_wal_checkpoint = self._next_wal_reset = 0.0
+        self._next_wal_reset = 0.0
         self._limited = threading.local()  # this thread's connection, once it has the limit
         self._sleeping = False
         self._last_busy = 0.0
         self._stopping = False
         self._cond = threading.Condition()
-        # deque.append/popleft are atomic; ``_counts`` guards the queue's size counters,
-        # ``_room`` is where a flow waits when they reach the bound.
+        # deque.append/popleft are atomic: the flow's thread hands rows over without a
+        # lock. Only the writer thread sets _in_flight*, the rows it took off the queue
+        # and has not committed yet; _room is where a flow waits for room.
         self._queue: deque[tuple[str, RowSource, int] | threading.Event] = deque()
-        self._counts = threading.Lock()
+        self._in_flight = self._in_flight_bytes = 0
         self._room = threading.Condition(threading.Lock())
-        self._queued_rows = 0
-        self._queued_bytes = 0
-        # The most row groups, and bytes of text, ever waiting in the async queue.
-        self.peak_queued_rows = self.peak_queued_bytes = 0
+        # For diagnostics: the most row groups, and bytes of checkpoint text, ever held
+        # for the async queue, and how often a flow waited for room.
+        self.peak_queued_rows = self.peak_queued_bytes = self.waits_for_room = 0
         self._drain_lock = threading.Lock()
         self._hurry = False
         self._live: dict[str, RunRows] = {}
@@ -166,7 +161,7 @@ class Writer:
                 rows.pending_since = time.monotonic()
             rows.pending.append(source)
             if rows.mode == "exit":
-                rows.size += text_size(source, exact=True)
+                rows.size += text_size(source)
                 if rows.size > EXIT_SPILL_BYTES:
                     self._spill(rows)
 
@@ -252,39 +247,53 @@ class Writer:
 
     # ── the async queue and its bound ────────────────────────────────────────
     def _enqueue(self, run_id: str, source: RowSource) -> None:
-        size = text_size(source)
-        counts = self._counts
-        while True:
-            with counts:
-                if (
-                    self._queued_rows < MAX_QUEUED_ROWS and self._queued_bytes < MAX_QUEUED_BYTES
-                ) or not self._wait_for_room():
-                    self._queued_rows += 1
-                    self._queued_bytes += size
-                    if self._queued_rows > self.peak_queued_rows:
-                        self.peak_queued_rows = self._queued_rows
-                    if self._queued_bytes > self.peak_queued_bytes:
-                        self.peak_queued_bytes = self._queued_bytes
-                    self._queue.append((run_id, source, size))
-                    return
+        # On the flow's thread for every async row group: no lock. Row groups count
+        # themselves by the queue's length (plus those the writer is committing); only
+        # one carrying big checkpoint text pays for counting bytes.
+        last = source[-1] if type(source) is tuple else None
+        size = len(last) if type(last) is str else 0
+        queue = self._queue
+        if len(queue) + self._in_flight >= MAX_QUEUED_ROWS:
+            self._wait_for_room(size)
+        if size >= _BIG_ROW:
+            if self._no_room_for(size):
+                self._wait_for_room(size)
+            held = self._queued_text() + size
+            if held > self.peak_queued_bytes:
+                self.peak_queued_bytes = held
+        queue.append((run_id, source, size))
+        held = len(queue) + self._in_flight
+        if held > self.peak_queued_rows:
+            self.peak_queued_rows = held
 
-    def _wait_for_room(self) -> bool:
-        """Backpressure, called holding ``_counts`` (released while waiting): the flow
-        outran the writer, so it waits until the writer has committed some rows. Nothing
-        is dropped. False if no writer thread can make room (interpreter exit)."""
-        thread = self._thread
-        if thread is None or not thread.is_alive() or thread is threading.current_thread():
+    def _queued_text(self) -> int:
+        """Checkpoint text held by the queue and by the group the writer is committing."""
+        # list() of a deque runs in C without releasing the GIL: a consistent copy.
+        items = list(self._queue)
+        return self._in_flight_bytes + sum(i[2] for i in items if type(i) is tuple)
+
+    def _no_room_for(self, size: int) -> bool:
+        if len(self._queue) + self._in_flight >= MAX_QUEUED_ROWS:
+            return True
+        if size < _BIG_ROW:
             return False
-        self._counts.release()
-        try:
+        held = self._queued_text()
+        return held > 0 and held + size > MAX_QUEUED_BYTES  # one alone always fits
+
+    def _wait_for_room(self, size: int) -> None:
+        """Backpressure: the flow outran the writer, so it waits until the writer has
+        committed what it holds. Nothing is dropped."""
+        self.waits_for_room += 1
+        while True:
+            thread = self._thread
+            if thread is None or not thread.is_alive() or thread is threading.current_thread():
+                return  # nobody else commits (interpreter exit): the run's own flush will
             self._wake()
             with self._room:
-                # Re-read under _room: the writer notifies holding it, so no wake-up is lost.
-                if self._queued_rows >= MAX_QUEUED_ROWS or self._queued_bytes >= MAX_QUEUED_BYTES:
-                    self._room.wait(0.5)  # and re-checks the writer is alive now and then
-        finally:
-            self._counts.acquire()
-        return True
+                # Checked under _room: the writer notifies holding it, so no wake-up is lost.
+                if not self._no_room_for(size):
+                    return
+                self._room.wait(0.5)  # and re-checks the writer is alive now and then
 
     def _wake(self) -> None:
         with self._cond:
@@ -413,19 +422,15 @@ class Writer:
 
     # ── the database calls ───────────────────────────────────────────────────
     def _open(self) -> WorkflowDB:
-        db = WorkflowDB(self.db_path)
-        # The flow's thread never pays for copying the WAL back into the database: the
-        # writer thread does it (see _checkpoint_wal).
-        db.wal_autocheckpoint = False
-        db.close()  # connections opened before this line still checkpoint automatically
-        return db
+        return WorkflowDB(self.db_path)
 
     def _commit(self, statements: Iterable[Statement]) -> None:
         """One transaction (raises an ``OperationalError`` "locked" when busy)."""
         conn = self.db.conn()
         if getattr(self._limited, "conn", None) is not conn:
-            # A commit that restarts the WAL also truncates it to this size, so the
-            # file's size tells _checkpoint_wal how much was written since.
+            # Checkpoint every WAL_LIMIT_BYTES of pages (SQLite's default: 1,000 pages of
+            # 4 KB); a commit that then restarts the WAL truncates it back to that size.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, WAL_LIMIT_BYTES // 4096)}")
             conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
             self._limited.conn = conn
         self.db.execute_all(statements)
@@ -444,36 +449,32 @@ class Writer:
         self.db.update_run(run_id, **fields)
 
     def _checkpoint_wal(self, force: bool = False) -> None:
-        """Copy committed WAL pages into the database file, on the writer thread.
+        """Keep the ``-wal`` file near WAL_LIMIT_BYTES while readers use it.
 
-        A PASSIVE checkpoint (never waits, never holds the write lock) once a second, and
-        on every pass while the ``-wal`` file is past WAL_LIMIT_BYTES. Once every page is
-        copied, the next commit writes the WAL from its start again and truncates the
-        file to the limit (``journal_size_limit``, see _commit), so a file past the limit
-        means that much was written since: about one checkpoint per 4 MB written, as
-        SQLite's own automatic checkpoint does. Readers still using the WAL (or commits
-        arriving faster than pages are copied) stop that restart; past twice the limit a
-        TRUNCATE empties the file. Going idle, TRUNCATE too.
+        Commits checkpoint the WAL as SQLite does by default (PASSIVE, every 1,000 pages:
+        the copy costs about what the commits did; moving it to this thread made sync
+        commits wait on its locks instead), and once every page is copied the next commit
+        writes the WAL from its start, truncating it to the limit (journal_size_limit, see
+        _commit). A reader still using the WAL stops that restart, and then it grows:
+        past twice the limit, this thread empties it (TRUNCATE), waiting for the readers
+        briefly. Going idle, it empties it too.
         """
         try:
             # os.stat opens no descriptor (closing one would drop SQLite's locks).
             wal_size = os.stat(f"{self.db.db_path}-wal").st_size
         except OSError:
-            wal_size = 0
-        now = time.monotonic()
-        if not force and now < self._next_wal_checkpoint and wal_size <= WAL_LIMIT_BYTES:
             return
-        self._next_wal_checkpoint = now + WAL_CHECKPOINT_S
+        now = time.monotonic()
+        if not force and (wal_size <= 2 * WAL_LIMIT_BYTES or now < self._next_wal_reset):
+            return
+        self._next_wal_reset = now + WAL_RESET_GAP_S
         conn = self.db.conn()
         try:
+            # PASSIVE first copies without holding the write lock, so TRUNCATE, which
+            # holds it, has little left to do. TRUNCATE waits only briefly for the readers
+            # still using the WAL: readers that start meanwhile read the database file,
+            # so a query or two is enough. Past 4x the limit (long queries), a bit longer.
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            if not force and (wal_size <= 2 * WAL_LIMIT_BYTES or now < self._next_wal_reset):
-                return
-            self._next_wal_reset = now + WAL_RESET_GAP_S
-            # TRUNCATE holds the write lock while it waits for the readers still using
-            # the WAL, so it waits only briefly: readers that start meanwhile read the
-            # database file (everything is copied), so a query or two is enough. Past
-            # 4x the limit (long queries) it waits a little longer.
             wait = WAL_RESET_WAIT_MS * (5 if wal_size > 4 * WAL_LIMIT_BYTES else 1)
             conn.execute(f"PRAGMA busy_timeout = {wait}")
             try:
@@ -565,19 +566,21 @@ class Writer:
             markers: list[threading.Event] = []
             queue = self._queue
             while queue:
+                # Counted in flight before it leaves the queue, so the flow's thread never
+                # sees fewer rows held than there are.
+                self._in_flight += 1
                 item = queue.popleft()
                 if isinstance(item, threading.Event):
                     markers.append(item)
                 else:
                     items.append(item)
+            self._in_flight = len(items)
             if items:
+                self._in_flight_bytes = sum(size for _r, _s, size in items)
                 try:
                     self._write_units([(r, self._build(r, [s])) for r, s, _size in items])
                 finally:
-                    # Counted until committed, so the bound covers the rows in flight too.
-                    with self._counts:
-                        self._queued_rows -= len(items)
-                        self._queued_bytes -= sum(size for _r, _s, size in items)
+                    self._in_flight = self._in_flight_bytes = 0
                     with self._room:
                         self._room.notify_all()
             for marker in markers:
