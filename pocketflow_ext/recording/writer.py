@@ -422,7 +422,13 @@ class Writer:
 
     # ── the database calls ───────────────────────────────────────────────────
     def _open(self) -> WorkflowDB:
-        return WorkflowDB(self.db_path)
+        db = WorkflowDB(self.db_path)
+        # Not kept for the thread that built the flow: WorkflowDB closes the connections of
+        # threads that are no longer alive when another thread opens one, and during
+        # interpreter exit the main thread already counts as ended, so a connection it
+        # kept from here could be closed under flush_at_exit.
+        db.close()
+        return db
 
     def _commit(self, statements: Iterable[Statement]) -> None:
         """One transaction (raises an ``OperationalError`` "locked" when busy)."""
