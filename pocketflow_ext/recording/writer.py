@@ -1,9 +1,10 @@
 """Durability modes and the one background thread per database and process.
 
 ``sync`` commits each node's rows before the next node starts; ``async`` hands rows to
-the background writer, which commits them in groups; ``exit`` keeps a run's rows until
-the run ends and commits them then, spilling them to a temporary file beyond a size. The
-background thread also refreshes the heartbeat of live runs, checkpoints the WAL, and, in
+the background writer, which commits them in groups (a bounded queue: a flow that outruns
+it waits); ``exit`` keeps a run's rows until the run ends and commits them then, spilling
+them to a temporary file beyond a size. The background thread also refreshes the
+heartbeat of live runs, keeps the WAL near its limit while readers hold it, and, in
 ``sync`` mode, commits the ``node_start`` of a node that has been running for a while.
 
 Rows travel as *row sources*: a list of ``(sql, params)`` statements, or a
@@ -44,7 +45,8 @@ SLOW_START_S = 0.25
 IDLE_AFTER_S = 1.0
 """The writer sleeps without a timeout after this long with nothing to do."""
 WAL_LIMIT_BYTES = 4 * 1024 * 1024
-"""A ``-wal`` file past this is emptied by the writer thread (checkpoint TRUNCATE)."""
+"""Commits checkpoint the WAL every this many bytes of pages and a restarted WAL is cut back
+to it; the writer thread empties a WAL that readers keep past twice this (TRUNCATE)."""
 WAL_RESET_GAP_S = 0.1
 """How often a TRUNCATE is tried while readers keep the WAL past twice its limit."""
 WAL_RESET_WAIT_MS = 20
