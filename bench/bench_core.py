@@ -1,9 +1,11 @@
 """Per-node cost of the core features, as ratios against plain upstream PocketFlow.
 
-Every variant runs the same looping flow of 15 nodes; variants are interleaved in each
-round (order rotated) and the median per-round ratio to upstream is reported, so machine
-noise hits all variants alike. Informational by default; ``--check`` exits 1 when a
-target is missed. Run: ``python bench/bench_core.py [--rounds N] [--laps N] [--check]``.
+Part 1: every variant runs the same looping flow of 15 nodes. Part 2: hook + typed Store
++ retry on runs of 10, 100 and 10,000 nodes, and the fixed cost per run that follows.
+Variants are interleaved in each round (order rotated) and the median per-round ratio to
+upstream is reported, so machine noise hits all variants alike. Informational by
+default; ``--check`` exits 1 when a target is missed.
+Run: ``python bench/bench_core.py [--rounds N] [--laps N] [--check]``.
 """
 
 from __future__ import annotations
@@ -105,10 +107,11 @@ VARIANTS: dict[str, Variant] = {
     ),
 }
 TARGETS = {
-    "drop-in, nothing configured": 1.2,
-    "all three (hook+Store+retry)": 2.0,
-    "all three (subscriber+Store+retry)": 2.0,
+    "drop-in, nothing configured": 1.1,
 }
+RUN_SIZES = (10, 100, 10_000)
+SIZE_TARGETS = {100: 1.5}  # hook + typed Store + retry, per run size
+FIXED_COST_TARGET_US = 30.0
 
 
 def time_per_node(flow: Any, make_shared: Callable[[int], Any], laps: int) -> float:
@@ -121,16 +124,32 @@ def time_per_node(flow: Any, make_shared: Callable[[int], Any], laps: int) -> fl
     return elapsed / nodes
 
 
+def time_per_run(flow: Any, make_shared: Callable[[int], Any], repeat: int) -> float:
+    """Seconds per run, over ``repeat`` back-to-back runs (short runs are below the timer's
+    noise one at a time). Fresh shared stores are made before the clock starts."""
+    stores = [make_shared(1) for _ in range(repeat)]
+    gc.collect()
+    t0 = time.perf_counter()
+    for shared in stores:
+        flow.run(shared)
+    return (time.perf_counter() - t0) / repeat
+
+
+BEST_OF = 3
+
+
 def interleaved(
     names: list[str], timed: Callable[[str], float], rounds: int, baseline: str = "upstream"
 ) -> dict[str, tuple[float, float]]:
     """Median µs per node and median per-round ratio to ``baseline``, per variant. Every
-    variant runs once per round, in a rotating order, so machine noise hits all alike."""
+    variant runs in each round, in a rotating order, so machine noise hits all alike; within
+    a round each variant's time is its best of ``BEST_OF`` samples, which drops samples
+    another process interrupted (on a busy machine medians alone still drift)."""
     per_node: dict[str, list[float]] = {name: [] for name in names}
     ratios: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
-        this_round = {name: timed(name) for name in order}
+        this_round = {name: min(timed(name) for _ in range(BEST_OF)) for name in order}
         for name in names:
             per_node[name].append(this_round[name])
             ratios[name].append(this_round[name] / this_round[baseline])
@@ -147,10 +166,58 @@ def measure(rounds: int, laps: int) -> dict[str, tuple[float, float]]:
     return interleaved(list(flows), lambda name: time_per_node(*flows[name], laps=laps), rounds)
 
 
+def sized_flow(pf: ModuleType, nodes: int, **kwargs: Any) -> Any:
+    """A run of ``nodes`` distinct-then-looping nodes (plus the quiet exit node): chains
+    up to 100 distinct nodes, longer runs loop over 100."""
+    return build(pf, chain=min(nodes, 100), stop_after=nodes, **kwargs)
+
+
+def hook_store_retry(nodes: int) -> Any:
+    return sized_flow(pocketflow_ext, nodes, retry=True).on("node_end", _on_node_end)
+
+
+def measure_sizes(rounds: int) -> dict[int, tuple[float, float, float]]:
+    """Per run size: (upstream µs/run, hook+Store+retry µs/run, median ratio)."""
+    results: dict[int, tuple[float, float, float]] = {}
+    for nodes in RUN_SIZES:
+        repeat = max(1, 1000 // nodes)  # about 1,000 nodes per sample
+        flows = {
+            "upstream": (sized_flow(pocketflow, nodes), shared_dict),
+            "hook+Store+retry": (hook_store_retry(nodes), typed_store),
+        }
+        for flow, make_shared in flows.values():
+            time_per_run(flow, make_shared, repeat=2)  # warm-up: names, caches
+        medians = interleaved(
+            list(flows),
+            lambda name, flows=flows, repeat=repeat: time_per_run(*flows[name], repeat=repeat),
+            rounds,
+        )
+        results[nodes] = (
+            medians["upstream"][0],
+            medians["hook+Store+retry"][0],
+            medians["hook+Store+retry"][1],
+        )
+    return results
+
+
+def fixed_cost_us(sizes: dict[int, tuple[float, float, float]]) -> float:
+    """What a run costs beyond its nodes, ours minus upstream's: the smallest run's time
+    less its nodes at the per-node cost of the largest run (where fixed costs vanish)."""
+    small, large = min(sizes), max(sizes)
+    (up_small, ext_small, _), (up_large, ext_large, _) = sizes[small], sizes[large]
+    up_fixed = up_small - small * up_large / large
+    ext_fixed = ext_small - small * ext_large / large
+    return ext_fixed - up_fixed
+
+
+def verdict(ok: bool, target: str) -> str:
+    return f"<= {target}  {'PASS' if ok else 'FAIL'}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=21, help="interleaved rounds (median)")
-    parser.add_argument("--laps", type=int, default=60, help=f"laps of {CHAIN} nodes per run")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (median)")
+    parser.add_argument("--laps", type=int, default=20, help=f"laps of {CHAIN} nodes per run")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.laps < 1:
@@ -163,13 +230,33 @@ def main(argv: list[str] | None = None) -> int:
     missed = []
     for name, (micros, ratio) in results.items():
         target = TARGETS.get(name)
-        verdict = ""
+        shown = ""
         if target is not None:
-            ok = ratio <= target
-            verdict = f"<= {target:.1f}x  {'PASS' if ok else 'FAIL'}"
-            if not ok:
+            shown = verdict(ratio <= target, f"{target:.1f}x")
+            if ratio > target:
                 missed.append(name)
-        print(f"{name:<38} {micros:>8.2f} {ratio:>6.2f}x  {verdict}")
+        print(f"{name:<38} {micros:>8.2f} {ratio:>6.2f}x  {shown}")
+
+    sizes = measure_sizes(args.rounds)
+    print()
+    print("Hook + typed Store + retry by run size (µs per run; nodes include the exit node)")
+    print(f"{'nodes':>7} {'upstream':>10} {'ours':>10} {'ratio':>7}  target")
+    for size, (upstream_us, ours_us, ratio) in sizes.items():
+        target = SIZE_TARGETS.get(size)
+        shown = ""
+        if target is not None:
+            shown = verdict(ratio <= target, f"{target:.1f}x")
+            if ratio > target:
+                missed.append(f"{size}-node runs")
+        print(f"{size + 1:>7} {upstream_us:>10.1f} {ours_us:>10.1f} {ratio:>6.2f}x  {shown}")
+    fixed = fixed_cost_us(sizes)
+    ok = fixed <= FIXED_COST_TARGET_US
+    print(
+        f"fixed cost per run (ours minus upstream): {fixed:.1f} µs  "
+        f"{verdict(ok, f'{FIXED_COST_TARGET_US:.0f} µs')}"
+    )
+    if not ok:
+        missed.append("fixed cost per run")
     if missed:
         print(f"missed: {', '.join(missed)}")
     return 1 if (args.check and missed) else 0

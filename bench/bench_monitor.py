@@ -20,9 +20,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from pocketflow_ext.recording import WorkflowDB
-from pocketflow_ext.ui.database import open_database
-from pocketflow_ext.ui.queries import RunFilter, runs_page
+from pocketflow_ext import WorkflowDB
+from pocketflow_ext.runstore import RunFilter, open_store
 
 # PocoFlow 0.2.1's pf_runs, as its WorkflowDB creates it (no index besides the key).
 POCOFLOW_RUNS = """CREATE TABLE pf_runs (
@@ -79,11 +78,8 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
 
 def page_time(db: Path, filt: RunFilter, page: int) -> float:
     def query() -> None:
-        conn, schema = open_database(db)
-        try:
-            runs_page(conn, schema, filt, page, 50)
-        finally:
-            conn.close()
+        with open_store(db, readonly=True) as store:
+            store.runs_page(filt, limit=50, offset=page * 50)
 
     return best_of(query)
 

@@ -37,8 +37,19 @@ import bench_core
 import pocketflow
 
 import pocketflow_ext
-from pocketflow_ext.recording import schema
-from pocketflow_ext.recording.db import WorkflowDB
+from pocketflow_ext import WorkflowDB
+from pocketflow_ext.runstore import sqlite_schema as schema
+from pocketflow_ext.runstore.runs import iso
+
+# The reference writer's statements: the same rows into the same schema as the recorder.
+INSERT_EVENT = (
+    f"INSERT INTO pf_events ({', '.join(schema.EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(schema.EVENT_COLUMNS))})"
+)
+INSERT_CHECKPOINT = (
+    f"INSERT INTO pf_checkpoints ({', '.join(schema.CHECKPOINT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(schema.CHECKPOINT_COLUMNS))})"
+)
 
 CHAIN = 20  # distinct nodes in the flow graph
 SHORT, LONG = 20, 220  # nodes per run of the two run lengths (the chain loops)
@@ -125,9 +136,9 @@ class Reference:
                 start = (run_id, step, "Step", "node_start", None, None, None, utc_now())
                 end = (run_id, step, "Step", "node_end", None, elapsed, None, utc_now())
                 for row in (start, end):
-                    c.execute(schema.INSERT_EVENT, (*row, path, None, None, None, None))
+                    c.execute(INSERT_EVENT, (*row, path, None, None, None, None))
                 c.execute(
-                    schema.INSERT_CHECKPOINT,
+                    INSERT_CHECKPOINT,
                     (run_id, step, "Step", json.dumps(store), utc_now(), path, None),
                 )
             else:
@@ -366,23 +377,21 @@ def fill_history(path: Path, n_runs: int) -> float:
                 run_id,
                 f"flow{i % 5}",
                 status,
-                schema.iso(t),
-                schema.iso(t + 30),
+                iso(t),
+                iso(t + 30),
                 HISTORY_NODES,
                 "Step",
                 None,
             ),
         )
-        events = [(run_id, None, f"flow{i % 5}", "flow_start", None, None, None, schema.iso(t))]
+        events = [(run_id, None, f"flow{i % 5}", "flow_start", None, None, None, iso(t))]
         checkpoints = []
         for step in range(1, HISTORY_NODES + 1):
-            ts = schema.iso(t + step)
+            ts = iso(t + step)
             events.append((run_id, step, "Step", "node_start", None, None, None, ts))
             events.append((run_id, step, "Step", "node_end", "default", 1.0, None, ts))
             checkpoints.append((run_id, step, "Step", store, ts))
-        events.append(
-            (run_id, None, f"flow{i % 5}", "flow_end", None, None, None, schema.iso(t + 30))
-        )
+        events.append((run_id, None, f"flow{i % 5}", "flow_end", None, None, None, iso(t + 30)))
         conn.executemany(
             "INSERT INTO pf_events (run_id, step, node_name, event, action, elapsed_ms, "
             "error_msg, ts) VALUES (?,?,?,?,?,?,?,?)",

@@ -1,14 +1,16 @@
-"""Upstream's own test suite, from the pocketflow 0.0.3 sdist on PyPI, run three ways.
+"""Upstream's own test suite, from the installed pocketflow's sdist on PyPI, run three ways.
 
 Against plain upstream; with ``pocketflow`` rebound to our drop-in classes; and unmodified
 under ``instrument(db_path=...)``. The last two carry a hook on every event and a
-process-wide subscriber checking one start and one end-or-error per node execution. The
-sdist is downloaded at test time with pip and cached outside the repository
-(``$POCKETFLOW_EXT_CACHE`` or ``~/.cache/pocketflow-ext``); it is never committed.
+process-wide subscriber checking one start and one end-or-error per node execution. Each
+runs on both upstream variants (``upstream_variants.py``: the installed release and upstream main's
+retry loop). The sdist is downloaded at test time with pip and cached outside the
+repository (``$POCKETFLOW_EXT_CACHE`` or ``~/.cache/pocketflow-ext``); it is never committed.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -20,8 +22,9 @@ from pathlib import Path
 
 import pocketflow
 import pytest
+from upstream_variants import UpstreamVariant
 
-VERSION = "0.0.3"
+VERSION = importlib.metadata.version("pocketflow")
 HERE = Path(__file__).parent
 # Copied into upstream's tests as conftest.py, so never loaded by this suite itself.
 REBIND_CONFTEST = HERE / "rebind_conftest.py"
@@ -60,20 +63,22 @@ def upstream_sdist() -> Path:
     return root
 
 
-def _run_suite(sdist: Path, work: Path, conftest: Path | None) -> tuple[int, dict, str]:
+def _run_suite(
+    sdist: Path, variant: UpstreamVariant, work: Path, conftest: Path | None
+) -> tuple[int, dict, str]:
     """Run upstream's tests in a fresh interpreter; (passed count, subscriber report, output)."""
     shutil.copytree(sdist / "tests", work / "tests")
-    shutil.copytree(sdist / "pocketflow", work / "pocketflow")  # the tests import their root
+    # The tests import the package next to them: the variant's.
+    shutil.copytree(variant.package, work / "pocketflow")
     (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     if conftest is not None:
         shutil.copy(conftest, work / "tests" / "conftest.py")
     junit, report = work / "junit.xml", work / "report.json"
-    env = {
-        **os.environ,
-        "POCKETFLOW_EXT_COMPAT_REPORT": str(report),
-        "POCKETFLOW_EXT_COMPAT_DB": str(work / "runs.db"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
-    }
+    env = variant.env(
+        POCKETFLOW_EXT_COMPAT_REPORT=str(report),
+        POCKETFLOW_EXT_COMPAT_DB=str(work / "runs.db"),
+        PYTHONPATH=str(HERE),
+    )
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
          "tests"],
@@ -91,12 +96,21 @@ def test_the_sdist_is_the_installed_upstream_version(upstream_sdist: Path) -> No
     assert source == Path(pocketflow.__file__).read_text(encoding="utf-8")
 
 
+@pytest.fixture
+def plain_passed(upstream_sdist: Path, upstream_variant: UpstreamVariant, tmp_path: Path) -> int:
+    """How many of upstream's tests pass on the variant itself."""
+    passed, _, _ = _run_suite(upstream_sdist, upstream_variant, tmp_path / "plain", None)
+    return passed
+
+
 @pytest.mark.timeout(600)
 def test_upstream_suite_passes_in_full_on_upstream_and_on_drop_in_classes(
-    upstream_sdist: Path, tmp_path: Path
+    upstream_sdist: Path, upstream_variant: UpstreamVariant, plain_passed: int, tmp_path: Path
 ) -> None:
-    plain, _, _ = _run_suite(upstream_sdist, tmp_path / "plain", conftest=None)
-    ours, report, output = _run_suite(upstream_sdist, tmp_path / "ours", REBIND_CONFTEST)
+    plain = plain_passed
+    ours, report, output = _run_suite(
+        upstream_sdist, upstream_variant, tmp_path / "ours", REBIND_CONFTEST
+    )
     assert plain > 0
     assert ours == plain, output
     # The rebinding really happened: our subscriber saw the upstream tests' nodes run.
@@ -110,13 +124,13 @@ def test_upstream_suite_passes_in_full_on_upstream_and_on_drop_in_classes(
 
 @pytest.mark.timeout(600)
 def test_upstream_suite_passes_in_full_unmodified_under_instrument_and_is_recorded(
-    upstream_sdist: Path, tmp_path: Path
+    upstream_sdist: Path, upstream_variant: UpstreamVariant, plain_passed: int, tmp_path: Path
 ) -> None:
     from pocketflow_ext import WorkflowDB
 
-    plain, _, _ = _run_suite(upstream_sdist, tmp_path / "plain", conftest=None)
+    plain = plain_passed
     work = tmp_path / "instrumented"
-    ours, report, output = _run_suite(upstream_sdist, work, INSTRUMENT_CONFTEST)
+    ours, report, output = _run_suite(upstream_sdist, upstream_variant, work, INSTRUMENT_CONFTEST)
     assert ours == plain > 0, output
     assert report["problems"] == []
     assert report["kinds"]["node_start"] == (

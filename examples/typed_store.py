@@ -1,4 +1,4 @@
-"""Typed, observable shared state: a Store proxies your dict and checks every write."""
+"""Typed, observable shared state: a Store checks every write and writes through to your dict."""
 
 from pocketflow_ext import Flow, Node, Store, StoreTypeError
 
@@ -19,7 +19,7 @@ store = Store(shared, schema={"text": str, "words": int}, name="counter")
 store.add_observer(lambda key, old, new: print(f"observer: {key}: {old!r} -> {new!r}"))
 
 Flow(start=Count()).run(store)
-print("words in the caller's dict:", shared["words"])  # no copy: the write landed here
+print("words in the caller's dict:", shared["words"])  # written through to the dict you passed
 
 try:
     store["words"] = "four"

@@ -1,40 +1,36 @@
 """pocketflow-ext: production features for unmodified PocketFlow.
 
 ``from pocketflow_ext import Node, Flow, ...`` is a drop-in for ``from pocketflow import ...``:
-each class is the upstream class with every mixin applied, dormant until used.
+each class is the upstream class with every mixin applied, dormant until used. The mixins
+themselves, for adopting one feature at a time, are in :mod:`pocketflow_ext.mixins`.
 """
 
 from __future__ import annotations
 
 import pocketflow as _upstream
 
+from . import mixins  # the drop-in classes are built from them; import them from there
 from .errors import (
+    CheckpointDamaged,
     ConfigurationError,
     HookError,
     MaxStepsExceeded,
+    MonitorDatabaseError,
     PocketFlowExtError,
+    RecordingError,
     ResumeError,
     RunCancelled,
+    RunExistsError,
     RunNotFound,
     RunTimeout,
+    StoreBusy,
     StoreTypeError,
     StoreValidationError,
 )
 from .flows.handle import RunHandle
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
-from .mixins import (
-    AsyncBridgeMixin,
-    AsyncResumeMixin,
-    BackgroundMixin,
-    EdgesMixin,
-    HooksMixin,
-    NamedMixin,
-    RecordingMixin,
-    ResumeMixin,
-    RetryMixin,
-)
-from .recording import WorkflowDB
+from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
 from .stream.events import EVENT_KINDS, Event
 from .stream.scope import subscribe
@@ -43,31 +39,46 @@ from .subscribers import ConsoleTrace, EventLog
 __version__ = "0.1.0"
 
 
-class BaseNode(EdgesMixin, NamedMixin, _upstream.BaseNode):
+class BaseNode(mixins.EdgesMixin, mixins.NamedMixin, _upstream.BaseNode):
     """Upstream ``BaseNode`` plus ``then`` and ``name``."""
 
 
-class Node(RetryMixin, BaseNode, _upstream.Node):
+# The retry mixins replace upstream's attempt loops (Node._exec, AsyncNode._exec), so each
+# sits right before the upstream class whose loop it replaces, and after the upstream batch
+# classes: their item loops call ``super(<batch class>, self)._exec(item)``, which must
+# reach the mixin. Hence the mixin listed again after each upstream class.
+class Node(BaseNode, mixins.RetryMixin, _upstream.Node):
     """Upstream ``Node`` plus ``then``, ``name`` and backoff/jitter/retry_on retries."""
 
 
-class BatchNode(Node, _upstream.BatchNode):
-    """Upstream ``BatchNode`` with the ``Node`` extras."""
+class BatchNode(Node, _upstream.BatchNode, mixins.RetryMixin):
+    """Upstream ``BatchNode`` with the ``Node`` extras; each item retries on its own."""
 
 
-class AsyncNode(AsyncBridgeMixin, Node, _upstream.AsyncNode):
+class AsyncNode(
+    mixins.AsyncBridgeMixin, mixins.AsyncRetryMixin, Node, _upstream.AsyncNode, mixins.RetryMixin
+):
     """Upstream ``AsyncNode``; also runs inside a synchronous ``Flow``."""
 
 
-class AsyncBatchNode(AsyncNode, BatchNode, _upstream.AsyncBatchNode):
+class AsyncBatchNode(AsyncNode, BatchNode, _upstream.AsyncBatchNode, mixins.AsyncRetryMixin):
     """Upstream ``AsyncBatchNode`` with the ``AsyncNode`` extras."""
 
 
-class AsyncParallelBatchNode(AsyncNode, BatchNode, _upstream.AsyncParallelBatchNode):
+class AsyncParallelBatchNode(
+    AsyncNode, BatchNode, _upstream.AsyncParallelBatchNode, mixins.AsyncRetryMixin
+):
     """Upstream ``AsyncParallelBatchNode`` with the ``AsyncNode`` extras."""
 
 
-class Flow(ResumeMixin, BackgroundMixin, RecordingMixin, HooksMixin, BaseNode, _upstream.Flow):
+class Flow(
+    mixins.ResumeMixin,
+    mixins.BackgroundMixin,
+    mixins.RecordingMixin,
+    mixins.HooksMixin,
+    BaseNode,
+    _upstream.Flow,
+):
     """Upstream ``Flow`` plus hooks, ``flow_name``, ``max_steps``, resume and background runs."""
 
 
@@ -75,7 +86,7 @@ class BatchFlow(Flow, _upstream.BatchFlow):
     """Upstream ``BatchFlow`` with the ``Flow`` extras."""
 
 
-class AsyncFlow(AsyncResumeMixin, Flow, AsyncNode, _upstream.AsyncFlow):
+class AsyncFlow(mixins.AsyncResumeMixin, Flow, AsyncNode, _upstream.AsyncFlow):
     """Upstream ``AsyncFlow`` with the ``Flow`` extras; ``flow.run(shared)`` also works."""
 
 
@@ -88,50 +99,52 @@ class AsyncParallelBatchFlow(AsyncFlow, BatchFlow, _upstream.AsyncParallelBatchF
 
 
 __all__ = [
+    # drop-in classes
     "AsyncBatchFlow",
     "AsyncBatchNode",
-    "AsyncBridgeMixin",
     "AsyncFlow",
     "AsyncNode",
     "AsyncParallelBatchFlow",
     "AsyncParallelBatchNode",
-    "AsyncResumeMixin",
-    "BackgroundMixin",
     "BaseNode",
     "BatchFlow",
     "BatchNode",
-    "ConfigurationError",
-    "ConsoleTrace",
+    "Flow",
+    "Node",
+    # the shared store
+    "MISSING",
+    "Store",
+    "Unserialisable",
+    # recorded runs and background runs
+    "RunHandle",
+    "WorkflowDB",
+    # events, subscribers and zero-code instrumentation
     "EVENT_KINDS",
-    "EdgesMixin",
+    "ConsoleTrace",
     "Event",
     "EventLog",
-    "Flow",
-    "HookError",
-    "HooksMixin",
     "Instrumentation",
-    "MISSING",
-    "MaxStepsExceeded",
-    "NamedMixin",
-    "Node",
-    "PocketFlowExtError",
-    "RecordingMixin",
-    "ResumeError",
-    "ResumeMixin",
-    "RetryMixin",
-    "RunCancelled",
-    "RunHandle",
-    "RunNotFound",
-    "RunTimeout",
-    "Store",
-    "StoreTypeError",
-    "StoreValidationError",
-    "Unserialisable",
-    "WorkflowDB",
-    "get_logger",
     "instrument",
     "is_instrumented",
-    "setup_logging",
     "subscribe",
     "uninstrument",
+    # logging
+    "get_logger",
+    "setup_logging",
+    # errors (every class of pocketflow_ext.errors)
+    "CheckpointDamaged",
+    "ConfigurationError",
+    "HookError",
+    "MaxStepsExceeded",
+    "MonitorDatabaseError",
+    "PocketFlowExtError",
+    "RecordingError",
+    "ResumeError",
+    "RunCancelled",
+    "RunExistsError",
+    "RunNotFound",
+    "RunTimeout",
+    "StoreBusy",
+    "StoreTypeError",
+    "StoreValidationError",
 ]

@@ -54,3 +54,11 @@ class RecordingError(PocketFlowExtError, OSError):
 
 class RunExistsError(PocketFlowExtError, ValueError):
     """A run id is already recorded; run ids are never reused or overwritten."""
+
+
+class StoreBusy(RecordingError):
+    """The run store is locked, busy or unreachable right now; the write may be retried."""
+
+
+class CheckpointDamaged(PocketFlowExtError, ValueError):
+    """A recorded checkpoint cannot be decoded into a store (invalid JSON, wrong shape)."""

@@ -4,6 +4,10 @@
 >>> from pocketflow_ext.mixins import RetryMixin
 >>> class CallLLM(RetryMixin, pocketflow.Node):
 ...     max_retries, retry_delay, backoff = 3, 0.5, 2.0
+
+Async nodes take ``AsyncRetryMixin``; on batch nodes the retry mixin follows the upstream
+class, so upstream's loop over the items hands it each item:
+``class Items(pocketflow.BatchNode, RetryMixin, pocketflow.Node)``.
 """
 
 from .flows.background import BackgroundMixin
@@ -13,11 +17,12 @@ from .flows.resume import AsyncResumeMixin, ResumeMixin
 from .nodes.async_bridge import AsyncBridgeMixin
 from .nodes.edges import EdgesMixin
 from .nodes.named import NamedMixin
-from .nodes.retry import RetryMixin
+from .nodes.retry import AsyncRetryMixin, RetryMixin
 
 __all__ = [
     "AsyncBridgeMixin",
     "AsyncResumeMixin",
+    "AsyncRetryMixin",
     "BackgroundMixin",
     "EdgesMixin",
     "HooksMixin",

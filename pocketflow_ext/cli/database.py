@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from pathlib import Path
 
 from ..errors import PocketFlowExtError
-from ..recording.db import WorkflowDB
-from ..recording.schema import parse_iso
-from .main import default_db, fail
+from ..runstore.open import is_url, open_store
+from ..runstore.runs import parse_iso
+from ..runstore.workflow_db import WorkflowDB
+from .options import default_db
+from .output import PROG, fail
 
 
 def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
     """The database at ``path`` (default: ``$POCKETFLOW_EXT_DB`` or ./pocketflow.db), read-only."""
     db_path = path or default_db()
-    if not Path(db_path).is_file():
+    if not is_url(db_path) and not Path(db_path).is_file():
         fail(
             command,
             f"no recording database at {db_path}; record runs with "
             f"`pocketflow-ext run --db {db_path} SCRIPT.py` or pass the database path",
         )
     try:
-        return WorkflowDB(db_path, readonly=True), db_path
+        store = open_store(db_path, readonly=True)  # never creates, migrates or writes
     except PocketFlowExtError as exc:
         fail(command, str(exc))
+    if store.notice:
+        print(f"{PROG} {command}: note: {store.notice}", file=sys.stderr)
+    return WorkflowDB(store), db_path
 
 
 def local_time(text: str | None) -> str:

@@ -9,9 +9,28 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .main import default_db, fail
+from .options import db_help, default_db, port
+from .output import fail
 
 MONITOR_APP = Path(__file__).resolve().parent.parent / "ui" / "monitor.py"
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    monitor = commands.add_parser(
+        "monitor",
+        help="open the Streamlit monitor on a database",
+        description='Start the Streamlit monitor (needs: pip install "pocketflow-ext[ui]").',
+    )
+    monitor.add_argument("db", nargs="?", metavar="DB", help=db_help())
+    monitor.add_argument("--port", type=port, metavar="N", help="port to serve on (default 8501)")
+    monitor.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address to listen on (default 127.0.0.1: this machine only; the monitor shows "
+        "store contents, so use 0.0.0.0 only on a network you trust)",
+    )
+    monitor.set_defaults(handler=monitor_command)
 
 
 def monitor_command(args: argparse.Namespace) -> int:

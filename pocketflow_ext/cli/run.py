@@ -5,7 +5,7 @@ The script gets ``__name__ == "__main__"``, its own ``sys.argv``, its directory 
 (``sys.exit`` codes pass through, an uncaught exception prints its traceback and exits 1).
 Instrumentation is removed at interpreter exit, after the script's own threads finished.
 With ``--resume RUN_ID`` the script's first run of that run's flow continues it
-(``flows/pending_resume.py``).
+(``flows/resume/pending.py``).
 """
 
 from __future__ import annotations
@@ -16,21 +16,96 @@ import importlib.util
 import os
 import runpy
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from ..errors import PocketFlowExtError
-from ..flows.pending_resume import PendingResume, resume_next_run
+from ..flows.resume import PendingResume, resume_next_run
 from ..instrument import instrument, uninstrument
 from ..logging import setup_logging
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
-from .main import default_db, fail
+from .options import db_help, default_db
+from .output import PROG, fail, usage_error
 
 # Frames of ours (and runpy's) that sit above the script's own in a traceback.
 _OUR_FILES = {
     os.path.normcase(os.path.abspath(path))
     for path in (__file__, runpy.__file__, os.path.join(os.path.dirname(__file__), "main.py"))
 }
+
+# Options of `run` that take a value, so the script name is found without guessing.
+_VALUE_OPTIONS = ("--db", "--resume", "--trace-mode", "--log-dir", "--log-format")
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run a PocketFlow script recorded (and traced to stderr)",
+        description="Run an unmodified PocketFlow script with every flow run recorded to the "
+        "database and traced to stderr. The script's stdout, stdin, arguments and exit code "
+        "are its own.",
+        usage=f"{PROG} run [options] [--resume RUN_ID] (SCRIPT.py | -m MODULE) [ARGS ...]",
+    )
+    run.add_argument("--db", metavar="PATH", help=db_help())
+    run.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue this failed, cancelled or interrupted run of the database: the "
+        "script's first run of that flow restores the run's last checkpoint and starts "
+        "after its last completed node",
+    )
+    trace = run.add_mutually_exclusive_group()
+    trace.add_argument(
+        "--trace", dest="trace", action="store_true", default=None, help="print the trace (default)"
+    )
+    trace.add_argument("--no-trace", dest="trace", action="store_false", help="no trace")
+    run.add_argument(
+        "--trace-mode",
+        choices=("friendly", "plain"),
+        help=f"trace style (default: ${TRACE_ENV_VAR}, else friendly on a terminal, plain otherwise)",
+    )
+    run.add_argument("--log-dir", metavar="DIR", help="also log every event to a file in DIR")
+    run.add_argument(
+        "--log-format",
+        choices=("text", "jsonl", "both"),
+        help="log file format (default: text; implies logging to ./logs without --log-dir)",
+    )
+    run.add_argument("-m", dest="module", metavar="MODULE", help="run a module, like python -m")
+    run.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the script to run")
+    run.add_argument(
+        "args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's arguments"
+    )
+    run.set_defaults(handler=_checked_run)
+
+
+def split_run_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split ``run``'s arguments into ours (options and the script or ``-m MODULE``) and the
+    script's own, which may look like options too (``run app.py -v`` passes ``-v`` on)."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            return [*argv[:i], *argv[i + 1 : i + 2]], list(argv[i + 2 :])
+        if token == "-m":
+            return list(argv[: i + 2]), list(argv[i + 2 :])
+        if token.startswith("-m") and not token.startswith("--"):
+            return list(argv[: i + 1]), list(argv[i + 1 :])
+        if token in _VALUE_OPTIONS:
+            i += 2
+        elif token.startswith("-"):
+            i += 1
+        else:
+            return list(argv[: i + 1]), list(argv[i + 1 :])
+    return list(argv), []
+
+
+def _checked_run(args: argparse.Namespace) -> int:
+    if args.module and args.script:
+        usage_error("run", f"give a script or -m MODULE, not both ({args.script!r})")
+    if not args.module and not args.script:
+        usage_error("run", "give the script to run: pocketflow-ext run SCRIPT.py [ARGS ...]")
+    return run_command(args, args.script_args)
 
 
 def run_command(args: argparse.Namespace, script_args: list[str]) -> int:

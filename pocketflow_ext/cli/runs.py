@@ -8,10 +8,26 @@ import sqlite3
 
 from ..errors import PocketFlowExtError
 from .database import duration_text, local_time, open_recorded, run_seconds
-from .main import fail
+from .options import db_help, positive_int
+from .output import fail, report
 
 _COLUMNS = ("RUN ID", "FLOW", "STATUS", "STARTED", "DURATION", "STEPS", "ERROR")
 _ERROR_WIDTH = 60
+STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    runs = commands.add_parser(
+        "runs", help="list recent runs", description="List recent runs, newest first."
+    )
+    runs.add_argument("db", nargs="?", metavar="DB", help=db_help())
+    runs.add_argument("--status", choices=STATUSES, help="only runs with this status")
+    runs.add_argument("--flow", metavar="NAME", help="only runs of this flow")
+    runs.add_argument(
+        "--limit", type=positive_int, default=20, metavar="N", help="at most N runs (default 20)"
+    )
+    runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    runs.set_defaults(handler=report(runs_command))
 
 
 def runs_command(args: argparse.Namespace) -> int:

@@ -10,7 +10,21 @@ from typing import Any
 
 from ..errors import PocketFlowExtError
 from .database import duration_text, local_time, open_recorded, run_seconds
-from .main import fail
+from .options import db_help
+from .output import PROG, fail, report
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    show = commands.add_parser(
+        "show",
+        help="show one run's timeline",
+        description="Show one run: its nodes in order with nested paths, times, retries and errors.",
+        usage=f"{PROG} show [-h] [--json] [DB] RUN_ID",
+    )
+    show.add_argument("first", metavar="DB", help=db_help())
+    show.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run to show")
+    show.add_argument("--json", action="store_true", help="print JSON instead of a timeline")
+    show.set_defaults(handler=report(show_command))
 
 
 def show_command(args: argparse.Namespace) -> int:

@@ -16,8 +16,8 @@ from typing import Any
 import pocketflow
 
 from ..errors import ConfigurationError, RunExistsError
-from ..recording.schema import check_run_id
-from ..stream.scope import RunOptions, _current, new_run_id, run_options
+from ..runstore.runs import check_run_id
+from ..stream.scope import RunOptions, new_run_id, run_options, set_current_frame
 from .handle import RunHandle, StatusReader
 from .observe import flow_label, status_for
 
@@ -78,7 +78,7 @@ def start_background(
     def target() -> None:
         # The caller's context variables come along, but not its run: a background run
         # started from inside a node is a run of its own, not a nested flow.
-        _current.set(None)
+        set_current_frame(None)
         try:
             with run_options(options):
                 call()

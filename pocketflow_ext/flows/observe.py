@@ -13,16 +13,21 @@ from contextvars import Token
 from typing import Any
 
 from ..errors import MaxStepsExceeded, RunCancelled
+from ..graph import base_name, names_cache, naming_root, renamed
 from ..stream import dispatch
 from ..stream.scope import (
     Frame,
     Level,
     Run,
-    _current,
-    _global_subscribers,
-    _pending_options,
+    current_frame,
+    global_hooks,
+    global_subscribers,
+    pending_options,
+    reset_current_frame,
+    set_current_frame,
 )
-from .naming import assign_names, base_name, name_of
+
+_advance = dispatch.advance  # called once per node: one module lookup fewer
 
 
 def flow_label(flow: Any) -> str:
@@ -31,15 +36,16 @@ def flow_label(flow: Any) -> str:
 
 def _wants_run(flow: Any) -> bool:
     return bool(
-        _global_subscribers
+        global_subscribers()
+        or global_hooks()
         or getattr(flow, "_listeners", None)
         or getattr(flow, "max_steps", None) is not None
-        or _pending_options.get() is not None
+        or pending_options() is not None
     )
 
 
 def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | None:
-    parent = _current.get()
+    parent = current_frame()
     if parent is None:
         if not _wants_run(flow):
             return None  # dormant: nothing listens, nothing to guard
@@ -52,15 +58,18 @@ def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | 
         # A flow nested as a node is named by its parent's graph; one started inside a
         # node's code sits under that node.
         path = f"{parent_level.path}/{parent.node or base_name(flow)}"
-    # A run resumed mid-graph names its nodes from the original start (``naming_root``),
-    # so names match the run it continues.
-    root = getattr(flow, "naming_root", None) or flow.start_node
-    cache = getattr(flow, "_graph_names", None)
-    names = dict(cache.for_start(root) if cache else assign_names(root))
+    names = names_cache(flow)
     level = Level(
-        run, flow, path, parent_level, names, tuple(getattr(flow, "_listeners", ())), shared
+        run,
+        flow,
+        path,
+        parent_level,
+        names.names(naming_root(flow)),
+        names.paths(path),
+        tuple(getattr(flow, "_listeners", ())),
+        shared,
     )
-    token = _current.set(Frame(level, None))
+    token = set_current_frame(Frame(level, None))
     dispatch.flow_start(level)
     return level, token
 
@@ -72,7 +81,7 @@ def _end_level(level: Level, token: Token[Frame | None], exc: BaseException | No
         else:
             dispatch.flow_end(level, status_for(exc), exc)
     finally:
-        _current.reset(token)
+        reset_current_frame(token)
 
 
 def status_for(exc: BaseException) -> str:
@@ -108,16 +117,16 @@ async def run_flow_async(flow: Any, shared: Any, call: Callable[[Any], Awaitable
 
 
 def _begin_frame(flow: Any, params: Any) -> tuple[Frame, Token[Frame | None]] | None:
-    outer = _current.get()
+    outer = current_frame()
     if outer is None or outer.level.flow is not flow:
         return None
     frame = Frame(outer.level, params or getattr(flow, "params", None) or None)
-    token = _current.set(frame)
+    token = set_current_frame(frame)
     if flow.start_node is not None:
         try:
             _start(frame, flow.start_node, flow)
         except BaseException:
-            _current.reset(token)
+            reset_current_frame(token)
             raise
     return frame, token
 
@@ -130,7 +139,7 @@ def _fail_frame(frame: Frame, exc: BaseException) -> None:
 def _end_frame(frame: Frame, token: Token[Frame | None]) -> None:
     # Counted per frame, not per node: parallel batch passes of one level each add theirs.
     frame.level.steps += frame.count
-    _current.reset(token)
+    reset_current_frame(token)
 
 
 def orchestrate(flow: Any, shared: Any, params: Any, call: Callable[..., Any]) -> Any:
@@ -167,32 +176,35 @@ def next_node(
     flow: Any,
     curr: Any,
     action: Any,
-    call: Callable[[Any, Any, Any], Any],
+    call: Callable[..., Any],
     frame: Frame | None = None,
+    bound: bool = False,
 ) -> Any:
     """``curr`` finished with ``action``: upstream picks the next node with
-    ``call(flow, curr, action)``; the finished node ends and the next one starts.
+    ``call(flow, curr, action)`` (``call(curr, action)`` when ``bound``, as wrapt hands
+    upstream's method to instrument()'s wrapper); the finished node ends and the next one
+    starts.
     ``frame``: the current frame, when the caller has already read it and checked that it
     belongs to ``flow`` (this runs once per node, so every lookup counts)."""
     if frame is None:
-        frame = _current.get()
+        frame = current_frame()
         if frame is None or frame.level.flow is not flow:
-            return call(flow, curr, action)
+            return call(curr, action) if bound else call(flow, curr, action)
     try:
-        nxt = call(flow, curr, action)
+        nxt = call(curr, action) if bound else call(flow, curr, action)
     except BaseException:  # e.g. upstream's "Flow ends" warning raised as an error
         dispatch.advance(frame, action, None)  # the node itself did finish
         raise
     if nxt is None:
-        dispatch.advance(frame, action, None)
+        _advance(frame, action, None)
         return None
     level = frame.level
     try:
         name = level.names[id(nxt)]
-    except KeyError:  # an edge added after the names were computed
-        name = name_of(level.names, nxt, flow)
+    except KeyError:
+        name = _new_node_name(level, nxt)
     if not level.guarded:
-        dispatch.advance(frame, action, name)  # one call: nothing can stop the next node
+        _advance(frame, action, name)  # one call: nothing can stop the next node
     else:
         dispatch.advance(frame, action, None)
         _check_guards(frame, name)
@@ -202,9 +214,19 @@ def next_node(
 
 def _start(frame: Frame, node: Any, flow: Any) -> None:
     """Start the first node of a pass through the graph."""
-    name = name_of(frame.level.names, node, flow)
+    level = frame.level
+    try:
+        name = level.names[id(node)]
+    except KeyError:
+        name = _new_node_name(level, node)
     _check_guards(frame, name)
     dispatch.advance(frame, None, name)
+
+
+def _new_node_name(level: Level, node: Any) -> str:
+    """A node the level's names do not know: an edge was added since they were computed."""
+    level.names = renamed(level.flow)
+    return level.names.get(id(node)) or base_name(node)
 
 
 def _check_guards(frame: Frame, name: str) -> None:
@@ -217,7 +239,7 @@ def _check_guards(frame: Frame, name: str) -> None:
             f"node {name!r}; resume it to continue from there"
         )
     if level.max_steps is not None and frame.count >= level.max_steps:
-        trail = " -> ".join(frame.recent)
+        trail = " -> ".join(frame.recent or ())
         raise MaxStepsExceeded(
             f"flow {level.path!r} exceeded max_steps={level.max_steps} "
             f"(last nodes run: {trail}); raise max_steps or check the loop's exit action"

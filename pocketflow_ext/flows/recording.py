@@ -15,19 +15,21 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from ..errors import RunExistsError
-from ..recording import schema
+from ..graph import cached_graph_json, graph_json
 from ..recording.checkpoint_files import prepare_dir
-from ..recording.db import WorkflowDB, params_json
-from ..recording.graph import cached_graph_json
-from ..recording.recorder import Recorder, RunRecord, process_identity
+from ..recording.recorder import Recorder, RunRecord, process_recorder
 from ..recording.writer import check_durability, writer_for
+from ..runstore.base import RunRow
+from ..runstore.runs import check_run_id, iso, params_json, process_identity
+from ..runstore.workflow_db import WorkflowDB
 from ..stream.dispatch import error_text, traceback_text
 from ..stream.scope import (
     Level,
     RunOptions,
-    _pending_options,
+    clear_pending_options,
     current_frame,
     new_run_id,
+    pending_options,
     run_options,
 )
 from .observe import flow_label
@@ -60,12 +62,12 @@ class RecordingMixin:
         super().__init__(*args, **kwargs)
         self.durability = check_durability(durability)
         if run_id is not None:
-            self.run_id = schema.check_run_id(run_id)
+            self.run_id = check_run_id(run_id)
         # A list so the first run can take the id atomically, even from several threads.
         self._unused_run_id = [run_id] if run_id is not None else []
         writer = writer_for(db_path) if db_path is not None else None
         directory = prepare_dir(checkpoint_dir) if checkpoint_dir is not None else None
-        self.db = writer.db if writer is not None else None
+        self.db = WorkflowDB(writer.store) if writer is not None else None
         self.db_path, self.checkpoint_dir = db_path, directory
         if writer is not None or directory is not None:
             subscribe = getattr(self, "subscribe", None)
@@ -78,15 +80,17 @@ class RecordingMixin:
             subscribe(self._recorder)
 
     def _run(self, shared: Any) -> Any:
-        if self._recorder is None:
+        recorder = recorder_for(self)
+        if recorder is None:
             return super()._run(shared)  # type: ignore[misc]
-        with _recording(self, self._recorder):
+        with recording(self, recorder):
             return super()._run(shared)  # type: ignore[misc]
 
     async def _run_async(self, shared: Any) -> Any:
-        if self._recorder is None:
+        recorder = recorder_for(self)
+        if recorder is None:
             return await super()._run_async(shared)  # type: ignore[misc]
-        with _recording(self, self._recorder):
+        with recording(self, recorder):
             return await super()._run_async(shared)  # type: ignore[misc]
 
     def _take_run_id(self) -> str | None:
@@ -102,6 +106,15 @@ class RecordingMixin:
             ) from None
 
 
+def recorder_for(flow: Any) -> Recorder | None:
+    """Who records this run of ``flow``: its own recorder (``db_path=``), else, for a
+    top-level run, the one ``instrument(db_path=...)`` set for the process."""
+    own: Recorder | None = getattr(flow, "_recorder", None)
+    if own is not None:
+        return own
+    return process_recorder() if current_frame() is None else None
+
+
 def _recorded_above(level: Level | None) -> bool:
     while level is not None:
         if getattr(level.flow, "_recorder", None) is not None:
@@ -111,50 +124,62 @@ def _recorded_above(level: Level | None) -> bool:
 
 
 @contextmanager
-def _recording(flow: Any, recorder: Recorder) -> Iterator[None]:
+def recording(flow: Any, recorder: Recorder) -> Iterator[None]:
+    """Record the flow level about to start in this context with ``recorder``: its run row
+    first, then (registered) its events. Nested in a recorded run, it adds nothing."""
     frame = current_frame()
     if frame is not None and _recorded_above(frame.level):
         yield  # an enclosing flow records this level under its path
         return
     label = flow_label(flow)
     if frame is None:
-        options = _pending_options.get() or RunOptions()
-        run_id = schema.check_run_id(options.run_id or flow._take_run_id() or new_run_id(label))
+        options = pending_options() or RunOptions()
+        take = getattr(flow, "_take_run_id", None)  # upstream flows under instrument() have none
+        run_id = check_run_id(options.run_id or (take and take()) or new_run_id(label))
         extra = options.extra
         parent = extra.get("parent_run_id")
+        events_of = run_id
         scope: Any = run_options(dataclasses.replace(options, run_id=run_id))
     else:  # nested in a run nobody records: a run of its own, linked to that run
         run_id, extra, parent = new_run_id(label), {}, frame.level.run.run_id
+        events_of = parent  # its events carry the enclosing run's id
         scope = nullcontext()
     record = RunRecord(recorder, run_id)
     if recorder.writer is not None and record.rows is not None:
         recorder.writer.create_run(
             record.rows,
-            label,
-            graph=cached_graph_json(flow),
-            params=params_json(getattr(flow, "params", None)),
-            resumed_from=extra.get("resumed_from"),
-            parent_run_id=parent,
-            **process_identity(),
+            RunRow(
+                run_id=run_id,
+                flow_name=label,
+                # Upstream flows (instrument) get no cache attribute set on them.
+                graph=cached_graph_json(flow)
+                if isinstance(flow, RecordingMixin)
+                else graph_json(flow),
+                params=params_json(getattr(flow, "params", None)),
+                resumed_from=extra.get("resumed_from"),
+                parent_run_id=parent,
+                **process_identity(),
+            ),
         )
-    token = recorder.claim(record)
+    recorder.register(record, events_of)
     try:
         with scope:
             yield
     except BaseException as exc:
-        if not record.finished and recorder.writer is not None and record.rows is not None:
+        live = recorder.is_live(record)
+        if live and recorder.writer is not None and record.rows is not None:
             # Failed before its first event: the run row must not stay 'running'.
             recorder.writer.end_unstarted(
                 record.rows,
                 status="cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
-                completed_at=schema.iso(),
+                completed_at=iso(),
                 error_msg=error_text(exc),
                 traceback=traceback_text(exc),
             )
         raise
     finally:
-        recorder.release(token)
+        recorder.forget(record)
         if frame is None:
             # As without recording: the options were for this run only (resetting our
             # scope above brought the caller's back).
-            _pending_options.set(None)
+            clear_pending_options()

@@ -15,11 +15,11 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..logging import get_logger
-from ..stream.scope import subscribe
+from ..stream.scope import add_global_hook, subscribe
 from ..subscribers.log import EventLog
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
 from ..subscribers.trace import ConsoleTrace, trace_mode
-from .hooks import GlobalHook, HooksArg, check_hooks
+from .hooks import HooksArg, check_hooks
 from .patches import Patches
 from .recording import ProcessRecorder
 
@@ -95,15 +95,18 @@ def instrument(
         subscribers: list[Callable[..., Any]] = []
         if recorder is not None:
             subscribers.append(recorder)
-        subscribers.extend(
-            GlobalHook(kind, callback)
-            for kind, callbacks in checked_hooks.items()
-            for callback in callbacks
-        )
         if active.trace is not None:
             subscribers.append(active.trace)
         subscribers.append(EventLog())
         active._unsubscribe = [subscribe(subscriber) for subscriber in subscribers]
+        active._unsubscribe.extend(
+            add_global_hook(kind, callback)
+            for kind, callbacks in checked_hooks.items()
+            for callback in callbacks
+        )
+        if recorder is not None:
+            recorder.activate()
+            active._unsubscribe.append(recorder.deactivate)
         _patches.apply()
         _active = active
         return active

@@ -1,8 +1,8 @@
-"""Process-wide PocoFlow-style hooks: ``instrument(hooks={"node_end": cb})``.
+"""Checking ``instrument(hooks={"node_end": cb})``: event names and callables.
 
-Each hook sees every top-level run as if registered with ``flow.on`` on its top flow:
-node names relative to that flow (``Inner/Summarise`` for nested nodes), and
-``flow_start``/``flow_end`` for the top flow only.
+Each hook then sees every top-level run as if registered with ``flow.on`` on its top flow
+(``stream.scope.add_global_hook``): node names relative to that flow (``Inner/Summarise``
+for nested nodes), and ``flow_start``/``flow_end`` for the top flow only.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import HookError
-from ..stream import events as ev
-from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Event
+from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES
 
 HooksArg = Mapping[str, "Callable[..., Any] | Iterable[Callable[..., Any]]"]
 
@@ -45,41 +44,3 @@ def check_hooks(hooks: HooksArg | None) -> dict[str, tuple[Callable[..., Any], .
 
 def _iterable(value: Any) -> Iterable[Any]:
     return value if isinstance(value, (list, tuple)) else (value,)
-
-
-class GlobalHook:
-    """Subscriber calling one PocoFlow-style hook; one per callback so each fails alone."""
-
-    def __init__(self, kind: str, callback: Callable[..., Any]) -> None:
-        self.kind = kind
-        self.callback = callback
-
-    def __repr__(self) -> str:
-        name = getattr(self.callback, "__qualname__", None) or repr(self.callback)
-        return f"{self.kind} hook {name}"
-
-    def __call__(self, event: Event) -> None:
-        if event.kind != self.kind:
-            return
-        args = _hook_args(event)
-        if args is not None:
-            self.callback(*args)
-
-
-def _hook_args(event: Event) -> tuple[Any, ...] | None:
-    kind, store = event.kind, event.store
-    top_level = event.path == event.flow_name
-    if kind == ev.FLOW_START:
-        return (event.flow_name, store) if top_level else None
-    if kind == ev.FLOW_END:
-        return (event.steps, store) if top_level else None
-    name = event.path[len(event.flow_name) + 1 :]
-    if kind == ev.NODE_START:
-        return (name, store)
-    if kind == ev.NODE_END:
-        return (name, event.action, event.elapsed_s, store)
-    if kind == ev.NODE_RETRY:
-        return (name, event.attempt, event.exc, event.delay_s, store)
-    if kind == ev.NODE_ERROR:
-        return (name, event.exc, store)
-    return None

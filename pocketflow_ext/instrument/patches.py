@@ -2,10 +2,11 @@
 
 Wrapping the methods in the upstream classes' ``__dict__`` reaches every subclass, including
 user classes defined before ``instrument()``. Instances of our own ``HooksMixin`` classes
-already report themselves and pass straight through. Retries of upstream nodes are reported
-by putting the ``wait`` descriptor (see nodes/retry_wait.py) on ``pocketflow.Node``.
-A flow level may instead continue a recorded run (``flows/pending_resume.py``) or, nested in
-such a run, enter its graph mid-way (``flows/start_at.py``).
+already report themselves and pass straight through. Upstream's attempt loops
+(``Node._exec``, ``AsyncNode._exec``) run ``RetryMixin``'s own attempt functions instead,
+which keep upstream's contract and report each retry.
+A flow level may instead continue a recorded run (``flows/resume/pending.py``) or, nested in
+such a run, enter its graph mid-way (``flows/resume/plan.py``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ from typing import Any
 import pocketflow
 import wrapt
 
-from ..flows import hooks as _hooks
 from ..flows import observe
 from ..flows.hooks import HooksMixin
-from ..flows.pending_resume import claimed_by
-from ..flows.start_at import planned_start, starting_at
-from ..nodes import retry as _retry
-from ..nodes.retry_wait import RetryWait
+from ..flows.resume import claimed_by, planned_start, starting_at
+from ..nodes.attempts import run_attempts, run_attempts_async
+from .recording import recorded, recorded_async
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
@@ -51,7 +50,12 @@ def _level(is_async: bool) -> Callable[..., Any]:
         pending = claimed_by(instance)
         if pending is not None:
             return (pending.run_async if is_async else pending.run)(instance, shared)
-        return (observe.run_flow_async if is_async else observe.run_flow)(instance, shared, wrapped)
+        if is_async:
+            return recorded_async(
+                instance, lambda: observe.run_flow_async(instance, shared, wrapped)
+            )
+        with recorded(instance):  # instrument(db_path=...) records top-level runs
+            return observe.run_flow(instance, shared, wrapped)
 
     return wrapper
 
@@ -79,7 +83,19 @@ def _get_next_node(
     if not _observed(instance):
         return wrapped(*args, **kwargs)
     curr, action = _arg(args, kwargs, 0, "curr"), _arg(args, kwargs, 1, "action")
-    return observe.next_node(instance, curr, action, lambda _flow, c, a: wrapped(c, a))
+    return observe.next_node(instance, curr, action, wrapped, bound=True)
+
+
+def _attempts(is_async: bool) -> Callable[..., Any]:
+    """The wrapper for upstream's attempt loop: ``RetryMixin``'s loop, same contract."""
+    attempts = run_attempts_async if is_async else run_attempts
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if instance is None:
+            return wrapped(*args, **kwargs)
+        return attempts(instance, *args, **kwargs)
+
+    return wrapper
 
 
 # (class, method, wrapper): every seam upstream defines, each in the class that defines it.
@@ -92,6 +108,8 @@ SEAMS: tuple[tuple[type, str, Callable[..., Any]], ...] = (
     (pocketflow.AsyncBatchFlow, "_run_async", _run_async),
     (pocketflow.AsyncParallelBatchFlow, "_run_async", _run_async),
     (pocketflow.AsyncFlow, "_orch_async", _orch_async),
+    (pocketflow.Node, "_exec", _attempts(is_async=False)),
+    (pocketflow.AsyncNode, "_exec", _attempts(is_async=True)),
 )
 
 
@@ -113,28 +131,14 @@ class Patches:
             proxy = wrapt.FunctionWrapper(original, wrapper)
             setattr(cls, name, proxy)
             self._installed.append((cls, name, original, proxy))
-        # Upstream's Node has no class attribute ``wait`` (only instance values), so the
-        # descriptor is added here and deleted again on removal.
-        pocketflow.Node.wait = RetryWait()
-        _forget_cached_seams()
 
     def remove(self) -> list[str]:
         """Restore every original; returns the seams someone else re-wrapped meanwhile,
         which are restored too (their wrapper sat on top of ours and would call it)."""
         overwritten = []
-        if isinstance(pocketflow.Node.__dict__.get("wait"), RetryWait):
-            del pocketflow.Node.wait
         for cls, name, original, proxy in reversed(self._installed):
             if cls.__dict__.get(name) is not proxy:
                 overwritten.append(f"{cls.__name__}.{name}")
             setattr(cls, name, original)
         self._installed.clear()
-        _forget_cached_seams()
         return overwritten
-
-
-def _forget_cached_seams() -> None:
-    """Our mixins cache upstream's ``get_next_node``/``_exec`` per class; after patching or
-    restoring, they must look again, so a drop-in flow never keeps calling a removed wrapper."""
-    _hooks._next_get_next_node.clear()
-    _retry._next_exec.clear()

@@ -1,53 +1,54 @@
 """Process-wide recording for ``instrument(db_path=...)``: every top-level run gets a run row.
 
-The recording package's :class:`Recorder` records runs a ``RecordingMixin`` flow claimed
-for it; here each top-level run is claimed as its ``flow_start`` arrives, so upstream
-flows need no mixin. Flows that record themselves (``Flow(db_path=...)``) are left alone.
+The recording package's :class:`Recorder` records the runs registered with it; here it is
+made the process's recorder, so each top-level run no flow records itself is registered
+as it starts (by instrument's ``_run`` wrappers for upstream flows, by ``RecordingMixin``
+for ours). Flows that record themselves (``Flow(db_path=...)``) are left alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from typing import Any
 
-from ..recording.db import WorkflowDB, params_json
-from ..recording.graph import graph_json
-from ..recording.recorder import Recorder, RunRecord, process_identity
+from ..flows.recording import recorder_for, recording
+from ..recording.recorder import Recorder, set_process_recorder
 from ..recording.writer import writer_for
-from ..stream import events as ev
+from ..runstore.workflow_db import WorkflowDB
 from ..stream.events import Event
-from ..stream.scope import current_frame
 
 
 class ProcessRecorder:
-    """Subscriber recording every top-level run in the process to one database."""
+    """Subscriber recording every top-level run in the process to one run store."""
 
     def __init__(self, db_path: str) -> None:
         writer = writer_for(db_path)
-        self.db: WorkflowDB = writer.db
+        self.db = WorkflowDB(writer.store)
         self.recorder = Recorder(writer, "sync", None)
 
     def __call__(self, event: Event) -> None:
-        if event.kind == ev.FLOW_START:
-            frame = current_frame()
-            level = frame.level if frame is not None else None
-            if level is not None and level.parent is None:
-                if getattr(level.flow, "_recorder", None) is None:
-                    self._start(event, level.flow, level.run.options.extra)
-                return
         self.recorder(event)
 
-    def _start(self, event: Event, flow: Any, extra: dict[str, Any]) -> None:
-        self.db.create_run(
-            event.run_id,
-            event.flow_name,
-            graph=graph_json(flow),
-            params=params_json(getattr(flow, "params", None)),
-            resumed_from=extra.get("resumed_from"),
-            parent_run_id=extra.get("parent_run_id"),
-            **process_identity(),
-        )
-        token = self.recorder.claim(RunRecord(self.recorder, event.run_id))
-        try:
-            self.recorder(event)  # binds the claimed record to this level, writes flow_start
-        finally:
-            self.recorder.release(token)
+    def activate(self) -> None:
+        set_process_recorder(self.recorder)
+
+    @staticmethod
+    def deactivate() -> None:
+        set_process_recorder(None)
+
+
+def recorded(flow: Any) -> Any:
+    """A context recording the top-level run of an upstream ``flow`` about to start (or
+    nothing to do when no process recorder is set or the run is nested)."""
+    recorder = recorder_for(flow)
+    return recording(flow, recorder) if recorder is not None else nullcontext()
+
+
+async def recorded_async(flow: Any, run: Callable[[], Awaitable[Any]]) -> Any:
+    """``await run()`` inside ``recorded(flow)`` (the async ``_run_async`` seam)."""
+    with recorded(flow):
+        return await run()
+
+
+__all__ = ["ProcessRecorder", "recorded", "recorded_async"]

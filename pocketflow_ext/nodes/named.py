@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..flows.naming import check_label
+from ..graph import check_label
 
 
 class NamedMixin:

@@ -1,7 +1,2 @@
-"""Recording runs: the SQLite schema and database, the recorder subscriber, durability modes
-and JSON checkpoint files."""
-
-from .db import WorkflowDB
-from .schema import SCHEMA_VERSION, STATUSES
-
-__all__ = ["SCHEMA_VERSION", "STATUSES", "WorkflowDB"]
+"""Recording runs: the recorder subscriber, durability modes and JSON checkpoint files.
+The run store it writes to (and ``WorkflowDB``) live in ``pocketflow_ext.runstore``."""

@@ -1,35 +1,26 @@
 """Recorder: the event-stream subscriber that turns a run's events into rows and files.
 
-A flow with ``db_path`` or ``checkpoint_dir`` subscribes one Recorder. When recording
-flows are nested, the outermost one records the whole run (nested levels under their
-path), so nothing is recorded twice. Each run's state lives in a :class:`RunRecord`
-bound to the run's top flow level; concurrent runs of one flow never share it.
+It reads nothing but the events it is given. A recording flow registers the run it is
+about to start (:meth:`Recorder.register`); the recorder then takes the events carrying
+that run's id. The first ``flow_start`` among them is the recorded flow's own level (for
+a top-level run, the one whose ``path == flow_name``); its ``flow_end`` ends the record,
+and nested levels are recorded under their paths. Each run's state lives in its own
+:class:`RunRecord`, so concurrent runs of one flow never share it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from ..runstore.base import CheckpointRow, EventRow, Row, RunUpdate
+from ..runstore.runs import iso, params_json
 from ..stream import events as ev
 from ..stream.events import Event
-from ..stream.scope import Level, _current
-from . import schema
 from .checkpoint_files import write_checkpoint
-from .db import Statement, params_json
 from .snapshot import LossyKeyWarnings, flat_copy, store_json
 from .writer import RowSource, RunRows, Writer
-
-# The record a RecordingMixin prepared for the flow level about to start in this context.
-_claim: ContextVar[RunRecord | None] = ContextVar("pocketflow_ext_record_claim", default=None)
-
-_FINISH_RUN = (
-    "UPDATE pf_runs SET status = ?, completed_at = ?, total_steps = ?, current_node = ?, "
-    "error_msg = ?, traceback = ? WHERE run_id = ?"
-)
 
 
 class RunRecord:
@@ -38,99 +29,83 @@ class RunRecord:
     __slots__ = (
         "recorder",
         "run_id",
+        "source",
         "rows",
-        "level",
+        "top",
         "prefix",
         "warnings",
         "steps",
         "last_path",
-        "finished",
     )
 
     def __init__(self, recorder: Recorder, run_id: str) -> None:
         self.recorder = recorder
         self.run_id = run_id
+        self.source = run_id  # the run id its events carry (see Recorder.register)
         writer = recorder.writer
         self.rows = RunRows(run_id, recorder.durability) if writer is not None else None
-        self.level: Level | None = None
+        self.top: str | None = None  # the path of the recorded flow level, from its flow_start
         self.prefix = 0
         self.warnings = LossyKeyWarnings()
-        self.steps = 0
+        self.steps = 0  # node executions that ended (steps count from 0, so the last + 1)
         self.last_path: str | None = None
-        self.finished = False
 
     def relative(self, path: str) -> str:
-        """A path below the run's top flow (``Inner/Summarise``), as shown in ``current_node``."""
+        """A path below the recorded flow (``Inner/Summarise``), as shown in ``current_node``."""
         return path[self.prefix :] or path
 
 
 class Recorder:
-    """Subscriber writing a flow's runs to a database (via its Writer) and/or JSON files."""
+    """Subscriber writing a flow's runs to a run store (via its Writer) and/or JSON files."""
 
     def __init__(self, writer: Writer | None, durability: str, checkpoint_dir: Path | None) -> None:
         self.writer = writer
         self.durability = durability
         self.checkpoint_dir = checkpoint_dir
-        self._records: dict[int, RunRecord] = {}
+        # Events' run id -> the record taking them. Plain dict operations: atomic across threads.
+        self._records: dict[str, RunRecord] = {}
 
-    # ── run lifecycle, driven by RecordingMixin ──────────────────────────────
-    def claim(self, record: RunRecord) -> Any:
-        """Mark ``record`` as the one the next flow level started in this context binds to."""
-        return _claim.set(record)
+    # ── run lifecycle, driven by the recording flow ──────────────────────────
+    def register(self, record: RunRecord, events_of: str | None = None) -> None:
+        """Record the run about to start: the events whose run id is ``events_of`` (the
+        record's own id, unless a flow nested in an unrecorded run records itself)."""
+        record.source = events_of or record.run_id
+        self._records[record.source] = record
 
-    @staticmethod
-    def release(token: Any) -> None:
-        _claim.reset(token)
+    def forget(self, record: RunRecord) -> None:
+        """Stop taking events for ``record`` (its run ended or never started)."""
+        if self._records.get(record.source) is record:
+            del self._records[record.source]
+
+    def is_live(self, record: RunRecord) -> bool:
+        """Whether ``record`` still takes events (its flow level has not ended)."""
+        return self._records.get(record.source) is record
 
     # ── the subscriber ───────────────────────────────────────────────────────
     # Node events are on every node's path: dispatch on the kind directly.
     def __call__(self, event: Event) -> None:
-        frame = _current.get()
-        if frame is None:
-            return
-        level = frame.level
-        record = self._records.get(id(level)) or self._find(level.parent)
-        kind = event.kind
+        record = self._records.get(event.run_id)
         if record is None:
+            return
+        kind = event.kind
+        if record.top is None:
             if kind != ev.FLOW_START:
                 return
-            record = self._bind(level)
-            if record is None:
-                return
+            record.top = event.path
+            record.prefix = len(event.path) + 1
+            if record.rows is not None and self.writer is not None:
+                self.writer.start(record.rows)
         if kind == ev.NODE_END:
             self._node_end(record, event)
         elif kind == ev.NODE_START:
             self._node_start(record, event)
         elif kind == ev.FLOW_END:
-            self._flow_end(record, event, level)
+            self._flow_end(record, event)
         elif kind == ev.NODE_ERROR:
-            record.last_path = event.path
-            if (event.step or 0) > record.steps:
-                record.steps = event.step or 0
+            self._ended(record, event)
             self._commit(record, (_event_rows, record.run_id, event, _params(event)))
         else:  # flow_start, node_retry
             self._add(record, (_event_rows, record.run_id, event, _params(event)))
-
-    def _find(self, level: Level | None) -> RunRecord | None:
-        records = self._records
-        while level is not None:
-            record = records.get(id(level))
-            if record is not None:
-                return record
-            level = level.parent
-        return None
-
-    def _bind(self, level: Level) -> RunRecord | None:
-        record = _claim.get()
-        if record is None or record.recorder is not self or record.level is not None:
-            return None
-        _claim.set(None)  # nested levels started later in this context are not claimed
-        record.level = level
-        record.prefix = len(level.path) + 1
-        self._records[id(level)] = record
-        if record.rows is not None and self.writer is not None:
-            self.writer.start(record.rows)
-        return record
 
     # ── event handlers ───────────────────────────────────────────────────────
     # Rows are handed over as ``(function, *args)`` so ``async`` mode builds them on the
@@ -146,11 +121,20 @@ class Recorder:
             source = (_event_rows, record.run_id, event, _params(event))
         self.writer.add(rows, source)  # type: ignore[union-attr]
 
+    @staticmethod
+    def _ended(record: RunRecord, event: Event) -> None:
+        """A node execution ended: count it, and remember the deepest node that ran last."""
+        step = event.step
+        if step is not None and step >= record.steps:
+            record.steps = step + 1
+        last, path = record.last_path, event.path
+        # A nested flow ends after its own last node: current_node keeps naming that leaf.
+        if last is None or not last.startswith(path + "/"):
+            record.last_path = path
+
     def _node_end(self, record: RunRecord, event: Event) -> None:
+        self._ended(record, event)
         step = event.step or 0
-        if step > record.steps:
-            record.steps = step
-        record.last_path = event.path
         # A store of plain scalars is snapshotted by copying it; JSON text comes later.
         snapshot: dict[str, Any] | str | None = flat_copy(event.store)
         if snapshot is None or self.checkpoint_dir is not None:
@@ -163,27 +147,25 @@ class Recorder:
             snapshot = text
         self._commit(record, (_node_end_rows, record.run_id, event, _params(event), snapshot))
 
-    def _flow_end(self, record: RunRecord, event: Event, level: Level) -> None:
-        rows = [_event_row(record.run_id, event, None)]
-        if level is not record.level:
+    def _flow_end(self, record: RunRecord, event: Event) -> None:
+        rows: list[Row] = [_event_row(record.run_id, event, None)]
+        if event.path != record.top:  # a nested level ended
             self._add(record, rows)
             return
-        self._records.pop(id(level), None)
-        record.finished = True
+        self.forget(record)
         if record.rows is None or self.writer is None:
             return
         last = record.relative(record.last_path) if record.last_path else None
-        finish = (
-            _FINISH_RUN,
-            (
-                event.status or "completed",
-                schema.iso(event.ts),
-                record.steps,
-                last,
-                event.error,
-                event.traceback,
-                record.run_id,
-            ),
+        finish = RunUpdate(
+            record.run_id,
+            {
+                "status": event.status or "completed",
+                "completed_at": iso(event.ts),
+                "total_steps": record.steps,
+                "current_node": last,
+                "error_msg": event.error,
+                "traceback": event.traceback,
+            },
         )
         self.writer.finish(record.rows, [*rows, finish])
 
@@ -200,61 +182,61 @@ def _params(event: Event) -> dict[str, Any] | None:
     return dict(event.params) if event.params else None
 
 
-def _event_rows(run_id: str, event: Event, params: dict[str, Any] | None) -> list[Statement]:
+def _event_rows(run_id: str, event: Event, params: dict[str, Any] | None) -> list[Row]:
     return [_event_row(run_id, event, params)]
 
 
-def _start_rows(
-    run_id: str, event: Event, params: dict[str, Any] | None, prefix: int
-) -> list[Statement]:
+def _start_rows(run_id: str, event: Event, params: dict[str, Any] | None, prefix: int) -> list[Row]:
     current = event.path[prefix:] or event.path
-    return [_event_row(run_id, event, params), (schema.SET_CURRENT_NODE, (current, run_id))]
+    return [_event_row(run_id, event, params), RunUpdate(run_id, {"current_node": current})]
 
 
 def _node_end_rows(
     run_id: str, event: Event, params: dict[str, Any] | None, snapshot: dict[str, Any] | str
-) -> list[Statement]:
+) -> list[Row]:
     text = snapshot if isinstance(snapshot, str) else json.dumps(snapshot, ensure_ascii=False)
     params_text = params_json(params)
-    checkpoint = (
-        schema.INSERT_CHECKPOINT,
-        (
-            run_id,
-            event.step or 0,
-            event.node or "",
-            text,
-            schema.iso(event.ts),
-            event.path,
-            params_text,
-        ),
+    checkpoint = CheckpointRow(
+        run_id=run_id,
+        step=event.step or 0,
+        node_name=event.node or "",
+        store_json=text,
+        created_at=iso(event.ts),
+        path=event.path,
+        params=params_text,
     )
     return [_event_row(run_id, event, params, params_text), checkpoint]
 
 
 def _event_row(
     run_id: str, event: Event, params: dict[str, Any] | None, params_text: str | None = None
-) -> Statement:
+) -> EventRow:
     action = event.action
-    return (
-        schema.INSERT_EVENT,
-        (
-            run_id,
-            event.step,
-            event.node if event.node is not None else event.path.rsplit("/", 1)[-1],
-            event.kind,
-            action if action is None or isinstance(action, str) else str(action),
-            None if event.elapsed_s is None else event.elapsed_s * 1000.0,
-            event.error,
-            schema.iso(event.ts),
-            event.path,
-            params_text if params_text is not None else params_json(params),
-            event.attempt,
-            None if event.delay_s is None else event.delay_s * 1000.0,
-            event.traceback,
-        ),
+    return EventRow(
+        run_id=run_id,
+        event=event.kind,
+        ts=iso(event.ts),
+        step=event.step,
+        node_name=event.node if event.node is not None else event.path.rsplit("/", 1)[-1],
+        action=action if action is None or isinstance(action, str) else str(action),
+        elapsed_ms=None if event.elapsed_s is None else event.elapsed_s * 1000.0,
+        error_msg=event.error,
+        path=event.path,
+        params=params_text if params_text is not None else params_json(params),
+        attempt=event.attempt,
+        delay_ms=None if event.delay_s is None else event.delay_s * 1000.0,
+        traceback=event.traceback,
     )
 
 
-def process_identity() -> dict[str, Any]:
-    """The columns that let a reader tell whether a run's process is still alive."""
-    return {"pid": os.getpid(), "hostname": schema.HOSTNAME, "heartbeat_at": schema.iso()}
+# The recorder ``instrument(db_path=...)`` set for every top-level run in this process
+# that no flow records itself (flows/recording.py asks; instrument sets it).
+_process_recorder: list[Recorder] = []
+
+
+def process_recorder() -> Recorder | None:
+    return _process_recorder[-1] if _process_recorder else None
+
+
+def set_process_recorder(recorder: Recorder | None) -> None:
+    _process_recorder[:] = [recorder] if recorder is not None else []

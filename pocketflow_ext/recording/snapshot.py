@@ -2,44 +2,50 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from ..store.codec import dumps_store, encode
+from ..store.codec import INT_BITS_LIMIT, dumps_store, encode_key_value, utf8_safe
 from ..store.store import Store
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-_STR = frozenset({str})
 
 
 def flat_copy(store: Any) -> dict[str, Any] | None:
-    """A copy of the store that is already an exact snapshot, when every key is a str and
-    every value an immutable JSON scalar (the common case); None otherwise."""
-    data = store.as_dict() if isinstance(store, Store) else store
-    if type(data) is not dict:
+    """A plain dict copy of ``store`` whose ``json.dumps(copy, ensure_ascii=False)`` is
+    already its exact checkpoint (the common case), so the JSON text can be made later,
+    off the flow's path. None when a key is not a str, a value is not a JSON scalar, or a
+    scalar needs the codec: a str with lone surrogates, NaN/inf, an int too long for text."""
+    if type(store) is not dict and not isinstance(store, Store):
         return None
-    copy = data.copy()
-    # map/issuperset run in C: this check is on every node's path.
-    if _SCALARS.issuperset(map(type, copy.values())) and _STR.issuperset(map(type, copy)):
-        return copy
-    return None
+    copy = dict.copy(store)
+    # One pass with cheap type tests: on every node's path, faster than several C passes.
+    for key, value in copy.items():
+        kind = type(value)
+        if kind is str:
+            if not utf8_safe(value):
+                return None
+        elif kind is float:
+            if value - value != 0.0:  # NaN and infinities give NaN
+                return None
+        elif kind is int:
+            if value.bit_length() > INT_BITS_LIMIT:
+                return None
+        elif kind is not bool and value is not None:
+            return None
+        if type(key) is not str or not utf8_safe(key):
+            return None
+    return copy
 
 
 def store_json(store: Any) -> tuple[str, list[str]]:
     """Checkpoint text of ``store`` (a Store, a dict, or anything else upstream accepts as
     ``shared``) and the keys saved as ``unserialisable`` markers."""
-    flat = flat_copy(store)
-    if flat is not None:  # the codec would produce exactly this, only slower
-        return json.dumps(flat, ensure_ascii=False), []
-    data = store.as_dict() if isinstance(store, Store) else store
-    if isinstance(data, Mapping):
-        return dumps_store(data)
+    if isinstance(store, Mapping):
+        return dumps_store(store)
     # A non-mapping ``shared`` still gets a checkpoint: its encoding under one key.
-    encoded, lossy = encode(data)
-    return json.dumps({"shared": encoded}, ensure_ascii=False), ["shared"] if lossy else []
+    text, lossy = encode_key_value(store)
+    return f'{{"shared": {text}}}', ["shared"] if lossy else []
 
 
 class LossyKeyWarnings:

@@ -4,15 +4,16 @@
 the background writer, which commits them in groups (a bounded queue: a flow that outruns
 it waits); ``exit`` keeps a run's rows until the run ends and commits them then, spilling
 them to a temporary file beyond a size. The background thread also refreshes the
-heartbeat of live runs, keeps the WAL near its limit while readers hold it, and, in
-``sync`` mode, commits the ``node_start`` of a node that has been running for a while.
+heartbeat of live runs, does the store's upkeep (SQLite: keeping the WAL near its limit
+while readers hold it), and, in ``sync`` mode, commits the ``node_start`` of a node that
+has been running for a while.
 
-Rows travel as *row sources*: a list of ``(sql, params)`` statements, or a
+Rows travel as *row sources*: a list of row records (``runstore/base.py``), or a
 ``(function, *args)`` tuple returning one, so ``async`` mode can leave building and
 formatting them to the writer thread. A row that cannot be built or written costs only
 itself: the others are committed and the run gets a ``record_error`` event saying why.
 
-Every database call goes through ``_commit``, ``_checkpoint_wal``, ``_beat``,
+Every run-store call goes through ``_commit``, ``_maintain``, ``_beat``,
 ``_create_run_now``, ``_has_run``, ``_update_run`` and ``_open``.
 """
 
@@ -21,19 +22,18 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
-import sqlite3
 import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import IO, Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, RunExistsError, StoreBusy
 from ..logging import get_logger
-from . import schema
-from .db import BUSY_TIMEOUT_MS, Statement, WorkflowDB, run_insert
+from ..runstore import runs
+from ..runstore.base import CheckpointRow, EventRow, Row, RunRow, RunStore, RunUpdate
+from ..runstore.open import open_store, store_key
 
 _log = get_logger("db")
 
@@ -44,13 +44,6 @@ SLOW_START_S = 0.25
 """A node running longer than this gets its ``node_start`` committed without waiting for its end."""
 IDLE_AFTER_S = 1.0
 """The writer sleeps without a timeout after this long with nothing to do."""
-WAL_LIMIT_BYTES = 4 * 1024 * 1024
-"""Commits checkpoint the WAL every this many bytes of pages and a restarted WAL is cut back
-to it; the writer thread empties a WAL that readers keep past twice this (TRUNCATE)."""
-WAL_RESET_GAP_S = 0.1
-"""How often a TRUNCATE is tried while readers keep the WAL past twice its limit."""
-WAL_RESET_WAIT_MS = 20
-"""How long emptying the WAL may wait for readers (and hold writers); 5x past 4x the limit."""
 MAX_QUEUED_ROWS = 1000
 """``async``: row groups (a node's rows are one group) waiting for the writer, at most."""
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
@@ -61,17 +54,10 @@ _WRITE_ATTEMPTS = 5
 _ROW_OVERHEAD = 256  # bytes a row group costs besides its text, for exit mode's bound
 _BIG_ROW = 4096  # async: smaller row groups are bounded by MAX_QUEUED_ROWS alone
 
-RowSource = list[Statement] | tuple[Any, ...]
-"""Statements ready to run, or ``(function, *args)`` whose call returns them. A tuple whose
+RowSource = list[Row] | tuple[Any, ...]
+"""Rows ready to write, or ``(function, *args)`` whose call returns them. A tuple whose
 last argument is text (the recorder puts checkpoint JSON there) counts that text against
 the async queue's byte bound."""
-
-
-def expand(sources: list[RowSource]) -> list[Statement]:
-    statements: list[Statement] = []
-    for source in sources:
-        statements.extend(source[0](*source[1:]) if type(source) is tuple else source)
-    return statements
 
 
 def text_size(source: RowSource) -> int:
@@ -89,7 +75,7 @@ def text_size(source: RowSource) -> int:
 
 
 class RunRows:
-    """The rows of one live run not yet handed to SQLite, and the lock that orders them."""
+    """The rows of one live run not yet handed to the store, and the lock that orders them."""
 
     __slots__ = ("run_id", "mode", "lock", "pending", "pending_since", "current", "size", "spill")
 
@@ -110,28 +96,16 @@ class RunRows:
 
 
 class _StillBusy(Exception):
-    """The database stayed locked through every attempt."""
-
-
-def _is_busy(exc: BaseException) -> bool:
-    # Locked or busy is worth waiting for; any other error is about the rows themselves
-    # (a value the driver rejects, a constraint) or the file, and waiting will not help.
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    text = str(exc)
-    return "locked" in text or "busy" in text
+    """The store stayed locked through every attempt."""
 
 
 class Writer:
-    """One per database file and process: the group-commit queue, heartbeats, slow starts."""
+    """One per run store and process: the group-commit queue, heartbeats, slow starts."""
 
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
         self.db_path = db_path
         self.pid = os.getpid()
-        self.db = self._open()
-        self._identity = _file_identity(self.db.db_path)
-        self._next_wal_reset = 0.0
-        self._limited = threading.local()  # this thread's connection, once it has the limit
+        self.store = self._open()
         self._sleeping = False
         self._last_busy = 0.0
         self._stopping = False
@@ -175,14 +149,14 @@ class Writer:
         elif mode == "sync":
             with rows.lock:
                 sources = [*rows.take(), source]
-                statements = self._build(rows.run_id, sources)
+                built = self._build(rows.run_id, sources)
                 try:
-                    self._commit(statements)
-                except Exception as exc:
-                    if _is_busy(exc):  # the next commit retries
-                        rows.pending[:0] = sources
-                        raise
-                    self._isolate([(rows.run_id, statements)])
+                    self._commit(built)
+                except StoreBusy:  # locked or busy: the next commit retries
+                    rows.pending[:0] = sources
+                    raise
+                except Exception:
+                    self._isolate([(rows.run_id, built)])
         else:
             self.add(rows, source)
 
@@ -200,7 +174,7 @@ class Writer:
                 self._live.pop(rows.run_id, None)
                 self._reserved.discard(rows.run_id)
 
-    def create_run(self, rows: RunRows, flow_name: str, **fields: Any) -> None:
+    def create_run(self, rows: RunRows, row: RunRow) -> None:
         """Record a new run row, refusing a run id already used.
 
         ``sync`` and ``exit`` commit it now; ``async`` checks the id now and queues the
@@ -209,14 +183,16 @@ class Writer:
         self.reopen_if_replaced()
         run_id = rows.run_id
         if rows.mode != "async":
-            self._create_run_now(run_id, flow_name, fields)
+            self._create_run_now(row)
             return
-        statement = run_insert(run_id, flow_name, **fields)
         with self._cond:
             if run_id in self._reserved or self._has_run(run_id):
-                raise self.db.run_exists_error(run_id)
+                raise RunExistsError(
+                    f"run {run_id!r} is already recorded in {self.store.location}; run ids are "
+                    "never reused: pass another run_id (or none to get a fresh one), or resume it"
+                )
             self._reserved.add(run_id)
-        self._enqueue(run_id, [statement])
+        self._enqueue(run_id, [row])
 
     def end_unstarted(self, rows: RunRows, **fields: Any) -> None:
         """Close the row of a run that failed before its first event."""
@@ -304,12 +280,12 @@ class Writer:
 
     # ── exit mode: rows beyond a size wait in a temporary file ───────────────
     def _spill(self, rows: RunRows) -> None:
-        """Move ``rows.pending`` (built into statements) to the run's temporary file
+        """Move ``rows.pending`` (built into row records) to the run's temporary file
         (called holding ``rows.lock``), so memory does not grow with nodes x store size."""
-        statements = self._build(rows.run_id, rows.take())
+        built = self._build(rows.run_id, rows.take())
         if rows.spill is None:
             rows.spill = tempfile.TemporaryFile(prefix="pocketflow_ext-exit-")
-        pickle.dump(statements, rows.spill, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(built, rows.spill, protocol=pickle.HIGHEST_PROTOCOL)
 
     def _write_run(self, rows: RunRows, tail: list[RowSource]) -> None:
         """Commit a run's pending and spilled rows, then ``tail``, in one transaction
@@ -321,7 +297,7 @@ class Writer:
             return
         try:
 
-            def statements() -> Iterator[Statement]:
+            def all_rows() -> Iterator[Row]:
                 spill.seek(0)
                 while True:
                     try:
@@ -332,75 +308,65 @@ class Writer:
                 yield from built
 
             try:
-                self._commit_retrying(statements)
+                self._commit_retrying(all_rows)  # one transaction, streamed from the file
             except _StillBusy as exc:
-                _log.error("could not record run %r in %s: %s", rows.run_id, self.db, exc)
+                _log.error("could not record run %r in %s: %s", rows.run_id, self.store, exc)
             except Exception:
-                for statement in statements():  # one by one, streaming from the file
-                    self._write_row(rows.run_id, statement)
+                for row in all_rows():  # one by one, streaming from the file
+                    self._write_row(rows.run_id, row)
         finally:
             spill.close()
 
     # ── building and writing rows, a bad row costing only itself ─────────────
-    def _build(self, run_id: str, sources: list[RowSource]) -> list[Statement]:
-        """The statements of ``sources``; one that cannot be built is replaced by a
+    def _build(self, run_id: str, sources: list[RowSource]) -> list[Row]:
+        """The row records of ``sources``; one that cannot be built is replaced by a
         ``record_error`` event of its run."""
-        statements: list[Statement] = []
+        built: list[Row] = []
         for source in sources:
             try:
-                statements.extend(source[0](*source[1:]) if type(source) is tuple else source)
+                built.extend(source[0](*source[1:]) if type(source) is tuple else source)
             except Exception as exc:
                 _log.exception("run %r: building rows to record failed", run_id)
                 place = _source_place(source) if type(source) is tuple else ("rows", None, None)
-                statements.append(_error_row(run_id, place, exc))
-        return statements
+                built.append(_error_row(run_id, place, exc))
+        return built
 
-    def _write_units(self, units: list[tuple[str, list[Statement]]]) -> None:
-        """Commit ``(run_id, statements)`` units in one transaction; if a row cannot be
+    def _write_units(self, units: list[tuple[str, list[Row]]]) -> None:
+        """Commit ``(run_id, rows)`` units in one transaction; if a row cannot be
         written, per run, then row by row, keeping every good row."""
         try:
-            self._commit_retrying(lambda: [s for _run_id, unit in units for s in unit])
+            self._commit_retrying(lambda: [r for _run_id, unit in units for r in unit])
         except _StillBusy as exc:
             count = sum(len(unit) for _run_id, unit in units)
-            _log.error("could not record %d row(s) in %s: %s", count, self.db, exc)
+            _log.error("could not record %d row(s) in %s: %s", count, self.store, exc)
         except Exception:
             self._isolate(units)
 
-    def _isolate(self, units: list[tuple[str, list[Statement]]]) -> None:
-        by_run: dict[str, list[Statement]] = {}
+    def _isolate(self, units: list[tuple[str, list[Row]]]) -> None:
+        by_run: dict[str, list[Row]] = {}
         for run_id, unit in units:
             by_run.setdefault(run_id, []).extend(unit)
-        for run_id, statements in by_run.items():
+        for run_id, rows in by_run.items():
             try:
-                self._commit_retrying(lambda s=statements: s)  # type: ignore[misc]
+                self._commit_retrying(lambda r=rows: r)  # type: ignore[misc]
                 continue
             except _StillBusy as exc:
-                _log.error("could not record run %r in %s: %s", run_id, self.db, exc)
+                _log.error("could not record run %r in %s: %s", run_id, self.store, exc)
                 continue
             except Exception:
                 pass
-            for statement in statements:
-                self._write_row(run_id, statement)
+            for row in rows:
+                self._write_row(run_id, row)
 
-    def _write_row(self, run_id: str, statement: Statement) -> None:
+    def _write_row(self, run_id: str, row: Row) -> None:
         """Commit one row alone; if it cannot be written, record why on its run."""
         try:
-            self._commit_retrying(lambda: [statement])
+            self._commit_retrying(lambda: [row])
             return
-        except UnicodeEncodeError as exc:
-            failure: Exception = exc
-            # Lone surrogates (os.fsdecode of a non-UTF-8 name) cannot be stored as UTF-8:
-            # store them escaped (``\udcff``, which JSON text reads back exactly).
-            escaped = _escape_surrogates(statement)
-            try:
-                self._commit_retrying(lambda: [escaped])
-                return
-            except Exception as again:
-                failure = again
         except Exception as exc:
             failure = exc
-        place = _row_place(statement)
-        _log.error("run %r: could not record %s in %s: %s", run_id, place[0], self.db, failure)
+        place = _row_place(row)
+        _log.error("run %r: could not record %s in %s: %s", run_id, place[0], self.store, failure)
         if isinstance(failure, _StillBusy):
             return
         try:
@@ -408,113 +374,64 @@ class Writer:
         except Exception as second:
             _log.error("run %r: could not record that failure either: %s", run_id, second)
 
-    def _commit_retrying(self, statements: Callable[[], Iterable[Statement]]) -> None:
-        """One transaction of ``statements()``, retried while the database is locked;
-        raises ``_StillBusy`` when it stays locked, or the error a bad row caused."""
+    def _commit_retrying(self, rows: Callable[[], Iterable[Row]]) -> None:
+        """One transaction of ``rows()``, retried while the store is locked; raises
+        ``_StillBusy`` when it stays locked, or the error a bad row caused."""
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
-                self._commit(statements())
+                self._commit(rows())
                 return
-            except Exception as exc:
-                if not _is_busy(exc):
-                    raise
+            except StoreBusy as exc:
                 if attempt == _WRITE_ATTEMPTS:
                     raise _StillBusy(str(exc)) from exc
                 time.sleep(0.05 * 2**attempt)
 
-    # ── the database calls ───────────────────────────────────────────────────
-    def _open(self) -> WorkflowDB:
-        db = WorkflowDB(self.db_path)
-        # Not kept for the thread that built the flow: WorkflowDB closes the connections of
-        # threads that are no longer alive when another thread opens one, and during
-        # interpreter exit the main thread already counts as ended, so a connection it
-        # kept from here could be closed under flush_at_exit.
-        db.close()
-        return db
+    # ── the run-store calls ──────────────────────────────────────────────────
+    def _open(self) -> RunStore:
+        return open_store(self.db_path)
 
-    def _commit(self, statements: Iterable[Statement]) -> None:
-        """One transaction (raises an ``OperationalError`` "locked" when busy)."""
-        conn = self.db.conn()
-        if getattr(self._limited, "conn", None) is not conn:
-            # Checkpoint every WAL_LIMIT_BYTES of pages (SQLite's default: 1,000 pages of
-            # 4 KB); a commit that then restarts the WAL truncates it back to that size.
-            conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, WAL_LIMIT_BYTES // 4096)}")
-            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
-            self._limited.conn = conn
-        self.db.execute_all(statements)
+    def _commit(self, rows: Iterable[Row]) -> None:
+        """One transaction (raises ``StoreBusy`` when the store is locked)."""
+        self.store.write(rows)
 
-    def _create_run_now(self, run_id: str, flow_name: str, fields: dict[str, Any]) -> None:
-        try:
-            self.db.create_run(run_id, flow_name, **fields)
-        except UnicodeEncodeError:  # a node or flow name with a lone surrogate, as in _write_row
-            _sql, escaped = _escape_surrogates(("", (flow_name, *fields.values())))
-            self.db.create_run(run_id, escaped[0], **dict(zip(fields, escaped[1:], strict=True)))
+    def _create_run_now(self, row: RunRow) -> None:
+        self.store.create_run(row)
 
     def _has_run(self, run_id: str) -> bool:
-        return self.db.has_run(run_id)
+        return self.store.has_run(run_id)
 
     def _update_run(self, run_id: str, fields: dict[str, Any]) -> None:
-        self.db.update_run(run_id, **fields)
+        self.store.write([RunUpdate(run_id, fields)])
 
-    def _checkpoint_wal(self, force: bool = False) -> None:
-        """Keep the ``-wal`` file near WAL_LIMIT_BYTES while readers use it.
-
-        Commits checkpoint the WAL as SQLite does by default (PASSIVE, every 1,000 pages:
-        the copy costs about what the commits did; moving it to this thread made sync
-        commits wait on its locks instead), and once every page is copied the next commit
-        writes the WAL from its start, truncating it to the limit (journal_size_limit, see
-        _commit). A reader still using the WAL stops that restart, and then it grows:
-        past twice the limit, this thread empties it (TRUNCATE), waiting for the readers
-        briefly. Going idle, it empties it too.
-        """
+    def _maintain(self, idle: bool = False) -> None:
+        """The store's upkeep (SQLite: keeping the WAL near its limit while readers hold
+        it, and emptying it when the writer goes idle); cheap when nothing is due."""
         try:
-            # os.stat opens no descriptor (closing one would drop SQLite's locks).
-            wal_size = os.stat(f"{self.db.db_path}-wal").st_size
-        except OSError:
-            return
-        now = time.monotonic()
-        if not force and (wal_size <= 2 * WAL_LIMIT_BYTES or now < self._next_wal_reset):
-            return
-        self._next_wal_reset = now + WAL_RESET_GAP_S
-        conn = self.db.conn()
-        try:
-            # PASSIVE first copies without holding the write lock, so TRUNCATE, which
-            # holds it, has little left to do. TRUNCATE waits only briefly for the readers
-            # still using the WAL: readers that start meanwhile read the database file,
-            # so a query or two is enough. Past 4x the limit (long queries), a bit longer.
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            wait = WAL_RESET_WAIT_MS * (5 if wal_size > 4 * WAL_LIMIT_BYTES else 1)
-            conn.execute(f"PRAGMA busy_timeout = {wait}")
-            try:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        except sqlite3.Error as exc:  # busy or locked: the next pass tries again
-            _log.debug("WAL checkpoint of %s skipped: %s", self.db, exc)
+            self.store.maintain(idle=idle)
+        except StoreBusy as exc:  # the next pass tries again
+            _log.debug("upkeep of %s skipped: %s", self.store, exc)
+        except Exception:
+            _log.exception("upkeep of %s failed", self.store)
 
     def _beat(self) -> None:
         now = time.monotonic()
         if now < self._next_beat:
             return
-        self._next_beat = now + schema.HEARTBEAT_INTERVAL_S
+        self._next_beat = now + runs.HEARTBEAT_INTERVAL_S
         with self._cond:
             run_ids = list(self._live)
         if run_ids:
-            stamp = schema.iso()
             try:
-                self._commit_retrying(
-                    lambda: [
-                        ("UPDATE pf_runs SET heartbeat_at = ? WHERE run_id = ?", (stamp, run_id))
-                        for run_id in run_ids
-                    ]
-                )
-            except Exception as exc:  # the next beat tries again
-                _log.error("could not refresh heartbeats in %s: %s", self.db, exc)
+                self.store.heartbeat(run_ids)
+            except StoreBusy as exc:  # the next beat tries again
+                _log.debug("heartbeat in %s skipped: %s", self.store, exc)
+            except Exception:
+                _log.exception("heartbeat in %s failed", self.store)
 
     # ── a database file deleted or replaced under us ─────────────────────────
     def replaced(self) -> bool:
-        """Whether the file at the path is no longer the one this writer writes to."""
-        return _file_identity(self.db.db_path) != self._identity
+        """Whether the store's database is no longer the one this writer writes to."""
+        return self.store.replaced()
 
     def reopen_if_replaced(self) -> None:
         """A run is starting: if the file was deleted or replaced since it was opened,
@@ -526,10 +443,9 @@ class Writer:
             # Re-checked under the lock: another thread may have reopened it meanwhile.
             if not self.replaced() or self._live or self._reserved or self._queue:
                 return
-            old, self.db = self.db, self._open()
-            self._identity = _file_identity(self.db.db_path)
+            old, self.store = self.store, self._open()
         old.close()
-        _log.info("%s was deleted or replaced; recording into the new file", self.db)
+        _log.info("%s was deleted or replaced; recording into the new one", self.store)
 
     # ── the background thread ────────────────────────────────────────────────
     def _ensure_thread(self) -> None:
@@ -538,7 +454,7 @@ class Writer:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
                 target=self._loop,
-                name=f"pocketflow_ext-writer:{self.db.db_path.name}",
+                name=f"pocketflow_ext-writer:{os.path.basename(self.store.location)}",
                 daemon=True,
             )
             self._thread.start()
@@ -551,7 +467,7 @@ class Writer:
             if busy:
                 self._last_busy = now
             elif now - self._last_busy >= IDLE_AFTER_S:
-                self._checkpoint_wal(force=True)
+                self._maintain(idle=True)
                 with self._cond:
                     # Back-to-back runs find the thread awake: no wake-up call per run.
                     self._sleeping = True
@@ -566,7 +482,7 @@ class Writer:
             self._drain()
             self._flush_slow_starts()
             self._beat()
-            self._checkpoint_wal()
+            self._maintain()
 
     def _drain(self) -> None:
         with self._drain_lock:
@@ -603,7 +519,7 @@ class Writer:
                 continue
             with rows.lock:  # the flow thread's next commit waits, keeping row order
                 if rows.pending:
-                    current = (schema.SET_CURRENT_NODE, (rows.current, rows.run_id))
+                    current = RunUpdate(rows.run_id, {"current_node": rows.current})
                     built = self._build(rows.run_id, rows.take())
                     self._write_units([(rows.run_id, [*built, current])])
 
@@ -630,31 +546,13 @@ class Writer:
                     rows.lock.release()
 
 
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    # os.stat opens no descriptor: closing one would drop this process's SQLite locks.
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
-
-
-def _escape_surrogates(statement: Statement) -> Statement:
-    sql, params = statement
-    return sql, tuple(
-        p.encode("utf-8", "backslashreplace").decode("utf-8") if type(p) is str else p
-        for p in params
-    )
-
-
-def _row_place(statement: Statement) -> tuple[str, Any, Any]:
-    """What a statement records, in the words of docs/schema.md, with its step and path."""
-    sql, params = statement
-    if sql.startswith("INSERT INTO pf_events"):
-        return f"the {params[3]} event", params[1], params[8]
-    if sql.startswith("INSERT INTO pf_checkpoints"):
-        return "the checkpoint", params[1], params[5]
-    if sql.startswith("INSERT INTO pf_runs"):
+def _row_place(row: Row) -> tuple[str, Any, Any]:
+    """What a row records, in the words of docs/schema.md, with its step and path."""
+    if type(row) is EventRow:
+        return f"the {row.event} event", row.step, row.path
+    if type(row) is CheckpointRow:
+        return "the checkpoint", row.step, row.path
+    if type(row) is RunRow:
         return "the run row", None, None
     return "an update of the run row", None, None
 
@@ -667,25 +565,22 @@ def _source_place(source: RowSource) -> tuple[str, Any, Any]:
     return f"the rows of the {event.kind} event", getattr(event, "step", None), event.path
 
 
-def _error_row(run_id: str, place: tuple[str, Any, Any], exc: BaseException) -> Statement:
-    """A ``record_error`` event: the run lost ``place`` and why (text safe for the driver)."""
+def _error_row(run_id: str, place: tuple[str, Any, Any], exc: BaseException) -> EventRow:
+    """A ``record_error`` event: the run lost ``place`` and why."""
     what, step, path = place
     if type(step) is not int:
         step = None
     if not isinstance(path, str):
         path = None
-    text = f"could not record {what}: {type(exc).__name__}: {exc}"
-    row: dict[str, Any] = dict.fromkeys(schema.EVENT_COLUMNS)
-    row.update(
+    return EventRow(
         run_id=run_id,
+        event="record_error",
+        ts=runs.iso(),
         step=step,
         node_name=path.rsplit("/", 1)[-1] if path is not None else None,
-        event="record_error",
-        error_msg=text,
-        ts=schema.iso(),
+        error_msg=f"could not record {what}: {type(exc).__name__}: {exc}",
         path=path,
     )
-    return _escape_surrogates((schema.INSERT_EVENT, tuple(row.values())))
 
 
 _writers: dict[tuple[int, str], Writer] = {}
@@ -694,12 +589,12 @@ _writers_lock = threading.Lock()
 
 
 def writer_for(db_path: str | os.PathLike[str]) -> Writer:
-    """The process-wide writer (and database object) of a file, opened on first use.
+    """The process-wide writer (and run store) of a file or URL, opened on first use.
 
     A file deleted or replaced since its writer opened it gets a fresh writer (the old
     one finishes its runs in progress, then idles), so new flows never record into a
     file that no longer exists."""
-    key = (os.getpid(), str(Path(db_path).expanduser().resolve()))
+    key = (os.getpid(), store_key(db_path))
     with _writers_lock:
         writer = _writers.get(key)
         if writer is not None and writer.replaced():
@@ -721,7 +616,7 @@ def _flush_all() -> None:
             try:
                 writer.flush_at_exit()
             except Exception:
-                _log.exception("flushing %s at exit failed", writer.db)
+                _log.exception("flushing %s at exit failed", writer.store)
 
 
 def check_durability(value: Any) -> str:

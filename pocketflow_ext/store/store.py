@@ -1,4 +1,4 @@
-"""Store: typed, observable shared state that is also a ``dict`` proxying the caller's dict."""
+"""Store: typed, observable shared state that is a plain ``dict`` holding its own data."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import StoreTypeError, StoreValidationError
 from ..logging import get_logger
 from .codec import Unserialisable, dumps_store, loads
+from .schema import Schema, SchemaType, type_label
 
 _log = get_logger("store")
 
 Observer = Callable[[str, Any, Any], Any]
-SchemaType = type | tuple[type, ...]
 
 
 class _Missing:
@@ -43,38 +43,22 @@ class _Missing:
 
 MISSING = _Missing()
 
-# The dict's own storage holds only this entry; the data lives in the proxied dict. A
-# non-empty storage makes C code that short-cuts empty dicts (json's encoder) fall back
-# to our items().
-_STORAGE_MARK = object()
-
-
-def _type_label(expected: SchemaType) -> str:
-    if isinstance(expected, tuple):
-        return " | ".join(t.__name__ for t in expected)
-    return expected.__name__
-
-
-def _check_schema(schema: Mapping[str, Any] | None) -> dict[str, SchemaType]:
-    checked: dict[str, SchemaType] = {}
-    for key, expected in (schema or {}).items():
-        items = expected if isinstance(expected, tuple) else (expected,)
-        items = tuple(type(None) if t is None else t for t in items)
-        if not items or not all(isinstance(t, type) for t in items):
-            raise TypeError(
-                f"schema entry {key!r} must be a type or a tuple of types (e.g. str or "
-                f"(int, float)); got {expected!r}. For generics like list[str] use list."
-            )
-        checked[key] = items if len(items) > 1 else items[0]
-    return checked
+# Bound once: the write path calls these on every write, and a module global is a cheaper
+# lookup than ``dict.__setitem__`` or ``super()``.
+_dict_setitem = dict.__setitem__
+_dict_get = dict.get
 
 
 class Store(dict):
     """A dict whose writes are type-checked against an optional schema and observed.
 
-    ``Store(data)`` wraps ``data`` without copying: writes through the Store land in
-    ``data`` and writes to ``data`` are seen by the Store. Pass it anywhere a PocketFlow
-    ``shared`` dict goes.
+    The data lives in the dict itself, so every library that accepts a dict (json,
+    orjson, msgspec, pickle, pandas, pydantic) sees exactly the store's data. Reads are
+    plain dict reads; every write method checks the schema first, then notifies observers.
+
+    ``Store(data)`` copies ``data``'s entries and then writes through to ``data``: every
+    write made through the Store is applied to ``data`` too, so the caller's dict ends up
+    with the run's results. Writes made to ``data`` directly are not seen by the Store.
 
     >>> shared = {"query": ""}
     >>> store = Store(shared, schema={"query": str})
@@ -84,34 +68,39 @@ class Store(dict):
 
     MISSING = MISSING
     # Slots, not an instance __dict__: a dict subclass's attribute reads are several times
-    # slower through __dict__, and every node reads and writes the store.
-    __slots__ = ("_data", "_schema", "_name", "_observers")
+    # slower through __dict__, and every node writes the store. ``_plain`` is True while no
+    # observer, write-through target or write tracking is set: the write path then costs a
+    # schema look-up and one dict store.
+    __slots__ = ("_types", "_schema", "_name", "_observers", "_origin", "_written", "_plain")
 
     def __init__(
         self,
         data: MutableMapping[str, Any] | None = None,
-        schema: Mapping[str, Any] | None = None,
+        schema: Mapping[str, Any] | type | None = None,
         name: str = "store",
     ) -> None:
         super().__init__()
-        dict.__setitem__(self, _STORAGE_MARK, None)
-        if isinstance(data, Store):
-            data = data._data
-        if data is None:
-            data = {}
-        if not isinstance(data, MutableMapping):
+        if data is not None and not isinstance(data, MutableMapping):
             raise TypeError(
                 f"Store data must be a dict (or another mutable mapping), got "
                 f"{type(data).__name__}; wrap it with dict(...) first"
             )
         if not isinstance(name, str):
             raise TypeError(f"Store name must be a string, got {type(name).__name__}")
-        self._data: MutableMapping[str, Any] = data
-        self._schema = _check_schema(schema)
+        self._schema = Schema(schema)
+        self._types = self._schema.types
         self._name = name
         self._observers: tuple[Observer, ...] = ()
-        for key, value in data.items():
-            self._check(key, value)
+        self._origin: MutableMapping[str, Any] | None = data
+        self._written: set[Any] | None = None
+        self._refresh()
+        if data:
+            for key, value in data.items():
+                self._check(key, value)
+            dict.update(self, data)
+
+    def _refresh(self) -> None:
+        self._plain = not (self._observers or self._origin is not None or self._written is not None)
 
     # ── identity ─────────────────────────────────────────────────────────────
     @property
@@ -119,81 +108,44 @@ class Store(dict):
         return self._name
 
     @property
-    def schema(self) -> dict[str, SchemaType]:
-        return dict(self._schema)
+    def schema(self) -> dict[Any, SchemaType] | type:
+        """The schema as given: ``{key: type}`` (a copy) or the pydantic model class."""
+        return self._schema.described()
 
-    def as_dict(self) -> MutableMapping[str, Any]:
-        """The proxied dict itself (no copy); writes to it bypass type checks and observers."""
-        return self._data
-
-    # ── reads ────────────────────────────────────────────────────────────────
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __reversed__(self) -> Iterator[str]:
-        return reversed(list(self._data))
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def keys(self):
-        return self._data.keys()
-
-    def values(self):
-        return self._data.values()
-
-    def items(self):
-        return self._data.items()
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Store):
-            other = other._data
-        return dict(self._data) == other if isinstance(other, Mapping) else NotImplemented
-
-    def __ne__(self, other: object) -> bool:
-        result = self.__eq__(other)
-        return result if result is NotImplemented else not result
-
-    __hash__ = None
+    def as_dict(self) -> dict[str, Any]:
+        """A plain ``dict`` with the store's entries (shallow copy), for code that insists
+        on ``type(x) is dict``. Writes to it do not reach the Store."""
+        return dict.copy(self)
 
     def __repr__(self) -> str:
-        return f"Store({dict(self._data)!r}, name={self._name!r})"
-
-    def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
-        if not isinstance(other, Mapping):
-            return NotImplemented
-        return {**self._data, **other}
-
-    def __ror__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
-        if not isinstance(other, Mapping):
-            return NotImplemented
-        return {**other, **self._data}
+        return f"Store({dict.__repr__(self)}, name={self._name!r})"
 
     # ── writes: every path checks the schema, then notifies observers ─────────
     def _check(self, key: Any, value: Any) -> None:
-        expected = self._schema.get(key)
-        if (
-            expected is not None
-            and not isinstance(value, expected)
-            and not isinstance(value, Unserialisable)
-        ):
+        expected = self._types.get(key)
+        if expected is None or isinstance(value, expected) or isinstance(value, Unserialisable):
+            return
+        field = self._schema.checks.get(key)
+        if field is not None:
+            problem = field.problem(value)
+            if problem is None:
+                return
             raise StoreTypeError(
-                f"store {self._name!r}: key {key!r} expects {_type_label(expected)}, got "
-                f"{type(value).__name__} ({_short(value)}); convert the value or widen the "
-                f"schema, e.g. schema={{{key!r}: ({_type_label(expected).replace(' | ', ', ')}, "
-                f"{type(value).__name__})}}"
+                f"store {self._name!r}: key {key!r} expects {field.label}, got "
+                f"{type(value).__name__} ({_short(value)}): {problem}; convert the value or "
+                f"change the type of field {key!r} in {field.model}"
             )
+        raise StoreTypeError(
+            f"store {self._name!r}: key {key!r} expects {type_label(expected)}, got "
+            f"{type(value).__name__} ({_short(value)}); convert the value or widen the "
+            f"schema, e.g. schema={{{key!r}: ({type_label(expected).replace(' | ', ', ')}, "
+            f"{type(value).__name__})}}"
+        )
 
-    def _notify(self, key: Any, old: Any, new: Any) -> None:
+    def _written_to(self, key: Any, old: Any, new: Any) -> None:
+        """Everything after a write to the dict itself: tracking, then observers."""
+        if self._written is not None:
+            self._written.add(key)
         for observer in self._observers:
             try:
                 observer(key, old, new)
@@ -207,21 +159,32 @@ class Store(dict):
 
     def __setitem__(self, key: str, value: Any) -> None:
         # The hot path (every node writes): the full check only runs when the type is off.
-        expected = self._schema.get(key)
+        expected = self._types.get(key)
         if expected is not None and not isinstance(value, expected):
             self._check(key, value)
-        data = self._data
+        if self._plain:
+            _dict_setitem(self, key, value)
+            return
+        origin = self._origin
+        if origin is not None:  # first: a refusing origin leaves both unchanged
+            origin[key] = value
         if self._observers:
-            old = data.get(key, MISSING)
-            data[key] = value
-            self._notify(key, old, value)
+            old = _dict_get(self, key, MISSING)
+            _dict_setitem(self, key, value)
+            self._written_to(key, old, value)
         else:
-            data[key] = value
+            _dict_setitem(self, key, value)
+            if self._written is not None:
+                self._written.add(key)
+
+    def _remove(self, key: Any, old: Any) -> None:
+        if self._origin is not None:
+            self._origin.pop(key, None)
+        self._written_to(key, old, MISSING)
 
     def __delitem__(self, key: str) -> None:
-        old = self._data[key]
-        del self._data[key]
-        self._notify(key, old, MISSING)
+        old = dict.pop(self, key)
+        self._remove(key, old)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         if len(args) > 1:
@@ -230,41 +193,39 @@ class Store(dict):
         for key, value in pairs:  # check all first: a bad value leaves the store unchanged
             self._check(key, value)
         for key, value in pairs:
-            old = self._data.get(key, MISSING)
-            self._data[key] = value
-            self._notify(key, old, value)
+            self[key] = value
 
-    def __ior__(self, other: Any) -> Store:
+    def __ior__(self, other: Any) -> Store:  # type: ignore[misc]
         self.update(other)
         return self
 
     def setdefault(self, key: str, default: Any = None) -> Any:
-        if key in self._data:
-            return self._data[key]
+        if key in self:
+            return _dict_get(self, key)
         self[key] = default
         return default
 
     def pop(self, key: str, *default: Any) -> Any:
-        if key not in self._data:
+        if key not in self:
             if default:
                 return default[0]
             raise KeyError(key)
-        old = self._data.pop(key)
-        self._notify(key, old, MISSING)
+        old = dict.pop(self, key)
+        self._remove(key, old)
         return old
 
     def popitem(self) -> tuple[str, Any]:
-        if not self._data:
+        if not self:
             raise KeyError(f"popitem(): store {self._name!r} is empty")
-        key, old = self._data.popitem()
-        self._notify(key, old, MISSING)
+        key, old = dict.popitem(self)
+        self._remove(key, old)
         return key, old
 
     def clear(self) -> None:
-        removed = list(self._data.items())
-        self._data.clear()
+        removed = list(self.items())
+        dict.clear(self)
         for key, old in removed:
-            self._notify(key, old, MISSING)
+            self._remove(key, old)
 
     # ── observers ─────────────────────────────────────────────────────────────
     def add_observer(self, callback: Observer) -> None:
@@ -274,37 +235,80 @@ class Store(dict):
                 f"observer must be callable as callback(key, old, new), got {type(callback).__name__}"
             )
         self._observers = (*self._observers, callback)
+        self._refresh()
 
     def remove_observer(self, callback: Observer) -> None:
         if callback not in self._observers:
             raise ValueError(f"store {self._name!r}: {callback!r} is not a registered observer")
         self._observers = tuple(o for o in self._observers if o is not callback)
+        self._refresh()
+
+    # ── write tracking (internal: used by recording for delta checkpoints) ────
+    def start_tracking(self) -> None:
+        """Remember the top-level keys written or removed through the Store from now on.
+
+        Internal API for recording. Costs nothing until called; calling it again keeps
+        the keys gathered so far. Writes that bypass the Store (``dict.__setitem__(store,
+        ...)``) and in-place changes to a value (``store["xs"].append(1)``) are not seen.
+        """
+        if self._written is None:
+            self._written = set()
+            self._refresh()
+
+    def take_written(self) -> set[Any]:
+        """The keys written or removed since the last call (or since ``start_tracking``).
+
+        Safe against writes from other threads: a key written while this runs is either
+        returned now or kept for the next call, never lost.
+        """
+        written = self._written
+        if written is None:
+            raise RuntimeError(f"store {self._name!r}: take_written() needs start_tracking() first")
+        taken: set[Any] = set()
+        # Pop one key at a time instead of swapping the set: a writer that already holds
+        # the old set would otherwise add to it after we returned.
+        while written:
+            try:
+                taken.add(written.pop())
+            except KeyError:
+                break
+        return taken
+
+    def stop_tracking(self) -> None:
+        """Forget write tracking (the write path is back to its untracked cost)."""
+        self._written = None
+        self._refresh()
 
     # ── validation ──────────────────────────────────────────────────────────
     def validate(self) -> Store:
-        """Raise if a schema key is missing or a value (written around the Store) has the wrong type."""
-        missing = [k for k in self._schema if k not in self._data]
+        """Raise if a required schema key is missing or a value (written around the Store,
+        e.g. with ``dict.__setitem__``) has the wrong type."""
+        missing = [k for k in self._schema.required if k not in self]
         if missing:
             raise StoreValidationError(
                 f"store {self._name!r}: required key(s) missing: {', '.join(map(repr, missing))}; "
                 "set them before running the flow"
             )
-        for key, value in self._data.items():
+        for key, value in self.items():
             self._check(key, value)
         return self
 
     # ── copies and pickling ─────────────────────────────────────────────────
     def copy(self) -> Store:
-        """A new Store over a shallow copy of the data, with the same schema (no observers)."""
-        return Store(dict(self._data), self._schema, self._name)
+        """A new Store with the same entries (shallow) and schema; no observers, and writes
+        to the copy are not written through to the original's dict."""
+        return _detached(type(self), dict.copy(self), self._schema.reduced(), self._name)
 
     __copy__ = copy
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Store:
-        return Store(copy.deepcopy(dict(self._data), memo), self._schema, self._name)
+        clone = type(self)(None, self._schema.reduced(), self._name)
+        memo[id(self)] = clone  # a store that contains itself copies to a clone containing itself
+        dict.update(clone, copy.deepcopy(dict.copy(self), memo))
+        return clone
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Store, (dict(self._data), self._schema, self._name))
+        return (_detached, (type(self), dict.copy(self), self._schema.reduced(), self._name))
 
     # ── JSON snapshots ────────────────────────────────────────────────────────
     def snapshot(self, path: str | os.PathLike[str]) -> Path:
@@ -313,7 +317,7 @@ class Store(dict):
         Values JSON cannot hold are written as explicit ``unserialisable`` markers with
         their type and repr, and a warning names their keys.
         """
-        text, lossy = dumps_store(self._data)
+        text, lossy = dumps_store(self)
         if lossy:
             warnings.warn(
                 f"store {self._name!r}: key(s) {', '.join(map(repr, lossy))} are not JSON-"
@@ -325,7 +329,7 @@ class Store(dict):
 
     @classmethod
     def restore(
-        cls, path: str | os.PathLike[str], schema: Mapping[str, Any] | None = None
+        cls, path: str | os.PathLike[str], schema: Mapping[str, Any] | type | None = None
     ) -> Store:
         """Load a snapshot written by ``snapshot`` (or by PocoFlow)."""
         path = Path(path)
@@ -333,11 +337,21 @@ class Store(dict):
             payload = loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise FileNotFoundError(f"no store snapshot at {path}") from None
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:
             raise ValueError(f"{path} is not a store snapshot (invalid JSON: {exc})") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
             raise ValueError(f"{path} is not a store snapshot: expected an object with 'data'")
-        return cls(payload["data"], schema, payload.get("name", "store"))
+        return _detached(cls, payload["data"], schema, payload.get("name", "store"))
+
+
+def _detached(cls: type[Store], data: dict[Any, Any], schema: Any, name: str) -> Store:
+    """A Store owning ``data`` (checked against ``schema``), writing through to nothing:
+    copies, restored snapshots and unpickled stores have no caller's dict to update."""
+    store = cls(None, schema, name)
+    for key, value in data.items():
+        store._check(key, value)
+    dict.update(store, data)
+    return store
 
 
 def _pairs(source: Any) -> Iterable[tuple[Any, Any]]:

@@ -1,6 +1,6 @@
-"""How listeners are called: global subscribers first, then each enclosing flow's listeners
-(outermost first, registration order), each isolated so a raising listener is logged and
-never breaks the run."""
+"""How listeners are called: process-wide subscribers first, then each enclosing flow's
+listeners (outermost first, registration order; process-wide hooks count as the top flow's,
+before its own), each isolated so a raising listener is logged and never breaks the run."""
 
 from __future__ import annotations
 
@@ -15,9 +15,6 @@ from .scope import Frame, Level, _global_subscribers
 
 _log = get_logger("hooks")
 
-# Node start/end records are built positionally, in Event's field order: two are built
-# per node, and keyword construction of an 18-field NamedTuple costs several times more.
-_new_record = tuple.__new__
 _clock = time.perf_counter
 
 
@@ -54,16 +51,23 @@ def _listener_failed(listener: Any) -> None:
 
 def _event(level: Level, kind: str, path: str, **fields: Any) -> Event:
     run = level.run
-    return Event(kind, run.run_id, run.flow_name, path, time.time(), store=level.store, **fields)
+    return Event(
+        kind=kind,
+        run_id=run.run_id,
+        flow_name=run.flow_name,
+        path=path,
+        ts=time.time(),
+        store=level.store,
+        **fields,
+    )
 
 
 def _node_event(
     frame: Frame, kind: str, path: str, name: str | None, **fields: Any
 ) -> Event | None:
-    level = frame.level
-    if not level.wants_events:
-        return None  # hooks only: no record to build
-    return _event(level, kind, path, step=frame.step, node=name, params=frame.params, **fields)
+    return _event(
+        frame.level, kind, path, step=frame.step, node=name, params=frame.params, **fields
+    )
 
 
 def _failure(exc: BaseException) -> dict[str, Any]:
@@ -73,22 +77,28 @@ def _failure(exc: BaseException) -> dict[str, Any]:
 def advance(frame: Frame, action: Any, name: str | None) -> None:
     """The node running in ``frame`` (if any) ended with ``action``; node ``name`` (if not
     None) starts. This runs once per node, so it is ``_deliver`` specialised by hand for
-    the two node kinds: records only when someone consumes them, hooks called with explicit
-    arguments (a ``*args`` call costs more than the rest of the loop)."""
+    the two node kinds: records only when some subscriber wants them, hooks called with
+    explicit arguments (a ``*args`` call costs more than the rest of the loop)."""
     level = frame.level
-    store = level.store
     event = None
     if frame.node is not None:
         elapsed = _clock() - frame.t0
         path = frame.path
-        if level.wants_events:
+        if level.node_end_records:
             run = level.run
-            event = _new_record(
-                Event,
-                (NODE_END, run.run_id, run.flow_name, path, time.time(), frame.step,
-                 frame.node, action, elapsed, None, None, None, None, frame.params, None,
-                 None, store, None),
-            )  # fmt: skip
+            event = Event(
+                kind=NODE_END,
+                run_id=run.run_id,
+                flow_name=run.flow_name,
+                path=path,
+                ts=time.time(),
+                step=frame.step,
+                node=frame.node,
+                action=action,
+                elapsed_s=elapsed,
+                params=frame.params,
+                store=level.store,
+            )
             if _global_subscribers:
                 _to_global_subscribers(event)
         for cut, callback, is_subscriber in level.on_node_end:
@@ -96,28 +106,37 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
                 if is_subscriber:
                     callback(event)
                 else:
-                    callback(path[cut:], action, elapsed, store)
+                    callback(path[cut:], action, elapsed, level.store)
             except Exception:
                 _listener_failed(callback)
-        frame.node = None
-    if name is None:
+        if name is None:
+            frame.node = None
+            return
+    elif name is None:
         return
-    frame.node, frame.step = name, next(level.run.step_numbers)
+    frame.node = name
+    frame.step = next(level.step_numbers)
     frame.count += 1  # added to level.steps when the frame ends (observe.orchestrate)
-    if level.max_steps is not None:  # the trail is only for max_steps' error message
+    if frame.recent is not None:  # the trail is only for max_steps' error message
         frame.recent.append(name)
     try:
         path = level.paths[name]
-    except KeyError:  # once per node name and level
+    except KeyError:  # once per node name and place (the dict outlives the run)
         path = level.paths[name] = f"{level.path}/{name}"
     frame.path = path
-    if level.wants_events:
+    if level.node_start_records:
         run = level.run
-        event = _new_record(
-            Event,
-            (NODE_START, run.run_id, run.flow_name, path, time.time(), frame.step, name,
-             None, None, None, None, None, None, frame.params, None, None, store, None),
-        )  # fmt: skip
+        event = Event(
+            kind=NODE_START,
+            run_id=run.run_id,
+            flow_name=run.flow_name,
+            path=path,
+            ts=time.time(),
+            step=frame.step,
+            node=name,
+            params=frame.params,
+            store=level.store,
+        )
         if _global_subscribers:
             _to_global_subscribers(event)
     for cut, callback, is_subscriber in level.on_node_start:
@@ -125,7 +144,7 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
             if is_subscriber:
                 callback(event)
             else:
-                callback(path[cut:], store)
+                callback(path[cut:], level.store)
         except Exception:
             _listener_failed(callback)
     frame.t0 = _clock()
@@ -137,7 +156,7 @@ def node_error(frame: Frame, exc: BaseException) -> None:
     frame.node = None
     event = (
         _node_event(frame, ev.NODE_ERROR, path, name, elapsed_s=elapsed, **_failure(exc))
-        if level.wants_events
+        if level.records[ev.NODE_ERROR]
         else None
     )
     _deliver(level, ev.NODE_ERROR, event, path, (exc, level.store))
@@ -149,20 +168,20 @@ def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -
         _node_event(
             frame, ev.NODE_RETRY, path, name, attempt=attempt, delay_s=delay_s, **_failure(exc)
         )
-        if level.wants_events
+        if level.records[ev.NODE_RETRY]
         else None
     )
     _deliver(level, ev.NODE_RETRY, event, path, (attempt, exc, delay_s, level.store))
 
 
 def flow_start(level: Level) -> None:
-    event = _event(level, ev.FLOW_START, level.path) if level.wants_events else None
+    event = _event(level, ev.FLOW_START, level.path) if level.records[ev.FLOW_START] else None
     _deliver(level, ev.FLOW_START, event, level.path, (level.path.rsplit("/", 1)[-1], level.store))
 
 
 def flow_end(level: Level, status: str, exc: BaseException | None) -> None:
     event = None
-    if level.wants_events:
+    if level.records[ev.FLOW_END]:
         failure = _failure(exc) if exc else {}
         event = _event(level, ev.FLOW_END, level.path, status=status, steps=level.steps, **failure)
     _deliver(level, ev.FLOW_END, event, level.path, (level.steps, level.store))

@@ -14,14 +14,19 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..logging import get_logger
 from .events import EVENT_KINDS, FLOW_END, FLOW_START, NODE_END, NODE_START, Subscriber
+
+_log = get_logger("hooks")
 
 _current: ContextVar[Frame | None] = ContextVar("pocketflow_ext_frame", default=None)
 _global_subscribers: list[Subscriber] = []
+# (kind, callback): PocoFlow-style hooks on every top-level run (instrument(hooks=...)).
+_global_hooks: list[tuple[str, Callable[..., Any]]] = []
 
 
 def subscribe(subscriber: Subscriber) -> Callable[[], None]:
@@ -42,12 +47,39 @@ def subscribe(subscriber: Subscriber) -> Callable[[], None]:
 
 
 def global_subscribers() -> tuple[Subscriber, ...]:
+    """The process-wide subscribers, in call order."""
     return tuple(_global_subscribers)
 
 
-def current_frame() -> Frame | None:
-    """The orchestration frame of the code now running, or None outside any observed run."""
-    return _current.get()
+def add_global_hook(kind: str, callback: Callable[..., Any]) -> Callable[[], None]:
+    """Call ``callback`` on ``kind`` in every top-level run of the process, as if it were
+    registered with ``flow.on`` on the run's top flow (names relative to it, flow start and
+    end of the top flow only). Returns a function that removes it again. A hook, not a
+    subscriber: no event records are built for it."""
+    entry = (kind, callback)
+    _global_hooks.append(entry)
+
+    def remove() -> None:
+        for i, each in enumerate(_global_hooks):
+            if each is entry:
+                del _global_hooks[i]
+                return
+
+    return remove
+
+
+def global_hooks() -> tuple[tuple[str, Callable[..., Any]], ...]:
+    """The process-wide hooks as ``(kind, callback)``, in call order."""
+    return tuple(_global_hooks)
+
+
+# The frame accessors are the ContextVar's own (C) methods, not wrappers around them:
+# current_frame() runs once per node.
+current_frame: Callable[[], Frame | None] = _current.get
+"""The orchestration frame of the code now running, or None outside any observed run."""
+set_current_frame: Callable[[Frame | None], Token[Frame | None]] = _current.set
+"""Make ``frame`` the current one; returns the token that ``reset_current_frame`` takes."""
+reset_current_frame: Callable[[Token[Frame | None]], None] = _current.reset
 
 
 @dataclass
@@ -62,6 +94,16 @@ class RunOptions:
 _pending_options: ContextVar[RunOptions | None] = ContextVar(
     "pocketflow_ext_run_options", default=None
 )
+
+
+def pending_options() -> RunOptions | None:
+    """The options waiting for the next top-level run in this context, if any."""
+    return _pending_options.get()
+
+
+def clear_pending_options() -> None:
+    """Drop waiting options, so a later run in this context starts with none."""
+    _pending_options.set(None)
 
 
 @contextmanager
@@ -85,16 +127,16 @@ class Run:
     __slots__ = ("run_id", "flow_name", "store", "cancel", "step_numbers", "options")
 
     def __init__(self, flow_name: str, store: Any) -> None:
-        options = _pending_options.get() or RunOptions()
+        options = pending_options() or RunOptions()
         # Consumed here so a nested or later run in the same context starts fresh.
-        _pending_options.set(None)
+        clear_pending_options()
         self.options = options
         self.flow_name = flow_name
         self.run_id = options.run_id or new_run_id(flow_name)
         self.store = store
         # None unless someone can cancel (a background run): the flag is read before every node.
         self.cancel = options.cancel
-        self.step_numbers = itertools.count(1)  # next() gives each node execution its step
+        self.step_numbers = itertools.count(0)  # next() gives each node execution its step
 
 
 # One listener table entry: (cut, listeners) where ``cut`` strips a level's own path
@@ -110,22 +152,58 @@ Delivery = tuple[tuple[int | None, Callable[..., Any], bool], ...]
 def _delivery_table(listeners: tuple[ListenerLevel, ...]) -> dict[str, Delivery]:
     """Computed once per flow execution, so delivering an event is one loop over exactly
     its listeners. Node events reach every enclosing flow's hooks; flow start/end hooks only
-    fire on their own flow (their signatures carry no path); subscribers see everything."""
+    fire on their own flow (their signatures carry no path); subscribers get every kind
+    they want."""
     last = len(listeners) - 1
-    table: dict[str, Delivery] = {}
-    for kind in EVENT_KINDS:
-        flow_event = kind in (FLOW_START, FLOW_END)
-        rows: list[tuple[int | None, Callable[..., Any], bool]] = []
-        for i, (cut, entries) in enumerate(listeners):
-            for kind_wanted, callback in entries:
-                if kind_wanted is None:
-                    rows.append((None, callback, True))
-                elif kind_wanted == kind and not flow_event:
-                    rows.append((cut, callback, False))
-                elif kind_wanted == kind and i == last:
-                    rows.append((None, callback, False))
-        table[kind] = tuple(rows)
-    return table
+    rows: dict[str, list[tuple[int | None, Callable[..., Any], bool]]] = {
+        kind: [] for kind in EVENT_KINDS
+    }
+    for i, (cut, entries) in enumerate(listeners):
+        for kind, callback in entries:
+            if kind is None:
+                for each in EVENT_KINDS:
+                    if wants(callback, each):
+                        rows[each].append((None, callback, True))
+            elif kind not in (FLOW_START, FLOW_END):
+                rows[kind].append((cut, callback, False))
+            elif i == last:
+                rows[kind].append((None, callback, False))
+    return {kind: tuple(delivery) for kind, delivery in rows.items()}
+
+
+def _records_wanted(table: dict[str, Delivery]) -> dict[str, bool]:
+    """Per kind, whether anyone wants its records: a flow subscriber in ``table`` or a
+    process-wide one (whose ``wants`` is asked here, once per flow execution)."""
+    subscribers = tuple(_global_subscribers)
+    wanted = {}
+    for kind, delivery in table.items():
+        wanted[kind] = False
+        for _, _, is_subscriber in delivery:
+            if is_subscriber:
+                wanted[kind] = True
+                break
+        else:
+            for subscriber in subscribers:
+                if wants(subscriber, kind):
+                    wanted[kind] = True
+                    break
+    return wanted
+
+
+def wants(subscriber: Subscriber, kind: str) -> bool:
+    """Whether ``subscriber`` wants records of ``kind``. A subscriber may define
+    ``wants(kind) -> bool`` (a log whose logger is off, a hook for one kind); without it,
+    it wants every kind. Asked once per flow execution, not per event."""
+    method = getattr(subscriber, "wants", None)
+    if method is None:
+        return True
+    try:
+        return bool(method(kind))
+    except Exception:  # as with any listener: logged, and it gets everything
+        _log.exception(
+            "subscriber %r raised in wants(%r); sending it every event", subscriber, kind
+        )
+        return True
 
 
 class Level:
@@ -142,7 +220,10 @@ class Level:
         "on_node_start",
         "on_node_end",
         "paths",
-        "wants_events",
+        "records",
+        "step_numbers",
+        "node_start_records",
+        "node_end_records",
         "max_steps",
         "guarded",
         "steps",
@@ -156,6 +237,7 @@ class Level:
         path: str,
         parent: Level | None,
         names: dict[int, str],
+        paths: dict[str, str],
         own: tuple[tuple[str | None, Callable[..., Any]], ...],
         store: Any,
     ) -> None:
@@ -164,17 +246,23 @@ class Level:
         self.path = path
         self.parent = parent
         self.names = names
+        if parent is None and _global_hooks:
+            # Process-wide hooks listen as if registered on the top flow, before its own.
+            own = (*_global_hooks, *own)
         inherited = parent.listeners if parent else ()
         self.listeners: tuple[ListenerLevel, ...] = (*inherited, (len(path) + 1, own))
         self.table = _delivery_table(self.listeners)
         # The two kinds delivered for every node, as attributes: the hot path reads them.
         self.on_node_start = self.table[NODE_START]
         self.on_node_end = self.table[NODE_END]
-        self.paths: dict[str, str] = {}  # node name -> full path, built once per name
-        # Event records are only built when someone consumes them; hooks get plain args.
-        self.wants_events = bool(_global_subscribers) or any(
-            kind is None for _, entries in self.listeners for kind, _cb in entries
-        )
+        # Node name -> full path, filled as nodes first run under this path; shared by
+        # every run of the same graph at the same path (see graph.GraphNames.paths).
+        self.paths = paths
+        # Records are built only for kinds some subscriber wants; hooks get plain args.
+        self.records = _records_wanted(self.table)
+        self.step_numbers = run.step_numbers  # read once per node: one hop fewer
+        self.node_start_records = self.records[NODE_START]
+        self.node_end_records = self.records[NODE_END]
         self.max_steps: int | None = getattr(flow, "max_steps", None)
         # Whether something may stop the run before a node: max_steps or a cancel flag.
         self.guarded = self.max_steps is not None or run.cancel is not None
@@ -195,4 +283,5 @@ class Frame:
         self.step: int | None = None
         self.t0 = 0.0
         self.count = 0
-        self.recent: deque[str] = deque(maxlen=5)
+        # The last few nodes, for max_steps' error message; kept only under max_steps.
+        self.recent: deque[str] | None = deque(maxlen=5) if level.max_steps is not None else None

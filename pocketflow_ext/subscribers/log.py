@@ -45,6 +45,13 @@ class EventLog:
     """Subscriber logging each event; ``flow.subscribe(EventLog())`` or process-wide with
     ``pocketflow_ext.subscribe(EventLog())`` (``instrument()`` and the CLI attach one)."""
 
+    def wants(self, kind: str) -> bool:
+        """Asked as each flow starts: records are only built for kinds that would be logged."""
+        if kind == ev.FLOW_END:
+            return _FLOW.isEnabledFor(max(_STATUS_LEVELS.values()))  # failed runs log highest
+        logger = _NODE if kind.startswith("node_") else _FLOW
+        return logger.isEnabledFor(_LEVELS.get(kind, logging.INFO))
+
     def __call__(self, event: Event) -> None:
         is_node = event.kind.startswith("node_")
         logger = _NODE if is_node else _FLOW

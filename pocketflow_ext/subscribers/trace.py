@@ -75,6 +75,9 @@ class ConsoleTrace:
         # Flow start times by (run id, path), to print each flow's elapsed time at its end.
         self._started: dict[tuple[str, str], list[float]] = {}
 
+    def wants(self, kind: str) -> bool:
+        return self.mode != "off"
+
     def __call__(self, event: Event) -> None:
         if self.mode == "off":
             return

@@ -10,7 +10,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from ..recording.schema import STATUSES, parse_iso
+from ..runstore.runs import STATUSES, parse_iso
 from ..store.codec import Unserialisable
 
 # Symbols from plain text fonts: the runs table is drawn on a canvas, where colour emoji

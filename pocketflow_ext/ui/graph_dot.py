@@ -24,7 +24,7 @@ class Graph:
 
 
 def graph_from_json(text: str, prefix: str) -> Graph:
-    """The recorder's graph JSON (``recording/graph.py``) with node keys ``prefix/name``,
+    """The recorder's graph JSON (``pocketflow_ext/graph.py``) with node keys ``prefix/name``,
     matching the ``path`` of the run's events; raises ``ValueError`` if it is malformed."""
     graph = Graph()
     _add_level(graph, json.loads(text), prefix)

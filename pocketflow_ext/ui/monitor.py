@@ -10,7 +10,6 @@ ever opened read-only. Needs the ``ui`` extra (``pip install "pocketflow-ext[ui]
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from contextlib import closing
 from pathlib import Path
@@ -18,8 +17,8 @@ from pathlib import Path
 import streamlit as st
 
 # Absolute imports: `streamlit run` executes this file as a script, outside its package.
-from pocketflow_ext.errors import MonitorDatabaseError
-from pocketflow_ext.ui.database import open_database
+from pocketflow_ext.errors import PocketFlowExtError
+from pocketflow_ext.runstore import open_store
 from pocketflow_ext.ui.display import plain
 from pocketflow_ext.ui.run_detail import render_run
 from pocketflow_ext.ui.runs_table import render_runs
@@ -66,18 +65,18 @@ def render_workflow_monitor(
 
 def _render_body(path: str, key: str) -> None:
     try:
-        conn, schema = open_database(path)
-    except MonitorDatabaseError as exc:
+        store = open_store(path, readonly=True)  # never creates, migrates or writes
+    except PocketFlowExtError as exc:
         st.error(plain(str(exc)))
         return
-    with closing(conn):
+    with closing(store):
+        if store.notice:
+            st.warning(plain(store.notice))
         try:
-            run_id = render_runs(conn, schema, key)
+            run_id = render_runs(store, key)
             if run_id is not None:
-                render_run(conn, schema, path, run_id, key)
-        except MonitorDatabaseError as exc:
-            st.error(plain(str(exc)))
-        except sqlite3.DatabaseError as exc:
+                render_run(store, path, run_id, key)
+        except PocketFlowExtError as exc:
             # A file damaged or replaced while the monitor reads it: say so and keep the page.
             st.error(plain(f"Reading {path} failed: {exc}. Refresh to try again."))
 

@@ -70,7 +70,7 @@ def python_snippet(
     run_id = str(run["run_id"])
     build = _build(run, db_path)
     load = (
-        "from pocketflow_ext.recording import WorkflowDB\n\n"
+        "from pocketflow_ext import WorkflowDB\n\n"
         f"store = WorkflowDB({db_path!r}, readonly=True).load_checkpoint({run_id!r}, "
         f"step={point.step})\n"
     )

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import streamlit as st
 
-from .database import Schema
+from ..runstore.base import RunStore
 from .display import plain
 from .graph_tab import render_graph
-from .queries import child_run_ids, get_checkpoints, get_events, get_run
 from .resume_tab import render_resume
 from .runs_table import table_rows
 from .store_tab import render_store
@@ -18,10 +15,8 @@ from .timeline_tab import render_timeline
 TABS = ("Timeline", "Store", "Graph", "Resume")
 
 
-def render_run(
-    conn: sqlite3.Connection, schema: Schema, db_path: str, run_id: str, key: str
-) -> None:
-    run = get_run(conn, schema, run_id)
+def render_run(runs: RunStore, db_path: str, run_id: str, key: str) -> None:
+    run = runs.get_run(run_id)
     if run is None:
         st.warning(plain(f"Run {run_id!r} is not in this database (it may have been deleted)."))
         return
@@ -35,16 +30,14 @@ def render_run(
     if run.get("error_msg"):
         summary["Error"] = str(run["error_msg"])
     st.dataframe([summary], hide_index=True, width="stretch")
-    events = get_events(conn, schema, [run_id, *child_run_ids(conn, schema, run_id)])
-    checkpoints = get_checkpoints(conn, schema, run_id)
+    events = runs.get_events([run_id, *runs.child_run_ids(run_id)])
+    checkpoints = runs.get_checkpoints(run_id)
     timeline, store, graph, resume = st.tabs(list(TABS))
     with timeline:
         render_timeline(run, events, key)
     with store:
-        render_store(conn, run_id, checkpoints, key)
+        render_store(runs, run_id, checkpoints, key)
     with graph:
         render_graph(run, events)
     with resume:
-        render_resume(
-            run, events, checkpoints, db_path, ours=schema.has("pf_runs", "heartbeat_at"), key=key
-        )
+        render_resume(run, events, checkpoints, db_path, ours=runs.schema_version > 0, key=key)

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import sqlite3
 import zlib
 from typing import Any
 
 import pandas as pd  # ships with streamlit
 import streamlit as st
 
-from .database import Schema
+from ..runstore.base import RunFilter, RunStore
 from .display import STATUSES, badge, badge_colour, duration, seconds_between, short_time
-from .queries import RunFilter, flow_names, runs_page, status_names
 
 PAGE_SIZES = (25, 50, 100)
 COLUMNS = ("Run id", "Flow", "Status", "Started (UTC)", "Duration", "Steps", "Current node")
 
 
-def render_filters(conn: sqlite3.Connection, key: str) -> RunFilter:
-    stored = status_names(conn)
+def render_filters(store: RunStore, key: str) -> RunFilter:
+    stored = store.status_names()
     statuses = list(dict.fromkeys([*STATUSES, *stored]))
     col_status, col_flow, col_search = st.columns([3, 3, 2])
     picked = col_status.multiselect(
         "Status", statuses, key=f"{key}-status", format_func=badge, placeholder="all statuses"
     )
     flows = col_flow.multiselect(
-        "Flow", flow_names(conn), key=f"{key}-flow", placeholder="all flows"
+        "Flow", store.flow_names(), key=f"{key}-flow", placeholder="all flows"
     )
     search = col_search.text_input("Run id contains", key=f"{key}-search")
     return RunFilter(statuses=tuple(picked), flows=tuple(flows), search=search)
@@ -58,9 +56,9 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def render_runs(conn: sqlite3.Connection, schema: Schema, key: str) -> str | None:
+def render_runs(store: RunStore, key: str) -> str | None:
     """Filters, the runs table and the run picker; returns the run id to open (or None)."""
-    filt = render_filters(conn, key)
+    filt = render_filters(store, key)
     state = st.session_state
     # A new filter starts again at page 1: its old page number may not exist any more.
     if state.get(f"{key}-last-filter") != filt:
@@ -68,11 +66,11 @@ def render_runs(conn: sqlite3.Connection, schema: Schema, key: str) -> str | Non
         state[f"{key}-page"] = 1
     size = int(state.setdefault(f"{key}-size", PAGE_SIZES[1]))
     page_no = int(state.setdefault(f"{key}-page", 1))
-    page = runs_page(conn, schema, filt, page_no - 1, size)
+    page = store.runs_page(filt, limit=size, offset=(page_no - 1) * size)
     pages = max(1, -(-page.total // size))
     if page_no > pages:  # rows were deleted or the page size grew
         page_no = state[f"{key}-page"] = pages
-        page = runs_page(conn, schema, filt, page_no - 1, size)
+        page = store.runs_page(filt, limit=size, offset=(page_no - 1) * size)
     if not page.rows:
         st.info(
             "No runs match these filters."

@@ -4,14 +4,13 @@ changed since the previous checkpoint."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
 
+from ..runstore.base import RunStore
 from .display import plain, type_name, value_text
-from .queries import load_store, load_store_text
 from .store_diff import diff_stores
 
 
@@ -57,7 +56,7 @@ def pick_checkpoint(
 
 
 def render_store(
-    conn: sqlite3.Connection, run_id: str, checkpoints: Sequence[Mapping[str, Any]], key: str
+    runs: RunStore, run_id: str, checkpoints: Sequence[Mapping[str, Any]], key: str
 ) -> None:
     if not checkpoints:
         st.info("No checkpoints recorded for this run (none is saved before the first node ends).")
@@ -66,8 +65,8 @@ def render_store(
     steps = [int(c["step"]) for c in checkpoints]
     previous = max((s for s in steps if s < step), default=None)
     try:
-        store = load_store(conn, run_id, step) or {}
-        before = (load_store(conn, run_id, previous) or {}) if previous is not None else {}
+        store = runs.load_checkpoint(run_id, step) or {}
+        before = (runs.load_checkpoint(run_id, previous) or {}) if previous is not None else {}
     except ValueError as exc:
         st.error(
             plain(f"A checkpoint of this run is not valid JSON ({exc}); its raw text is below.")
@@ -75,7 +74,7 @@ def render_store(
     else:
         render_keys(store, before, step, previous)
     with st.expander("Raw JSON (as recorded)"):
-        text = load_store_text(conn, run_id, step) or "{}"
+        text = runs.checkpoint_text(run_id, step) or "{}"
         try:
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         except ValueError:

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from ..recording.schema import parse_iso
+from ..runstore.runs import parse_iso
 from .display import clock_time, plain
 from .graph_dot import node_key
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pocketflow_ext import WorkflowDB, __version__
-from pocketflow_ext.cli.main import split_run_args
+from pocketflow_ext.cli.run import split_run_args
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 CONSOLE = Path(sys.executable).with_name("pocketflow-ext")
@@ -116,3 +116,14 @@ def test_monitor_serves_the_streamlit_app_on_the_given_port(tmp_path: Path) -> N
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_every_subcommand_module_adds_its_own_parser() -> None:
+    from pocketflow_ext.cli import main
+
+    parser = main.build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    assert sorted(commands.choices) == ["monitor", "run", "runs", "show"]
+    for module in main.SUBCOMMANDS:
+        name = module.__name__.rsplit(".", 1)[-1]
+        assert commands.choices[name].get_default("handler") is not None, name

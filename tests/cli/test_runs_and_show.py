@@ -101,7 +101,7 @@ def test_show_prints_the_timeline_with_nested_paths_retries_and_errors(
     lines = report.stdout.splitlines()
     assert lines[0].startswith(f"run {ids['Flow']} · flow Flow · completed · 10 steps · ")
     rows = [line.split() for line in lines[lines.index("") + 2 :]]
-    assert [row[0] for row in rows] == [str(step) for step in range(1, 11)]
+    assert [row[0] for row in rows] == [str(step) for step in range(10)]
     assert rows[2][1:2] == ["AnswerAll/AnswerOne/Classify"] and rows[2][-2:] == ["->", "math"]
     assert "    AnswerAll/AnswerOne/Classify" in lines[lines.index("") + 4]  # indented twice
     failed = run_cli("show", str(db), ids["Pipeline"]).stdout

@@ -60,7 +60,7 @@ def test_quickstart_records_a_completed_run_with_its_checkpoint(
     assert "Summarise: PocketFlow models an LLM app" in out
     (run,) = WorkflowDB(db_path).list_runs()
     assert run["flow_name"] == "summarise" and run["status"] == "completed"
-    store = WorkflowDB(db_path).load_checkpoint(run["run_id"], step=1)
+    store = WorkflowDB(db_path).load_checkpoint(run["run_id"], step=0)
     assert store["summary"].startswith("Summarise: PocketFlow")
 
 

@@ -20,7 +20,7 @@ def test_record_run_example_records_queries_and_restores(
     assert "digest/each_doc/polish/Summarise {'doc': 'b'}" in out
     assert "restored summaries: {'a': 'Otters hold" in out
     assert "marker for the lock: <unserialisable _thread.lock" in out
-    assert "8 checkpoint files, first step_001_each_doc.json, last step_008_Publish.json" in out
+    assert "8 checkpoint files, first step_000_each_doc.json, last step_007_Publish.json" in out
     db = tmp_path / "runs" / "digest.db"  # the missing 'runs' directory was created
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM pf_checkpoints").fetchone()[0] == 8

@@ -6,9 +6,8 @@ import threading
 
 import pytest
 
-from pocketflow_ext import ConfigurationError, Flow, Node, RunCancelled
+from pocketflow_ext import ConfigurationError, Flow, Node, RunCancelled, WorkflowDB
 from pocketflow_ext.errors import RunExistsError
-from pocketflow_ext.recording.db import WorkflowDB
 
 pytestmark = pytest.mark.timeout(60)
 

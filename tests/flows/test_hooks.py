@@ -201,7 +201,7 @@ def test_nested_flow_paths_are_relative_to_the_hooked_flow(events) -> None:
         "Outer/Inner/Later",
     ]
     steps = [e.step for e in events if e.kind == "node_start"]
-    assert steps == [1, 2, 3, 4]  # one step counter for the whole run
+    assert steps == [0, 1, 2, 3]  # one step counter for the whole run
 
 
 def test_flow_start_and_end_hooks_fire_only_for_their_own_flow() -> None:
@@ -374,7 +374,7 @@ def test_the_same_flow_run_in_several_threads_keeps_runs_apart(events) -> None:
     for run_id in run_ids:
         mine = [e for e in events if e.run_id == run_id]
         assert [e.kind for e in mine][0] == "flow_start" and mine[-1].kind == "flow_end"
-        assert [e.step for e in mine if e.kind == "node_start"] == [1, 2]
+        assert [e.step for e in mine if e.kind == "node_start"] == [0, 1]
 
 
 @pytest.mark.parametrize("bad", ["nightly\nreport", "tab\there", "x" * 10_000, "x" * 192])
@@ -383,6 +383,7 @@ def test_a_flow_name_that_cannot_make_a_run_id_is_refused_when_the_flow_is_built
 ) -> None:
     with pytest.raises(ConfigurationError, match="flow_name .* cannot name runs: run ids are"):
         Flow(start=Step(), flow_name=bad, db_path=tmp_path / "r.db")
+    assert not (tmp_path / "r.db").exists()  # refused before any file is touched
 
 
 def test_the_longest_flow_name_allowed_records_its_runs(tmp_path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pocketflow
 import pytest
 
+import pocketflow_ext
 from pocketflow_ext import ConfigurationError, Flow, Node
 
 
@@ -65,6 +67,38 @@ def test_an_edge_added_after_a_run_gets_a_name_too() -> None:
     assert names_run(flow) == ["Summarise"]
     start >> Summarise()
     assert names_run(flow) == ["Summarise", "Summarise#2"]
+
+
+class Route(Node):
+    def post(self, shared, prep_res, exec_res):
+        return shared.get("route", "default")
+
+
+def test_an_edge_added_after_a_run_that_shifts_names_renames_as_a_fresh_build() -> None:
+    start, middle, far = Route(), Route(), Summarise()
+    start >> middle
+    middle >> far
+    flow = Flow(start=start)
+    assert names_run(flow) == ["Route", "Route#2", "Summarise"]
+    start - "short" >> Summarise()  # reached before `far` in the walk: it takes the plain name
+    assert names_run(flow)[-1] == "Summarise#2"
+
+
+class Plain(pocketflow.Node):
+    pass
+
+
+def test_instrument_renames_an_upstream_graph_after_an_edge_is_added(events) -> None:
+    start, far = Plain(), Plain()
+    start >> far
+    flow = pocketflow.Flow(start=start)
+    with pocketflow_ext.instrument():
+        flow.run({})
+        start - "unused" >> Plain()  # now the third node in the walk, before far's successors
+        far >> Plain()
+        flow.run({})
+    paths = [e.path for e in events if e.kind == "node_start"]
+    assert paths == ["Flow/Plain", "Flow/Plain#2", "Flow/Plain", "Flow/Plain#2", "Flow/Plain#4"]
 
 
 @pytest.mark.parametrize("bad", ["", "  ", "a/b", 3])

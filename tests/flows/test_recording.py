@@ -9,9 +9,9 @@ from pathlib import Path
 import pocketflow
 import pytest
 
-from pocketflow_ext import Flow, Node, RecordingMixin, Store, WorkflowDB
+from pocketflow_ext import Flow, Node, Store, WorkflowDB
 from pocketflow_ext.errors import ConfigurationError, RecordingError, RunExistsError
-from pocketflow_ext.mixins import HooksMixin
+from pocketflow_ext.mixins import HooksMixin, RecordingMixin
 from pocketflow_ext.stream.scope import RunOptions, run_options
 
 
@@ -117,15 +117,15 @@ def test_checkpoint_dir_alone_writes_one_restorable_file_per_node(tmp_path: Path
     a >> b
     Flow(start=a, checkpoint_dir=tmp_path / "ck", run_id="count-1").run({})
     files = sorted(p.name for p in (tmp_path / "ck" / "count-1").iterdir())
-    assert files == ["step_001_Count.json", "step_002_Count#2.json"]
-    assert Store.restore(tmp_path / "ck" / "count-1" / "step_002_Count#2.json") == {"n": 2}
+    assert files == ["step_000_Count.json", "step_001_Count#2.json"]
+    assert Store.restore(tmp_path / "ck" / "count-1" / "step_001_Count#2.json") == {"n": 2}
 
 
 def test_checkpoint_dir_and_db_path_hold_the_same_store(tmp_path: Path) -> None:
     flow = Flow(start=Count(), checkpoint_dir=tmp_path / "ck", db_path=tmp_path / "r.db")
     flow.run({})
     run_id = flow.db.list_runs()[0]["run_id"]
-    from_file = json.loads((tmp_path / "ck" / run_id / "step_001_Count.json").read_text())["data"]
+    from_file = json.loads((tmp_path / "ck" / run_id / "step_000_Count.json").read_text())["data"]
     assert from_file == json.loads(flow.db.get_checkpoints(run_id)[0]["store_json"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 
 import pytest
@@ -16,9 +17,8 @@ from pocketflow_ext import (
     ResumeError,
     RunCancelled,
     RunNotFound,
+    WorkflowDB,
 )
-from pocketflow_ext.flows.resume import resume_run
-from pocketflow_ext.recording.db import WorkflowDB
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -263,24 +263,12 @@ def test_async_flow_resumes(tmp_path):
     assert flow.resume(only_run(flow.db_path)["run_id"])["trail"] == ["A", "B"]
 
 
-def test_resume_run_continues_a_run_of_a_workflow_db(tmp_path):
+def test_resume_with_db_path_continues_a_failed_run(tmp_path):
     broken = {"on": True}
     flow = chain(tmp_path / "runs.db", broken)
     run_id = failed_run(flow)
     broken["on"] = False
-    with WorkflowDB(tmp_path / "runs.db") as db:
-        store = resume_run(db, run_id, flow)
-    assert store["trail"] == ["A", "B", "C"]
-    assert {r["resumed_from"] for r in runs_by_id(flow.db_path).values()} == {None, run_id}
-
-
-def test_workflow_db_resume_continues_a_failed_run(tmp_path):
-    broken = {"on": True}
-    flow = chain(tmp_path / "runs.db", broken)
-    run_id = failed_run(flow)
-    broken["on"] = False
-    with WorkflowDB(tmp_path / "runs.db") as db:
-        store = db.resume(run_id, flow)
+    store = flow.resume(run_id, db_path=tmp_path / "runs.db")
     assert store["trail"] == ["A", "B", "C"]
     assert {r["status"] for r in runs_by_id(flow.db_path).values()} == {"failed", "completed"}
 
@@ -367,3 +355,33 @@ def test_async_flow_resumes_inside_a_nested_async_flow(tmp_path):
         asyncio.run(outer.run_async({}))
     broken["on"] = False
     assert outer.resume(only_run(outer.db_path)["run_id"])["trail"] == ["X", "Y", "Finish"]
+
+
+DAMAGE = {
+    "invalid JSON": '{"trail": ["A"',
+    "not an object": '["A"]',
+    "nested past the recursion limit": "[" * 100_000 + "]" * 100_000,
+}
+
+
+@pytest.mark.parametrize("text", DAMAGE.values(), ids=DAMAGE.keys())
+def test_a_damaged_checkpoint_is_a_resume_error_naming_run_and_step(tmp_path, text):
+    broken = {"on": True}
+    flow = chain(tmp_path / "runs.db", broken)
+    run_id = failed_run(flow)
+    with sqlite3.connect(tmp_path / "runs.db") as conn:
+        conn.execute("UPDATE pf_checkpoints SET store_json = ? WHERE run_id = ?", (text, run_id))
+    conn.close()
+    broken["on"] = False
+    with pytest.raises(ResumeError, match=rf"run {run_id!r} at step 0 .* is damaged"):
+        flow.resume(run_id)
+
+
+def test_resuming_a_run_already_resumed_successfully_warns(tmp_path):
+    broken = {"on": True}
+    flow = chain(tmp_path / "runs.db", broken)
+    run_id = failed_run(flow)
+    broken["on"] = False
+    flow.resume(run_id)
+    with pytest.warns(UserWarning, match="already resumed successfully"):
+        assert flow.resume(run_id)["trail"] == ["A", "B", "C"]

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import random
-import subprocess
-import sys
+import time
 
 import pocketflow
 import pytest
 
+import pocketflow_ext
 from pocketflow_ext import (
+    AsyncBatchNode,
     AsyncFlow,
     AsyncNode,
     AsyncParallelBatchNode,
+    BatchNode,
     ConfigurationError,
     Flow,
     Node,
 )
-from pocketflow_ext.mixins import RetryMixin
+from pocketflow_ext.mixins import AsyncRetryMixin, RetryMixin
 
 
 class Flaky(Node):
@@ -99,15 +101,59 @@ def test_a_raising_fallback_is_reported_once_as_node_error(events) -> None:
     ]
 
 
-def test_the_exec_shadow_is_removed_after_the_run() -> None:
-    node = Flaky(fails=1, max_retries=2, backoff=2.0)
-    run_with_retries(node)
-    assert "exec" not in vars(node)
+def _failure(pf, fallback_raises: bool) -> tuple:
+    """What a single-attempt node built on ``pf`` raises: type, text, context, cause."""
+
+    class Once(pf.Node):
+        def exec(self, prep_res):
+            raise KeyError("exec failed")
+
+        if fallback_raises:
+
+            def exec_fallback(self, prep_res, exc):
+                raise RuntimeError("fallback failed")
+
+    with pytest.raises(Exception) as caught:
+        pf.Flow(start=Once()).run({})
+    exc = caught.value
+    context = exc.__context__
+    return (type(exc), str(exc), type(context), str(context), exc.__cause__)
+
+
+@pytest.mark.parametrize("fallback_raises", [False, True], ids=["default fallback", "own"])
+def test_a_single_attempt_raises_exactly_what_upstream_raises(fallback_raises: bool) -> None:
+    assert _failure(pocketflow_ext, fallback_raises) == _failure(pocketflow, fallback_raises)
+
+
+def test_retrying_leaves_no_trace_on_the_mixin_classes_or_the_node() -> None:
+    before = {cls: dict(vars(cls)) for cls in (RetryMixin, AsyncRetryMixin, Node, Flaky)}
+    node = Flaky(fails=1, error=TimeoutError, max_retries=3, backoff=2.0, retry_on=TimeoutError)
+    node.run({})  # not in a flow, which would run a copy
+    node.retry_on = KeyError
+    node.run({})
+    assert {cls: dict(vars(cls)) for cls in before} == before
+    assert set(vars(node)) == {
+        *vars(Flaky(max_retries=3, backoff=2.0, retry_on=TimeoutError)),
+        "cur_retry",  # upstream's attempt counter, as upstream leaves it
+    }
+
+
+def test_async_nodes_count_attempts_in_cur_retry_as_upstreams_main_branch_does() -> None:
+    seen: list[int] = []
+
+    class Counting(AsyncNode):
+        async def exec_async(self, prep_res):
+            seen.append(self.cur_retry)
+            raise TimeoutError("again")
+
+        async def exec_fallback_async(self, prep_res, exc):
+            return "gave up"
+
+    asyncio.run(AsyncFlow(start=Counting(max_retries=3)).run_async({}))
+    assert seen == [0, 1, 2]
 
 
 def test_single_attempt_nodes_of_each_kind_reach_their_own_upstream_exec() -> None:
-    from pocketflow_ext import AsyncBatchNode, BatchNode
-
     class Double(BatchNode):
         def exec(self, item):
             return item * 2
@@ -123,7 +169,6 @@ def test_single_attempt_nodes_of_each_kind_reach_their_own_upstream_exec() -> No
     assert Double()._exec([1, 2]) == [2, 4]
     assert Triple()._exec(5) == 15
     assert asyncio.run(AsyncDouble()._exec([3])) == [6]
-    assert Double()._exec([4]) == [8]  # and again, from the per-class lookup
 
 
 # ── PocoFlow-style class attributes ───────────────────────────────────────────
@@ -150,6 +195,23 @@ def test_a_class_attribute_wait_is_honoured_too() -> None:
         wait = 0.003
 
     assert Waits().wait == 0.003
+
+
+def test_class_settings_count_wherever_the_class_was_built() -> None:
+    # Whose setting it is depends on the class, not on the module it was created in.
+    built_inside = type("Step", (Flaky,), {"max_retries": 3, "__module__": "pocketflow_ext.x"})
+    assert built_inside().max_retries == 3
+
+
+def test_class_settings_from_a_mixin_listed_after_the_node_class_are_honoured() -> None:
+    class Defaults:
+        max_retries = 4
+        retry_delay = 0.002
+
+    class Step(Flaky, Defaults):
+        pass
+
+    assert (Step().max_retries, Step().wait) == (4, 0.002)
 
 
 def test_retry_mixin_alone_on_an_upstream_node_honours_class_attributes() -> None:
@@ -196,6 +258,35 @@ def test_jitter_adds_at_most_its_amount_and_never_touches_global_random() -> Non
     _, retries = run_with_retries(Flaky(max_retries=3, wait=0.001, jitter=0.002))
     assert len(retries) == 2 and all(0.001 <= r[3] <= 0.003 for r in retries)
     assert random.getstate() == state
+
+
+def test_each_failed_attempt_sleeps_exactly_the_reported_delay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    _, retries = run_with_retries(Flaky(fails=2, max_retries=3, wait=0.01, jitter=0.004))
+    assert [r[1] for r in retries] == [1, 2]
+    assert [round(d, 6) for d in slept] == [r[3] for r in retries]  # jitter included
+
+
+def test_no_wait_means_no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    shared, retries = run_with_retries(Flaky(fails=2, max_retries=3))
+    assert shared["result"] == "ok" and [r[3] for r in retries] == [0, 0] and slept == []
+
+
+def test_reading_wait_in_user_code_reports_nothing() -> None:
+    class Reader(Node):
+        def exec(self, prep_res):
+            try:
+                raise KeyError("x")
+            except KeyError:
+                return self.wait
+
+    shared, retries = run_with_retries(Reader(wait=0.5))
+    assert retries == []
 
 
 def test_the_reported_delay_is_the_one_slept() -> None:
@@ -258,79 +349,34 @@ def test_retry_on_from_the_class_body_is_honoured() -> None:
     assert shared["attempts"] == [0] and shared["result"] == "fallback"
 
 
+def test_retry_on_set_on_a_class_after_its_nodes_were_made_applies_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Picky(Flaky):
+        pass
+
+    node = Picky(error=KeyError, max_retries=3)
+    monkeypatch.setattr(Picky, "retry_on", (TimeoutError,), raising=False)
+    shared, retries = run_with_retries(node)
+    assert shared["attempts"] == [0] and shared["result"] == "fallback" and retries == []
+
+
+def test_a_bad_retry_on_set_on_a_class_later_is_a_configuration_error_at_the_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Picky(Flaky):
+        pass
+
+    node = Picky(max_retries=3)
+    monkeypatch.setattr(Picky, "retry_on", "TimeoutError", raising=False)
+    with pytest.raises(ConfigurationError, match="retry_on must be an Exception subclass"):
+        run_with_retries(node)
+
+
 def test_a_bad_retry_on_assigned_on_a_node_is_a_configuration_error() -> None:
     node = Node()
     with pytest.raises(ConfigurationError, match="retry_on must be an Exception subclass"):
         node.retry_on = "TimeoutError"  # type: ignore[assignment]
-
-
-# Whether the retry_on seam is installed is process state, so these start a fresh Python.
-_SEAM_CHECK = """
-import pocketflow_ext
-from pocketflow_ext.mixins import RetryMixin
-
-class Work(pocketflow_ext.Node):
-    max_retries = 3
-    retry_delay = 0.01
-    def exec(self, prep_res):
-        return 1
-
-pocketflow_ext.Flow(start=Work()).run({})
-print("_exec" in vars(RetryMixin))  # retry configured, retry_on never used: no seam
-{use}
-print("_exec" in vars(RetryMixin))
-"""
-
-
-@pytest.mark.parametrize(
-    "use",
-    [
-        "Work().retry_on = KeyError",
-        "Work(retry_on=KeyError)",
-        "class Picky(Work):\n    retry_on = KeyError",
-        "Work.retry_on = KeyError\nWork()",
-    ],
-    ids=["node attribute", "constructor", "class body", "class attribute set later"],
-)
-def test_the_retry_on_seam_is_installed_only_once_retry_on_is_used(use: str) -> None:
-    script = _SEAM_CHECK.replace("{use}", use)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "True"]
-
-
-_LATE_CLASS_SETTING = """
-import warnings
-import pocketflow_ext
-
-class Picky(pocketflow_ext.Node):
-    def exec(self, prep_res):
-        self.calls = getattr(self, "calls", 0) + 1
-        raise KeyError("not retryable")
-    def exec_fallback(self, prep_res, exc):
-        return self.calls
-
-node = Picky(max_retries=3)
-Picky.retry_on = (TimeoutError,)  # after the node was made, as monkeypatch.setattr would
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    print(node._run({}) is None, node.calls)  # this execution: every attempt
-    node.calls = 0
-    node._run({})
-print(node.calls)  # the next one: one attempt, then the fallback
-print([str(w.message) for w in caught])
-"""
-
-
-def test_retry_on_set_on_a_class_after_its_nodes_were_made_warns_and_applies_next_time() -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", _LATE_CLASS_SETTING], capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    first, second, messages = out.stdout.splitlines()
-    assert first == "True 3" and second == "1"
-    assert "retry_on of Picky was set on the class after its nodes were created" in messages
-    assert messages.count("retry_on of Picky") == 1
 
 
 def test_retry_extras_work_when_the_node_runs_alone() -> None:
@@ -407,6 +453,237 @@ def test_parallel_batch_items_count_their_attempts_independently(events) -> None
     )
 
 
+def test_async_attempts_are_numbered_and_backed_off_per_node(events) -> None:
+    class Slow(AsyncNode):
+        max_retries = 4
+        retry_delay = 0.001
+        backoff = 2.0
+
+        async def exec_async(self, prep_res):
+            if self.cur_retry < 3:
+                raise TimeoutError("slow")
+            return "ok"
+
+    AsyncFlow(start=Slow()).run({})
+    assert [(e.attempt, e.delay_s) for e in events if e.kind == "node_retry"] == [
+        (1, 0.001),
+        (2, 0.002),
+        (3, 0.004),
+    ]
+
+
+# ── batches: each item has its own attempts ───────────────────────────────────
+def _items_node(base: type, *, is_async: bool) -> type:
+    """Items 0..2: item 1 times out once, item 2 raises KeyError (outside retry_on)."""
+
+    def attempt(self, item):
+        self.tries[item] = self.tries.get(item, 0) + 1
+        if item == 1 and self.tries[item] == 1:
+            raise TimeoutError("item 1 timed out")
+        if item == 2:
+            raise KeyError("item 2 is broken")
+        return item * 10
+
+    def fallback(self, item, exc):
+        return f"fallback {item}"
+
+    def prep(self, shared):
+        return [0, 1, 2]
+
+    def post(self, shared, prep_res, exec_res):
+        shared["out"] = exec_res
+
+    if not is_async:
+        body = {"exec": attempt, "exec_fallback": fallback, "prep": prep, "post": post}
+    else:
+
+        async def exec_async(self, item):
+            await asyncio.sleep(0)
+            return attempt(self, item)
+
+        async def fallback_async(self, item, exc):
+            return fallback(self, item, exc)
+
+        async def prep_async(self, shared):
+            return prep(self, shared)
+
+        async def post_async(self, shared, prep_res, exec_res):
+            post(self, shared, prep_res, exec_res)
+
+        body = {
+            "exec_async": exec_async,
+            "exec_fallback_async": fallback_async,
+            "prep_async": prep_async,
+            "post_async": post_async,
+        }
+
+    def __init__(self, *args, **kwargs):
+        base.__init__(self, *args, **kwargs)
+        self.tries = {}
+
+    return type("Items", (base,), {"__init__": __init__, **body})
+
+
+BATCH_KINDS = [
+    pytest.param(BatchNode, False, id="BatchNode"),
+    pytest.param(AsyncBatchNode, True, id="AsyncBatchNode"),
+    pytest.param(AsyncParallelBatchNode, True, id="AsyncParallelBatchNode"),
+]
+
+
+@pytest.mark.parametrize("base, is_async", BATCH_KINDS)
+def test_each_item_of_a_batch_retries_on_its_own_and_honours_retry_on(
+    base: type, is_async: bool, events
+) -> None:
+    node = _items_node(base, is_async=is_async)(max_retries=3, wait=0.001, retry_on=TimeoutError)
+    shared: dict = {}
+    (AsyncFlow if is_async else Flow)(start=node).run(shared)
+    assert shared["out"] == [0, 10, "fallback 2"]
+    assert node.tries == {0: 1, 1: 2, 2: 1}  # KeyError: no second attempt
+    retries = [e for e in events if e.kind == "node_retry"]
+    assert [(e.attempt, e.error, e.delay_s) for e in retries] == [
+        (1, "TimeoutError: item 1 timed out", 0.001)
+    ]
+
+
+# ── the mixins alone, on upstream classes ─────────────────────────────────────
+MIXIN_ALONE = [
+    pytest.param((RetryMixin, pocketflow.Node), False, id="Node"),
+    pytest.param((pocketflow.BatchNode, RetryMixin, pocketflow.Node), False, id="BatchNode"),
+    pytest.param((AsyncRetryMixin, pocketflow.AsyncNode), True, id="AsyncNode"),
+    pytest.param(
+        (pocketflow.AsyncBatchNode, AsyncRetryMixin, RetryMixin, pocketflow.AsyncNode),
+        True,
+        id="AsyncBatch",
+    ),
+    pytest.param(
+        (pocketflow.AsyncParallelBatchNode, AsyncRetryMixin, RetryMixin, pocketflow.AsyncNode),
+        True,
+        id="AsyncParallelBatch",
+    ),
+]
+
+
+@pytest.mark.parametrize("bases, is_async", MIXIN_ALONE)
+def test_the_retry_mixins_alone_honour_retry_on_under_upstream_flows(
+    bases: tuple, is_async: bool
+) -> None:
+    base = type("Base", bases, {})
+    batch = issubclass(base, pocketflow.BatchNode)
+    items = _items_node(base, is_async=is_async)
+    if not batch:  # one item: the one that times out once
+        prep = (lambda self, shared: 1) if not is_async else None
+
+        async def prep_async(self, shared):
+            return 1
+
+        def post(self, shared, prep_res, exec_res):
+            shared["out"] = exec_res
+
+        async def post_async(self, shared, prep_res, exec_res):
+            shared["out"] = exec_res
+
+        items = type(
+            "One",
+            (items,),
+            {"prep_async": prep_async, "post_async": post_async}
+            if is_async
+            else {"prep": prep, "post": post},
+        )
+    node = items(max_retries=3, retry_on=TimeoutError, backoff=2.0)
+    shared: dict = {}
+    if is_async:
+        asyncio.run(pocketflow.AsyncFlow(start=node).run_async(shared))
+    else:
+        pocketflow.Flow(start=node).run(shared)
+    assert shared["out"] == ([0, 10, "fallback 2"] if batch else 10)
+
+
+@pytest.mark.parametrize(
+    "bases, problem, fix",
+    [
+        ((RetryMixin, pocketflow.BatchNode), "handed the whole batch",
+         "X(pocketflow.BatchNode, RetryMixin, pocketflow.Node)"),
+        ((AsyncRetryMixin, pocketflow.AsyncParallelBatchNode), "handed the whole batch",
+         "X(pocketflow.AsyncParallelBatchNode, AsyncRetryMixin, RetryMixin, pocketflow.AsyncNode)"),
+        ((pocketflow.AsyncBatchNode, AsyncRetryMixin, pocketflow.AsyncNode), "never runs",
+         "X(pocketflow.AsyncBatchNode, AsyncRetryMixin, RetryMixin, pocketflow.AsyncNode)"),
+        ((pocketflow.Node, RetryMixin), "upstream's Node._exec would run",
+         "X(RetryMixin, pocketflow.Node)"),
+        ((RetryMixin, pocketflow.AsyncNode), "X is an async node",
+         "X(AsyncRetryMixin, pocketflow.AsyncNode)"),
+        ((AsyncRetryMixin, pocketflow.Node), "X is not an async node",
+         "X(RetryMixin, pocketflow.Node)"),
+        ((Node, pocketflow.BatchNode), "handed the whole batch",
+         "X(pocketflow.BatchNode, RetryMixin, pocketflow.Node)"),
+    ],
+    ids=["before BatchNode", "before AsyncParallelBatchNode", "async batch without RetryMixin",
+         "after Node", "sync on async", "async on sync", "drop-in Node with upstream BatchNode"],
+)  # fmt: skip
+def test_a_retry_mixin_that_upstream_would_bypass_is_an_error_naming_the_fix(
+    bases: tuple, problem: str, fix: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="the retry settings of X would be ignored") as e:
+        type("X", bases, {})
+    assert problem in str(e.value) and fix in str(e.value)
+
+
+# ── instrument(): upstream nodes run the same attempts ────────────────────────
+def test_instrument_runs_upstream_attempts_through_the_same_functions(events) -> None:
+    class Plain(pocketflow.Node):
+        def exec(self, prep_res):
+            if self.cur_retry < 2:
+                raise ValueError(f"attempt {self.cur_retry + 1}")
+            return "ok"
+
+        def post(self, shared, prep_res, exec_res):
+            shared["result"] = exec_res
+
+    class PlainAsync(pocketflow.AsyncNode):
+        async def exec_async(self, prep_res):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls < 4:
+                raise TimeoutError("slow")
+            return "ok"
+
+    original = vars(pocketflow.Node)["_exec"], vars(pocketflow.AsyncNode)["_exec"]
+    shared: dict = {}
+    with pocketflow_ext.instrument():
+        pocketflow.Flow(start=Plain(max_retries=3, wait=0.001)).run(shared)
+        asyncio.run(pocketflow.AsyncFlow(start=PlainAsync(max_retries=4)).run_async({}))
+    assert (vars(pocketflow.Node)["_exec"], vars(pocketflow.AsyncNode)["_exec"]) == original
+    assert shared == {"result": "ok"}
+    retries = [(e.flow_name, e.attempt, e.delay_s) for e in events if e.kind == "node_retry"]
+    assert retries == [
+        ("Flow", 1, 0.001),
+        ("Flow", 2, 0.001),
+        ("AsyncFlow", 1, 0),
+        ("AsyncFlow", 2, 0),
+        ("AsyncFlow", 3, 0),
+    ]
+
+
+def test_a_wrapper_put_on_upstreams_batch_loop_later_is_honoured() -> None:
+    class Double(BatchNode):
+        def exec(self, item):
+            return item * 2
+
+    assert Double()._exec([1, 2]) == [2, 4]
+    seen: list = []
+    original = vars(pocketflow.BatchNode)["_exec"]
+
+    def traced(self, items):  # what a tracing integration does after the first run
+        seen.append(items)
+        return original(self, items)
+
+    try:
+        pocketflow.BatchNode._exec = traced
+        assert Double()._exec([3]) == [6]
+    finally:
+        pocketflow.BatchNode._exec = original
+    assert seen == [[3]]
+
+
 # ── bad configuration ────────────────────────────────────────────────────────
 @pytest.mark.parametrize(
     "kwargs, word",
@@ -437,8 +714,8 @@ def test_bad_retry_settings_are_configuration_errors(kwargs: dict, word: str) ->
         ({"backoff": "2"}, "Broken.backoff"),
         ({"jitter": -1}, "Broken.jitter"),
         ({"max_delay": "x"}, "Broken.max_delay"),
-        ({"retry_on": (ValueError, "x")}, "retry_on"),
-        ({"retry_on": [ValueError]}, "retry_on"),
+        ({"retry_on": (ValueError, "x")}, "Broken.retry_on"),
+        ({"retry_on": [ValueError]}, "Broken.retry_on"),
     ],
 )
 def test_bad_retry_class_attributes_are_configuration_errors(attrs: dict, word: str) -> None:

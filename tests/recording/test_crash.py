@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pocketflow_ext.recording.db import WorkflowDB
+from pocketflow_ext import WorkflowDB
 
 pytestmark = [
     pytest.mark.timeout(120),

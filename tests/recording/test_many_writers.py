@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from many_writers_flow import NODES, record_runs, wait_for
 
-from pocketflow_ext.recording.db import WorkflowDB
+from pocketflow_ext import WorkflowDB
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -83,7 +83,7 @@ def test_completed_run_has_status_steps_events_and_a_checkpoint_per_node(tmp_pat
         ("flow_end", "demo"),
     ]
     checkpoints = flow.db.get_checkpoints(run["run_id"])
-    assert [(c["step"], c["node_name"]) for c in checkpoints] == [(1, "a"), (2, "b")]
+    assert [(c["step"], c["node_name"]) for c in checkpoints] == [(0, "a"), (1, "b")]
     assert json.loads(checkpoints[0]["store_json"]) == {"a": True}
     assert json.loads(checkpoints[1]["store_json"]) == {"a": True, "b": 2}
 
@@ -256,7 +256,7 @@ def test_runs_of_one_flow_object_in_many_threads_do_not_collide(tmp_path: Path) 
     assert len({r["run_id"] for r in runs}) == 8
     for run in runs:
         assert run["status"] == "completed"
-        assert [c["step"] for c in flow.db.get_checkpoints(run["run_id"])] == [1, 2, 3]
+        assert [c["step"] for c in flow.db.get_checkpoints(run["run_id"])] == [0, 1, 2]
         assert len(flow.db.get_events(run["run_id"])) == 8
 
 
@@ -321,3 +321,62 @@ def test_async_batch_flow_run_synchronously_is_recorded_with_params(tmp_path: Pa
     run_id = only_run(flow.db)["run_id"]
     params = [json.loads(c["params"]) for c in flow.db.get_checkpoints(run_id)]
     assert params == [{"item": "x"}, {"item": "y"}]
+
+
+def test_the_recorder_writes_only_what_its_events_say(tmp_path: Path) -> None:
+    # No flow runs here and no run scope exists: events made by hand are all it gets.
+    from pocketflow_ext.recording.recorder import Recorder, RunRecord
+    from pocketflow_ext.recording.writer import writer_for
+    from pocketflow_ext.runstore import RunRow
+    from pocketflow_ext.stream.events import Event
+
+    writer = writer_for(tmp_path / "r.db")
+    recorder = Recorder(writer, "sync", None)
+    record = RunRecord(recorder, "made-1")
+    assert record.rows is not None
+    writer.create_run(record.rows, RunRow(run_id="made-1", flow_name="Made"))
+    recorder.register(record)
+
+    def event(run_id: str = "made-1", **fields: object) -> Event:
+        return Event(run_id=run_id, flow_name="Made", ts=1_700_000_000.0, **fields)  # type: ignore[arg-type]
+
+    for e in (
+        event(kind="flow_start", path="Made", store={}),
+        event(kind="node_start", path="Made/A", step=0, node="A", store={}),
+        event(run_id="other-1", kind="node_end", path="Made/X", step=0, node="X", store={}),
+        event(
+            kind="node_end",
+            path="Made/A",
+            step=0,
+            node="A",
+            action="go",
+            elapsed_s=0.5,
+            store={"a": 1},
+        ),  # fmt: skip
+        event(kind="flow_end", path="Made", status="completed", steps=1, store={"a": 1}),
+    ):
+        recorder(e)
+    db = WorkflowDB(tmp_path / "r.db")
+    run = db.get_run("made-1")
+    assert run is not None
+    assert (run["status"], run["total_steps"], run["current_node"]) == ("completed", 1, "A")
+    assert run["completed_at"] == "2023-11-14T22:13:20.000000+00:00"
+    assert [(e["event"], e["path"], e["step"]) for e in db.get_events("made-1")] == [
+        ("flow_start", "Made", None),
+        ("node_start", "Made/A", 0),
+        ("node_end", "Made/A", 0),
+        ("flow_end", "Made", None),
+    ]
+    assert db.get_events("made-1")[2]["elapsed_ms"] == 500.0
+    assert db.load_checkpoint("made-1", 0) == {"a": 1}
+    assert db.get_run("other-1") is None
+
+
+def test_current_node_of_a_failed_nested_run_is_the_leaf_that_failed(tmp_path: Path) -> None:
+    inner = Flow(start=chain(Put("x"), Boom()), flow_name="Writing")
+    flow = Flow(start=chain(Put("a"), inner), db_path=tmp_path / "r.db", flow_name="Outer")
+    with pytest.raises(ValueError):
+        flow.run({})
+    run = only_run(flow.db)
+    assert (run["status"], run["current_node"]) == ("failed", "Writing/Boom")
+    assert run["total_steps"] == 4  # a, Writing, x, Boom

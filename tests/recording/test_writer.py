@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from pocketflow_ext import Flow, Node, WorkflowDB
-from pocketflow_ext.recording import schema, writer
+from pocketflow_ext.recording import writer
+from pocketflow_ext.runstore import runs as schema
+from pocketflow_ext.runstore import sqlite as sqlite_store
 from pocketflow_ext.stream.scope import RunOptions, run_options
 
 pytestmark = pytest.mark.timeout(60)
@@ -147,14 +149,14 @@ def test_one_writer_serves_many_threads_without_losing_rows(
     reader = WorkflowDB(tmp_path / "r.db", readonly=True)
     for i in range(8):
         assert reader.get_run(f"many-{i}")["status"] == "completed"
-        assert [c["step"] for c in reader.get_checkpoints(f"many-{i}")] == list(range(1, 11))
+        assert [c["step"] for c in reader.get_checkpoints(f"many-{i}")] == list(range(10))
         assert len(reader.get_events(f"many-{i}")) == 22
 
 
 # ── a row that cannot be built or written costs only itself ──────────────────────
 class Squat(Node):
-    """Saves a checkpoint for step 3 of its own run first (say, another program did),
-    so the recorder's own checkpoint of step 3 breaks a UNIQUE constraint."""
+    """Saves a checkpoint for step 2 of its own run first (say, another program did),
+    so the recorder's own checkpoint of step 2 breaks a UNIQUE constraint."""
 
     def __init__(self, db_path: Path) -> None:
         super().__init__()
@@ -162,7 +164,7 @@ class Squat(Node):
 
     def post(self, shared, prep_res, exec_res):
         with WorkflowDB(self.db_path) as db:
-            db.save_checkpoint(shared["run_id"], 3, "Squatter", {"squatted": True})
+            db.save_checkpoint(shared["run_id"], 2, "Squatter", {"squatted": True})
 
 
 class Huge(Node):
@@ -226,23 +228,23 @@ def test_rows_of_forty_runs_survive_poisoned_rows_of_some(tmp_path: Path, durabi
         assert kinds[0] == "flow_start" and kinds[-1] == "flow_end", run_id
         if i % 5:
             assert kinds.count("node_start") == 3 and "record_error" not in kinds
-            assert ends == set(checkpoints) == {1, 2, 3}, run_id
+            assert ends == set(checkpoints) == {0, 1, 2}, run_id
             continue
         assert kinds.count("node_start") == 4
-        # Step 2 (the huge int): its node_end and checkpoint, built as one unit, are
+        # Step 1 (the huge int): its node_end and checkpoint, built as one unit, are
         # recorded faithfully, or their loss is recorded on the run, naming the step.
-        assert set(errors) in ({3}, {2, 3})
-        if 2 in errors:
-            assert errors[2].startswith("could not record the rows of the node_end event")
-            assert "4300 digits" in errors[2]
-        assert ends == {1, 2, 3, 4} - (set(errors) - {3})
-        # Step 3: its checkpoint broke the constraint and is the only row lost; its event
+        assert set(errors) in ({2}, {1, 2})
+        if 1 in errors:
+            assert errors[1].startswith("could not record the rows of the node_end event")
+            assert "4300 digits" in errors[1]
+        assert ends == {0, 1, 2, 3} - (set(errors) - {2})
+        # Step 2: its checkpoint broke the constraint and is the only row lost; its event
         # was kept (the node name stored with the surrogate escaped).
-        assert "could not record the checkpoint" in errors[3] and "UNIQUE" in errors[3]
-        assert checkpoints[3] == "Squatter"
-        assert set(checkpoints) == {1, 2, 3, 4} - (set(errors) - {3})
+        assert "could not record the checkpoint" in errors[2] and "UNIQUE" in errors[2]
+        assert checkpoints[2] == "Squatter"
+        assert set(checkpoints) == {0, 1, 2, 3} - (set(errors) - {2})
         assert "report-\\udcff.txt" in [e["node_name"] for e in events]
-        assert reader.load_checkpoint(run_id, 4)["file"] == "report-\udcff.txt"
+        assert reader.load_checkpoint(run_id, 3)["file"] == "report-\udcff.txt"
 
 
 # ── a database file deleted while the process lives ──────────────────────────────
@@ -348,7 +350,7 @@ def test_the_wal_stays_near_its_limit_while_a_monitor_keeps_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str
 ) -> None:
     limit = 1024 * 1024
-    monkeypatch.setattr(writer, "WAL_LIMIT_BYTES", limit)
+    monkeypatch.setattr(sqlite_store, "WAL_LIMIT_BYTES", limit)
     db_path = tmp_path / "r.db"
     flow = Flow(
         start=chain(*[Blob(20_000) for _ in range(20)]), db_path=db_path, durability=durability
@@ -439,7 +441,7 @@ def test_exit_mode_memory_does_not_grow_with_nodes_times_store_size(
             tracemalloc.stop()
             reader = WorkflowDB(db_path, readonly=True)
             assert len(reader.get_checkpoints(f"exit-{nodes}")) == nodes
-            assert reader.load_checkpoint(f"exit-{nodes}", nodes)["n"] == nodes
+            assert reader.load_checkpoint(f"exit-{nodes}", nodes - 1)["n"] == nodes
 
     few, many = peak_memory(30), peak_memory(240)
     # Held in memory, 210 more checkpoints of 100 KB would be 21 MB more.

@@ -1,4 +1,4 @@
-"""Store: a dict proxying the caller's dict, type-checked and observed on every write path."""
+"""Store: a dict holding its own data, type-checked and observed on every write path."""
 
 from __future__ import annotations
 
@@ -26,31 +26,62 @@ def observed(store: Store) -> list[tuple]:
     return changes
 
 
-# ── proxying ──────────────────────────────────────────────────────────────────
+# ── the caller's dict ────────────────────────────────────────────────────────
 def test_writes_through_the_store_land_in_the_callers_dict() -> None:
-    shared: dict = {}
+    shared: dict = {"gone": 0, "popped": 0}
     store = Store(shared)
     store["a"] = 1
     store.update(b=2)
-    assert shared == {"a": 1, "b": 2}
+    store |= {"c": 3}
+    store.setdefault("d", 4)
+    del store["gone"]
+    store.pop("popped")
+    assert shared == {"a": 1, "b": 2, "c": 3, "d": 4} == store
 
 
-def test_writes_to_the_callers_dict_are_seen_by_the_store() -> None:
-    shared: dict = {}
+def test_clear_and_popitem_remove_only_the_stores_keys_from_the_callers_dict() -> None:
+    shared: dict = {"a": 1, "b": 2}
+    store = Store(shared)
+    shared["late"] = "written around the store"
+    assert store.popitem() == ("b", 2)
+    store.clear()
+    assert shared == {"late": "written around the store"} and store == {}
+
+
+def test_the_store_holds_its_own_copy_of_the_callers_entries() -> None:
+    shared: dict = {"a": 1}
     store = Store(shared)
     shared["late"] = "yes"
-    assert store["late"] == "yes" and "late" in store and len(store) == 1
+    del shared["a"]
+    assert store == {"a": 1}  # writes around the store are not seen by it
 
 
-def test_as_dict_returns_the_proxied_dict_itself() -> None:
-    shared = {"x": 1}
-    assert Store(shared).as_dict() is shared
+def test_a_refused_write_changes_neither_the_store_nor_the_callers_dict() -> None:
+    shared: dict = {"n": 1}
+    store = Store(shared, schema={"n": int})
+    with pytest.raises(StoreTypeError):
+        store["n"] = "x"
+    assert shared == {"n": 1} == store
 
 
-def test_wrapping_a_store_proxies_the_same_dict() -> None:
+def test_as_dict_is_a_plain_dict_copy_of_the_entries() -> None:
+    store = Store({"x": [1]})
+    plain = store.as_dict()
+    assert type(plain) is dict and plain == {"x": [1]} and plain["x"] is store["x"]
+    plain["y"] = 2
+    assert "y" not in store
+
+
+def test_wrapping_a_store_writes_through_its_checks_and_observers() -> None:
     shared: dict = {}
-    Store(Store(shared))["k"] = 1
-    assert shared == {"k": 1}
+    inner = Store(shared, schema={"k": int})
+    changes = observed(inner)
+    outer = Store(inner)
+    outer["k"] = 1
+    assert shared == {"k": 1} and changes == [("k", MISSING, 1)]
+    with pytest.raises(StoreTypeError):
+        outer["k"] = "no"  # the inner store refuses, so the outer one is unchanged
+    assert outer == {"k": 1}
 
 
 def test_store_without_data_starts_empty() -> None:
@@ -330,10 +361,9 @@ def test_validate_lists_every_missing_schema_key() -> None:
 
 
 def test_validate_catches_wrong_types_written_around_the_store() -> None:
-    shared = {"count": 1, "name": "n", "ratio": 1.0}
-    store = Store(shared, schema=SCHEMA)
+    store = Store({"count": 1, "name": "n", "ratio": 1.0}, schema=SCHEMA)
     assert store.validate() is store
-    shared["count"] = "sneaky"
+    dict.__setitem__(store, "count", "sneaky")
     with pytest.raises(TypeError, match="'count'"):
         store.validate()
 

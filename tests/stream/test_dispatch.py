@@ -41,16 +41,14 @@ def test_event_records_carry_the_documented_fields(events) -> None:
     assert Flow(start=Work(), flow_name="f").run(store) == "done"
     start, node_start, node_end, end = events
     assert isinstance(start, Event) and start.kind == "flow_start" and start.path == "f"
-    assert (node_start.node, node_start.path, node_start.step) == ("Work", "f/Work", 1)
-    assert node_end.action == "done" and node_end.elapsed_s >= 0 and node_end.step == 1
+    assert (node_start.node, node_start.path, node_start.step) == ("Work", "f/Work", 0)
+    assert node_end.action == "done" and node_end.elapsed_s >= 0 and node_end.step == 0
     assert end.status == "completed" and end.steps == 1 and end.store is store
     assert all(e.run_id == start.run_id and e.flow_name == "f" for e in events)
     assert [e.ts for e in events] == sorted(e.ts for e in events)
 
 
-def test_node_records_built_positionally_put_every_value_in_its_named_field(events) -> None:
-    # dispatch.advance builds node records positionally for speed; compare them with
-    # records built by keyword, field by field (every other field must stay None).
+def test_node_records_of_a_batch_flow_carry_the_items_params(events) -> None:
     class Items(BatchFlow):
         def prep(self, shared):
             return [{"item": 7}]
@@ -58,16 +56,11 @@ def test_node_records_built_positionally_put_every_value_in_its_named_field(even
     store = {"k": 1}
     Items(start=Work(), flow_name="f").run(store)
     node_start, node_end = (e for e in events if e.kind.startswith("node_"))
-    run_id = node_start.run_id
-    assert node_start == Event(
-        "node_start", run_id, "f", "f/Work", node_start.ts, step=1, node="Work",
-        params={"item": 7}, store=store,
-    )  # fmt: skip
-    assert node_end == Event(
-        "node_end", run_id, "f", "f/Work", node_end.ts, step=1, node="Work", action="done",
-        elapsed_s=node_end.elapsed_s, params={"item": 7}, store=store,
-    )  # fmt: skip
-    assert node_end.elapsed_s >= 0 and node_start.store is store and node_end.store is store
+    assert node_start.params == {"item": 7} and node_end.params == {"item": 7}
+    assert (node_start.path, node_end.path, node_end.action) == ("f/Work", "f/Work", "done")
+    assert node_start.store is store and node_end.store is store
+    # Fields of other kinds stay unset on node records.
+    assert node_end.error is node_end.exc is node_end.status is node_end.attempt is None
 
 
 def test_a_subscriber_that_raises_does_not_stop_the_next_one(ext_logs) -> None:
@@ -141,3 +134,64 @@ def test_hooks_that_raise_on_node_start_and_end_are_logged_and_the_run_goes_on(e
     assert calls == ["Work:done"]
     failed = [r for r in ext_logs.records if r.exc_info]
     assert len(failed) == 2 and all("raised; the run continues" in r.getMessage() for r in failed)
+
+
+class OnlyEnds:
+    """A subscriber that says which kinds it wants."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def wants(self, kind: str) -> bool:
+        return kind in ("node_end", "flow_end")
+
+    def __call__(self, event: Event) -> None:
+        self.seen.append(event.kind)
+
+
+def test_a_flow_subscriber_gets_only_the_kinds_it_wants() -> None:
+    only_ends = OnlyEnds()
+    Flow(start=Work()).subscribe(only_ends).run({})
+    assert only_ends.seen == ["node_end", "flow_end"]
+
+
+def test_a_subscriber_without_wants_still_gets_every_kind_next_to_a_choosy_one() -> None:
+    everything: list[str] = []
+    Flow(start=Work()).subscribe(OnlyEnds()).subscribe(lambda e: everything.append(e.kind)).run({})
+    assert everything == ["flow_start", "node_start", "node_end", "flow_end"]
+
+
+def test_a_process_wide_subscriber_that_wants_nothing_gets_nothing_and_hooks_still_run() -> None:
+    class Nothing:
+        calls = 0
+
+        def wants(self, kind: str) -> bool:
+            return False
+
+        def __call__(self, event: Event) -> None:
+            Nothing.calls += 1
+
+    ended: list[str] = []
+    unsubscribe = pocketflow_ext.subscribe(Nothing())
+    try:
+        Flow(start=Work()).on("node_end", lambda name, *rest: ended.append(name)).run({})
+    finally:
+        unsubscribe()
+    assert (Nothing.calls, ended) == (0, ["Work"])
+
+
+def test_a_subscriber_whose_wants_raises_is_logged_and_gets_every_kind(ext_logs) -> None:
+    class Broken:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def wants(self, kind: str) -> bool:
+            raise RuntimeError("no idea")
+
+        def __call__(self, event: Event) -> None:
+            self.seen.append(event.kind)
+
+    broken = Broken()
+    Flow(start=Work()).subscribe(broken).run({})
+    assert broken.seen == ["flow_start", "node_start", "node_end", "flow_end"]
+    assert any("raised in wants" in r.getMessage() for r in ext_logs.records)

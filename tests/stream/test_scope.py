@@ -102,3 +102,21 @@ def test_cancelling_a_parallel_batch_flow_leaves_every_node_start_closed(events)
     closed = [(e.run_id, e.step) for e in events if e.kind in ("node_end", "node_error")]
     assert sorted(closed) == sorted(started) and len(closed) == len(set(closed))
     assert events[-1].kind == "flow_end" and events[-1].status == "cancelled"
+
+
+def test_a_process_wide_hook_hears_every_top_level_run_as_if_on_its_top_flow() -> None:
+    from pocketflow_ext.stream.scope import add_global_hook
+
+    calls: list[tuple] = []
+    remove_end = add_global_hook("node_end", lambda name, *rest: calls.append(("end", name)))
+    remove_flow = add_global_hook("flow_end", lambda steps, store: calls.append(("flow", steps)))
+    try:
+        inner = Flow(start=SeeFrame(), flow_name="Inner")
+        Flow(start=inner, flow_name="Outer").run({})
+    finally:
+        remove_end()
+        remove_flow()
+    # Nested names relative to the top flow; flow_end of the top flow only.
+    assert calls == [("end", "Inner/SeeFrame"), ("end", "Inner"), ("flow", 1)]
+    Flow(start=SeeFrame()).run({})
+    assert len(calls) == 3  # removed: the next run is dormant and calls nothing

@@ -61,7 +61,7 @@ def test_jsonl_gets_one_object_per_event_with_structured_fields(jsonl: Path) -> 
     assert {k: first_end[k] for k in ("flow", "path", "step", "node", "action")} == {
         "flow": "Pipeline",
         "path": "Pipeline/Load",
-        "step": 1,
+        "step": 0,
         "node": "Load",
         "action": "loaded",
     }
@@ -99,3 +99,36 @@ def test_nothing_is_logged_until_logging_is_set_up() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["0", "False"]
     assert done.stderr == ""
+
+
+def test_before_logging_is_set_up_only_failures_are_wanted_and_still_logged() -> None:
+    # A fresh interpreter, as above: records of the frequent kinds are not even built,
+    # while a failing node still reaches a handler at ERROR.
+    code = textwrap.dedent(
+        """
+        import logging
+        from pocketflow_ext import EventLog, Flow, Node
+        seen = []
+        class Keep(logging.Handler):
+            def emit(self, record):
+                seen.append(record.levelname)
+        logging.getLogger("pocketflow_ext").addHandler(Keep())
+        class Boom(Node):
+            def exec(self, prep_res):
+                raise ValueError("bad input")
+        log = EventLog()
+        print(*(log.wants(k) for k in ("node_start", "node_end", "node_error", "flow_end")))
+        try:
+            Flow(start=Boom()).subscribe(log).run({})
+        except ValueError:
+            pass
+        print(*seen)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["False False True True", "ERROR ERROR"]
+
+
+def test_once_logging_is_set_up_every_kind_is_wanted(jsonl: Path) -> None:
+    log = EventLog()
+    assert all(log.wants(kind) for kind in ("flow_start", "node_start", "node_end", "node_retry"))

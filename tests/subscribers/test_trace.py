@@ -97,7 +97,7 @@ def test_plain_mode_writes_key_value_lines() -> None:
     run_id = lines[0].split("run=")[1]
     assert all(f"run={run_id}" in line for line in lines)
     assert lines[2].split()[1:4] == ["node_end", "Outer/Load", f"run={run_id}"]
-    assert "step=1 action=loaded elapsed_ms=" in lines[2]
+    assert "step=0 action=loaded elapsed_ms=" in lines[2]
     retry = next(line for line in lines if " node_retry " in line)
     assert "attempt=1 delay_s=0 error='TimeoutError: slow service'" in retry
     assert lines[-1].split()[1:3] == ["flow_end", "Outer"]

@@ -175,8 +175,8 @@ def test_store_inspector_shows_keys_with_types_at_the_chosen_checkpoint(
     app = open_run(monitor(recorded_db), "writer-ok")
     store = tab(app, "Store")
     slider = store.select_slider(key=f"{KEY}-store-step")
-    assert slider.value == 6  # the last checkpoint by default
-    slider.set_value(2).run()
+    assert slider.value == 5  # the last checkpoint by default
+    slider.set_value(1).run()
     rows = tab(app, "Store").dataframe[0].value.set_index("Key")
     assert rows.loc["tags", "Type"] == "tuple"
     assert rows.loc["tags", "Value"] == "('a', 'b')"
@@ -186,12 +186,12 @@ def test_store_inspector_shows_keys_with_types_at_the_chosen_checkpoint(
 
 def test_store_inspector_diffs_against_the_previous_checkpoint(recorded_db: Path) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
-    tab(app, "Store").select_slider(key=f"{KEY}-store-step").set_value(3).run()
+    tab(app, "Store").select_slider(key=f"{KEY}-store-step").set_value(2).run()
     store = tab(app, "Store")
     diff = store.dataframe[1].value.set_index("Key")
     assert diff.loc["scratch", "Change"] == "removed"  # Review popped it
-    assert "Changes since step 2" in texts(store)
-    tab(app, "Store").select_slider(key=f"{KEY}-store-step").set_value(2).run()
+    assert "Changes since step 1" in texts(store)
+    tab(app, "Store").select_slider(key=f"{KEY}-store-step").set_value(1).run()
     diff = tab(app, "Store").dataframe[1].value.set_index("Key")
     assert diff.loc["draft_count", "Change"] == "changed"
     assert (diff.loc["draft_count", "Before"], diff.loc["draft_count", "After"]) == ("0", "1")
@@ -246,10 +246,10 @@ def test_resume_tab_offers_flow_resume_for_a_failed_run(recorded_db: Path) -> No
 
 def test_resume_tab_continues_after_an_earlier_checkpoint(recorded_db: Path) -> None:
     app = open_run(monitor(recorded_db), "writer-bad")
-    tab(app, "Resume").select_slider(key=f"{KEY}-resume-step").set_value(3).run()
+    tab(app, "Resume").select_slider(key=f"{KEY}-resume-step").set_value(2).run()
     snippet = tab(app, "Resume").code[0].value
-    assert "load_checkpoint('writer-bad', step=3)" in snippet
-    assert "flow.run(store, resume_from='Draft')" in snippet  # Review (step 3) said "again"
+    assert "load_checkpoint('writer-bad', step=2)" in snippet
+    assert "flow.run(store, resume_from='Draft')" in snippet  # Review (step 2) said "again"
     # The command line resumes after the last checkpoint only: here it shows the timeline.
     assert tab(app, "Resume").code[1].value == f"pocketflow-ext show {recorded_db} writer-bad"
 
@@ -362,7 +362,7 @@ def test_script_without_a_database_explains_how_to_start_it(
 def test_a_checkpoint_that_is_not_json_is_reported_with_its_raw_text(recorded_db: Path) -> None:
     with sqlite3.connect(recorded_db) as conn:  # damage the copy, as a broken writer might
         conn.execute(
-            "UPDATE pf_checkpoints SET store_json = '{\"cut' WHERE run_id = 'writer-ok' AND step = 6"
+            "UPDATE pf_checkpoints SET store_json = '{\"cut' WHERE run_id = 'writer-ok' AND step = 5"
         )
     app = open_run(monitor(recorded_db), "writer-ok")
     store = tab(app, "Store")

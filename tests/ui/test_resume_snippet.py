@@ -13,8 +13,7 @@ from monitor_app import monitor, open_run, tab
 from record_runs import Publish, writer
 
 from pocketflow_ext import Node
-from pocketflow_ext.ui.database import open_database
-from pocketflow_ext.ui.queries import get_checkpoints, get_events, get_run
+from pocketflow_ext.runstore import open_store
 from pocketflow_ext.ui.resume_snippet import python_snippet, resume_command, resume_point
 
 
@@ -26,18 +25,15 @@ class Broken(Node):
 
 
 def snippet_for(db: Path, run_id: str, step: int | None = None) -> str:
-    conn, schema = open_database(db)
-    try:
-        run = get_run(conn, schema, run_id)
+    with open_store(db, readonly=True) as store:
+        run = store.get_run(run_id)
         assert run is not None
-        checkpoints = get_checkpoints(conn, schema, run_id)
-        events = get_events(conn, schema, [run_id])
+        checkpoints = store.get_checkpoints(run_id)
+        events = store.get_events([run_id])
         chosen = step if step is not None else max(checkpoints, key=lambda c: c["id"])["step"]
         return python_snippet(
             run, resume_point(checkpoints, events, chosen), str(db), has_resume=True
         )
-    finally:
-        conn.close()
 
 
 def run_snippet(snippet: str, db: Path, run_id: str) -> dict[str, Any]:
@@ -75,7 +71,7 @@ def test_earlier_checkpoint_snippet_continues_with_the_node_that_ran_next(
     recorded_db: Path,
 ) -> None:
     record_runs.Draft.calls = 1  # no flaky first call in this process
-    snippet = snippet_for(recorded_db, "writer-bad", step=3)  # after the first Review
+    snippet = snippet_for(recorded_db, "writer-bad", step=2)  # after the first Review
     namespace = run_snippet(snippet, recorded_db, "writer-again")
     assert started_nodes(recorded_db, "writer-again") == ["Draft", "Review", "Broken"]
     assert namespace["store"]["draft_count"] == 2
@@ -90,17 +86,14 @@ def test_snippet_after_the_last_node_says_nothing_is_left(recorded_db: Path) -> 
 
 
 def test_pocoflow_run_snippet_resumes_with_resume_from(pocoflow_db: Path) -> None:
-    conn, schema = open_database(pocoflow_db)
-    try:
-        run = get_run(conn, schema, "writer-bad-0002")
+    with open_store(pocoflow_db, readonly=True) as store:
+        run = store.get_run("writer-bad-0002")
         assert run is not None
         point = resume_point(
-            get_checkpoints(conn, schema, "writer-bad-0002"),
-            get_events(conn, schema, ["writer-bad-0002"]),
+            store.get_checkpoints("writer-bad-0002"),
+            store.get_events(["writer-bad-0002"]),
             4,
         )
-    finally:
-        conn.close()
     snippet = python_snippet(run, point, str(pocoflow_db), has_resume=False)
     assert "flow.run(store, resume_from='Publish')" in snippet
     assert "readonly=True" in snippet  # loading the store must not migrate PocoFlow's file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -10,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pocketflow_ext.errors import ConfigurationError
-from pocketflow_ext.recording import schema
-from pocketflow_ext.recording.db import WorkflowDB
+from pocketflow_ext import WorkflowDB
+from pocketflow_ext.runstore import sqlite_schema as schema
 
 # PocoFlow 0.2.1's DDL, verbatim from pocoflow/db.py.
 POCOFLOW_021_DDL = """
@@ -104,7 +102,7 @@ def columns(path: Path, table: str) -> set[str]:
 def test_new_database_gets_current_version_wal_and_all_columns(tmp_path: Path) -> None:
     db = WorkflowDB(tmp_path / "runs.db")
     assert db.schema_version == schema.SCHEMA_VERSION
-    assert db.conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.store.conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"graph", "heartbeat_at", "pid", "resumed_from", "traceback"} <= columns(
         db.db_path, "pf_runs"
     )
@@ -114,7 +112,9 @@ def test_new_database_gets_current_version_wal_and_all_columns(tmp_path: Path) -
 
 def test_monitor_indexes_exist(tmp_path: Path) -> None:
     db = WorkflowDB(tmp_path / "runs.db")
-    names = {r[0] for r in db.conn().execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    names = {
+        r[0] for r in db.store.conn().execute("SELECT name FROM sqlite_master WHERE type='index'")
+    }
     assert {
         "pf_runs_started",
         "pf_runs_status_started",
@@ -126,7 +126,7 @@ def test_monitor_indexes_exist(tmp_path: Path) -> None:
 def test_list_runs_query_uses_an_index(tmp_path: Path) -> None:
     db = WorkflowDB(tmp_path / "runs.db")
     plan = (
-        db.conn()
+        db.store.conn()
         .execute(
             "EXPLAIN QUERY PLAN SELECT * FROM pf_runs WHERE status = ? ORDER BY started_at DESC LIMIT 100",
             ("failed",),
@@ -157,11 +157,11 @@ def test_upgraded_database_accepts_the_new_statuses(tmp_path: Path) -> None:
 def test_upgrade_keeps_foreign_keys_pointing_at_pf_runs(tmp_path: Path) -> None:
     db = WorkflowDB(pocoflow_db(tmp_path / "pocoflow.db"))
     sql = " ".join(
-        r[0] for r in db.conn().execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")
+        r[0] for r in db.store.conn().execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")
     )
     assert "pf_runs_new" not in sql
-    assert db.conn().execute("PRAGMA foreign_key_check").fetchall() == []
-    assert db.conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.store.conn().execute("PRAGMA foreign_key_check").fetchall() == []
+    assert db.store.conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_opening_again_does_not_migrate_twice(tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_opening_again_does_not_migrate_twice(tmp_path: Path) -> None:
 def test_concurrent_processes_upgrade_one_file_once(tmp_path: Path) -> None:
     path = pocoflow_db(tmp_path / "pocoflow.db")
     code = (
-        "import sys; from pocketflow_ext.recording.db import WorkflowDB; "
+        "import sys; from pocketflow_ext import WorkflowDB; "
         "print(len(WorkflowDB(sys.argv[1]).list_runs()))"
     )
     children = [
@@ -196,55 +196,15 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
         WorkflowDB(path)
 
 
-def test_timestamps_are_iso_utc_and_sort_as_text() -> None:
-    early, late = schema.iso(1_700_000_000.0), schema.iso(1_700_000_000.5)
-    assert early.endswith("+00:00") and "T" in early
-    assert early < late
-    assert schema.parse_iso(late) == pytest.approx(1_700_000_000.5)
-
-
-@pytest.mark.parametrize("bad", ["", "a/b", "line\nbreak", "x" * 201, 42, None, b"bytes"])
-def test_malformed_run_ids_are_rejected(bad: object) -> None:
-    with pytest.raises(ConfigurationError, match="run_id"):
-        schema.check_run_id(bad)
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-def test_running_row_of_a_dead_local_process_reads_as_interrupted() -> None:
-    row = {"status": "running", "pid": dead_pid(), "hostname": socket.gethostname()}
-    assert schema.derive_status(row) == "interrupted"
-
-
-def test_running_row_with_stale_heartbeat_reads_as_interrupted() -> None:
-    stale = schema.iso(1_000_000.0)
-    row = {"status": "running", "pid": 1, "hostname": "elsewhere", "heartbeat_at": stale}
-    assert schema.derive_status(row) == "interrupted"
-
-
-def test_running_row_of_a_live_process_stays_running() -> None:
-    import os
-
-    row = {
-        "status": "running",
-        "pid": os.getpid(),
-        "hostname": socket.gethostname(),
-        "heartbeat_at": schema.iso(),
-    }
-    assert schema.derive_status(row) == "running"
-
-
-def test_pocoflow_rows_without_process_columns_keep_their_status() -> None:
-    assert schema.derive_status({"status": "running"}) == "running"
-    assert schema.derive_status({"status": "completed"}) == "completed"
-
-
 def test_run_columns_constant_matches_the_table(tmp_path: Path) -> None:
     db = WorkflowDB(tmp_path / "runs.db")
-    order = [r[1] for r in db.conn().execute("PRAGMA table_info(pf_runs)")]
+    order = [r[1] for r in db.store.conn().execute("PRAGMA table_info(pf_runs)")]
     assert tuple(order) == schema.RUN_COLUMNS
-    assert set(schema.UPDATABLE_RUN_COLUMNS) == set(schema.RUN_COLUMNS) - {"run_id", "started_at"}
+
+
+def test_row_records_have_one_field_per_column() -> None:
+    from pocketflow_ext.runstore import CheckpointRow, EventRow, RunRow
+
+    assert set(RunRow.__dataclass_fields__) == set(schema.RUN_COLUMNS)
+    assert set(EventRow.__dataclass_fields__) == set(schema.EVENT_COLUMNS)
+    assert set(CheckpointRow.__dataclass_fields__) == set(schema.CHECKPOINT_COLUMNS)

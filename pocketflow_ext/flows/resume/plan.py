@@ -17,14 +17,32 @@ from typing import Any
 
 import pocketflow
 
-from ..errors import ResumeError
-from ..stream.scope import current_frame
-from .naming import assign_names, base_name, graph_nodes
-from .observe import flow_label
+from ...errors import ResumeError
+from ...graph import assign_names, base_name, graph_nodes
+from ...stream.scope import current_frame
+from ..observe import flow_label
 
 
 def naming_root(flow: Any) -> Any:
     return getattr(flow, "naming_root", None) or flow.start_node
+
+
+def node_names(flow: Any) -> dict[int, str]:
+    """The names of ``flow``'s nodes by ``id()``, as its runs record them."""
+    return assign_names(naming_root(flow))
+
+
+def find_node(flow: Any, name: str) -> Any | None:
+    """The node of ``flow``'s graph (not inside nested flows) named ``name``, or None.
+
+    The one lookup of a recorded name in a graph: ``resume_from="Name"`` and resuming a
+    recorded run both use it.
+    """
+    names = node_names(flow)
+    for node in graph_nodes(naming_root(flow)):
+        if names[id(node)] == name:
+            return node
+    return None
 
 
 def starting_at(flow: Any, node: Any) -> Any:
@@ -37,16 +55,16 @@ def starting_at(flow: Any, node: Any) -> Any:
 
 def graph_node(flow: Any, node: Any) -> Any:
     """``node`` (a node of ``flow``'s graph, or its name) as a node of that graph."""
-    names = assign_names(naming_root(flow))
     if isinstance(node, str):
-        for candidate in graph_nodes(naming_root(flow)):
-            if names.get(id(candidate)) == node:
-                return candidate
-        raise ResumeError(
-            f"flow {flow_label(flow)!r} has no node named {node!r}; its nodes are "
-            f"{', '.join(sorted(names.values()))}. Pass one of these names or the node object"
-        )
-    if id(node) not in names:
+        found = find_node(flow, node)
+        if found is None:
+            raise ResumeError(
+                f"flow {flow_label(flow)!r} has no node named {node!r}; its nodes are "
+                f"{', '.join(sorted(node_names(flow).values()))}. Pass one of these names or "
+                "the node object"
+            )
+        return found
+    if id(node) not in node_names(flow):
         raise ResumeError(
             f"node {base_name(node)!r} ({type(node).__name__}) is not in the graph of flow "
             f"{flow_label(flow)!r}; pass a node reachable from its start node "

@@ -9,19 +9,24 @@ successor.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pocketflow
 
-from ..errors import ResumeError, RunNotFound
-from ..store.codec import Unserialisable
-from ..store.store import Store
-from .naming import assign_names, graph_nodes
-from .observe import flow_label
+from ...errors import CheckpointDamaged, PocketFlowExtError, ResumeError, RunNotFound
+from ...runstore.base import RunStore
+from ...store.codec import Unserialisable
+from ...store.store import Store
+from ..observe import flow_label
+from .plan import check_resumable_kind, find_node, node_names
 
 RESUMABLE = ("failed", "cancelled", "interrupted")
+
+Prepared = tuple[Store, Any, dict[str, Any]]
+"""What a resume needs, checked before any node runs: store, top start, nested starts."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class ResumePoint:
     store: Store
 
 
-def resume_point(db: Any, run_id: str) -> ResumePoint:
+def resume_point(store: RunStore, run_id: str) -> ResumePoint:
     """The point a failed, cancelled or interrupted run continues from.
 
     A resumed run that failed before completing any node continues from the point of the
@@ -44,18 +49,18 @@ def resume_point(db: Any, run_id: str) -> ResumePoint:
     """
     seen: list[str] = []
     while True:
-        run = db.get_run(run_id)
+        run = store.get_run(run_id)
         if run is None:
             raise RunNotFound(
-                f"no run {run_id!r} in {db.db_path}; list the recorded runs with "
+                f"no run {run_id!r} in {store.location}; list the recorded runs with "
                 "WorkflowDB.list_runs() (or check db_path)"
             )
         if not seen:
             _check_status(run)
         seen.append(run_id)
-        checkpoints = db.get_checkpoints(run_id)
-        if checkpoints:
-            return _point(db, run, max(checkpoints, key=lambda c: c["id"]))
+        last = store.last_checkpoint(run_id)  # commit order: a nested flow ends after its nodes
+        if last is not None:
+            return _point(store, run, last)
         origin = run.get("resumed_from")
         if not origin or origin in seen:
             raise ResumeError(
@@ -78,15 +83,23 @@ def _check_status(run: Mapping[str, Any]) -> None:
             f"run {run_id!r} of flow {run['flow_name']!r} is {status}; wait for it to end "
             "(or cancel it) before resuming it"
         )
+    if run.get("resumed_ok"):
+        warnings.warn(
+            f"run {run_id!r} was already resumed successfully (by "
+            f"{', '.join(map(repr, run['resumed_by']))}); resuming it again records another "
+            "continuation of it",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
-def _point(db: Any, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
+def _point(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
     run_id, step = run["run_id"], checkpoint["step"]
     # PocoFlow 0.2.1 checkpoints carry no path: their nodes are the top flow's own.
     path = checkpoint.get("path") or f"{run['flow_name']}/{checkpoint['node_name']}"
     ends = [
         e
-        for e in db.get_events(run_id)
+        for e in store.get_events([run_id])
         if e["event"] == "node_end" and e["step"] == step and (e.get("path") or path) == path
     ]
     if not ends:
@@ -95,8 +108,19 @@ def _point(db: Any, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> Re
             "saying which action that node returned; resume it with "
             "flow.run(WorkflowDB.load_checkpoint(run_id, step), resume_from=<next node>)"
         )
-    store = db.load_checkpoint(run_id, step)
-    return ResumePoint(run_id, run["flow_name"], step, path, ends[-1]["action"], store)
+    try:
+        data = store.load_checkpoint(run_id, step)
+    except CheckpointDamaged as exc:
+        raise ResumeError(
+            f"cannot resume run {run_id!r}: {exc}. Resume from an earlier step with "
+            f"flow.run(WorkflowDB(...).load_checkpoint({run_id!r}, <step>), resume_from=<node>)"
+        ) from None
+    except PocketFlowExtError as exc:
+        raise ResumeError(f"cannot resume run {run_id!r} from step {step}: {exc}") from None
+    if data is None:  # deleted between the two reads
+        raise ResumeError(f"run {run_id!r} has no checkpoint for step {step} any more")
+    restored = Store(data=data, name=f"{run_id}@step{step}")
+    return ResumePoint(run_id, run["flow_name"], step, path, ends[-1]["action"], restored)
 
 
 def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
@@ -113,7 +137,14 @@ def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
     nested: dict[str, Any] = {}
     for i, name in enumerate(segments):
         _check_not_batch(current, level_path, point)
-        node = _node_named(current, name, level_path, point)
+        node = find_node(current, name)
+        if node is None:
+            raise ResumeError(
+                f"run {point.run_id!r} stopped after node {point.path!r}, but flow "
+                f"{level_path!r} no longer has a node named {name!r} (its nodes: "
+                f"{', '.join(sorted(node_names(current).values()))}); resume with the graph "
+                "that recorded the run, or start a new run"
+            )
         if i == len(segments) - 1:
             start = node.successors.get(point.action or "default")
             if start is None:
@@ -141,19 +172,6 @@ def _check_not_batch(flow: Any, level_path: str, point: ResumePoint) -> None:
             "resuming in the middle of batch iterations is not supported: run the batch "
             "again, or resume from a checkpoint outside it"
         )
-
-
-def _node_named(flow: Any, name: str, level_path: str, point: ResumePoint) -> Any:
-    root = getattr(flow, "naming_root", None) or flow.start_node
-    names = assign_names(root)
-    for node in graph_nodes(root):
-        if names[id(node)] == name:
-            return node
-    raise ResumeError(
-        f"run {point.run_id!r} stopped after node {point.path!r}, but flow {level_path!r} no "
-        f"longer has a node named {name!r} (its nodes: {', '.join(sorted(names.values()))}); "
-        "resume with the graph that recorded the run, or start a new run"
-    )
 
 
 def _nothing_left(point: ResumePoint, name: str, level_path: str, nested: bool) -> ResumeError:
@@ -203,10 +221,29 @@ def restored_store(
 
 
 def _holds_marker(value: Any) -> bool:
-    if isinstance(value, Unserialisable):
-        return True
-    if isinstance(value, Mapping):
-        return any(_holds_marker(k) or _holds_marker(v) for k, v in value.items())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return any(_holds_marker(v) for v in value)
+    # A loop, not recursion: a checkpoint may nest as deep as JSON decoding allows.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Unserialisable):
+            return True
+        if isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            pending.extend(item)
     return False
+
+
+def prepare(
+    flow: Any,
+    store: RunStore,
+    run_id: str,
+    overrides: Mapping[str, Any] | None,
+    live: Mapping[str, Any] | None = None,
+) -> Prepared:
+    """Where run ``run_id`` (recorded in ``store``) continues in ``flow``, and its store."""
+    check_resumable_kind(flow, "resume")
+    point = resume_point(store, run_id)
+    top_start, nested = plan_starts(flow, point)
+    return restored_store(point, overrides, live), top_start, nested

@@ -1,4 +1,5 @@
-"""WorkflowDB: PocoFlow's query API, our additions, connections, and every bad input."""
+"""WorkflowDB over the SQLite store: PocoFlow's query API, our additions, connections, and
+every bad input."""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pocketflow_ext import Store, Unserialisable
+from pocketflow_ext import Store, Unserialisable, WorkflowDB
 from pocketflow_ext.errors import ConfigurationError, RecordingError, RunExistsError
-from pocketflow_ext.recording import schema
-from pocketflow_ext.recording.db import WorkflowDB
+from pocketflow_ext.runstore import runs
 
 
 @pytest.fixture
@@ -25,8 +25,8 @@ def db(tmp_path: Path) -> WorkflowDB:
 
 def test_pocoflow_readme_calls_work(db: WorkflowDB) -> None:
     db.create_run("my_pipeline-3f9a1b2c", flow_name="my_pipeline")
-    db.save_event("my_pipeline-3f9a1b2c", "node_end", step=1, node_name="A", elapsed_ms=1.5)
-    db.save_checkpoint("my_pipeline-3f9a1b2c", step=1, node_name="A", store=Store({"q": "hi"}))
+    db.save_event("my_pipeline-3f9a1b2c", "node_end", step=0, node_name="A", elapsed_ms=1.5)
+    db.save_checkpoint("my_pipeline-3f9a1b2c", step=0, node_name="A", store=Store({"q": "hi"}))
     db.update_run("my_pipeline-3f9a1b2c", status="completed", total_steps=1)
     run = db.list_runs()[0]
     assert (run["run_id"], run["status"], run["total_steps"]) == (
@@ -37,7 +37,7 @@ def test_pocoflow_readme_calls_work(db: WorkflowDB) -> None:
     assert [
         (e["event"], e["node_name"], e["elapsed_ms"]) for e in db.get_events(run["run_id"])
     ] == [("node_end", "A", 1.5)]
-    assert db.load_checkpoint("my_pipeline-3f9a1b2c", step=1) == {"q": "hi"}
+    assert db.load_checkpoint("my_pipeline-3f9a1b2c", step=0) == {"q": "hi"}
 
 
 def test_create_run_refuses_an_existing_run_id(db: WorkflowDB) -> None:
@@ -111,8 +111,7 @@ def test_running_run_of_a_dead_process_is_listed_as_interrupted(db: WorkflowDB) 
     assert [r["run_id"] for r in db.list_runs(status="running")] == ["alive-1"]
     assert db.count_runs(status="interrupted") == 1
     # derived on reading only: the stored row still says running
-    stored = db.conn().execute("SELECT status FROM pf_runs WHERE run_id='gone-1'").fetchone()[0]
-    assert stored == "running"
+    assert db.get_run("gone-1")["stored_status"] == "running"
 
 
 def test_load_checkpoint_restores_tagged_values_and_markers(db: WorkflowDB) -> None:
@@ -152,7 +151,7 @@ def test_last_checkpoint_is_the_one_committed_last(db: WorkflowDB) -> None:
 
 
 def test_last_checkpoint_of_a_nested_run_is_the_nested_flows_own(tmp_path) -> None:
-    # The flow-as-node ends (step 2) after the nodes inside it (steps 3, 4).
+    # The flow-as-node ends (step 1) after the nodes inside it (steps 2, 3).
     import pocketflow_ext as pe
 
     class Leaf(pe.Node):
@@ -167,7 +166,7 @@ def test_last_checkpoint_of_a_nested_run_is_the_nested_flows_own(tmp_path) -> No
     with WorkflowDB(tmp_path / "n.db") as db:
         (run,) = db.list_runs()
         last = db.last_checkpoint(run["run_id"])
-    assert (last["node_name"], last["step"]) == ("Inner", 2)
+    assert (last["node_name"], last["step"]) == ("Inner", 1)
 
 
 def test_save_event_rejects_unknown_fields(db: WorkflowDB) -> None:
@@ -177,13 +176,14 @@ def test_save_event_rejects_unknown_fields(db: WorkflowDB) -> None:
 
 
 def test_connection_is_reused_within_a_thread_and_separate_across_threads(db: WorkflowDB) -> None:
-    first = db.conn()
-    assert db.conn() is first
+    store = db.store
+    first = store.conn()
+    assert store.conn() is first
     for i in range(20):
         db.create_run(f"r-{i}", "f")
-    assert db.conn() is first
+    assert store.conn() is first
     others: list[sqlite3.Connection] = []
-    thread = threading.Thread(target=lambda: others.append(db.conn()))
+    thread = threading.Thread(target=lambda: others.append(store.conn()))
     thread.start()
     thread.join()
     assert others[0] is not first
@@ -216,7 +216,7 @@ def test_an_unwritable_location_is_refused(tmp_path: Path) -> None:
 
 
 def test_readonly_never_creates_a_file(tmp_path: Path) -> None:
-    with pytest.raises(RecordingError, match="no recording database"):
+    with pytest.raises(RecordingError, match="Database file not found"):
         WorkflowDB(tmp_path / "absent.db", readonly=True)
     assert not (tmp_path / "absent.db").exists()
 
@@ -225,13 +225,14 @@ def test_readonly_reads_but_cannot_write(tmp_path: Path) -> None:
     WorkflowDB(tmp_path / "runs.db").create_run("r-1", "f")
     reader = WorkflowDB(tmp_path / "runs.db", readonly=True)
     assert reader.get_run("r-1")["flow_name"] == "f"
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+    with pytest.raises(RecordingError, match="read-only"):
         reader.create_run("r-2", "f")
+    assert reader.get_run("r-2") is None
 
 
 def test_schema_constants_match_the_statuses_documented() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "schema.md").read_text()
-    for status in schema.STATUSES:
+    for status in runs.STATUSES:
         assert f"`{status}`" in doc
 
 
@@ -240,15 +241,17 @@ def test_connections_of_finished_threads_are_closed(db: WorkflowDB) -> None:
         thread = threading.Thread(target=lambda i=i: db.create_run(f"t-{i}", "f"))
         thread.start()
         thread.join()
-    db.conn()
-    assert len(db._all) <= 2  # this thread's, and at most the last thread's
+    db.store.conn()
+    assert len(db.store._all) <= 2  # this thread's, and at most the last thread's
     assert db.count_runs() == 20
 
 
 def test_pages_of_runs_with_equal_start_times_never_overlap(db: WorkflowDB) -> None:
     for i in range(30):
         db.create_run(f"same-{i:02d}", "f")
-    db.conn().execute("UPDATE pf_runs SET started_at = '2026-01-01T00:00:00.000000+00:00'")
+    with sqlite3.connect(db.db_path) as conn:
+        conn.execute("UPDATE pf_runs SET started_at = '2026-01-01T00:00:00.000000+00:00'")
+    conn.close()
     pages = [db.list_runs(limit=7, offset=o) for o in range(0, 30, 7)]
     ids = [r["run_id"] for page in pages for r in page]
     assert sorted(ids) == [f"same-{i:02d}" for i in range(30)]

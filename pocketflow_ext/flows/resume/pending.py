@@ -14,12 +14,12 @@ import threading
 from collections.abc import MutableMapping
 from typing import Any
 
-from ..errors import ResumeError
-from ..recording.db import WorkflowDB
-from ..stream.scope import RunOptions, current_frame, run_options
-from .observe import flow_label
-from .resume_point import resume_point
-from .start_at import run_plan, run_plan_async
+from ...errors import ResumeError
+from ...runstore.open import open_store
+from ...stream.scope import RunOptions, current_frame, run_options
+from ..observe import flow_label
+from .plan import run_plan, run_plan_async
+from .point import prepare, resume_point
 
 
 class PendingResume:
@@ -29,8 +29,8 @@ class PendingResume:
         self.db_path = os.fspath(db_path)
         self.run_id = run_id
         # Checked now, before the script starts: unknown, completed or checkpoint-less runs.
-        with WorkflowDB(self.db_path, readonly=True) as db:
-            self.flow_name = resume_point(db, run_id).flow_name
+        with open_store(self.db_path, readonly=True) as store:
+            self.flow_name = resume_point(store, run_id).flow_name
         self.claimed = False
         self.error: ResumeError | None = None  # the refusal raised into the script, if any
         self._lock = threading.Lock()
@@ -63,10 +63,8 @@ class PendingResume:
                     f"flow {self.flow_name!r} was run on a {type(shared).__name__}, not a "
                     f"dict, so run {self.run_id!r}'s store cannot be restored into it"
                 )
-            with WorkflowDB(self.db_path, readonly=True) as db:
-                from .resume import _prepare  # flows.resume imports this module
-
-                store, top_start, nested = _prepare(flow, db, self.run_id, None, live=shared)
+            with open_store(self.db_path, readonly=True) as runs:
+                store, top_start, nested = prepare(flow, runs, self.run_id, None, live=shared)
         except ResumeError as exc:
             self.error = exc
             raise

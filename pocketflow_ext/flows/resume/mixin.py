@@ -1,67 +1,48 @@
 """ResumeMixin: start a run mid-graph (``run(store, resume_from=node)``) or continue a
-recorded run after its last completed node (``resume(run_id)``, ``resume_run(db, ...)``).
-"""
+recorded run after its last completed node (``resume(run_id)``)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from ..errors import ResumeError
-from ..recording.db import WorkflowDB
-from ..store.store import Store
-from ..stream.scope import RunOptions, run_options
-from .background import start_background
-from .handle import RunHandle
-from .observe import flow_label
-from .pending_resume import claimed_by
-from .resume_point import plan_starts, restored_store, resume_point
-from .start_at import check_resumable_kind, graph_node, planned_start, run_plan, starting_at
+from ...errors import ResumeError
+from ...runstore.base import RunStore
+from ...runstore.open import open_store
+from ...store.store import Store
+from ...stream.scope import RunOptions, run_options
+from ..background import start_background
+from ..handle import RunHandle
+from ..observe import flow_label
+from .pending import claimed_by
+from .plan import check_resumable_kind, graph_node, planned_start, run_plan, starting_at
+from .point import Prepared, prepare
 
 
-def resume_run(
-    db: WorkflowDB, run_id: str, flow: Any, *, overrides: Mapping[str, Any] | None = None
-) -> Store:
-    """Continue run ``run_id`` recorded in ``db`` with ``flow`` (``WorkflowDB.resume``)."""
-    return _resume(flow, run_id, _prepare(flow, db, run_id, overrides))
-
-
-def _resume(flow: Any, run_id: str, prepared: tuple[Store, Any, dict[str, Any]]) -> Store:
-    store, top_start, nested = prepared
-    with run_options(RunOptions(extra={"resumed_from": run_id})):
-        run_plan(flow, store, top_start, nested)
-    return store
-
-
-def _prepare_for(
-    flow: Any, run_id: str, db_path: Any, overrides: Mapping[str, Any] | None
-) -> tuple[Store, Any, dict[str, Any]]:
-    """Everything a resume needs, checked before any node runs: store, top start, nested starts."""
+@contextmanager
+def recorded_in(flow: Any, run_id: str, db_path: Any) -> Iterator[RunStore]:
+    """The store to read run ``run_id`` from: ``db_path`` (read-only, so a mistyped path
+    leaves no empty database behind) or the flow's own."""
     if db_path is not None:
-        # Read-only: a mistyped path must not leave an empty database behind.
-        with WorkflowDB(db_path, readonly=True) as db:
-            return _prepare(flow, db, run_id, overrides)
+        with open_store(db_path, readonly=True) as store:
+            yield store
+        return
     own = getattr(flow, "db", None)
     if own is None:
         raise ResumeError(
             f"flow {flow_label(flow)!r} does not record runs, so it cannot tell where run "
             f"{run_id!r} stopped; pass db_path= (the database the run was recorded in)"
         )
-    return _prepare(flow, own, run_id, overrides)
+    yield own.store
 
 
-def _prepare(
-    flow: Any,
-    db: WorkflowDB,
-    run_id: str,
-    overrides: Mapping[str, Any] | None,
-    live: Mapping[str, Any] | None = None,
-) -> tuple[Store, Any, dict[str, Any]]:
-    check_resumable_kind(flow, "resume")
-    point = resume_point(db, run_id)
-    top_start, nested = plan_starts(flow, point)
-    return restored_store(point, overrides, live), top_start, nested
+def _prepare_for(
+    flow: Any, run_id: str, db_path: Any, overrides: Mapping[str, Any] | None
+) -> Prepared:
+    with recorded_in(flow, run_id, db_path) as store:
+        return prepare(flow, store, run_id, overrides)
 
 
 class ResumeMixin:
@@ -82,7 +63,10 @@ class ResumeMixin:
         flow records); ``overrides`` puts back values the checkpoint could not save as
         JSON (clients, locks, ...).
         """
-        return _resume(self, run_id, _prepare_for(self, run_id, db_path, overrides))
+        store, top_start, nested = _prepare_for(self, run_id, db_path, overrides)
+        with run_options(RunOptions(extra={"resumed_from": run_id})):
+            run_plan(self, store, top_start, nested)
+        return store
 
     def resume_background(
         self,
