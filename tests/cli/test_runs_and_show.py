@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from pocketflow_ext import Flow, Node, WorkflowDB
+
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 FAILING = """
@@ -111,11 +113,7 @@ def test_show_prints_the_timeline_with_nested_paths_retries_and_errors(
     assert 'raise ConnectionError("model endpoint unreachable")' in failed
 
 
-def test_show_lists_each_row_the_recorder_lost_on_one_line(
-    run_cli: Runner, tmp_path: Path
-) -> None:
-    from pocketflow_ext import Flow, Node, WorkflowDB
-
+def test_show_lists_each_row_the_recorder_lost_on_one_line(run_cli: Runner, tmp_path: Path) -> None:
     db_path = tmp_path / "lost.db"
 
     class Squat(Node):
