@@ -33,6 +33,7 @@ from ..errors import ConfigurationError, RunExistsError, StoreBusy
 from ..logging import get_logger
 from ..runstore import runs
 from ..runstore.base import CheckpointRow, EventRow, Row, RunRow, RunStore, RunUpdate
+from ..runstore.checkpoints import DELTA
 from ..runstore.open import open_store, store_key
 
 _log = get_logger("db")
@@ -55,31 +56,30 @@ _ROW_OVERHEAD = 256  # bytes a row group costs besides its text, for exit mode's
 _BIG_ROW = 4096  # async: smaller row groups are bounded by MAX_QUEUED_ROWS alone
 
 RowSource = list[Row] | tuple[Any, ...]
-"""Rows ready to write, or ``(function, *args)`` whose call returns them. A tuple whose
-last argument is text (the recorder puts checkpoint JSON there) counts that text against
-the async queue's byte bound."""
-
-
-def text_size(source: RowSource) -> int:
-    """Roughly the memory a row source holds: its text arguments (checkpoint JSON, the
-    strings of a store of plain scalars), one level deep."""
-    size = _ROW_OVERHEAD
-    if type(source) is tuple:
-        for arg in source:
-            kind = type(arg)
-            if kind is str:
-                size += len(arg)
-            elif kind is dict:
-                size += sum([len(v) for v in arg.values() if type(v) is str])
-    return size
+"""Rows ready to write, or ``(function, *args)`` whose call returns them. Whoever hands one
+over says about how many bytes it holds (``size``: a checkpoint's estimated JSON), which
+the async queue's byte bound and exit mode's spill size count."""
 
 
 class RunRows:
     """The rows of one live run not yet handed to the store, and the lock that orders them."""
 
-    __slots__ = ("run_id", "mode", "lock", "pending", "pending_since", "current", "size", "spill")
+    __slots__ = (
+        "run_id",
+        "mode",
+        "lock",
+        "pending",
+        "pending_since",
+        "current",
+        "size",
+        "spill",
+        "on_lost_checkpoint",
+        "lost_steps",
+    )
 
-    def __init__(self, run_id: str, mode: str) -> None:
+    def __init__(
+        self, run_id: str, mode: str, on_lost_checkpoint: Callable[[], None] | None = None
+    ) -> None:
         self.run_id = run_id
         self.mode = mode
         self.lock = threading.Lock()
@@ -88,6 +88,12 @@ class RunRows:
         self.current: str | None = None  # the node in progress, for ``current_node``
         self.size = 0  # ``exit``: text held in ``pending``
         self.spill: IO[bytes] | None = None  # ``exit``: rows moved out of memory, in order
+        # Called (on the thread writing, maybe the writer's) when a checkpoint row of the
+        # run is lost, so the next one is a full snapshot and no later delta builds on it.
+        self.on_lost_checkpoint = on_lost_checkpoint
+        # Steps whose checkpoint was lost or builds on one that was, and whether another
+        # row holds that step (then a delta building on it would read that row's store).
+        self.lost_steps: dict[int, bool] = {}
 
     def take(self) -> list[RowSource]:
         rows, self.pending = self.pending, []
@@ -127,25 +133,26 @@ class Writer:
         self._next_beat = 0.0
 
     # ── durability modes ─────────────────────────────────────────────────────
-    def add(self, rows: RunRows, source: RowSource) -> None:
-        """Rows that may wait for the next commit point of their run."""
+    def add(self, rows: RunRows, source: RowSource, size: int = 0) -> None:
+        """Rows that may wait for the next commit point of their run (``size``: about the
+        bytes they hold beyond the rows themselves)."""
         if rows.mode == "async":
-            self._enqueue(rows.run_id, source)
+            self._enqueue(rows.run_id, source, size)
             return
         with rows.lock:
             if not rows.pending:
                 rows.pending_since = time.monotonic()
             rows.pending.append(source)
             if rows.mode == "exit":
-                rows.size += text_size(source)
+                rows.size += _ROW_OVERHEAD + size
                 if rows.size > EXIT_SPILL_BYTES:
                     self._spill(rows)
 
-    def commit(self, rows: RunRows, source: RowSource) -> None:
+    def commit(self, rows: RunRows, source: RowSource, size: int = 0) -> None:
         """A node ended: its event and checkpoint become durable as the mode promises."""
         mode = rows.mode
         if mode == "async":
-            self._enqueue(rows.run_id, source)
+            self._enqueue(rows.run_id, source, size)
         elif mode == "sync":
             with rows.lock:
                 sources = [*rows.take(), source]
@@ -158,7 +165,7 @@ class Writer:
                 except Exception:
                     self._isolate([(rows.run_id, built)])
         else:
-            self.add(rows, source)
+            self.add(rows, source, size)
 
     def finish(self, rows: RunRows, source: RowSource) -> None:
         """The run ended: everything it recorded is committed before this returns."""
@@ -224,12 +231,10 @@ class Writer:
         return done.wait(timeout)
 
     # ── the async queue and its bound ────────────────────────────────────────
-    def _enqueue(self, run_id: str, source: RowSource) -> None:
+    def _enqueue(self, run_id: str, source: RowSource, size: int = 0) -> None:
         # On the flow's thread for every async row group: no lock. Row groups count
         # themselves by the queue's length (plus those the writer is committing); only
-        # one carrying big checkpoint text pays for counting bytes.
-        last = source[-1] if type(source) is tuple else None
-        size = len(last) if type(last) is str else 0
+        # one carrying a big checkpoint pays for counting bytes.
         queue = self._queue
         if len(queue) + self._in_flight >= MAX_QUEUED_ROWS:
             self._wait_for_room(size)
@@ -329,16 +334,59 @@ class Writer:
                 _log.exception("run %r: building rows to record failed", run_id)
                 place = _source_place(source) if type(source) is tuple else ("rows", None, None)
                 built.append(_error_row(run_id, place, exc))
+                self._lost_checkpoint(run_id)  # it may have held one
         return built
+
+    # ── a lost checkpoint: no later delta may build on it ────────────────────
+    def _lost_checkpoint(
+        self, run_id: str, row: CheckpointRow | None = None, foreign: bool = False
+    ) -> None:
+        """A checkpoint of ``run_id`` was not written (``row``, or one in rows that could
+        not be built): the run's next checkpoint is made a full snapshot. Deltas captured
+        before that build on the lost one: readers of them get ``CheckpointDamaged``
+        naming the missing step (``foreign``: another row holds that step, see
+        ``_unbroken``)."""
+        rows = self._live.get(run_id)
+        if rows is None:
+            return  # the run has ended: no checkpoint follows
+        if row is not None:
+            rows.lost_steps[row.step] = foreign
+        if rows.on_lost_checkpoint is not None:
+            rows.on_lost_checkpoint()
+
+    def _unbroken(self, run_id: str, built: list[Row]) -> list[Row]:
+        """``built`` without the deltas building on a checkpoint whose step another row
+        holds (a reader would rebuild them on that row's store: a wrong store). Each is
+        replaced by a ``record_error`` event, so a reader finds no checkpoint there."""
+        rows = self._live.get(run_id)
+        lost = rows.lost_steps if rows is not None else None
+        if not lost:
+            return built
+        kept: list[Row] = []
+        for row in built:
+            if type(row) is CheckpointRow and row.kind == DELTA and row.parent_step in lost:
+                foreign = lost[row.step] = lost[row.parent_step]
+                if foreign:
+                    problem = LookupError(
+                        f"it builds on the checkpoint of step {row.parent_step}, which "
+                        "could not be recorded (another row holds that step)"
+                    )
+                    _log.error("run %r: not recording the checkpoint: %s", run_id, problem)
+                    row = _error_row(run_id, _row_place(row), problem)
+            kept.append(row)
+        return kept
 
     def _write_units(self, units: list[tuple[str, list[Row]]]) -> None:
         """Commit ``(run_id, rows)`` units in one transaction; if a row cannot be
         written, per run, then row by row, keeping every good row."""
+        units = [(run_id, self._unbroken(run_id, unit)) for run_id, unit in units]
         try:
             self._commit_retrying(lambda: [r for _run_id, unit in units for r in unit])
         except _StillBusy as exc:
             count = sum(len(unit) for _run_id, unit in units)
             _log.error("could not record %d row(s) in %s: %s", count, self.store, exc)
+            for run_id, unit in units:
+                self._lost_rows(run_id, unit)
         except Exception:
             self._isolate(units)
 
@@ -352,19 +400,28 @@ class Writer:
                 continue
             except _StillBusy as exc:
                 _log.error("could not record run %r in %s: %s", run_id, self.store, exc)
+                self._lost_rows(run_id, rows)
                 continue
             except Exception:
                 pass
             for row in rows:
                 self._write_row(run_id, row)
 
+    def _lost_rows(self, run_id: str, rows: list[Row]) -> None:
+        for row in rows:
+            if type(row) is CheckpointRow:
+                self._lost_checkpoint(run_id, row)
+
     def _write_row(self, run_id: str, row: Row) -> None:
         """Commit one row alone; if it cannot be written, record why on its run."""
+        row = self._unbroken(run_id, [row])[0]  # an earlier row of the run may have been lost
         try:
             self._commit_retrying(lambda: [row])
             return
         except Exception as exc:
             failure = exc
+        if type(row) is CheckpointRow:
+            self._lost_checkpoint(run_id, row, foreign=isinstance(failure, RunExistsError))
         place = _row_place(row)
         _log.error("run %r: could not record %s in %s: %s", run_id, place[0], self.store, failure)
         if isinstance(failure, _StillBusy):
