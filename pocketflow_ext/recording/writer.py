@@ -48,7 +48,7 @@ IDLE_AFTER_S = 1.0
 MAX_QUEUED_ROWS = 1000
 """``async``: row groups (a node's rows are one group) waiting for the writer, at most."""
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
-"""``async``: checkpoint JSON of 4 KB or more waiting for the writer, at most (plus one group)."""
+"""``async``: checkpoints of 4 KB or more (by their estimated JSON) waiting, at most (plus one group)."""
 EXIT_SPILL_BYTES = 4 * 1024 * 1024
 """``exit``: a run's rows beyond this much text go to a temporary file until the run ends."""
 _WRITE_ATTEMPTS = 5
@@ -122,7 +122,7 @@ class Writer:
         self._queue: deque[tuple[str, RowSource, int] | threading.Event] = deque()
         self._in_flight = self._in_flight_bytes = 0
         self._room = threading.Condition(threading.Lock())
-        # For diagnostics: the most row groups, and bytes of checkpoint text, ever held
+        # For diagnostics: the most row groups, and (estimated) checkpoint bytes, ever held
         # for the async queue, and how often a flow waited for room.
         self.peak_queued_rows = self.peak_queued_bytes = self.waits_for_room = 0
         self._drain_lock = threading.Lock()
