@@ -165,9 +165,7 @@ class Recorder:
                 # Rendered now, from the live store (cheaper than from captured bytes):
                 # sync commits before the next node runs, so the store is as captured.
                 checkpoint = _rendered(record, event, capture, live=True)
-        source = (_node_end_rows, record, event, _params(event), checkpoint)
-        if record.rows is not None and self.writer is not None:
-            self.writer.commit(record.rows, source, size)
+        self._commit(record, (_node_end_rows, record, event, _params(event), checkpoint), size)
 
     def _flow_end(self, record: RunRecord, event: Event) -> None:
         rows: list[Row] = [_event_row(record.run_id, event, None)]
@@ -195,9 +193,9 @@ class Recorder:
         if record.rows is not None and self.writer is not None:
             self.writer.add(record.rows, source)
 
-    def _commit(self, record: RunRecord, source: RowSource) -> None:
+    def _commit(self, record: RunRecord, source: RowSource, size: int = 0) -> None:
         if record.rows is not None and self.writer is not None:
-            self.writer.commit(record.rows, source)
+            self.writer.commit(record.rows, source, size)
 
 
 def _params(event: Event) -> dict[str, Any] | None:

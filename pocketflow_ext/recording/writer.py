@@ -48,7 +48,7 @@ IDLE_AFTER_S = 1.0
 MAX_QUEUED_ROWS = 1000
 """``async``: row groups (a node's rows are one group) waiting for the writer, at most."""
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
-"""``async``: checkpoints of 4 KB or more (by their estimated JSON) waiting, at most (plus one group)."""
+"""``async``: checkpoints of 4 KB or more (estimated JSON) waiting, at most (plus one group)."""
 EXIT_SPILL_BYTES = 4 * 1024 * 1024
 """``exit``: a run's rows beyond this much text go to a temporary file until the run ends."""
 _WRITE_ATTEMPTS = 5
@@ -86,7 +86,7 @@ class RunRows:
         self.pending: list[RowSource] = []
         self.pending_since = 0.0
         self.current: str | None = None  # the node in progress, for ``current_node``
-        self.size = 0  # ``exit``: text held in ``pending``
+        self.size = 0  # ``exit``: bytes held in ``pending`` (estimated)
         self.spill: IO[bytes] | None = None  # ``exit``: rows moved out of memory, in order
         # Called (on the thread writing, maybe the writer's) when a checkpoint row of the
         # run is lost, so the next one is a full snapshot and no later delta builds on it.

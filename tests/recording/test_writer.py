@@ -388,6 +388,19 @@ class Blob(Node):
         shared["blob"] = {"n": shared["n"], "rows": ["x" * 100] * (self.size // 104)}
 
 
+class Text(Node):
+    """Replaces a string of about ``size`` bytes: a store of immutable values, which async
+    and exit modes copy on the flow's thread and capture later on the writer's."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def post(self, shared, prep_res, exec_res):
+        shared["n"] = shared.get("n", 0) + 1
+        shared["blob"] = f"{shared['n']}:" + "x" * self.size
+
+
 class Reader:
     """A connection held open for the whole test, querying as a monitor does (only far
     more often: hundreds of times a second)."""
@@ -464,14 +477,15 @@ def test_the_async_queue_holds_at_most_its_bound_while_the_database_is_locked(
     assert len(reader.get_checkpoints("flood-1")) == 100  # nothing dropped
 
 
-def test_the_async_queue_holds_at_most_its_byte_bound_of_checkpoint_text(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("node", [Blob, Text])
+def test_the_async_queue_holds_at_most_its_byte_bound_of_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, node: type[Node]
 ) -> None:
     bound = 200_000
     monkeypatch.setattr(writer, "MAX_QUEUED_BYTES", bound)
     db_path = tmp_path / "r.db"
     flow = Flow(
-        start=chain(*[Blob(50_000) for _ in range(60)]), db_path=db_path, durability="async"
+        start=chain(*[node(50_000) for _ in range(60)]), db_path=db_path, durability="async"
     )
     queue = writer.writer_for(db_path)
     lock = sqlite3.connect(db_path, isolation_level=None)
@@ -488,15 +502,16 @@ def test_the_async_queue_holds_at_most_its_byte_bound_of_checkpoint_text(
     assert len(WorkflowDB(db_path, readonly=True).get_checkpoints("flood-1")) == 60
 
 
+@pytest.mark.parametrize("node", [Blob, Text])
 def test_exit_mode_memory_does_not_grow_with_nodes_times_store_size(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, node: type[Node]
 ) -> None:
     monkeypatch.setattr(writer, "EXIT_SPILL_BYTES", 1024 * 1024)
 
     def peak_memory(nodes: int) -> int:
         db_path = tmp_path / f"{nodes}.db"
         flow = Flow(
-            start=chain(*[Blob(100_000) for _ in range(nodes)]), db_path=db_path, durability="exit"
+            start=chain(*[node(100_000) for _ in range(nodes)]), db_path=db_path, durability="exit"
         )
         tracemalloc.start()
         try:
