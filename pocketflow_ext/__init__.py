@@ -26,8 +26,10 @@ from .errors import (
     StoreBusy,
     StoreTypeError,
     StoreValidationError,
+    WaitingForAnswer,
 )
 from .flows.handle import RunHandle
+from .flows.interrupt import interrupt
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
 from .runstore import WorkflowDB
@@ -118,6 +120,7 @@ __all__ = [
     # recorded runs and background runs
     "RunHandle",
     "WorkflowDB",
+    "interrupt",
     # events, subscribers and zero-code instrumentation
     "EVENT_KINDS",
     "ConsoleTrace",
@@ -147,4 +150,5 @@ __all__ = [
     "StoreBusy",
     "StoreTypeError",
     "StoreValidationError",
+    "WaitingForAnswer",
 ]
