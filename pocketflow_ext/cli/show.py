@@ -69,7 +69,7 @@ _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
     """The run's header, one line per node execution (in start order, indented by nesting,
-    with its retries below it) and the run's error."""
+    with its retries below it), one line per row the recorder lost, and the run's error."""
     count = run_steps(run) or 0
     lines = [
         f"run {run['run_id']} · flow {run.get('flow_name') or '?'} · {run.get('status')}"
@@ -102,6 +102,14 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
                 f"{step['step']:>5}  {step['label'].ljust(width)}  {step['ms']:>9}  {step['result']}"
             )
             lines.extend(f"{'':>5}  {'':{width}}  {'':>9}  {retry}" for retry in step["retries"])
+    lost = [e for e in events if e.get("event") == "record_error"]
+    if lost:  # rows the writer could not store (docs/persistence.md): say so, one per line
+        lines += ["", f"not recorded ({len(lost)}):"]
+        for event in lost:
+            where = "" if event.get("step") is None else f"step {event['step']} "
+            path = event.get("path")
+            where += f"{_label(event, str(run.get('flow_name') or '')).strip()}: " if path else ""
+            lines.append(f"  {where}{event.get('error_msg') or 'record_error'}")
     if run.get("error_msg"):
         lines += ["", f"error: {run['error_msg']}"]
     if run.get("traceback"):

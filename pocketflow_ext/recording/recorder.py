@@ -20,7 +20,13 @@ from ..runstore.runs import iso, params_json
 from ..stream import events as ev
 from ..stream.events import Event
 from .checkpoint_files import write_checkpoint
-from .checkpoints import CheckpointText, CheckpointTracker, StoreCapture, immutable_copy
+from .checkpoints import (
+    CheckpointText,
+    CheckpointTracker,
+    StoreCapture,
+    copy_size,
+    immutable_copy,
+)
 from .snapshot import LossyKeyWarnings, store_json
 from .writer import RowSource, RunRows, Writer
 
@@ -46,14 +52,16 @@ class RunRecord:
         self.recorder = recorder
         self.run_id = run_id
         self.source = run_id  # the run id its events carry (see Recorder.register)
+        self.tracker = CheckpointTracker()  # full snapshot or delta, per node end
+        # A checkpoint the writer loses makes the next one full (called on its thread).
+        lost = self.tracker.invalidate
         writer = recorder.writer
-        self.rows = RunRows(run_id, recorder.durability) if writer is not None else None
+        self.rows = RunRows(run_id, recorder.durability, lost) if writer is not None else None
         self.top: str | None = None  # the path of the recorded flow level, from its flow_start
         self.prefix = 0
         self.warnings = LossyKeyWarnings()
         self.steps = 0  # node executions that ended (steps count from 0, so the last + 1)
         self.last_path: str | None = None
-        self.tracker = CheckpointTracker()  # full snapshot or delta, per node end
         # The store the run started with (a shallow copy), kept only so a run that pauses
         # before any checkpoint can still be answered: see _run_waiting.
         self.initial: dict[str, Any] | None = None
@@ -170,21 +178,24 @@ class Recorder:
         if self.checkpoint_dir is not None:  # files always hold the whole store
             text, _lossy = store_json(event.store)
             name = event.node or ""
-            write_checkpoint(self.checkpoint_dir, step, name, f"{record.run_id}@step{step}", text)
+            write_checkpoint(self.checkpoint_dir, record.run_id, step, name, text)
         rows = record.rows
         checkpoint: StoreCapture | CheckpointText | dict[Any, Any] | None = None
+        size = 0  # what the checkpoint holds while it waits (async and exit bound it)
         if rows is not None and rows.mode != "sync":
             # A store of immutable values is only copied here; what changed is worked out
             # on the writer's thread (the tracker takes captures in any order).
             checkpoint = immutable_copy(event.store)
+            if checkpoint is not None:
+                size = copy_size(checkpoint)
         if checkpoint is None:
             capture = record.tracker.capture(event.store, step)
-            checkpoint = capture
+            checkpoint, size = capture, capture.size
             if rows is not None and rows.mode == "sync":
                 # Rendered now, from the live store (cheaper than from captured bytes):
                 # sync commits before the next node runs, so the store is as captured.
                 checkpoint = _rendered(record, event, capture, live=True)
-        self._commit(record, (_node_end_rows, record, event, _params(event), checkpoint))
+        self._commit(record, (_node_end_rows, record, event, _params(event), checkpoint), size)
 
     def _run_waiting(self, record: RunRecord, event: Event) -> None:
         """The question goes on the run row; a run that paused before any node completed
@@ -223,9 +234,9 @@ class Recorder:
         if record.rows is not None and self.writer is not None:
             self.writer.add(record.rows, source)
 
-    def _commit(self, record: RunRecord, source: RowSource) -> None:
+    def _commit(self, record: RunRecord, source: RowSource, size: int = 0) -> None:
         if record.rows is not None and self.writer is not None:
-            self.writer.commit(record.rows, source)
+            self.writer.commit(record.rows, source, size)
 
 
 def _json(value: Any) -> str:
