@@ -80,9 +80,10 @@ def main(workdir: Path) -> None:
     restored = db.load_checkpoint(run["run_id"], last["step"])
     print("restored summaries:", restored["summaries"])
     print("marker for the lock:", restored["client_lock"])
-    files = sorted(p.name for p in checkpoint_dir.iterdir())
+    run_dir = checkpoint_dir / run["run_id"]  # one folder per run
+    files = sorted(p.name for p in run_dir.iterdir())
     print(f"{len(files)} checkpoint files, first {files[0]}, last {files[-1]}")
-    print("snapshot file restores:", Store.restore(checkpoint_dir / files[0])["docs"]["b"])
+    print("snapshot file restores:", Store.restore(run_dir / files[0])["docs"]["b"])
     graph = json.loads(run["graph"])
     print("graph:", " -> ".join(n["name"] for n in graph["nodes"]))
 

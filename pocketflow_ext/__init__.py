@@ -29,13 +29,16 @@ from .errors import (
     StoreBusy,
     StoreTypeError,
     StoreValidationError,
+    WaitingForAnswer,
 )
 from .flows.handle import RunHandle
+from .flows.interrupt import interrupt
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
 from .nodes.function import Action, node, task
 from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
+from .stream.emit import emit
 from .stream.events import EVENT_KINDS, Event
 from .stream.scope import subscribe
 from .subscribers import ConsoleTrace, EventLog
@@ -77,6 +80,8 @@ class AsyncParallelBatchNode(
 
 
 class Flow(
+    mixins.StreamMixin,
+    mixins.GraphExportMixin,
     mixins.ResumeMixin,
     mixins.BackgroundMixin,
     mixins.RecordingMixin,
@@ -84,7 +89,8 @@ class Flow(
     BaseNode,
     _upstream.Flow,
 ):
-    """Upstream ``Flow`` plus hooks, ``flow_name``, ``max_steps``, resume and background runs."""
+    """Upstream ``Flow`` plus hooks, ``flow_name``, ``max_steps``, resume, background runs,
+    ``stream()``/``astream()`` and ``to_mermaid()``/``to_dot()``."""
 
 
 class BatchFlow(Flow, _upstream.BatchFlow):
@@ -128,11 +134,13 @@ __all__ = [
     # recorded runs and background runs
     "RunHandle",
     "WorkflowDB",
+    "interrupt",
     # events, subscribers and zero-code instrumentation
     "EVENT_KINDS",
     "ConsoleTrace",
     "Event",
     "EventLog",
+    "emit",
     "Instrumentation",
     "instrument",
     "is_instrumented",
@@ -159,4 +167,5 @@ __all__ = [
     "StoreBusy",
     "StoreTypeError",
     "StoreValidationError",
+    "WaitingForAnswer",
 ]

@@ -14,6 +14,8 @@ from .flows.background import BackgroundMixin
 from .flows.hooks import HooksMixin
 from .flows.recording import RecordingMixin
 from .flows.resume import AsyncResumeMixin, ResumeMixin
+from .flows.stream import StreamMixin
+from .graph_export import GraphExportMixin
 from .nodes.async_bridge import AsyncBridgeMixin
 from .nodes.cached import CacheMixin
 from .nodes.edges import EdgesMixin
@@ -28,10 +30,12 @@ __all__ = [
     "BackgroundMixin",
     "CacheMixin",
     "EdgesMixin",
+    "GraphExportMixin",
     "HooksMixin",
     "NamedMixin",
     "RecordingMixin",
     "ResumeMixin",
     "RetryMixin",
+    "StreamMixin",
     "WhenMixin",
 ]

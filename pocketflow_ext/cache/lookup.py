@@ -1,9 +1,9 @@
 """Answering a node's ``exec`` from the result cache, or computing and storing it.
 
 Called in place of a cached node's ``exec`` (``nodes/cached.py``), so once per attempt
-and per batch item. The key is a digest of the node's
-identity, its code (``fingerprint.py``), ``version``, ``params`` and its input (the prep
-result, or the batch item); the value is the codec's JSON text of what ``exec`` returned.
+and per batch item. The key is a digest of the node's identity, its code
+(``fingerprint.py``), ``version``, ``params`` and its input (the prep result, or the batch
+item); the value is the codec's JSON text of what ``exec`` returned.
 """
 
 from __future__ import annotations

@@ -69,13 +69,18 @@ _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
     """The run's header, one line per node execution (in start order, indented by nesting,
-    with its retries below it) and the run's error."""
+    with its retries below it), one line per row the recorder lost, and the run's error."""
     count = run_steps(run) or 0
     lines = [
         f"run {run['run_id']} · flow {run.get('flow_name') or '?'} · {run.get('status')}"
         f" · {count} step{'' if count == 1 else 's'} · {duration(run_duration(run))}",
         f"started {local_time(run.get('started_at'))}"
-        + (f" · finished {local_time(run['completed_at'])}" if run.get("completed_at") else ""),
+        + (
+            f" · {'paused' if run.get('status') == 'waiting' else 'finished'} "
+            f"{local_time(run['completed_at'])}"
+            if run.get("completed_at")
+            else ""
+        ),
     ]
     for key, label in (("resumed_from", "resumed from"), ("parent_run_id", "inside run")):
         if run.get(key):
@@ -86,6 +91,7 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"{'failed at' if run.get('status') == 'failed' else 'at'} {current_node(run)}"
         )
+    lines += lineage_lines(run)
     steps = _steps(events, str(run.get("flow_name") or ""))
     if steps:
         width = max(len(s["label"]) for s in steps)
@@ -96,10 +102,38 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
                 f"{step['step']:>5}  {step['label'].ljust(width)}  {step['ms']:>9}  {step['result']}"
             )
             lines.extend(f"{'':>5}  {'':{width}}  {'':>9}  {retry}" for retry in step["retries"])
+    lost = [e for e in events if e.get("event") == "record_error"]
+    if lost:  # rows the writer could not store (docs/persistence.md): say so, one per line
+        lines += ["", f"not recorded ({len(lost)}):"]
+        for event in lost:
+            where = "" if event.get("step") is None else f"step {event['step']} "
+            path = event.get("path")
+            where += f"{_label(event, str(run.get('flow_name') or '')).strip()}: " if path else ""
+            lines.append(f"  {where}{event.get('error_msg') or 'record_error'}")
     if run.get("error_msg"):
         lines += ["", f"error: {run['error_msg']}"]
     if run.get("traceback"):
         lines += ["", *str(run["traceback"]).rstrip().splitlines()]
+    return lines
+
+
+def lineage_lines(run: Mapping[str, Any]) -> list[str]:
+    """Forks both ways (resumes are in ``resumed_note``), what a waiting run asks and what
+    an answering run was told."""
+    lines = []
+    if run.get("forked_from"):
+        lines.append(f"forked from {run['forked_from']} at step {run.get('forked_at_step')}")
+    if run.get("forked_by"):
+        lines.append(f"forked by {', '.join(run['forked_by'])}")
+    if run.get("question") is not None:
+        lines.append(f"question: {run['question']}")
+        if run.get("status") == "waiting":
+            lines.append(
+                f"answer with: flow.resume({run['run_id']!r}, answer=...)  or  "
+                f"{PROG} answer {run['run_id']} '<JSON>' --db DB SCRIPT.py"
+            )
+    if run.get("answer") is not None:
+        lines.append(f"answered: {run['answer']}")
     return lines
 
 
@@ -126,6 +160,8 @@ def _steps(events: list[dict[str, Any]], flow_name: str) -> list[dict[str, Any]]
         elif kind == "node_error":
             entry["ms"] = _ms(event.get("elapsed_ms"))
             entry["result"] = f"FAILED {event.get('error_msg') or ''}".rstrip()
+        elif kind == "run_waiting":
+            entry["result"] = "WAITING for an answer (interrupt)"
         elif kind == "node_skip":
             entry["result"] = "skipped (when= was false)"
         elif kind == "cache_hit":
@@ -142,7 +178,15 @@ def _steps(events: list[dict[str, Any]], flow_name: str) -> list[dict[str, Any]]
     return [by_step[key] for key in sorted(by_step, key=_order)]
 
 
-_STEP_KINDS = ("node_start", "node_retry", "node_end", "node_error", "node_skip", "cache_hit")
+_STEP_KINDS = (
+    "node_start",
+    "node_retry",
+    "node_end",
+    "node_error",
+    "run_waiting",
+    "node_skip",
+    "cache_hit",
+)
 
 
 def _label(event: Mapping[str, Any], flow_name: str) -> str:

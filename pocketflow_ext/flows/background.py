@@ -18,7 +18,7 @@ import pocketflow
 from ..errors import ConfigurationError, RunExistsError
 from ..runstore.runs import check_run_id
 from ..stream.scope import RunOptions, new_run_id, run_options, set_current_frame
-from .handle import RunHandle, StatusReader
+from .handle import Answerer, RunHandle, StatusReader
 from .observe import flow_label, status_for
 
 
@@ -57,8 +57,10 @@ def start_background(
     call: Callable[[], Any],
     run_id: str | None = None,
     extra: dict[str, Any] | None = None,
+    subscribers: tuple[Any, ...] = (),
 ) -> RunHandle:
-    """Run ``call()`` in a daemon thread as a new top-level run of ``flow``."""
+    """Run ``call()`` in a daemon thread as a new top-level run of ``flow``;
+    ``subscribers`` listen to this run only (``flow.stream()``)."""
     if not hasattr(flow, "_listeners"):
         raise ConfigurationError(
             f"flow {flow_label(flow)!r} does not report events, so a background run of it "
@@ -72,8 +74,11 @@ def start_background(
     else:
         check_new_run_id(flow, run_id)
     cancel = threading.Event()
-    options = RunOptions(run_id=run_id, cancel=cancel, extra=dict(extra or {}))
+    options = RunOptions(
+        run_id=run_id, cancel=cancel, extra=dict(extra or {}), subscribers=subscribers
+    )
     handle = RunHandle(run_id, shared, cancel, status_reader(flow))
+    handle.answerer = answerer(flow)
 
     def target() -> None:
         # The caller's context variables come along, but not its run: a background run
@@ -104,6 +109,19 @@ def check_new_run_id(flow: Any, run_id: str) -> None:
             f"run {run_id!r} is already recorded in {db.store.location}; run ids are never reused: "
             "pass another run_id (or none to get a fresh one)"
         )
+
+
+def answerer(flow: Any) -> Answerer | None:
+    """How a waiting run of ``flow`` is continued in this process (recording flows only)."""
+    resume = getattr(flow, "resume_background", None)
+    if getattr(flow, "db", None) is None or resume is None:
+        return None
+
+    def answer(run_id: str, values: list[Any], overrides: Any) -> RunHandle:
+        handle: RunHandle = resume(run_id, answers=values, overrides=overrides)
+        return handle
+
+    return answer
 
 
 def status_reader(flow: Any) -> StatusReader | None:

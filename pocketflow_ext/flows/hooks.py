@@ -8,8 +8,9 @@ from typing import Any
 
 from ..errors import ConfigurationError, HookError
 from ..graph import GraphNames, check_label
+from ..runstore.runs import check_run_id
 from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Subscriber
-from ..stream.scope import current_frame
+from ..stream.scope import current_frame, new_run_id
 from ..subscribers.trace import ConsoleTrace
 from . import observe
 from .pickling import check_hooks_pickle
@@ -32,7 +33,7 @@ class HooksMixin:
     ) -> None:
         super().__init__(*args, **kwargs)
         if flow_name is not None:
-            self.flow_name = check_label(flow_name, "flow_name")
+            self.flow_name = _check_flow_name(flow_name)
         if max_steps is not None:
             if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
                 raise ConfigurationError(
@@ -125,3 +126,18 @@ class HooksMixin:
             return super().get_next_node(curr, action)  # type: ignore[misc]
         upstream = super(HooksMixin, type(self)).get_next_node  # type: ignore[misc]
         return observe.next_node(self, curr, action, upstream, frame)  # calls upstream(flow, ...)
+
+
+def _check_flow_name(flow_name: Any) -> str:
+    """A flow name must make valid run ids, or every recorded run would fail later."""
+    name = check_label(flow_name, "flow_name")
+    try:
+        check_run_id(new_run_id(name))
+    except ConfigurationError:
+        shown = f"{name[:40]!r}" + (f"... ({len(name)} characters)" if len(name) > 40 else "")
+        raise ConfigurationError(
+            f"flow_name {shown} cannot name runs: run ids are '<flow_name>-<8 hex>', 1-200 "
+            "characters with no '/' and no control character (newline, tab, ...), so a "
+            "flow_name is at most 191 such characters; choose a short one-line name"
+        ) from None
+    return name

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from ..errors import ConfigurationError, RunExistsError
+from ..errors import RunExistsError
 from ..graph import cached_graph_json, graph_json
 from ..recording.checkpoint_files import prepare_dir
 from ..recording.recorder import Recorder, RunRecord, process_recorder
@@ -65,8 +65,6 @@ class RecordingMixin:
             self.run_id = check_run_id(run_id)
         # A list so the first run can take the id atomically, even from several threads.
         self._unused_run_id = [run_id] if run_id is not None else []
-        if db_path is not None or checkpoint_dir is not None:
-            _check_flow_name(self)  # before any file is touched
         writer = writer_for(db_path) if db_path is not None else None
         directory = prepare_dir(checkpoint_dir) if checkpoint_dir is not None else None
         self.db = WorkflowDB(writer.store) if writer is not None else None
@@ -106,18 +104,6 @@ class RecordingMixin:
                 "first run already used; run ids are never reused: build the flow without "
                 "run_id, or pass one per call"
             ) from None
-
-
-def _check_flow_name(flow: Any) -> None:
-    label = flow_label(flow)
-    try:
-        check_run_id(new_run_id(label))
-    except ConfigurationError:
-        raise ConfigurationError(
-            f"flow_name {label[:80]!r}{'...' if len(label) > 80 else ''} cannot name recorded "
-            "runs: run ids are '<flow_name>-<8 hex digits>', 1-200 characters without '/' or "
-            "control characters (newlines, tabs); pass a shorter flow_name without them"
-        ) from None
 
 
 def recorder_for(flow: Any) -> Recorder | None:
@@ -171,6 +157,8 @@ def recording(flow: Any, recorder: Recorder) -> Iterator[None]:
                 else graph_json(flow),
                 params=params_json(getattr(flow, "params", None)),
                 resumed_from=extra.get("resumed_from"),
+                forked_from=extra.get("forked_from"),
+                forked_at_step=extra.get("forked_at_step"),
                 parent_run_id=parent,
                 **process_identity(),
             ),

@@ -355,6 +355,11 @@ def node(
         options["parallel"] = True
 
     def decorate(function: Callable[..., Any]) -> Any:
+        if executor is not None and batch is None:
+            raise ConfigurationError(
+                f"executor= on @node {function.__qualname__!r} runs a batch's items "
+                "elsewhere; add batch= (the parameter to map over), or leave executor= out"
+            )
         cls = node_class(function, **options)
         kwargs: dict[str, Any] = {}
         if name is not None:

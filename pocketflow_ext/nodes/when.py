@@ -59,12 +59,11 @@ def read_input(
     except KeyError:
         if default is not inspect.Parameter.empty:
             return default
-        mapped = f" (read from key {key!r})" if key != param else ""
         present = ", ".join(repr(k) for k in list(shared)[:20]) or "none"
         raise NodeInputError(
-            f"node {base_name(node)!r} needs store key {key!r} for parameter {param!r}"
-            f"{mapped}, but the store has no such key (keys present: {present}); write it in "
-            f"an earlier node, or map the parameter to another key with reads={{{param!r}: ...}}"
+            f"node {base_name(node)!r} needs store key {key!r} for parameter {param!r}, but "
+            f"the store has no such key (keys present: {present}); write it in an earlier "
+            f"node, or map the parameter to another key with reads={{{param!r}: ...}}"
         ) from None
 
 

@@ -1,5 +1,6 @@
-"""``checkpoint_dir``: one JSON file per node, ``step_<NNN>_<Node>.json``, written atomically.
+"""``checkpoint_dir``: one folder per run, one JSON file per node, written atomically.
 
+``<checkpoint_dir>/<run id>/step_<NNN>_<Node>.json``, the step as recorded in the event.
 The payload is the one ``Store.snapshot`` writes (``{"name": ..., "data": ...}``), so
 ``Store.restore(path)`` reads it back, as it did in PocoFlow.
 """
@@ -10,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 from ..errors import RecordingError
@@ -36,11 +38,20 @@ def prepare_dir(checkpoint_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
+def run_folder(run_id: str) -> str:
+    """The folder name of a run: its id, with characters that are unsafe in file names
+    percent-encoded (``nightly 1:2`` -> ``nightly%201%3A2``), so no two runs share one and
+    none escapes ``checkpoint_dir`` (``..``)."""
+    name = urllib.parse.quote(run_id, safe="-_.~#@+=,")
+    return "%2E" + name[1:] if name.startswith(".") else name
+
+
 def file_name(step: int, node: str) -> str:
     return f"step_{step:03d}_{_UNSAFE.sub('_', node)}.json"
 
 
-def write_checkpoint(directory: Path, step: int, node: str, name: str, data_json: str) -> Path:
-    """Write the store JSON of ``step`` (already encoded by the codec) as a snapshot file."""
-    payload = f'{{"name": {json.dumps(name)}, "data": {data_json}}}'
-    return write_atomically(directory / file_name(step, node), payload)
+def write_checkpoint(directory: Path, run_id: str, step: int, node: str, data_json: str) -> Path:
+    """Write the store JSON of ``step`` of ``run_id`` (already encoded by the codec) as a
+    snapshot file in the run's folder (created on its first checkpoint)."""
+    payload = f'{{"name": {json.dumps(f"{run_id}@step{step}")}, "data": {data_json}}}'
+    return write_atomically(directory / run_folder(run_id) / file_name(step, node), payload)

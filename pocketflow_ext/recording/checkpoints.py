@@ -35,6 +35,7 @@ Found = tuple[Any, "bytes | None", "str | None", bool]
 """What ``_examine`` found: (fingerprint, marshal bytes, JSON text, lossy)."""
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
 _NUMBERS = frozenset({int, float, bool, type(None)})
+_SIZED = frozenset({str, bytes})
 # marshal's format 2 writes no back-references, so the bytes depend only on the values,
 # never on reference counts or string interning (formats 3 and 4 depend on both).
 _MARSHAL_VERSION = 2
@@ -72,6 +73,7 @@ class StoreCapture:
         "_examined",
         "_deleted",
         "_text",
+        "size",
     )
 
     def __init__(
@@ -83,6 +85,7 @@ class StoreCapture:
         examined: dict[Any, Found] | None = None,
         deleted: list[Any] | None = None,
         text: CheckpointText | None = None,
+        size: int = 0,
     ) -> None:
         self.kind = kind
         self.step = step
@@ -91,6 +94,9 @@ class StoreCapture:
         self._examined = examined
         self._deleted = deleted
         self._text = text
+        # About the bytes of JSON it renders to (the tracker's estimate, no encoding):
+        # what the async queue's and exit mode's bounds count while it waits.
+        self.size = size
 
     def __repr__(self) -> str:
         return (
@@ -195,7 +201,7 @@ class CheckpointTracker:
                     None,
                     ("shared",) if was_lossy else (),
                 )
-                return StoreCapture(FULL, step, None, {}, text=rendered)
+                return StoreCapture(FULL, step, None, {}, text=rendered, size=len(text))
             prev, keys = self._prev, list(data)
             if prev is None:
                 capture = self._full(data, keys, step, {})
@@ -227,7 +233,7 @@ class CheckpointTracker:
         if not self._extend(size):
             return self._full(data, keys, step, {})
         self._prev, self._keys = data, keys
-        return StoreCapture(DELTA, step, self._last_step, written)
+        return StoreCapture(DELTA, step, self._last_step, written, size=size)
 
     def _capture_any(self, data: dict[Any, Any], keys: list[Any], step: int) -> StoreCapture:
         prev, prints = self._prev, self._prints
@@ -273,7 +279,7 @@ class CheckpointTracker:
             return self._full(data, keys, step, examined)
         self._remember(data, keys, examined)
         written = {key: data[key] for key in keys if key in changed}  # store order
-        return StoreCapture(DELTA, step, self._last_step, written, examined, deleted)
+        return StoreCapture(DELTA, step, self._last_step, written, examined, deleted, size=size)
 
     def _extend(self, size: int) -> bool:
         """Add a delta of about ``size`` bytes to the chain, unless a full is due instead."""
@@ -303,7 +309,7 @@ class CheckpointTracker:
         self._chain_cost = 0
         self._prints = {}
         self._remember(data, keys, examined)
-        return StoreCapture(FULL, step, None, data, examined)
+        return StoreCapture(FULL, step, None, data, examined, size=size)
 
     def _remember(
         self,
@@ -332,6 +338,12 @@ def immutable_copy(shared: Any) -> dict[Any, Any] | None:
         return None
     copy = dict.copy(shared)
     return copy if _SCALARS.issuperset(map(type, copy.values())) else None
+
+
+def copy_size(copy: dict[Any, Any]) -> int:
+    """About the bytes of JSON an :func:`immutable_copy` holds: the length of its strings
+    and bytes, 8 per other value (what its bounds count while it waits for the writer)."""
+    return sum([len(v) if type(v) in _SIZED else 8 for v in copy.values()])
 
 
 def _data_of(shared: Any) -> dict[Any, Any] | None:

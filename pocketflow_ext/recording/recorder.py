@@ -10,6 +10,8 @@ and nested levels are recorded under their paths. Each run's state lives in its 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,13 @@ from ..runstore.runs import iso, params_json
 from ..stream import events as ev
 from ..stream.events import Event
 from .checkpoint_files import write_checkpoint
-from .checkpoints import CheckpointText, CheckpointTracker, StoreCapture, immutable_copy
+from .checkpoints import (
+    CheckpointText,
+    CheckpointTracker,
+    StoreCapture,
+    copy_size,
+    immutable_copy,
+)
 from .snapshot import LossyKeyWarnings, store_json
 from .writer import RowSource, RunRows, Writer
 
@@ -37,20 +45,26 @@ class RunRecord:
         "steps",
         "last_path",
         "tracker",
+        "initial",
     )
 
     def __init__(self, recorder: Recorder, run_id: str) -> None:
         self.recorder = recorder
         self.run_id = run_id
         self.source = run_id  # the run id its events carry (see Recorder.register)
+        self.tracker = CheckpointTracker()  # full snapshot or delta, per node end
+        # A checkpoint the writer loses makes the next one full (called on its thread).
+        lost = self.tracker.invalidate
         writer = recorder.writer
-        self.rows = RunRows(run_id, recorder.durability) if writer is not None else None
+        self.rows = RunRows(run_id, recorder.durability, lost) if writer is not None else None
         self.top: str | None = None  # the path of the recorded flow level, from its flow_start
         self.prefix = 0
         self.warnings = LossyKeyWarnings()
         self.steps = 0  # node executions that ended (steps count from 0, so the last + 1)
         self.last_path: str | None = None
-        self.tracker = CheckpointTracker()  # full snapshot or delta, per node end
+        # The store the run started with (a shallow copy), kept only so a run that pauses
+        # before any checkpoint can still be answered: see _run_waiting.
+        self.initial: dict[str, Any] | None = None
 
     def relative(self, path: str) -> str:
         """A path below the recorded flow (``Inner/Summarise``), as shown in ``current_node``."""
@@ -105,6 +119,8 @@ class Recorder:
                 return
             record.top = event.path
             record.prefix = len(event.path) + 1
+            if isinstance(event.store, Mapping):
+                record.initial = dict(event.store)
             if record.rows is not None and self.writer is not None:
                 self.writer.start(record.rows)
         if kind == ev.NODE_END:
@@ -113,9 +129,18 @@ class Recorder:
             self._node_start(record, event)
         elif kind == ev.FLOW_END:
             self._flow_end(record, event)
+        elif kind == ev.RUN_WAITING:
+            self._run_waiting(record, event)
+        elif kind == ev.RUN_ANSWERED:
+            update = RunUpdate(record.run_id, {"answer": _json(event.data)})
+            self._commit(record, [_event_row(record.run_id, event, _params(event)), update])
         elif kind == ev.NODE_ERROR:
             self._ended(record, event)
             self._commit(record, (_event_rows, record.run_id, event, _params(event)))
+        elif kind == ev.CUSTOM:  # emit(): kept only when its emitter asked (record=True)
+            if event.recorded:
+                data = {"topic": event.topic, "data": event.data}
+                self._add(record, (_event_rows, record.run_id, event, data))
         elif kind == ev.NODE_SKIP:  # a step without a checkpoint: the store did not change
             self._ended(record, event)
             self._add(record, (_event_rows, record.run_id, event, _params(event)))
@@ -153,21 +178,35 @@ class Recorder:
         if self.checkpoint_dir is not None:  # files always hold the whole store
             text, _lossy = store_json(event.store)
             name = event.node or ""
-            write_checkpoint(self.checkpoint_dir, step, name, f"{record.run_id}@step{step}", text)
+            write_checkpoint(self.checkpoint_dir, record.run_id, step, name, text)
         rows = record.rows
         checkpoint: StoreCapture | CheckpointText | dict[Any, Any] | None = None
+        size = 0  # what the checkpoint holds while it waits (async and exit bound it)
         if rows is not None and rows.mode != "sync":
             # A store of immutable values is only copied here; what changed is worked out
             # on the writer's thread (the tracker takes captures in any order).
             checkpoint = immutable_copy(event.store)
+            if checkpoint is not None:
+                size = copy_size(checkpoint)
         if checkpoint is None:
             capture = record.tracker.capture(event.store, step)
-            checkpoint = capture
+            checkpoint, size = capture, capture.size
             if rows is not None and rows.mode == "sync":
                 # Rendered now, from the live store (cheaper than from captured bytes):
                 # sync commits before the next node runs, so the store is as captured.
                 checkpoint = _rendered(record, event, capture, live=True)
-        self._commit(record, (_node_end_rows, record, event, _params(event), checkpoint))
+        self._commit(record, (_node_end_rows, record, event, _params(event), checkpoint), size)
+
+    def _run_waiting(self, record: RunRecord, event: Event) -> None:
+        """The question goes on the run row; a run that paused before any node completed
+        keeps the store it started with, since no checkpoint holds it."""
+        first = record.steps == 0  # before _ended counts the paused node
+        self._ended(record, event)
+        fields: dict[str, Any] = {"question": _json(event.data)}
+        if first and record.initial is not None:
+            fields["start_store"], _lossy = store_json(record.initial)
+        update = RunUpdate(record.run_id, fields)
+        self._commit(record, [_event_row(record.run_id, event, _params(event)), update])
 
     def _flow_end(self, record: RunRecord, event: Event) -> None:
         rows: list[Row] = [_event_row(record.run_id, event, None)]
@@ -195,9 +234,14 @@ class Recorder:
         if record.rows is not None and self.writer is not None:
             self.writer.add(record.rows, source)
 
-    def _commit(self, record: RunRecord, source: RowSource) -> None:
+    def _commit(self, record: RunRecord, source: RowSource, size: int = 0) -> None:
         if record.rows is not None and self.writer is not None:
-            self.writer.commit(record.rows, source)
+            self.writer.commit(record.rows, source, size)
+
+
+def _json(value: Any) -> str:
+    # interrupt() checked the question is JSON; an answer that is not is kept as its repr.
+    return json.dumps(value, ensure_ascii=False, default=repr)
 
 
 def _params(event: Event) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ module implementing this class (``sqlite.py`` is the embedded default); nothing 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,21 @@ from .runs import STATUSES, iso
 
 # Rows carry values ready to store: timestamps as ISO text, stores and params as JSON
 # text (the recorder encodes them, so every store keeps the same text).
+
+
+def escape_surrogates(values: Iterable[Any]) -> tuple[Any, ...]:
+    """``values`` with lone surrogates in text escaped (``\\udcff``, six characters).
+
+    Text from ``os.fsdecode`` of a non-UTF-8 name (a node name, a path, an error message)
+    can hold lone surrogates, which no UTF-8 database accepts. Every store writes such
+    values escaped, through this one function, so each keeps the same text (JSON text,
+    such as a checkpoint, reads them back exactly). Only text that failed to encode needs
+    it: stores call it when the driver refuses a statement's parameters.
+    """
+    return tuple(
+        v.encode("utf-8", "backslashreplace").decode("utf-8") if type(v) is str else v
+        for v in values
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,13 @@ class RunRow:
     current_node: str | None = None
     error_msg: str | None = None
     traceback: str | None = None
+    question: str | None = None  # JSON: what a waiting run asks (interrupt's payload)
+    answer: str | None = None  # JSON: the answer a resumed run handed to interrupt()
+    start_store: str | None = (
+        None  # JSON: the store it began with, if it paused before any checkpoint
+    )
+    forked_from: str | None = None
+    forked_at_step: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +175,8 @@ class RunStore(ABC):
 
     Run dicts returned by ``get_run``/``list_runs`` hold the stored columns plus the
     fields :func:`~pocketflow_ext.runstore.runs.run_view` derives (``status``,
-    ``last_activity_at``, ``duration_s``, ``steps``, ``resumed_by``, ``resumed_ok``).
+    ``last_activity_at``, ``duration_s``, ``steps``, ``resumed_by``, ``resumed_ok``,
+    ``forked_by``).
     """
 
     location: str
@@ -169,8 +192,12 @@ class RunStore(ABC):
         """Insert a new run; a used run id raises :class:`~pocketflow_ext.errors.RunExistsError`."""
 
     @abstractmethod
-    def write(self, rows: Sequence[Row]) -> None:
+    def write(self, rows: Iterable[Row]) -> None:
         """Store ``rows`` in order, in one transaction: all or none.
+
+        ``rows`` is iterated once, so it may be a generator (the writer streams a long
+        ``exit``-mode run's rows from a temporary file). Text holding lone surrogates is
+        stored escaped (:func:`escape_surrogates`).
 
         Raises :class:`~pocketflow_ext.errors.StoreBusy` when the store is locked, busy or
         unreachable (retry later); :class:`~pocketflow_ext.errors.RunExistsError` when a
@@ -198,8 +225,22 @@ class RunStore(ABC):
         """Who claimed ``run_id`` for resuming: ``claimed_by`` (the new run id),
         ``claimed_at``, ``pid``, ``hostname``; None if nobody did."""
 
-    def maintain(self) -> None:  # noqa: B027 - optional upkeep, nothing by default
-        """Periodic upkeep, called by the writer thread about once a second."""
+    @abstractmethod
+    def claim_waiting(self, run_id: str) -> bool:
+        """Take the answer of waiting run ``run_id``: its stored status goes from ``waiting``
+        to ``completed`` (its part is done; the answering run continues it) in one
+        conditional update. True for exactly one of several callers at once."""
+
+    def maintain(self, idle: bool = False) -> None:  # noqa: B027 - optional, nothing by default
+        """Upkeep, called by the writer thread after each of its passes (so cheap when
+        nothing is due) and with ``idle=True`` when it is about to go idle (SQLite: the
+        WAL is bounded while readers hold it, and emptied when idle)."""
+
+    def replaced(self) -> bool:
+        """Whether the database written to was deleted or replaced since the store was
+        opened (SQLite: the file at the path is another one, or none); the writer then
+        opens a fresh store for new runs. A database server's store keeps this default."""
+        return False
 
     @abstractmethod
     def close(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -48,6 +48,7 @@ from .base import (
     RunStore,
     RunUpdate,
     check_run_fields,
+    escape_surrogates,
 )
 from .checkpoints import DELTA, MAX_CHAIN, store_at
 from .location import masked, scrubbed
@@ -99,8 +100,10 @@ _RUN_SQL = (
     f"SELECT {_RUN_COLS}, "
     "CASE WHEN r.completed_at IS NULL THEN (SELECT e.ts FROM pf_events e "
     "WHERE e.run_id = r.run_id ORDER BY e.id DESC LIMIT 1) END AS last_event_at, "
-    "CASE WHEN r.total_steps IS NULL THEN (SELECT count(*) FROM pf_events e "
-    "WHERE e.run_id = r.run_id AND e.event IN ('node_end', 'node_error')) END AS counted_steps "
+    # Steps started so far, the one in progress included (as the SQLite store counts them).
+    "CASE WHEN r.total_steps IS NULL THEN (SELECT count(DISTINCT e.step) FROM pf_events e "
+    "WHERE e.run_id = r.run_id AND e.event IN ('node_start', 'node_end', 'node_error')) "
+    "END AS counted_steps "
     "FROM pf_runs r"
 )
 # The rows the store at a step is rebuilt from: the step's row, then, while the row is a
@@ -399,17 +402,19 @@ class PostgresRunStore(RunStore):
             ) from None
 
     @_translated
-    def write(self, rows: Sequence[Row]) -> None:
+    def write(self, rows: Iterable[Row]) -> None:
         self._writable()
-        if not rows:
+        statements = list(_statements(rows))  # any iterable, read once
+        if not statements:
             return
-        statements = list(_statements(rows))
         try:
             self._execute(statements)
         except UnicodeEncodeError:
             # A lone surrogate (from a file name, say) cannot be sent as UTF-8: stored
             # escaped (\udcff), as the SQLite store keeps it readable.
-            self._execute([(sql, [_escaped(p) for p in params]) for sql, params in statements])
+            self._execute(
+                [(sql, [escape_surrogates(p) for p in params]) for sql, params in statements]
+            )
 
     def _execute(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
         with self._pool().connection() as conn:
@@ -469,6 +474,17 @@ class PostgresRunStore(RunStore):
             return int(cur.rowcount)
 
     # ── resume claims ────────────────────────────────────────────────────────
+    @_translated
+    def claim_waiting(self, run_id: str) -> bool:
+        self._writable()
+        with self._cursor() as cur:
+            # Compare-and-set: of answers racing for one run, only the first sees 'waiting'.
+            cur.execute(
+                "UPDATE pf_runs SET status = 'completed' WHERE run_id = %s AND status = 'waiting'",
+                (run_id,),
+            )
+            return cur.rowcount == 1
+
     @_translated
     def claim_resume(self, run_id: str, new_run_id: str) -> bool:
         self._writable()
@@ -543,6 +559,15 @@ class PostgresRunStore(RunStore):
                 resumed.setdefault(found["resumed_from"], []).append(
                     (found["run_id"], found["status"])
                 )
+        forked: dict[str, list[str]] = {}
+        if rows:
+            cur.execute(
+                "SELECT forked_from, run_id FROM pf_runs WHERE forked_from = ANY(%s) "
+                "ORDER BY started_at DESC, run_id DESC",
+                ([r["run_id"] for r in rows],),
+            )
+            for found in cur.fetchall():
+                forked.setdefault(found["forked_from"], []).append(found["run_id"])
         views = []
         for row in rows:
             data = dict(row)
@@ -550,7 +575,14 @@ class PostgresRunStore(RunStore):
             counted = data.pop("counted_steps", None)
             by = resumed.get(data["run_id"], [])
             views.append(
-                run_view(data, last_event_at=last, counted_steps=counted, resumed_by=by, now=now)
+                run_view(
+                    data,
+                    last_event_at=last,
+                    counted_steps=counted,
+                    resumed_by=by,
+                    forked_by=forked.get(data["run_id"], []),
+                    now=now,
+                )
             )
         return views
 
@@ -778,7 +810,7 @@ def _check_pool(pool: ConnectionPool) -> None:
         _log.debug("checking the connections of %s failed", pool.name, exc_info=True)
 
 
-def _statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+def _statements(rows: Iterable[Row]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
     """Statements for ``rows`` in order; consecutive rows of one kind share one statement
     (sent with executemany in the same pipeline)."""
     sql: str | None = None
@@ -826,13 +858,6 @@ def _clean(value: Any) -> Any:
     if type(value) is str and "\x00" in value:
         return value.replace("\x00", "\ufffd")
     return value
-
-
-def _escaped(params: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(
-        v.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(v, str) else v
-        for v in params
-    )
 
 
 def _check_statuses(statuses: Sequence[str]) -> Sequence[str]:

@@ -14,7 +14,13 @@ from typing import Any
 
 from ..errors import RecordingError
 from .runs import iso
-from .sqlite_schema import CHECKPOINT_COLUMNS, EVENT_COLUMNS, RUN_COLUMNS, STORED_STATUSES
+from .sqlite_schema import (
+    CHECKPOINT_COLUMNS,
+    EVENT_COLUMNS,
+    PAUSE_AND_FORK_COLUMNS,
+    RUN_COLUMNS,
+    STORED_STATUSES,
+)
 
 MIN_SERVER_VERSION = 120000
 """PostgreSQL 12: generated identity columns, ``ALTER TABLE ... ADD COLUMN`` with a
@@ -121,12 +127,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE pf_checkpoints ADD COLUMN kind TEXT, ADD COLUMN parent_step INTEGER, "
         "ADD COLUMN deleted_json TEXT",
     ),
+    # 4: pauses and forks (docs/human-in-the-loop.md, docs/fork.md): nullable columns, and
+    # the index that finds a run's forks.
+    (
+        "ALTER TABLE pf_runs "
+        + ", ".join(
+            f"ADD COLUMN {name} {'INTEGER' if sql_type == 'INTEGER' else 'TEXT'}"
+            for name, sql_type in PAUSE_AND_FORK_COLUMNS
+        ),
+        "CREATE INDEX pf_runs_forked_from ON pf_runs (forked_from)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 CLAIM_COLUMNS = ("run_id", "claimed_by", "claimed_at", "pid", "hostname")
 EXPECTED: dict[str, frozenset[str]] = {
-    RUNS: frozenset(RUN_COLUMNS),
+    RUNS: frozenset(RUN_COLUMNS) - {name for name, _type in PAUSE_AND_FORK_COLUMNS},
     EVENTS: frozenset(("id", *EVENT_COLUMNS)),
     CHECKPOINTS: frozenset(("id", *CHECKPOINT_COLUMNS[:7])),  # before the delta columns
     CLAIMS: frozenset(CLAIM_COLUMNS),

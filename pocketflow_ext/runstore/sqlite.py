@@ -11,14 +11,16 @@ process's SQLite locks (POSIX advisory locks are per process and file).
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import operator
 import os
 import sqlite3
 import threading
+import time
 import urllib.parse
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +48,7 @@ from .base import (
     RunStore,
     RunUpdate,
     check_run_fields,
+    escape_surrogates,
 )
 from .checkpoints import DELTA, MAX_CHAIN, store_at
 from .runs import claim_is_live, derive_status, iso, process_identity, run_view
@@ -54,8 +57,13 @@ _log = get_logger("db")
 
 BUSY_TIMEOUT_MS = 30_000
 READ_BUSY_TIMEOUT_MS = 5_000
-JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
-"""Bytes a WAL file is cut back to after a checkpoint reset it (SQLite keeps it otherwise)."""
+WAL_LIMIT_BYTES = 4 * 1024 * 1024
+"""Commits checkpoint the WAL every this many bytes of pages and a restarted WAL is cut back
+to it (journal_size_limit); ``maintain`` empties a WAL readers keep past twice this."""
+WAL_RESET_GAP_S = 0.1
+"""How often ``maintain`` tries a TRUNCATE while readers keep the WAL past twice its limit."""
+WAL_RESET_WAIT_MS = 20
+"""How long emptying the WAL may wait for readers (and hold writers); 5x past 4x the limit."""
 QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
 """Writers check every page of files up to this size when they open them."""
 _MAX_GROUP = 50  # rows per multi-row INSERT: stays under SQLite's oldest 999-variable limit
@@ -126,7 +134,7 @@ class SQLiteRunStore(RunStore):
         self.readonly = readonly
         self.notice: str | None = None
         self._uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro"
-        self._maintained = False  # True once a writer thread does the WAL upkeep
+        self._next_wal_reset = 0.0
         self._local = threading.local()
         # Every open connection with its thread: a dead thread's is closed at the next open,
         # so short-lived threads (background runs) do not leak file handles.
@@ -137,6 +145,7 @@ class SQLiteRunStore(RunStore):
         except BaseException:
             self.close()
             raise
+        self._identity = _file_identity(self.path)  # see replaced()
         # A pocketflow-ext 1 file read without migrating: its recorder steps counted from 1.
         shifted = self._found.version == 1 and "path" in self._found.events
         self._step = "CASE WHEN path IS NULL THEN step ELSE step - 1 END" if shifted else "step"
@@ -252,11 +261,7 @@ class SQLiteRunStore(RunStore):
         # A forked child must not share its parent's SQLite handle.
         if conn is None or local.pid != os.getpid():
             conn = self._connect()
-            local.conn, local.pid, local.quiet = conn, os.getpid(), False
-        if self._maintained and not local.quiet:
-            # The writer thread copies the WAL back (maintain): commits need not.
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
-            local.quiet = True
+            local.conn, local.pid = conn, os.getpid()
         return conn
 
     def _connect(self) -> sqlite3.Connection:
@@ -269,7 +274,13 @@ class SQLiteRunStore(RunStore):
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+            # Commits checkpoint the WAL themselves, as SQLite does by default (PASSIVE,
+            # every WAL_LIMIT_BYTES of pages: moved to the writer thread, the copy made sync
+            # commits wait on its locks instead), and a commit that restarts the WAL cuts
+            # the file back to the limit. Readers holding the WAL are handled by maintain().
+            pages = max(1, WAL_LIMIT_BYTES // conn.execute("PRAGMA page_size").fetchone()[0])
+            conn.execute(f"PRAGMA wal_autocheckpoint = {pages}")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
         conn.row_factory = sqlite3.Row
         pid = os.getpid()
         with self._all_lock:
@@ -349,14 +360,21 @@ class SQLiteRunStore(RunStore):
         return self.conn()
 
     @_translated
-    def write(self, rows: Sequence[Row]) -> None:
+    def write(self, rows: Iterable[Row]) -> None:
         conn = self._writable()
-        if not rows:
+        rows = iter(rows)  # iterated once: may stream from a file
+        first = next(rows, None)
+        if first is None:
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for sql, params in _statements(rows):
-                conn.execute(sql, params)
+            for sql, params in _statements(itertools.chain((first,), rows)):
+                try:
+                    conn.execute(sql, params)
+                except UnicodeEncodeError:
+                    # Lone surrogates (os.fsdecode of a non-UTF-8 name): refused before
+                    # anything ran, so the transaction goes on with them escaped.
+                    conn.execute(sql, escape_surrogates(params))
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -432,13 +450,58 @@ class SQLiteRunStore(RunStore):
         return None if found is None else dict(found)
 
     @_translated
-    def maintain(self) -> None:
-        """Copy committed WAL pages back into the database (PASSIVE: never blocks anyone);
-        from now on commits leave that to these calls."""
+    def claim_waiting(self, run_id: str) -> bool:
+        conn = self._writable()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Compare-and-set: of answers racing for one run, only the first sees 'waiting'.
+            cursor = conn.execute(
+                "UPDATE pf_runs SET status = 'completed' WHERE run_id = ? AND status = 'waiting'",
+                (run_id,),
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return cursor.rowcount == 1
+
+    @_translated
+    def maintain(self, idle: bool = False) -> None:
+        """Keep the ``-wal`` file near WAL_LIMIT_BYTES while readers use it.
+
+        Commits checkpoint the WAL (see ``_connect``), and once every page is copied the
+        next commit writes the WAL from its start, truncating it to the limit. A reader
+        still using the WAL stops that restart, and then it grows: past twice the limit,
+        this empties it (TRUNCATE), waiting for the readers briefly. ``idle``: empty it
+        now (the writer has nothing more to do for a while).
+        """
         if self.readonly:
             return
-        self._maintained = True
-        self.conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        try:
+            # os.stat opens no descriptor (closing one would drop SQLite's locks).
+            wal_size = os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return
+        now = time.monotonic()
+        if not idle and (wal_size <= 2 * WAL_LIMIT_BYTES or now < self._next_wal_reset):
+            return
+        self._next_wal_reset = now + WAL_RESET_GAP_S
+        conn = self.conn()
+        # PASSIVE first copies without holding the write lock, so TRUNCATE, which holds
+        # it, has little left to do. TRUNCATE waits only briefly for the readers still
+        # using the WAL: readers that start meanwhile read the database file, so a query
+        # or two is enough. Past 4x the limit (long queries), a bit longer.
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        wait = WAL_RESET_WAIT_MS * (5 if wal_size > 4 * WAL_LIMIT_BYTES else 1)
+        conn.execute(f"PRAGMA busy_timeout = {wait}")
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def replaced(self) -> bool:
+        return _file_identity(self.path) != self._identity
 
     # ── the result cache ─────────────────────────────────────────────────────
     @_translated
@@ -520,13 +583,30 @@ class SQLiteRunStore(RunStore):
                 (ids,),
             ):
                 resumed.setdefault(origin, []).append((run_id, status))
+        forked: dict[str, list[str]] = {}
+        if rows and "forked_from" in self._found.runs:
+            ids = json.dumps([r["run_id"] for r in rows])
+            for origin, run_id in conn.execute(
+                "SELECT forked_from, run_id FROM pf_runs WHERE forked_from IN "
+                "(SELECT value FROM json_each(?)) ORDER BY started_at DESC, run_id DESC",
+                (ids,),
+            ):
+                forked.setdefault(origin, []).append(run_id)
         views = []
         for row in rows:
             data = dict(row)
             last = data.pop("last_event_at", None)
             counted = data.pop("counted_steps", None)
             by = resumed.get(data["run_id"], [])
-            views.append(run_view(data, last_event_at=last, counted_steps=counted, resumed_by=by))
+            views.append(
+                run_view(
+                    data,
+                    last_event_at=last,
+                    counted_steps=counted,
+                    resumed_by=by,
+                    forked_by=forked.get(data["run_id"], []),
+                )
+            )
         return views
 
     @_translated
@@ -740,7 +820,7 @@ def decode_checkpoint(text: str, run_id: str, step: int, location: str) -> dict[
     )
 
 
-def _statements(rows: Sequence[Row]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+def _statements(rows: Iterable[Row]) -> Iterator[tuple[str, tuple[Any, ...]]]:
     """INSERT/UPDATE statements for ``rows`` in order; consecutive inserts into one table
     go in as one multi-row INSERT."""
     kind: type | None = None
@@ -810,6 +890,15 @@ def _check_page(limit: Any, offset: Any) -> tuple[int | None, int]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigurationError(f"{name} must be a non-negative int, got {value!r}")
     return limit, offset
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    # os.stat opens no descriptor: closing one would drop this process's SQLite locks.
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _close(conn: sqlite3.Connection) -> None:

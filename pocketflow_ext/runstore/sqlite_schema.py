@@ -3,8 +3,10 @@
 The human-readable contract is ``docs/schema.md``. Versions live in ``PRAGMA user_version``:
 0 is an empty file or a PocoFlow 0.2.1 database, 1 the first pocketflow-ext schema (steps
 numbered from 1), 2 (steps from 0 as in PocoFlow; status ``waiting``), 3 (delta
-checkpoints: ``kind``, ``parent_step``, ``deleted_json``), 4 (``pf_cache``, the result
-cache), 5 the current one (``pf_resume_claims``).
+checkpoints: ``kind``, ``parent_step``, ``deleted_json``), 4 (``pf_runs`` columns of
+pauses and forks: ``question``, ``answer``, ``start_store``, ``forked_from``,
+``forked_at_step``), 5 (``pf_cache``, the result cache), 6 the current one
+(``pf_resume_claims``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import RecordingError
 from .runs import STATUSES
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # PocoFlow 0.2.1 allowed 'paused'; kept valid so its rows survive the upgrade unchanged.
 STORED_STATUSES = (*STATUSES, "paused")
@@ -38,7 +40,12 @@ CREATE TABLE {{table}} (
     hostname      TEXT,
     heartbeat_at  TEXT,
     graph         TEXT,
-    params        TEXT
+    params        TEXT,
+    question      TEXT,
+    answer        TEXT,
+    start_store   TEXT,
+    forked_from   TEXT,
+    forked_at_step INTEGER
 )"""
 
 POCOFLOW_RUN_COLUMNS = (
@@ -62,6 +69,11 @@ RUN_COLUMNS = (
     "heartbeat_at",
     "graph",
     "params",
+    "question",
+    "answer",
+    "start_store",
+    "forked_from",
+    "forked_at_step",
 )
 """Every ``pf_runs`` column of the current schema, in table order."""
 
@@ -159,6 +171,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS pf_runs_status_started ON pf_runs(status, started_at DESC)",
     "CREATE INDEX IF NOT EXISTS pf_runs_flow_started ON pf_runs(flow_name, started_at DESC)",
     "CREATE INDEX IF NOT EXISTS pf_runs_resumed_from ON pf_runs(resumed_from)",
+    "CREATE INDEX IF NOT EXISTS pf_runs_forked_from ON pf_runs(forked_from)",
     "CREATE INDEX IF NOT EXISTS pf_events_run ON pf_events(run_id, id)",
 )
 
@@ -288,14 +301,14 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
             _create_or_upgrade_pocoflow(conn, found)
         elif found.version == 1:
             _v1_to_v2(conn)
-        # Versions 3-5 were built on parallel branches: every step below is idempotent, so
-        # a file any of them migrated first (3 with the cache, 4 without delta columns)
-        # still ends up complete.
+        # Versions 3-6 were built on parallel branches: every step below is idempotent, so
+        # a file any of them migrated first still ends up complete.
         if 0 < found.version < SCHEMA_VERSION:
             _add_columns(conn)  # 3: delta checkpoints
         if found.version < SCHEMA_VERSION:
-            _add_cache(conn)  # 4: the result cache
-            conn.execute(CLAIMS_DDL)  # 5: resume claims
+            _pause_and_fork_columns(conn)  # 4: pauses and forks
+            _add_cache(conn)  # 5: the result cache (new files get it here too)
+            conn.execute(CLAIMS_DDL)  # 6: resume claims
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -360,8 +373,29 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute(f"UPDATE pf_checkpoints SET step = step + {_PARK} WHERE step < -{_PARK // 2}")
 
 
+# Version 4's pf_runs columns (pauses and forks), added in place: no row is rewritten.
+PAUSE_AND_FORK_COLUMNS = (
+    ("question", "TEXT"),
+    ("answer", "TEXT"),
+    ("start_store", "TEXT"),
+    ("forked_from", "TEXT"),
+    ("forked_at_step", "INTEGER"),
+)
+
+
+def _pause_and_fork_columns(conn: sqlite3.Connection) -> None:
+    """Version 4: the columns of durable pauses and forks, and the index that finds a
+    run's forks; adds only what is missing, so it is safe after any earlier step."""
+    present = _columns(conn, RUNS)
+    for name, sql_type in PAUSE_AND_FORK_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE {RUNS} ADD COLUMN {name} {sql_type}")
+    for statement in INDEXES:
+        conn.execute(statement)
+
+
 def _add_cache(conn: sqlite3.Connection) -> None:
-    """Version 4: the result cache table (new files get it here too)."""
+    """Version 5: the result cache table (new files get it here too)."""
     conn.execute(CACHE_DDL)
     for statement in CACHE_INDEXES:
         conn.execute(statement)

@@ -4,16 +4,17 @@ before its own), each isolated so a raising listener is logged and never breaks 
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from typing import Any
 
-from ..logging import get_logger
 from . import events as ev
 from .events import NODE_END, NODE_START, Event
 from .scope import Frame, Level, _global_subscribers
 
-_log = get_logger("hooks")
+# The stdlib logger, not pocketflow_ext.logging: that module reads the run scope.
+_log = logging.getLogger("pocketflow_ext.hooks")
 
 _clock = time.perf_counter
 
@@ -174,6 +175,30 @@ def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -
     _deliver(level, ev.NODE_RETRY, event, path, (attempt, exc, delay_s, level.store))
 
 
+def run_waiting(frame: Frame, path: str, payload: Any, step: int | None) -> None:
+    """The run pauses at node ``path`` for an answer to ``payload``; ``step`` is the
+    paused node's (None for a halt: no node execution is under way)."""
+    level = frame.level
+    name = path.rsplit("/", 1)[-1]
+    event = (
+        _event(level, ev.RUN_WAITING, path, step=step, node=name, data=payload)
+        if level.records[ev.RUN_WAITING]
+        else None
+    )
+    _deliver(level, ev.RUN_WAITING, event, path, (payload, level.store))
+
+
+def run_answered(frame: Frame, answer: Any) -> None:
+    """``interrupt()`` in the node running in ``frame`` returns ``answer``."""
+    level, path = frame.level, frame.path
+    event = (
+        _node_event(frame, ev.RUN_ANSWERED, path, frame.node, data=answer)
+        if level.records[ev.RUN_ANSWERED]
+        else None
+    )
+    _deliver(level, ev.RUN_ANSWERED, event, path, (answer, level.store))
+
+
 def node_skip(frame: Frame, name: str) -> None:
     """Node ``name``, about to start in ``frame``, was skipped (its ``when=`` was false):
     it takes a step like any node execution and reports ``node_skip`` instead of its start
@@ -211,9 +236,31 @@ def flow_start(level: Level) -> None:
 def flow_end(level: Level, status: str, exc: BaseException | None) -> None:
     event = None
     if level.records[ev.FLOW_END]:
-        failure = _failure(exc) if exc else {}
+        # A pause is no failure: no error text or traceback to record.
+        failure = _failure(exc) if exc and status != "waiting" else {}
         event = _event(level, ev.FLOW_END, level.path, status=status, steps=level.steps, **failure)
     _deliver(level, ev.FLOW_END, event, level.path, (level.steps, level.store))
+
+
+def custom(frame: Frame, topic: str, data: Any, recorded: bool) -> None:
+    """``emit(topic, data)`` from the node running in ``frame`` (or from the flow level
+    itself, between nodes): to hooks as ``(name, topic, data, store)`` and to subscribers."""
+    level = frame.level
+    path = frame.path if frame.node is not None else level.path
+    event = None
+    if level.records[ev.CUSTOM]:
+        event = _event(
+            level,
+            ev.CUSTOM,
+            path,
+            step=frame.step if frame.node is not None else None,
+            node=frame.node,
+            params=frame.params,
+            topic=topic,
+            data=data,
+            recorded=recorded,
+        )
+    _deliver(level, ev.CUSTOM, event, path, (topic, data, level.store))
 
 
 def error_text(exc: BaseException) -> str:

@@ -12,6 +12,9 @@ NODE_RETRY = "node_retry"
 NODE_END = "node_end"
 NODE_ERROR = "node_error"
 FLOW_END = "flow_end"
+RUN_WAITING = "run_waiting"  # interrupt(payload) or a halt paused the run; ``data`` is the payload
+RUN_ANSWERED = "run_answered"  # interrupt() returned an answer; ``data`` is the answer
+CUSTOM = "custom"  # emit(topic, data) from inside a node: tokens, progress, partial results
 NODE_SKIP = "node_skip"
 CACHE_HIT = "cache_hit"
 
@@ -23,6 +26,9 @@ HOOK_SIGNATURES: Mapping[str, str] = {
     NODE_END: "(name, action, elapsed_s, store)",
     NODE_ERROR: "(name, exc, store)",
     FLOW_END: "(steps, store)",
+    RUN_WAITING: "(name, payload, store)",
+    RUN_ANSWERED: "(name, answer, store)",
+    CUSTOM: "(name, topic, data, store)",
     # A node whose ``when=`` was false: reported instead of its start and end.
     NODE_SKIP: "(name, store)",
     # A node (or batch item) whose ``exec`` was answered from the result cache.
@@ -51,6 +57,9 @@ FIELDS = (
     "steps",
     "store",
     "exc",
+    "topic",
+    "data",
+    "recorded",
 )
 
 
@@ -61,11 +70,14 @@ class Event:
     written today keeps working. ``path`` is the node's place in the run
     (``Outer/Inner/Summarise``); ``node`` its name within its own flow. The top flow of a
     run is the one whose ``path == flow_name``. ``status`` is set on ``flow_end``
-    (completed, failed, cancelled). ``store`` and ``exc`` are live references for
+    (completed, failed, cancelled, waiting). ``data`` is the question of ``run_waiting``
+    and the answer of ``run_answered``. ``store`` and ``exc`` are live references for
     in-process subscribers; persist their serialised form, never the objects.
+    A ``custom`` event (``emit(topic, data)``) carries ``topic`` and ``data``; ``recorded``
+    says whether its emitter asked for it to be kept in the run store.
     """
 
-    # Why not a frozen dataclass: its __init__ sets each of the 18 fields through
+    # Why not a frozen dataclass: its __init__ sets each field through
     # object.__setattr__, 2-5 µs per record, and two records are built per node for every
     # subscriber (recording included): several times upstream's whole per-node cost.
     # Here __init__ stores into private slots (about 1 µs) and each field is a read-only
@@ -90,6 +102,9 @@ class Event:
     steps: int | None
     store: Any
     exc: BaseException | None
+    topic: str | None
+    data: Any
+    recorded: bool
 
     def __init__(
         self,
@@ -112,6 +127,9 @@ class Event:
         steps: int | None = None,
         store: Any = None,
         exc: BaseException | None = None,
+        topic: str | None = None,
+        data: Any = None,
+        recorded: bool = False,
     ) -> None:
         self._kind = kind
         self._run_id = run_id
@@ -131,6 +149,9 @@ class Event:
         self._steps = steps
         self._store = store
         self._exc = exc
+        self._topic = topic
+        self._data = data
+        self._recorded = recorded
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in FIELDS)
@@ -148,7 +169,7 @@ class Event:
         shown = (
             f"{name}={value!r}"
             for name, value in zip(FIELDS, self._values(), strict=True)
-            if value is not None and name != "store"
+            if value is not None and value is not False and name != "store"
         )
         return f"Event({', '.join(shown)})"
 

@@ -5,55 +5,16 @@ graphviz package is needed.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass
-class Graph:
-    """Nodes keyed by their path in the run, ``(source, action, target)`` edges, and the
-    nodes of each nested flow (drawn as a box around them)."""
-
-    nodes: list[str] = field(default_factory=list)
-    edges: list[tuple[str, str, str]] = field(default_factory=list)
-    start: str | None = None
-    clusters: dict[str, list[str]] = field(default_factory=dict)
-
-
-def graph_from_json(text: str, prefix: str) -> Graph:
-    """The recorder's graph JSON (``pocketflow_ext/graph.py``) with node keys ``prefix/name``,
-    matching the ``path`` of the run's events; raises ``ValueError`` if it is malformed."""
-    graph = Graph()
-    _add_level(graph, json.loads(text), prefix)
-    graph.start = graph.nodes[0] if graph.nodes and graph.start is None else graph.start
-    return graph
-
-
-def _add_level(graph: Graph, level: Mapping[str, Any], prefix: str) -> str | None:
-    if not isinstance(level, Mapping) or not isinstance(level.get("nodes"), list):
-        raise ValueError("graph JSON has no 'nodes' list")
-    start = f"{prefix}/{level['start']}" if level.get("start") else None
-    if graph.start is None:
-        graph.start = start
-    for node in level["nodes"]:
-        key = f"{prefix}/{node['name']}"
-        graph.nodes.append(key)
-        inner = node.get("graph")
-        if isinstance(inner, Mapping):
-            graph.clusters[key] = []
-            before = len(graph.nodes)
-            inner_start = _add_level(graph, inner, key)
-            graph.clusters[key] = graph.nodes[before:]
-            if inner_start:
-                graph.edges.append((key, "enters", inner_start))
-    for edge in level.get("edges") or []:
-        graph.edges.append(
-            (f"{prefix}/{edge['from']}", str(edge["action"]), f"{prefix}/{edge['to']}")
-        )
-    return start
+# The graph model, its reading from the recorded JSON and DOT quoting are the graph export's
+# (``flow.to_dot()``, ``pocketflow-ext graph``); this module adds what the run did.
+from ..graph_export import Graph as Graph
+from ..graph_export import dot_quote as _quote
+from ..graph_export import graph_from_json as graph_from_json
 
 
 @dataclass
@@ -103,11 +64,6 @@ def top_path(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str
         if e.get("event") == "flow_start" and e.get("path"):
             return str(e["path"]).split("/", 1)[0]
     return str(run.get("flow_name") or "")
-
-
-def _quote(text: str) -> str:
-    # A DOT quoted string: only backslash and double quote need escaping. Never an HTML label.
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def to_dot(graph: Graph, run: RunPath) -> str:

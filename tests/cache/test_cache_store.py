@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from pocketflow_ext.runstore import RunRow, open_store
 from pocketflow_ext.runstore import sqlite_schema as schema
 
@@ -27,13 +29,14 @@ def test_new_files_have_the_cache_table_at_the_current_version(tmp_path: Path) -
     conn.close()
 
 
-def test_a_version_2_file_gains_the_cache_keeping_its_runs(tmp_path: Path) -> None:
-    path = tmp_path / "v2.db"
+@pytest.mark.parametrize("version", [2, 3, 4])
+def test_an_older_file_gains_the_cache_keeping_its_runs(tmp_path: Path, version: int) -> None:
+    path = tmp_path / f"v{version}.db"
     with open_store(path) as store:
         store.create_run(RunRow(run_id="r-1", flow_name="f"))
-    conn = sqlite3.connect(path)  # make it what a version-2 writer left behind
+    conn = sqlite3.connect(path)  # what an older writer left behind
     conn.execute("DROP TABLE pf_cache")
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
     with open_store(path) as store:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pocketflow_ext import Flow, Node, WorkflowDB
 from pocketflow_ext.runstore.location import is_url, masked
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -92,6 +93,7 @@ def test_runs_lists_newest_first_as_a_table(cli: Runner, db: str) -> None:
         "STARTED",
         "DURATION",
         "STEPS",
+        "LINEAGE",
         "ERROR",
     ]
     assert [row.split()[1:3] for row in rows] == [
@@ -134,6 +136,29 @@ def test_show_prints_the_timeline_with_nested_paths_retries_and_errors(
     assert "FAILED ConnectionError: model endpoint unreachable" in failed
     assert "error: ConnectionError: model endpoint unreachable" in failed
     assert 'raise ConnectionError("model endpoint unreachable")' in failed
+
+
+def test_show_lists_each_row_the_recorder_lost_on_one_line(run_cli: Runner, tmp_path: Path) -> None:
+    db_path = tmp_path / "lost.db"
+
+    class Squat(Node):
+        """Saves step 1's checkpoint first (another program, say): the recorder's own
+        checkpoint of step 1 then collides and is lost, with a record_error event."""
+
+        def post(self, shared, prep_res, exec_res):
+            with WorkflowDB(db_path) as db:
+                db.save_checkpoint("lost-1", 1, "Squatter", {})
+
+    class Second(Node):
+        pass
+
+    first = Squat()
+    first >> Second()
+    Flow(start=first, db_path=db_path, run_id="lost-1").run({})
+    lines = run_cli("show", str(db_path), "lost-1").stdout.splitlines()
+    at = lines.index("not recorded (1):")
+    assert lines[at + 1].startswith("  step 1 Second: could not record the checkpoint: ")
+    assert "UNIQUE" in lines[at + 1]
 
 
 def test_show_json_has_the_run_and_its_events(cli: Runner, db: str) -> None:

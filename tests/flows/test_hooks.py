@@ -17,6 +17,7 @@ from pocketflow_ext import (
     AsyncNode,
     AsyncParallelBatchFlow,
     BatchFlow,
+    ConfigurationError,
     Event,
     Flow,
     HookError,
@@ -374,3 +375,18 @@ def test_the_same_flow_run_in_several_threads_keeps_runs_apart(events) -> None:
         mine = [e for e in events if e.run_id == run_id]
         assert [e.kind for e in mine][0] == "flow_start" and mine[-1].kind == "flow_end"
         assert [e.step for e in mine if e.kind == "node_start"] == [0, 1]
+
+
+@pytest.mark.parametrize("bad", ["nightly\nreport", "tab\there", "x" * 10_000, "x" * 192])
+def test_a_flow_name_that_cannot_make_a_run_id_is_refused_when_the_flow_is_built(
+    bad: str, tmp_path
+) -> None:
+    with pytest.raises(ConfigurationError, match="flow_name .* cannot name runs: run ids are"):
+        Flow(start=Step(), flow_name=bad, db_path=tmp_path / "r.db")
+    assert not (tmp_path / "r.db").exists()  # refused before any file is touched
+
+
+def test_the_longest_flow_name_allowed_records_its_runs(tmp_path) -> None:
+    flow = Flow(start=Step(), flow_name="x" * 191, db_path=tmp_path / "r.db")
+    flow.run({})
+    assert flow.db.list_runs()[0]["run_id"].startswith("x" * 191 + "-")

@@ -255,7 +255,7 @@ def test_batch_over_something_not_iterable_is_a_clear_error() -> None:
         ({"writes": 3}, "writes= .* must be a key"),
         ({"parallel": True}, "parallel=True .* needs an async def function and batch="),
         ({"when": 3}, "when= .* must be callable"),
-        ({"executor": object()}, "executor= .* needs the Parallel support"),
+        ({"executor": object()}, "executor= .* runs a batch's items elsewhere; add batch="),
     ],
 )
 def test_bad_options_are_refused_when_decorating(options, message) -> None:
@@ -264,6 +264,27 @@ def test_bad_options_are_refused_when_decorating(options, message) -> None:
         @node(**options)
         def f(a):
             return a
+
+
+def test_executor_goes_to_the_batch_node_or_says_it_is_not_supported() -> None:
+    try:
+        BatchNode(executor="threads")
+    except TypeError:  # no Parallel support in this version: a clear error at decoration
+        with pytest.raises(ConfigurationError, match="executor= .* needs the Parallel support"):
+
+            @node(batch=True, executor="threads")
+            def each(items):
+                return items
+
+        return
+
+    @node(batch=True, executor="threads")
+    def doubled_each(items):
+        return items * 2
+
+    shared = {"items": [1, 2, 3]}
+    Flow(start=doubled_each).run(shared)
+    assert shared["doubled_each"] == [2, 4, 6]
 
 
 def test_star_parameters_cannot_be_read_from_the_store() -> None:

@@ -255,3 +255,28 @@ def test_the_recorder_writes_a_skip_row_and_counts_its_step(tmp_path) -> None:
     assert [c["step"] for c in checkpoints] == [0, 2]
     assert run["total_steps"] == 3 and run["status"] == "completed"
     json.dumps(rows)  # plain rows, as every reader gets them
+
+
+def test_the_mixins_alone_make_an_upstream_node_conditional_and_cached(
+    tmp_path, monkeypatch
+) -> None:
+    import pocketflow
+
+    from pocketflow_ext.mixins import CacheMixin, WhenMixin
+
+    monkeypatch.setenv("POCKETFLOW_EXT_CACHE_DB", str(tmp_path / "cache.db"))
+    runs = []
+
+    class Plain(WhenMixin, CacheMixin, pocketflow.Node):
+        def exec(self, prep_res):
+            runs.append(1)
+            return "done"
+
+        def post(self, shared, prep_res, exec_res):
+            shared["out"] = exec_res
+
+    for go in (True, True, False):
+        shared = {"go": go}
+        pocketflow.Flow(start=Plain(when=lambda go: go, cache=True)).run(shared)
+        assert shared.get("out") == ("done" if go else None)
+    assert runs == [1]  # the second run hit the cache, the third was skipped

@@ -1,11 +1,12 @@
 """A recorded five-node run in a child process, for the durability tests.
 
-    python durability_child.py DB_PATH RUN_ID DURABILITY STOP_AT [exit]
+    python durability_child.py DB_PATH RUN_ID DURABILITY STOP_AT [exit] [spill]
 
 Node STOP_AT (1-5) creates ``DB_PATH.blocked`` and then blocks. Without ``exit`` the
 run happens in the main thread (the parent SIGKILLs the process); with ``exit`` it runs
 in a daemon thread and the main thread returns as soon as STOP_AT is reached, so the
-interpreter exits normally with the run still in progress.
+interpreter exits normally with the run still in progress. With ``spill``, ``exit`` mode
+moves every node's rows to its temporary file at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from pocketflow_ext import Flow, Node
+from pocketflow_ext.recording import writer
 from pocketflow_ext.stream.scope import RunOptions, run_options
 
 
@@ -35,7 +37,9 @@ class Step(Node):
 
 def main() -> None:
     db_path, run_id, durability, stop_at = sys.argv[1:5]
-    at_exit = sys.argv[5:] == ["exit"]
+    at_exit = "exit" in sys.argv[5:]
+    if "spill" in sys.argv[5:]:
+        writer.EXIT_SPILL_BYTES = 0
     signal_file = Path(f"{db_path}.blocked")
     nodes = [Step(i, int(stop_at), signal_file) for i in range(1, 6)]
     for a, b in zip(nodes, nodes[1:], strict=False):

@@ -26,11 +26,14 @@ CHILD = Path(__file__).with_name("durability_child.py")
 RUN_ID = "child-00000001"
 
 
-def start(db_path: Path, durability: str, stop_at: int, *extra: str) -> subprocess.Popen:
+def start(
+    db_path: Path, durability: str, stop_at: int, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     child = subprocess.Popen(
         [sys.executable, str(CHILD), str(db_path), RUN_ID, durability, str(stop_at), *extra],
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     blocked = Path(f"{db_path}.blocked")
     while not blocked.exists():  # bounded by the test timeout
@@ -74,7 +77,7 @@ def test_async_commits_rows_in_the_background_before_the_run_ends(tmp_path: Path
     db_path = tmp_path / "r.db"
     child = start(db_path, "async", stop_at=4)
     # The child is blocked in N4 and commits nothing itself: only the writer thread can
-    # make N1-N3 appear (the docs promise within 100 ms; the test timeout bounds the wait).
+    # make N1-N3 appear (the docs promise about 20 ms; the test timeout bounds the wait).
     while rows(db_path)[1] != ["N1", "N2", "N3"]:
         time.sleep(0.02)
     kill(child)
@@ -93,12 +96,24 @@ def test_exit_loses_the_unfinished_run_rows_on_sigkill_but_keeps_its_run_row(
     assert WorkflowDB(db_path).get_run(RUN_ID)["status"] == "interrupted"
 
 
+def test_exit_rows_moved_to_a_temporary_file_vanish_with_a_killed_process(
+    tmp_path: Path,
+) -> None:
+    db_path, spill_dir = tmp_path / "r.db", tmp_path / "tmp"
+    spill_dir.mkdir()
+    kill(start(db_path, "exit", 4, "spill", env={"TMPDIR": str(spill_dir)}))
+    assert intact(db_path)
+    assert rows(db_path) == ([], [])
+    assert list(spill_dir.iterdir()) == []  # the temporary file had no name to leave behind
+
+
+@pytest.mark.parametrize("extra", [(), ("spill",)], ids=["in memory", "spilled"])
 @pytest.mark.parametrize("durability", ["async", "exit"])
 def test_rows_of_a_run_in_progress_are_committed_at_interpreter_exit(
-    tmp_path: Path, durability: str
+    tmp_path: Path, durability: str, extra: tuple[str, ...]
 ) -> None:
     db_path = tmp_path / "r.db"
-    child = start(db_path, durability, 3, "exit")
+    child = start(db_path, durability, 3, "exit", *extra)
     assert child.wait() == 0, child.communicate()
     assert rows(db_path) == (["N1", "N2"], ["N1", "N2"])
 

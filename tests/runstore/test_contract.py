@@ -192,6 +192,45 @@ def test_heartbeat_marks_live_runs(stores) -> None:
     writer.heartbeat(["r-1"])
     assert writer.get_run("r-1")["heartbeat_at"] > at(0)
     writer.maintain()  # upkeep is always safe to call
+    writer.maintain(idle=True)
+
+
+def test_write_takes_rows_from_a_generator_in_one_pass(stores) -> None:
+    writer, reader = stores
+    writer.create_run(run("r-1"))
+    passes: list[int] = []
+
+    def rows() -> Iterator:
+        passes.append(1)
+        for step in range(3):
+            yield from node_rows("r-1", step, f"N{step}", f'{{"n": {step}}}')
+
+    writer.write(rows())
+    writer.write(iter([]))  # nothing to write
+    store = reader()
+    assert passes == [1]
+    assert [c["step"] for c in store.get_checkpoints("r-1")] == [0, 1, 2]
+    assert store.load_checkpoint("r-1", 2) == {"n": 2}
+
+
+def test_text_with_lone_surrogates_is_stored_escaped(stores) -> None:
+    # os.fsdecode of a non-UTF-8 file name: no UTF-8 database takes it as it is.
+    writer, reader = stores
+    name = "report-\udcff.txt"
+    writer.create_run(run("r-1", flow_name=name))
+    writer.write(
+        [
+            *node_rows("r-1", 0, name, '{"file": "' + name + '"}'),
+            RunUpdate("r-1", {"current_node": name, "error_msg": f"cannot open {name}"}),
+        ]
+    )
+    store = reader()
+    escaped = "report-\\udcff.txt"
+    got = store.get_run("r-1")
+    assert got["flow_name"] == escaped and got["current_node"] == escaped
+    assert got["error_msg"] == f"cannot open {escaped}"
+    assert {e["node_name"] for e in store.get_events(["r-1"])} == {escaped}
+    assert store.load_checkpoint("r-1", 0) == {"file": name}  # JSON reads the escape back
 
 
 def test_child_runs_and_resumes_are_linked(stores) -> None:

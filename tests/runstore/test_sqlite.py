@@ -253,6 +253,32 @@ def _read_only_runner() -> list[str] | None:
     return None
 
 
+def test_the_main_thread_keeps_its_connection_at_interpreter_exit(tmp_path: Path) -> None:
+    # At exit the main thread reads as not alive; another thread opening a connection
+    # then must not close the main thread's (the writer's exit flush writes through it).
+    db = tmp_path / "r.db"
+    script = f"""
+import atexit, threading
+from pocketflow_ext.runstore import RunRow, open_store
+
+store = open_store({str(db)!r})
+store.conn()
+
+def at_exit():
+    assert not threading.main_thread().is_alive()
+    opener = threading.Thread(target=store.conn)
+    opener.start()
+    opener.join()
+    store.create_run(RunRow(run_id="exit-1", flow_name="f"))
+
+atexit.register(at_exit)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    with WorkflowDB(db, readonly=True) as reader:
+        assert reader.get_run("exit-1")["status"] == "running"
+
+
 def test_a_wal_database_in_a_read_only_directory_can_be_read(tmp_path: Path) -> None:
     pytest.importorskip("streamlit")  # the monitor is read there too
     runner = _read_only_runner()
