@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import monitor, run, runs, show
+from . import copy, monitor, run, runs, show
 from .output import PROG, Parser
 
-SUBCOMMANDS = (run, runs, show, monitor)
+SUBCOMMANDS = (run, runs, show, monitor, copy)
 
 
 def build_parser() -> Parser:
