@@ -1,5 +1,5 @@
 """Shared fixtures: an event recorder, a guard that no test leaks process-wide subscribers,
-and a fresh PostgreSQL database per test."""
+a fresh PostgreSQL database per test, and ``run_store_url``: the same test on both stores."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import secrets
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,13 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def run_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test records its runs, once per store: an SQLite file in ``tmp_path``, then
+    a fresh PostgreSQL database (skipped without a server, failed in CI; see
+    ``postgres_url``). Use it wherever a test passes a db_path."""
+    if request.param == "sqlite":
+        return str(tmp_path / "runs.db")
+    return str(request.getfixturevalue("postgres_url"))

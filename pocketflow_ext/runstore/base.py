@@ -223,6 +223,22 @@ class RunStore(ABC):
     def heartbeat(self, run_ids: Sequence[str]) -> None:
         """Mark these live runs' processes as alive now (``heartbeat_at``)."""
 
+    @abstractmethod
+    def claim_resume(self, run_id: str, new_run_id: str) -> bool:
+        """Claim run ``run_id`` for resuming as run ``new_run_id``; True if this caller
+        holds the claim now.
+
+        Of processes claiming the same run at once exactly one wins (an insert that
+        conflicts, or a compare-and-set update; never check-then-act). A claim lapses
+        when its run ends or its process is gone (``runs.claim_is_live``), so a failed
+        resume can be resumed again.
+        """
+
+    @abstractmethod
+    def resume_claim(self, run_id: str) -> dict[str, Any] | None:
+        """Who claimed ``run_id`` for resuming: ``claimed_by`` (the new run id),
+        ``claimed_at``, ``pid``, ``hostname``; None if nobody did."""
+
     def maintain(self) -> None:  # noqa: B027 - optional upkeep, nothing by default
         """Periodic upkeep, called by the writer thread about once a second."""
 

@@ -7,14 +7,10 @@ from pathlib import Path
 
 from ..errors import ConfigurationError, RecordingError
 from .base import RunStore
+from .location import is_url, masked
 from .sqlite import SQLiteRunStore
 
-_POSTGRES = ("postgresql://", "postgres://")
-
-
-def is_url(location: str) -> bool:
-    """Whether ``location`` names a database server (a ``postgresql://`` URL), not a file."""
-    return location.lower().startswith(_POSTGRES)
+__all__ = ["is_url", "masked", "open_store", "store_key"]
 
 
 def _checked(path_or_url: str | os.PathLike[str]) -> str:
@@ -36,20 +32,21 @@ def store_key(path_or_url: str | os.PathLike[str]) -> str:
 
 def open_store(path_or_url: str | os.PathLike[str], *, readonly: bool = False) -> RunStore:
     """The run store at ``path_or_url``: an SQLite file (created and migrated unless
-    ``readonly``), or a ``postgresql://`` URL.
+    ``readonly``), or a PostgreSQL database (a ``postgresql://``/``postgres://`` URL or a
+    libpq keyword string; needs ``pip install "pocketflow-ext[postgres]"``).
 
     >>> store = open_store("runs.db", readonly=True)   # doctest: +SKIP
     >>> [run["run_id"] for run in store.list_runs(limit=5)]   # doctest: +SKIP
     """
     location = _checked(path_or_url)
     if is_url(location):
-        raise RecordingError(
-            f"cannot open {_without_password(location)}: the PostgreSQL run store is not available in this version of pocketflow-ext; record to an SQLite "
-            "file path (e.g. 'runs.db') for now"
-        )
+        # Imported here: recording to SQLite never loads psycopg.
+        try:
+            from .postgres import PostgresRunStore
+        except ImportError as exc:
+            raise RecordingError(
+                f"cannot open {masked(location)}: the PostgreSQL run store needs psycopg 3 and "
+                f'psycopg_pool ({exc}); install them with pip install "pocketflow-ext[postgres]"'
+            ) from None
+        return PostgresRunStore(location, readonly=readonly)
     return SQLiteRunStore(location, readonly=readonly)
-
-
-def _without_password(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"

@@ -20,7 +20,9 @@ TERMINAL_STATUSES = ("completed", "failed", "cancelled", "interrupted")
 HEARTBEAT_INTERVAL_S = 5.0
 """How often a live process refreshes ``heartbeat_at`` of its running runs."""
 STALE_AFTER_S = 60.0
-"""A ``running`` run whose heartbeat is older than this is reported as ``interrupted``."""
+"""A ``running`` run whose heartbeat is older than this is reported as ``interrupted``
+(default of ``$POCKETFLOW_EXT_STALE_AFTER``)."""
+STALE_AFTER_ENV_VAR = "POCKETFLOW_EXT_STALE_AFTER"
 
 
 # ── timestamps ────────────────────────────────────────────────────────────────
@@ -88,9 +90,33 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def stale_after() -> float:
+    """Seconds without a heartbeat after which a ``running`` run counts as interrupted:
+    ``$POCKETFLOW_EXT_STALE_AFTER``, else ``STALE_AFTER_S``. Read on every call, so every
+    reader of a store should set the same value."""
+    text = os.environ.get(STALE_AFTER_ENV_VAR, "").strip()
+    if not text:
+        return STALE_AFTER_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > HEARTBEAT_INTERVAL_S:  # also refuses nan
+        raise ConfigurationError(
+            f"{STALE_AFTER_ENV_VAR}={text!r}: give a number of seconds greater than the "
+            f"heartbeat interval ({HEARTBEAT_INTERVAL_S:g} s), e.g. 60; a live run would "
+            "otherwise look interrupted between two heartbeats"
+        )
+    return value
+
+
 def derive_status(row: Mapping[str, Any], now: float | None = None) -> str:
     """The status to show: a ``running`` run whose process is gone (same host, pid not
-    alive) or whose heartbeat is older than ``STALE_AFTER_S`` is ``interrupted``."""
+    alive) or whose heartbeat is older than :func:`stale_after` is ``interrupted``.
+
+    ``now``: the clock heartbeats are compared with (the PostgreSQL store passes the
+    database's, which also stamps its heartbeats); this process's clock by default.
+    """
     status = str(row.get("status") or "")
     if status != "running":
         return status
@@ -98,9 +124,28 @@ def derive_status(row: Mapping[str, Any], now: float | None = None) -> str:
     if pid is not None and host == HOSTNAME and not pid_alive(int(pid)):
         return "interrupted"
     beat = parse_iso(row.get("heartbeat_at"))
-    if beat is not None and (time.time() if now is None else now) - beat > STALE_AFTER_S:
+    if beat is not None and (time.time() if now is None else now) - beat > stale_after():
         return "interrupted"
     return status
+
+
+def claim_is_live(
+    claim: Mapping[str, Any], claimer: Mapping[str, Any] | None, now: float | None = None
+) -> bool:
+    """Whether a resume claim still holds: the claiming run is live (``running`` whose
+    process is not gone, ``queued`` or ``waiting``), or its run row is not written yet and
+    the claim is younger than :func:`stale_after` (the claimer may be just starting)."""
+    now = time.time() if now is None else now
+    if claimer is None:
+        claimed = parse_iso(claim.get("claimed_at"))
+        if claimed is None:
+            return False
+        # Same host: a dead claimer's pid says so at once.
+        pid, host = claim.get("pid"), claim.get("hostname")
+        if pid is not None and host == HOSTNAME and not pid_alive(int(pid)):
+            return False
+        return now - claimed <= stale_after()
+    return derive_status(claimer, now) in ("running", "queued", "waiting")
 
 
 def params_json(params: Mapping[str, Any] | None) -> str | None:

@@ -48,7 +48,7 @@ from .base import (
     check_run_fields,
     row_record,
 )
-from .runs import derive_status, iso, run_view
+from .runs import claim_is_live, derive_status, iso, process_identity, run_view
 
 _log = get_logger("db")
 
@@ -354,6 +354,58 @@ class SQLiteRunStore(RunStore):
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    # ── resume claims ────────────────────────────────────────────────────────
+    @_translated
+    def claim_resume(self, run_id: str, new_run_id: str) -> bool:
+        conn = self._writable()
+        me = process_identity()
+        # IMMEDIATE: the write lock is taken before reading, so the read and the insert
+        # or compare-and-set below see one state; a second claimer waits, then loses.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            won = self._claim(conn, run_id, new_run_id, me)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return won
+
+    def _claim(
+        self, conn: sqlite3.Connection, run_id: str, new_run_id: str, me: dict[str, Any]
+    ) -> bool:
+        current = conn.execute("SELECT * FROM pf_resume_claims WHERE run_id = ?", (run_id,))
+        row = current.fetchone()
+        if row is None:
+            cursor = conn.execute(
+                "INSERT INTO pf_resume_claims (run_id, claimed_by, claimed_at, pid, hostname) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+                (run_id, new_run_id, me["heartbeat_at"], me["pid"], me["hostname"]),
+            )
+            return cursor.rowcount == 1
+        if row["claimed_by"] == new_run_id:
+            return True
+        claimer = conn.execute(
+            "SELECT run_id, status, pid, hostname, heartbeat_at FROM pf_runs WHERE run_id = ?",
+            (row["claimed_by"],),
+        ).fetchone()
+        if claim_is_live(dict(row), dict(claimer) if claimer else None):
+            return False
+        cursor = conn.execute(
+            "UPDATE pf_resume_claims SET claimed_by = ?, claimed_at = ?, pid = ?, hostname = ? "
+            "WHERE run_id = ? AND claimed_by = ?",
+            (new_run_id, me["heartbeat_at"], me["pid"], me["hostname"], run_id, row["claimed_by"]),
+        )
+        return cursor.rowcount == 1
+
+    @_translated
+    def resume_claim(self, run_id: str) -> dict[str, Any] | None:
+        if "pf_resume_claims" not in self._found.tables:
+            return None  # a file of an older version, read without migrating
+        row = self.conn().execute("SELECT * FROM pf_resume_claims WHERE run_id = ?", (run_id,))
+        found = row.fetchone()
+        return None if found is None else dict(found)
 
     @_translated
     def maintain(self) -> None:

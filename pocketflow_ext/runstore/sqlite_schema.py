@@ -2,7 +2,8 @@
 
 The human-readable contract is ``docs/schema.md``. Versions live in ``PRAGMA user_version``:
 0 is an empty file or a PocoFlow 0.2.1 database, 1 the first pocketflow-ext schema (steps
-numbered from 1), 2 the current one (steps from 0 as in PocoFlow; status ``waiting``).
+numbered from 1), 2 steps from 0 as in PocoFlow and status ``waiting``, 3 the current one
+(``pf_resume_claims``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from ..errors import RecordingError
 from .runs import STATUSES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # PocoFlow 0.2.1 allowed 'paused'; kept valid so its rows survive the upgrade unchanged.
 STORED_STATUSES = (*STATUSES, "paused")
@@ -90,6 +91,17 @@ CREATE TABLE IF NOT EXISTS pf_checkpoints (
     created_at  TEXT NOT NULL,
     UNIQUE(run_id, step),
     FOREIGN KEY (run_id) REFERENCES pf_runs(run_id)
+)"""
+
+# Who is resuming a run right now: one row per resumed run, claimed by an INSERT that
+# conflicts for all but one process, taken over by a compare-and-set UPDATE once it lapses.
+CLAIMS_DDL = """
+CREATE TABLE IF NOT EXISTS pf_resume_claims (
+    run_id      TEXT PRIMARY KEY,
+    claimed_by  TEXT NOT NULL,
+    claimed_at  TEXT NOT NULL,
+    pid         INTEGER,
+    hostname    TEXT
 )"""
 
 POCOFLOW_EVENT_COLUMNS = (
@@ -250,6 +262,8 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
             _create_or_upgrade_pocoflow(conn, found)
         elif found.version == 1:
             _v1_to_v2(conn)
+        if found.version < 3:
+            conn.execute(CLAIMS_DDL)
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")

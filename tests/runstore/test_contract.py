@@ -1,13 +1,12 @@
 """The RunStore contract, through the interface only (no SQL): what the recorder may write
-and what every reader gets back. Each store implementation adds its factory to STORES
-(the PostgreSQL store adds one when it lands) and must pass every test here."""
+and what every reader gets back. Every test runs on each store (``run_store_url``: an SQLite
+file and a PostgreSQL database)."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -23,25 +22,15 @@ from pocketflow_ext.runstore import (
 )
 from pocketflow_ext.runstore.runs import iso
 
-# name -> (a writer store in a fresh location, a reader of that same location)
-Factory = Callable[[Path], tuple[RunStore, Callable[[], RunStore]]]
 
-
-def sqlite(tmp_path: Path) -> tuple[RunStore, Callable[[], RunStore]]:
-    path = tmp_path / "runs.db"
-    return open_store(path), lambda: open_store(path, readonly=True)
-
-
-STORES: dict[str, Factory] = {"sqlite": sqlite}
-
-
-@pytest.fixture(params=sorted(STORES))
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple]:
-    writer, open_reader = STORES[request.param](tmp_path)
+@pytest.fixture
+def stores(run_store_url: str) -> Iterator[tuple]:
+    """A writer store at a fresh location, and a function opening readers of it."""
+    writer = open_store(run_store_url)
     opened: list[RunStore] = [writer]
 
     def reader() -> RunStore:
-        opened.append(open_reader())
+        opened.append(open_store(run_store_url, readonly=True))
         return opened[-1]
 
     yield writer, reader

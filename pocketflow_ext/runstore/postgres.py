@@ -1,0 +1,707 @@
+"""The PostgreSQL run store: many processes on many hosts, one history.
+
+One connection pool per process and URL (``psycopg_pool``), shared by every store object
+opened on that URL and created again in a forked child (a child must never use or close
+its parent's sockets). Writers check the server and migrate the schema when the store is
+opened, so a bad URL fails before any node runs; readers only read, in read-only
+transactions, and work with a role that may only SELECT. Every value travels as a bound
+parameter; the only SQL text built here joins constant column names.
+
+Heartbeats are stamped with the database's clock and staleness is judged against it too,
+so hosts whose clocks disagree still agree on which runs are interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import ConfigurationError, RecordingError, RunExistsError, StoreBusy
+from ..logging import get_logger
+from . import postgres_schema as schema
+from .base import (
+    ALL_RUNS,
+    KNOWN_STATUSES,
+    CheckpointRow,
+    EventRow,
+    Row,
+    RunFilter,
+    RunRow,
+    RunsPage,
+    RunStore,
+    RunUpdate,
+    check_run_fields,
+)
+from .location import masked, scrubbed
+from .runs import claim_is_live, derive_status, process_identity, run_view
+from .sqlite import decode_checkpoint
+from .sqlite_schema import CHECKPOINT_COLUMNS, EVENT_COLUMNS, RUN_COLUMNS, STORED_STATUSES
+
+_log = get_logger("db")
+
+POOL_MAX_SIZE = 10
+"""Connections one process keeps to one database at most (flow threads, the writer
+thread and monitor sessions share them)."""
+POOL_TIMEOUT_S = 30.0
+"""How long a call waits for a free connection before it reports the store busy."""
+CONNECT_TIMEOUT_S = 10
+"""libpq's ``connect_timeout`` when the URL sets none (libpq's own default waits forever)."""
+
+# The database clock as the ISO text every timestamp column holds.
+_DB_NOW = (
+    "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00'"
+)
+
+_INSERTS: dict[type, tuple[str, tuple[str, ...]]] = {
+    cls: (
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})",
+        cols,
+    )
+    for cls, table, cols in (
+        (RunRow, schema.RUNS, RUN_COLUMNS),
+        (EventRow, schema.EVENTS, EVENT_COLUMNS),
+        (CheckpointRow, schema.CHECKPOINTS, CHECKPOINT_COLUMNS),
+    )
+}
+_update_sql: dict[tuple[str, ...], str] = {}
+_RUN_COLS = ", ".join(f"r.{c}" for c in RUN_COLUMNS)
+_RUN_SQL = (
+    f"SELECT {_RUN_COLS}, "
+    "CASE WHEN r.completed_at IS NULL THEN (SELECT e.ts FROM pf_events e "
+    "WHERE e.run_id = r.run_id ORDER BY e.id DESC LIMIT 1) END AS last_event_at, "
+    "CASE WHEN r.total_steps IS NULL THEN (SELECT count(*) FROM pf_events e "
+    "WHERE e.run_id = r.run_id AND e.event IN ('node_end', 'node_error')) END AS counted_steps "
+    "FROM pf_runs r"
+)
+_CHECKPOINT_META = "id, " + ", ".join(c for c in CHECKPOINT_COLUMNS if c != "store_json")
+
+T = TypeVar("T")
+
+
+# ── pools: one per process and URL ─────────────────────────────────────────────
+class _Shared:
+    __slots__ = ("pool", "users")
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool, self.users = pool, 0
+
+
+_pools: dict[tuple[int, str, bool], _Shared] = {}
+_pools_lock = threading.Lock()
+
+
+def _configure_reader(conn: psycopg.Connection[Any]) -> None:
+    # Every transaction of a reader's connection starts READ ONLY: the monitor and CLI
+    # cannot write even through a role that could.
+    conn.read_only = True
+
+
+def _acquire_pool(location: str, kwargs: dict[str, Any], readonly: bool) -> ConnectionPool:
+    key = (os.getpid(), location, readonly)
+    with _pools_lock:
+        shared = _pools.get(key)
+        if shared is None:
+            # A parent's pools are forgotten, never closed here: closing would end the
+            # parent's sessions over the sockets the child inherited.
+            for stale in [k for k in _pools if k[0] != key[0]]:
+                del _pools[stale]
+            pool = ConnectionPool(
+                location,
+                kwargs=kwargs,
+                min_size=1,
+                max_size=POOL_MAX_SIZE,
+                timeout=POOL_TIMEOUT_S,
+                configure=_configure_reader if readonly else None,
+                name=f"pocketflow-ext {masked(location)}",
+                open=False,
+            )
+            pool.open(wait=False)
+            shared = _pools[key] = _Shared(pool)
+        shared.users += 1
+        return shared.pool
+
+
+def _release_pool(location: str, readonly: bool) -> None:
+    key = (os.getpid(), location, readonly)
+    with _pools_lock:
+        shared = _pools.get(key)
+        if shared is None:
+            return
+        shared.users -= 1
+        if shared.users > 0:
+            return
+        del _pools[key]
+    shared.pool.close(timeout=5.0)
+
+
+def _translated(method: Callable[..., T]) -> Callable[..., T]:
+    """psycopg's exceptions as the store's (see ``RunStore.write``)."""
+
+    @functools.wraps(method)
+    def call(self: PostgresRunStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self.failure(exc) from None
+
+    return call
+
+
+class PostgresRunStore(RunStore):
+    """Runs, events and checkpoints in a PostgreSQL database (``docs/schema.md``).
+
+    >>> store = PostgresRunStore("postgresql://app@db-host/runs")   # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, *, readonly: bool = False) -> None:
+        self.url = url
+        self.location = masked(url)
+        self.readonly = readonly
+        self.notice: str | None = None
+        self._kwargs = _connect_kwargs(url, self.location)
+        self._pool_pid = -1
+        self._pool_obj: ConnectionPool | None = None
+        self._closed = False
+        with self._direct() as conn:
+            _check_server(conn, self.location)
+            if readonly:
+                self._check_readable(conn)
+            else:
+                try:
+                    schema.migrate(conn, self.location)
+                except psycopg.Error as exc:
+                    raise self._open_failure(exc) from None
+        _log.debug("run store ready  url=%s  readonly=%s", self.location, readonly)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A flow sent to another process (a Dask worker) opens the store again there.
+        return (_reopen, (self.url, self.readonly))
+
+    def __repr__(self) -> str:
+        return f"PostgresRunStore({self.location!r}{', readonly=True' if self.readonly else ''})"
+
+    # ── opening ──────────────────────────────────────────────────────────────
+    @contextmanager
+    def _direct(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of its own for the checks on opening: its errors say exactly what
+        is wrong (a pool would only time out)."""
+        try:
+            conn = psycopg.connect(self.url, **self._kwargs)
+        except psycopg.Error as exc:
+            raise self._open_failure(exc) from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _open_failure(self, exc: BaseException) -> RecordingError:
+        text = scrubbed(str(exc).strip(), self.url)
+        lower = text.lower()
+        if "password authentication failed" in lower or "no password supplied" in lower:
+            hint = (
+                "the user name or password is wrong; check them (keep the password out of "
+                "the URL with PGPASSWORD or ~/.pgpass)"
+            )
+        elif "database" in lower and "does not exist" in lower:
+            hint = "the database does not exist; create it (createdb NAME or CREATE DATABASE)"
+        elif "role" in lower and "does not exist" in lower:
+            hint = "that user does not exist on the server; check the user name"
+        elif "ssl" in lower:
+            hint = "check the sslmode and certificate options of the URL against the server's"
+        elif any(
+            s in lower
+            for s in (
+                "connection refused",
+                "could not translate",
+                "timeout",
+                "no route",
+                "could not connect",
+            )
+        ):
+            hint = (
+                "the server cannot be reached; check the host and port, that PostgreSQL is "
+                "running there and that this machine may connect to it"
+            )
+        elif isinstance(exc, pg_errors.InsufficientPrivilege):
+            hint = (
+                "this role may not create the run tables; ask the database owner to create "
+                "them once (open the store as the owner) or to GRANT CREATE ON SCHEMA"
+            )
+        else:
+            hint = "check the URL and the server"
+        return RecordingError(f"cannot use {self.location} as a run store: {text}. {hint}")
+
+    def _check_readable(self, conn: psycopg.Connection[Any]) -> None:
+        conn.read_only = True
+        with conn.transaction(), conn.cursor() as cur:
+            found = schema.inspect(cur)
+        reason = schema.refusal(found, self.location, writing=False)
+        if reason is not None:
+            raise RecordingError(reason)
+        if found.empty:
+            raise RecordingError(
+                f"The database {self.location} has no runs recorded yet. Run a flow with "
+                f"db_path={self.location!r} (with its password) and look again"
+            )
+
+    # ── connections ──────────────────────────────────────────────────────────
+    def _pool(self) -> ConnectionPool:
+        if self._closed:
+            raise RecordingError(f"the run store {self.location} was closed")
+        pid = os.getpid()
+        if self._pool_obj is None or self._pool_pid != pid:
+            self._pool_obj = _acquire_pool(self.url, self._kwargs, self.readonly)
+            self._pool_pid = pid
+        return self._pool_obj
+
+    @contextmanager
+    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor in a transaction: committed on success, rolled back on error."""
+        with self._pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            yield cur
+
+    def close(self) -> None:
+        if self._pool_obj is not None and self._pool_pid == os.getpid():
+            _release_pool(self.url, self.readonly)
+        self._pool_obj = None
+        self._closed = True
+
+    def failure(self, exc: BaseException) -> Exception:
+        """The store's exception for a psycopg one (see ``RunStore.write``)."""
+        text = scrubbed(str(exc).strip() or type(exc).__name__, self.url)
+        if isinstance(exc, pg_errors.UniqueViolation):
+            return RunExistsError(
+                f"a row collides with one already recorded in {self.location} ({text}); "
+                "run ids and checkpoint steps are never reused"
+            )
+        if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+            return RecordingError(f"{self.location} was opened read-only; nothing can be recorded")
+        if isinstance(exc, pg_errors.InsufficientPrivilege):
+            return RecordingError(
+                f"{self.location}: {text}; the role needs INSERT, UPDATE and SELECT on the run "
+                "tables to record (SELECT to read)"
+            )
+        if isinstance(exc, (pg_errors.IntegrityError, pg_errors.DataError)):
+            return ConfigurationError(f"cannot record this row in {self.location}: {text}")
+        if isinstance(exc, (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError)):
+            pool = self._pool_obj
+            if pool is not None and not isinstance(exc, PoolTimeout):
+                # Connections the server dropped (restart, failover) are replaced now, so
+                # the writer's retry finds a live one.
+                threading.Thread(target=_check_pool, args=(pool,), daemon=True).start()
+            return StoreBusy(f"{self.location} is busy or cannot be reached right now: {text}")
+        return RecordingError(f"{self.location} failed: {text}")
+
+    # ── writes ───────────────────────────────────────────────────────────────
+    def _writable(self) -> None:
+        if self.readonly:
+            raise RecordingError(f"{self.location} was opened read-only; nothing can be recorded")
+
+    def create_run(self, row: RunRow) -> None:
+        try:
+            self.write([row])
+        except RunExistsError:
+            raise RunExistsError(
+                f"run {row.run_id!r} is already recorded in {self.location}; run ids are never "
+                "reused: pass another run_id (or none to get a fresh one), or resume it"
+            ) from None
+
+    @_translated
+    def write(self, rows: Sequence[Row]) -> None:
+        self._writable()
+        if not rows:
+            return
+        statements = list(_statements(rows))
+        try:
+            self._execute(statements)
+        except UnicodeEncodeError:
+            # A lone surrogate (from a file name, say) cannot be sent as UTF-8: stored
+            # escaped (\udcff), as the SQLite store keeps it readable.
+            self._execute([(sql, [_escaped(p) for p in params]) for sql, params in statements])
+
+    def _execute(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        with self._pool().connection() as conn:
+            # One round trip for the node's rows and the commit.
+            with conn.pipeline(), conn.cursor() as cur:
+                for sql, params in statements:
+                    if len(params) == 1:
+                        cur.execute(sql, params[0])
+                    else:
+                        cur.executemany(sql, params)
+                conn.commit()
+
+    @_translated
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        self._writable()
+        if not run_ids:
+            return
+        with self._cursor() as cur:
+            cur.execute(
+                f"UPDATE pf_runs SET heartbeat_at = {_DB_NOW} WHERE run_id = ANY(%s)",
+                (list(run_ids),),
+            )
+
+    # ── resume claims ────────────────────────────────────────────────────────
+    @_translated
+    def claim_resume(self, run_id: str, new_run_id: str) -> bool:
+        self._writable()
+        identity = process_identity()
+        with self._cursor() as cur:
+            cur.execute("SELECT * FROM pf_resume_claims WHERE run_id = %s", (run_id,))
+            current = cur.fetchone()
+            if current is None:
+                cur.execute(
+                    "INSERT INTO pf_resume_claims (run_id, claimed_by, claimed_at, pid, hostname) "
+                    f"VALUES (%s, %s, {_DB_NOW}, %s, %s) ON CONFLICT (run_id) DO NOTHING",
+                    (run_id, new_run_id, identity["pid"], identity["hostname"]),
+                )
+                return cur.rowcount == 1
+            if current["claimed_by"] == new_run_id:
+                return True
+            if claim_is_live(current, self._claimer(cur, current["claimed_by"]), self._now(cur)):
+                return False
+            # Compare-and-set: of several processes replacing the same dead claim, the
+            # one whose UPDATE still sees it wins; the others match no row.
+            cur.execute(
+                f"UPDATE pf_resume_claims SET claimed_by = %s, claimed_at = {_DB_NOW}, pid = %s, "
+                "hostname = %s WHERE run_id = %s AND claimed_by = %s",
+                (new_run_id, identity["pid"], identity["hostname"], run_id, current["claimed_by"]),
+            )
+            return cur.rowcount == 1
+
+    @_translated
+    def resume_claim(self, run_id: str) -> dict[str, Any] | None:
+        with self._cursor() as cur:
+            cur.execute("SELECT * FROM pf_resume_claims WHERE run_id = %s", (run_id,))
+            found = cur.fetchone()
+            return None if found is None else dict(found)
+
+    def _claimer(self, cur: psycopg.Cursor[Any], run_id: str) -> dict[str, Any] | None:
+        cur.execute(
+            "SELECT run_id, status, pid, hostname, heartbeat_at FROM pf_runs WHERE run_id = %s",
+            (run_id,),
+        )
+        return cur.fetchone()
+
+    @staticmethod
+    def _now(cur: psycopg.Cursor[Any]) -> float:
+        cur.execute("SELECT extract(epoch FROM clock_timestamp())::float8 AS now")
+        return float(_one(cur)["now"])
+
+    # ── reads ────────────────────────────────────────────────────────────────
+    @property
+    @_translated
+    def schema_version(self) -> int:
+        with self._cursor() as cur:
+            cur.execute("SELECT coalesce(max(version), 0) AS v FROM pf_migrations")
+            return int(_one(cur)["v"])
+
+    @_translated
+    def has_run(self, run_id: str) -> bool:
+        with self._cursor() as cur:
+            cur.execute("SELECT 1 FROM pf_runs WHERE run_id = %s", (run_id,))
+            return cur.fetchone() is not None
+
+    def _views(
+        self, cur: psycopg.Cursor[Any], rows: Sequence[dict[str, Any]], now: float
+    ) -> list[dict[str, Any]]:
+        resumed: dict[str, list[tuple[str, str]]] = {}
+        if rows:
+            cur.execute(
+                "SELECT resumed_from, run_id, status FROM pf_runs WHERE resumed_from = ANY(%s) "
+                "ORDER BY started_at DESC, run_id DESC",
+                ([r["run_id"] for r in rows],),
+            )
+            for found in cur.fetchall():
+                resumed.setdefault(found["resumed_from"], []).append(
+                    (found["run_id"], found["status"])
+                )
+        views = []
+        for row in rows:
+            data = dict(row)
+            last = data.pop("last_event_at", None)
+            counted = data.pop("counted_steps", None)
+            by = resumed.get(data["run_id"], [])
+            views.append(
+                run_view(data, last_event_at=last, counted_steps=counted, resumed_by=by, now=now)
+            )
+        return views
+
+    @_translated
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        with self._cursor() as cur:
+            now = self._now(cur)
+            cur.execute(f"{_RUN_SQL} WHERE r.run_id = %s", (run_id,))
+            rows = cur.fetchall()
+            return self._views(cur, rows, now)[0] if rows else None
+
+    def _gone(self, cur: psycopg.Cursor[Any], now: float) -> list[str]:
+        cur.execute(
+            "SELECT run_id, status, pid, hostname, heartbeat_at FROM pf_runs "
+            "WHERE status = 'running'"
+        )
+        return [r["run_id"] for r in cur.fetchall() if derive_status(r, now) == "interrupted"]
+
+    def _where(
+        self, filt: RunFilter, cur: psycopg.Cursor[Any], now: float
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        statuses = _check_statuses(filt.statuses)
+        if statuses:
+            gone = self._gone(cur, now) if {"running", "interrupted"} & set(statuses) else []
+            parts = []
+            stored = [s for s in statuses if s not in ("running", "interrupted")]
+            if stored:
+                parts.append("r.status = ANY(%s)")
+                args.append(stored)
+            if "running" in statuses:
+                parts.append("(r.status = 'running' AND r.run_id <> ALL(%s))")
+                args.append(gone)
+            if "interrupted" in statuses:
+                parts.append("(r.status = 'interrupted' OR r.run_id = ANY(%s))")
+                args.append(gone)
+            clauses.append("(" + " OR ".join(parts) + ")")
+        if filt.flows:
+            if not all(isinstance(f, str) for f in filt.flows):
+                raise ConfigurationError(f"flow names must be strings, got {filt.flows!r}")
+            clauses.append("r.flow_name = ANY(%s)")
+            args.append(list(filt.flows))
+        term = filt.search.strip()
+        if term:
+            clauses.append("r.run_id LIKE %s ESCAPE '\\'")
+            term = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{term}%")
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+    def _list(
+        self, cur: psycopg.Cursor[Any], filt: RunFilter, limit: int | None, offset: int, now: float
+    ) -> list[dict[str, Any]]:
+        limit, offset = _check_page(limit, offset)
+        where, args = self._where(filt, cur, now)
+        cur.execute(
+            f"{_RUN_SQL}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s OFFSET %s",
+            [*args, limit, offset],
+        )
+        return self._views(cur, cur.fetchall(), now)
+
+    def _count(self, cur: psycopg.Cursor[Any], filt: RunFilter, now: float) -> int:
+        where, args = self._where(filt, cur, now)
+        cur.execute(f"SELECT count(*) AS n FROM pf_runs r{where}", args)
+        return int(_one(cur)["n"])
+
+    @_translated
+    def list_runs(
+        self, filt: RunFilter = ALL_RUNS, *, limit: int | None = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        with self._cursor() as cur:
+            return self._list(cur, filt, limit, offset, self._now(cur))
+
+    @_translated
+    def count_runs(self, filt: RunFilter = ALL_RUNS) -> int:
+        with self._cursor() as cur:
+            return self._count(cur, filt, self._now(cur))
+
+    @_translated
+    def runs_page(self, filt: RunFilter, *, limit: int, offset: int) -> RunsPage:
+        with self._cursor() as cur:
+            now = self._now(cur)
+            rows = self._list(cur, filt, limit, offset, now)
+            return RunsPage(rows, self._count(cur, filt, now))
+
+    @_translated
+    def flow_names(self) -> list[str]:
+        with self._cursor() as cur:
+            cur.execute("SELECT DISTINCT flow_name FROM pf_runs ORDER BY 1")
+            return [r["flow_name"] for r in cur.fetchall()]
+
+    @_translated
+    def status_names(self) -> list[str]:
+        with self._cursor() as cur:
+            cur.execute("SELECT DISTINCT status FROM pf_runs ORDER BY 1")
+            return [r["status"] for r in cur.fetchall()]
+
+    @_translated
+    def child_run_ids(self, run_id: str) -> list[str]:
+        with self._cursor() as cur:
+            cur.execute(
+                "SELECT run_id FROM pf_runs WHERE parent_run_id = %s ORDER BY started_at, run_id",
+                (run_id,),
+            )
+            return [r["run_id"] for r in cur.fetchall()]
+
+    @_translated
+    def get_events(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not run_ids:
+            return []
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT id, {', '.join(EVENT_COLUMNS)} FROM pf_events "
+                "WHERE run_id = ANY(%s) ORDER BY id",
+                (list(run_ids),),
+            )
+            return cur.fetchall()
+
+    @_translated
+    def get_checkpoints(self, run_id: str) -> list[dict[str, Any]]:
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT {_CHECKPOINT_META} FROM pf_checkpoints WHERE run_id = %s "
+                "ORDER BY step, id",
+                (run_id,),
+            )
+            return cur.fetchall()
+
+    @_translated
+    def last_checkpoint(self, run_id: str) -> dict[str, Any] | None:
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT {_CHECKPOINT_META} FROM pf_checkpoints WHERE run_id = %s "
+                "ORDER BY id DESC LIMIT 1",
+                (run_id,),
+            )
+            found: dict[str, Any] | None = cur.fetchone()
+            return found
+
+    @_translated
+    def checkpoint_text(self, run_id: str, step: int) -> str | None:
+        with self._cursor() as cur:
+            cur.execute(
+                "SELECT store_json FROM pf_checkpoints WHERE run_id = %s AND step = %s",
+                (run_id, step),
+            )
+            found = cur.fetchone()
+            return None if found is None else str(found["store_json"])
+
+    def load_checkpoint(self, run_id: str, step: int) -> dict[str, Any] | None:
+        text = self.checkpoint_text(run_id, step)
+        if text is None:
+            return None
+        return decode_checkpoint(text, run_id, step, self.location)
+
+
+# ── helpers ──────────────────────────────────────────────────────────────────
+def _one(cur: psycopg.Cursor[Any]) -> dict[str, Any]:
+    """The row of a query that always returns one (an aggregate)."""
+    row: dict[str, Any] = cur.fetchone()  # type: ignore[assignment]
+    return row
+
+
+def _reopen(url: str, readonly: bool) -> PostgresRunStore:
+    return PostgresRunStore(url, readonly=readonly)
+
+
+def _connect_kwargs(url: str, location: str) -> dict[str, Any]:
+    """Connection options added to the URL's own (which always win): a connect timeout
+    and an application name, so a hung server fails and sessions are recognisable."""
+    try:
+        given = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigurationError(
+            f"{location} is not a valid PostgreSQL URL ({scrubbed(str(exc), url)}); write it "
+            "as postgresql://user@host:5432/dbname (options after ?, e.g. ?sslmode=require)"
+        ) from None
+    kwargs: dict[str, Any] = {}
+    if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+        kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
+    if "application_name" not in given and not os.environ.get("PGAPPNAME"):
+        kwargs["application_name"] = "pocketflow-ext"
+    return kwargs
+
+
+def _check_server(conn: psycopg.Connection[Any], location: str) -> None:
+    version = conn.info.server_version
+    if version < schema.MIN_SERVER_VERSION:
+        major = version // 10000 if version >= 100000 else version / 10000
+        raise RecordingError(
+            f"{location} runs PostgreSQL {major}, older than the run store needs (12 or "
+            "newer); upgrade the server or record to another one"
+        )
+
+
+def _check_pool(pool: ConnectionPool) -> None:
+    try:
+        pool.check()
+    except Exception:  # the pool is being closed, or the server is still away
+        _log.debug("checking the connections of %s failed", pool.name, exc_info=True)
+
+
+def _statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+    """Statements for ``rows`` in order; consecutive rows of one kind share one statement
+    (sent with executemany in the same pipeline)."""
+    sql: str | None = None
+    group: list[tuple[Any, ...]] = []
+    for row in rows:
+        cls = type(row)
+        if cls is RunUpdate:
+            this, params = _update(row)  # type: ignore[arg-type]
+        elif cls in _INSERTS:
+            this, cols = _INSERTS[cls]
+            params = tuple(_clean(getattr(row, c)) for c in cols)
+        else:
+            raise ConfigurationError(
+                f"a run store cannot write {cls.__name__}; write RunRow, EventRow, "
+                "CheckpointRow or RunUpdate records"
+            )
+        if this != sql and group:
+            yield sql, group  # type: ignore[misc]
+            group = []
+        sql = this
+        group.append(params)
+    if group and sql is not None:
+        yield sql, group
+
+
+def _update(row: RunUpdate) -> tuple[str, tuple[Any, ...]]:
+    names = tuple(row.fields)
+    sql = _update_sql.get(names)
+    if sql is None:
+        check_run_fields(row.fields)
+        # Column names come from the allow-list; values are always bound parameters.
+        sql = f"UPDATE pf_runs SET {', '.join(f'{n} = %s' for n in names)} WHERE run_id = %s"
+        _update_sql[names] = sql
+    if row.fields.get("status", "running") not in KNOWN_STATUSES:
+        check_run_fields(row.fields)
+    return sql, (*(_clean(v) for v in row.fields.values()), row.run_id)
+
+
+def _clean(value: Any) -> Any:
+    # PostgreSQL text cannot hold NUL; SQLite can. Error texts and node names may carry
+    # one: it is stored as U+FFFD (JSON columns never hold a raw NUL, JSON escapes it).
+    if type(value) is str and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
+def _escaped(params: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        v.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(v, str) else v
+        for v in params
+    )
+
+
+def _check_statuses(statuses: Sequence[str]) -> Sequence[str]:
+    for status in statuses:
+        if status not in KNOWN_STATUSES:
+            raise ConfigurationError(
+                f"unknown status filter {status!r}; use one of {', '.join(STORED_STATUSES)}"
+            )
+    return statuses
+
+
+def _check_page(limit: Any, offset: Any) -> tuple[int | None, int]:
+    for name, value in (("limit", limit), ("offset", offset)):
+        if value is None and name == "limit":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigurationError(f"{name} must be a non-negative int, got {value!r}")
+    return limit, offset
