@@ -44,6 +44,7 @@ from bench_recording import LONG, SHORT, base_store, build
 import pocketflow_ext
 from pocketflow_ext.errors import PocketFlowExtError
 from pocketflow_ext.runstore.base import ALL_RUNS, CheckpointRow, EventRow, RunFilter, RunRow
+from pocketflow_ext.runstore.location import is_url, masked
 from pocketflow_ext.runstore.open import open_store
 from pocketflow_ext.runstore.runs import iso
 
@@ -60,13 +61,6 @@ HISTORY_NODES = 3  # node executions per run of the query history
 EVENT_COLUMNS = tuple(EventRow.__dataclass_fields__)
 CHECKPOINT_COLUMNS = tuple(CheckpointRow.__dataclass_fields__)
 RUN_COLUMNS = tuple(RunRow.__dataclass_fields__)
-
-
-def masked(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 def server_url(args: argparse.Namespace) -> str | None:
@@ -275,7 +269,7 @@ def count_rows(db: str, flow_name: str) -> tuple[int, int]:
         "(SELECT count(*) FROM pf_checkpoints c JOIN pf_runs r USING (run_id) "
         "WHERE r.flow_name = {p})"
     )
-    if db.startswith("postgresql://"):
+    if is_url(db):
         import psycopg
 
         with psycopg.connect(db) as conn:

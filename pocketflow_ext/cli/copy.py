@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..errors import PocketFlowExtError
 from ..runstore.base import RunExport, RunFilter, RunStore, export_differences
+from ..runstore.location import masked, scrubbed
 from ..runstore.open import open_store, store_key
 from ..runstore.runs import parse_iso
 from .options import db_help
@@ -25,14 +26,6 @@ LIVE = ("running", "queued")
 """Runs still being written: a copy taken now would miss what comes next."""
 _RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-# user:password@ in any URL of any message (the PostgreSQL store masks its own; this is
-# the last line of defence for everything this command prints).
-_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
-
-
-def masked(text: str) -> str:
-    """``text`` with the password of every URL in it replaced by ``***``."""
-    return _PASSWORD.sub(r"\1:***@", text)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -179,37 +172,46 @@ def _with_links(src: RunStore, chosen: list[str]) -> list[str]:
     return list(seen)
 
 
+def _shown(text: str, args: argparse.Namespace) -> str:
+    """``text`` without the passwords of SRC and DST (the stores mask their own messages;
+    this covers everything else the command prints)."""
+    return scrubbed(scrubbed(text, args.src), args.dst)
+
+
 def copy_command(args: argparse.Namespace) -> int:
     try:
         if store_key(args.src) == store_key(args.dst):
             usage_error("copy", f"SRC and DST are the same store ({masked(args.src)})")
         src = open_store(args.src, readonly=True)  # never creates, migrates or writes
     except PocketFlowExtError as exc:
-        fail("copy", masked(str(exc)))
+        fail("copy", _shown(str(exc), args))
     try:
         dst = open_store(args.dst)
     except PocketFlowExtError as exc:
         src.close()
-        fail("copy", masked(str(exc)))
+        fail("copy", _shown(str(exc), args))
     try:
         done = copy_runs(src, dst, selected_runs(src, args), include_running=args.include_running)
     except PocketFlowExtError as exc:
-        fail("copy", masked(str(exc)))
+        fail("copy", _shown(str(exc), args))
     finally:
         src.close()
         dst.close()
     for run_id, why in done.skipped:
-        print(masked(f"skipped {run_id}: {why}"))
+        print(_shown(f"skipped {run_id}: {why}", args))
     for run_id, what in done.different:
         print(
-            masked(
-                f"different {run_id}: already in {dst.location} with other content ({what}); left as it is"
+            _shown(
+                f"different {run_id}: already in {dst.location} with other content ({what}); "
+                "left as it is",
+                args,
             )
         )
     print(
-        masked(
+        _shown(
             f"copied: {len(done.copied)} run(s) ({done.events} events, {done.checkpoints} "
-            f"checkpoints) from {src.location} to {dst.location}"
+            f"checkpoints) from {src.location} to {dst.location}",
+            args,
         )
     )
     print(f"already there: {len(done.already)}")
