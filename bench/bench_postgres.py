@@ -372,32 +372,66 @@ def fill_sqlite(path: Path, n_runs: int) -> float:
     return time.perf_counter() - t0
 
 
+def median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    fn()  # warm: the first call prepares statements and fills caches
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def psycopg_floor(url: str, repeats: int) -> dict[str, float]:
+    """The same reads as one bare psycopg statement each (autocommit, one connection): the
+    least a query to the server costs, to tell the store's overhead from the round trip."""
+    import psycopg
+
+    rng = random.Random(3)
+    with psycopg.connect(url, autocommit=True) as conn:
+        run_ids = [r[0] for r in conn.execute("SELECT run_id FROM pf_runs LIMIT 1000")]
+        events = (
+            f"SELECT id, {', '.join(EVENT_COLUMNS)} FROM pf_events WHERE run_id = %s ORDER BY id"
+        )
+        page = (
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM pf_runs "
+            "ORDER BY started_at DESC, run_id DESC LIMIT 50"
+        )
+        checkpoint = "SELECT store_json FROM pf_checkpoints WHERE run_id = %s AND step = 1"
+        return {
+            "runs page (50, newest)": median_ms(lambda: conn.execute(page).fetchall(), repeats),
+            "events of a run": median_ms(
+                lambda: conn.execute(events, (rng.choice(run_ids),)).fetchall(), repeats
+            ),
+            "a checkpoint": median_ms(
+                lambda: json.loads(
+                    conn.execute(checkpoint, (rng.choice(run_ids),)).fetchone()[0]  # type: ignore[index]
+                ),
+                repeats,
+            ),
+        }
+
+
 def measure_queries(location: str, repeats: int) -> dict[str, float]:
     store = open_store(location, readonly=True)  # as the monitor opens it
     run_ids = [r["run_id"] for r in store.list_runs(limit=1000)]
     rng = random.Random(3)
 
-    def median_ms(fn: Callable[[], Any]) -> float:
-        fn()  # warm: the first call prepares statements and fills caches
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times) * 1e3
-
     try:
         return {
             "runs page (50, newest)": median_ms(
-                lambda: store.runs_page(ALL_RUNS, limit=50, offset=0)
+                lambda: store.runs_page(ALL_RUNS, limit=50, offset=0), repeats
             ),
             "runs page (failed, flow3)": median_ms(
                 lambda: store.runs_page(
                     RunFilter(statuses=("failed",), flows=("flow3",)), limit=50, offset=0
-                )
+                ),
+                repeats,
             ),
-            "events of a run": median_ms(lambda: store.get_events([rng.choice(run_ids)])),
-            "a checkpoint": median_ms(lambda: store.load_checkpoint(rng.choice(run_ids), 1)),
+            "events of a run": median_ms(lambda: store.get_events([rng.choice(run_ids)]), repeats),
+            "a checkpoint": median_ms(
+                lambda: store.load_checkpoint(rng.choice(run_ids), 1), repeats
+            ),
         }
     finally:
         store.close()
@@ -406,7 +440,7 @@ def measure_queries(location: str, repeats: int) -> dict[str, float]:
 # ── report ────────────────────────────────────────────────────────────────────
 def report(url: str, tmp: Path, args: argparse.Namespace) -> int:
     rounds, runs = (1, 1) if args.quick else (args.rounds, args.runs)
-    nodes = NODES_PER_RUN * (2 if args.quick else 16)
+    nodes = NODES_PER_RUN * (2 if args.quick else 8)
     history = 2_000 if args.quick else args.history
     print(f"PostgreSQL run store at {masked(url)} (a fresh database), SQLite beside it")
     print(f"\nPer node: runs of {SHORT} and {LONG} nodes, {rounds} rounds x {runs} runs")
@@ -434,11 +468,15 @@ def report(url: str, tmp: Path, args: argparse.Namespace) -> int:
     print(f"  built with COPY in {pg_fill:.1f} s (PostgreSQL), executemany in {sqlite_fill:.1f} s")
     repeats = 10 if args.quick else 50
     pg_q, sqlite_q = measure_queries(url, repeats), measure_queries(str(sqlite_db), repeats)
-    print(f"  {'query':28} {'postgresql':>10} {'sqlite':>8} {'ratio':>6}")
+    floor = psycopg_floor(url, repeats)
+    print(f"  {'query':28} {'postgresql':>10} {'sqlite':>8} {'ratio':>6}  {'psycopg floor':>13}")
     for name in pg_q:
+        bare = f"{floor[name]:13.3f}" if name in floor else f"{'-':>13}"
         print(
-            f"  {name:28} {pg_q[name]:10.3f} {sqlite_q[name]:8.3f} {pg_q[name] / sqlite_q[name]:5.2f}x"
+            f"  {name:28} {pg_q[name]:10.3f} {sqlite_q[name]:8.3f} "
+            f"{pg_q[name] / sqlite_q[name]:5.2f}x  {bare}"
         )
+    print("  (psycopg floor: the same rows read by one bare statement on an open connection)")
     ratios["queries_vs_sqlite"] = max(pg_q[n] / sqlite_q[n] for n in pg_q)
 
     print("\nRatios")
@@ -477,8 +515,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a PostgreSQL server to create a scratch database on")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (the smoke test)")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=3, help="runs per variant per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=2, help="runs per variant per round")
     parser.add_argument("--history", type=int, default=100_000, help="runs in the query history")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()

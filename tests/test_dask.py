@@ -23,11 +23,9 @@ from pocketflow_ext.runstore.open import open_store  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "runs.db")
-    return str(request.getfixturevalue("postgres_url"))
+@pytest.fixture
+def db(run_store_url: str) -> str:
+    return run_store_url
 
 
 @pytest.fixture
