@@ -7,17 +7,23 @@ import dataclasses
 import threading
 from pathlib import Path
 
-from conftest import record_runs
+import pytest
 
 from pocketflow_ext.runstore.base import RunExport, export_differences
-from pocketflow_ext.runstore.open import open_store
+from pocketflow_ext.runstore.open import is_url, open_store
+
+
+@pytest.fixture
+def dst_url(run_store_url: str, tmp_path: Path) -> str:
+    """The store runs are imported into: PostgreSQL, or an SQLite file beside the source
+    (``recorded_db``, the runs recorded by real flows)."""
+    return run_store_url if is_url(run_store_url) else str(tmp_path / "dst.db")
 
 
 def test_a_run_exported_from_one_store_imports_whole_into_the_other(
-    run_store_url: str, tmp_path: Path
+    recorded_db: Path, dst_url: str
 ) -> None:
-    source = record_runs(tmp_path / "source.db")
-    with open_store(source, readonly=True) as src, open_store(run_store_url) as dst:
+    with open_store(recorded_db, readonly=True) as src, open_store(dst_url) as dst:
         for run_id in ("writer-ok", "writer-bad", "nested-ok"):
             export = src.export_run(run_id)
             assert export is not None and export.events and export.checkpoints
@@ -27,24 +33,24 @@ def test_a_run_exported_from_one_store_imports_whole_into_the_other(
             assert dst.load_checkpoint(run_id, 0) == src.load_checkpoint(run_id, 0)
 
 
-def test_importing_a_run_already_there_writes_nothing(run_store_url: str, tmp_path: Path) -> None:
-    with open_store(record_runs(tmp_path / "source.db"), readonly=True) as src:
+def test_importing_a_run_already_there_writes_nothing(recorded_db: Path, dst_url: str) -> None:
+    with open_store(recorded_db, readonly=True) as src:
         export = src.export_run("writer-ok")
     assert export is not None
-    with open_store(run_store_url) as dst:
+    with open_store(dst_url) as dst:
         assert dst.import_run(export) is True
         assert dst.import_run(export) is False
         assert len(dst.get_events(["writer-ok"])) == len(export.events)
 
 
 def test_of_concurrent_importers_of_one_run_exactly_one_writes_it(
-    run_store_url: str, tmp_path: Path
+    recorded_db: Path, dst_url: str
 ) -> None:
-    with open_store(record_runs(tmp_path / "source.db"), readonly=True) as src:
+    with open_store(recorded_db, readonly=True) as src:
         export = src.export_run("writer-ok")
     assert export is not None
     results: list[bool] = []
-    with open_store(run_store_url) as dst:
+    with open_store(dst_url) as dst:
         gate = threading.Barrier(4)
 
         def importing() -> None:
@@ -60,14 +66,15 @@ def test_of_concurrent_importers_of_one_run_exactly_one_writes_it(
         assert len(dst.get_events(["writer-ok"])) == len(export.events)
 
 
-def test_export_of_an_unknown_run_is_none(run_store_url: str, tmp_path: Path) -> None:
-    record_runs(tmp_path / "source.db")
-    with open_store(run_store_url) as store:
+def test_export_of_an_unknown_run_is_none(recorded_db: Path, dst_url: str) -> None:
+    with open_store(recorded_db) as store:
+        assert store.export_run("no-such-run") is None
+    with open_store(dst_url) as store:
         assert store.export_run("no-such-run") is None
 
 
-def test_differences_are_named_and_formatting_is_not_one(tmp_path: Path) -> None:
-    with open_store(record_runs(tmp_path / "source.db"), readonly=True) as src:
+def test_differences_are_named_and_formatting_is_not_one(recorded_db: Path) -> None:
+    with open_store(recorded_db, readonly=True) as src:
         export = src.export_run("writer-ok")
     assert export is not None
     run = export.run
