@@ -4,13 +4,11 @@ a fresh PostgreSQL database per test, and ``run_store_url``: the same test on bo
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from store_sql import fresh_database
 
 import pocketflow_ext
 from pocketflow_ext.stream import scope
@@ -50,25 +48,15 @@ def postgres_url() -> Iterator[str]:
     The server comes from ``$POCKETFLOW_EXT_TEST_PG_URL`` (``.ci/run`` starts one with
     ``.ci/postgres``). Without it the test is skipped with a message; in CI it fails.
     """
-    server = os.environ.get("POCKETFLOW_EXT_TEST_PG_URL")
-    if not server:
-        message = (
-            "PostgreSQL tests need a server: run `bash .ci/run`, or "
-            '`eval "$(bash .ci/postgres start)"` before pytest, or set '
-            "POCKETFLOW_EXT_TEST_PG_URL=postgresql://user@host:port/db"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    psycopg = pytest.importorskip("psycopg", reason='needs pip install -e ".[postgres]"')
-    name = f"pfx_test_{secrets.token_hex(6)}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urllib.parse.urlunsplit(urllib.parse.urlsplit(server)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """``postgres_url`` shared by the tests of one module (data recorded once, read often)."""
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

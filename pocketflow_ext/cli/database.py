@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import PocketFlowExtError
-from ..runstore.open import is_url, open_store
+from ..runstore.open import is_url, masked, open_store
 from ..runstore.runs import parse_iso
 from ..runstore.workflow_db import WorkflowDB
 from .options import default_db
@@ -16,7 +16,8 @@ from .output import PROG, fail
 
 
 def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
-    """The database at ``path`` (default: ``$POCKETFLOW_EXT_DB`` or ./pocketflow.db), read-only."""
+    """The database at ``path`` (default: ``$POCKETFLOW_EXT_DB`` or ./pocketflow.db), read-only,
+    and how to name it in messages (a URL without its password)."""
     db_path = path or default_db()
     if not is_url(db_path) and not Path(db_path).is_file():
         fail(
@@ -30,7 +31,7 @@ def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
         fail(command, str(exc))
     if store.notice:
         print(f"{PROG} {command}: note: {store.notice}", file=sys.stderr)
-    return WorkflowDB(store), db_path
+    return WorkflowDB(store), masked(db_path)  # shown in messages: never a password
 
 
 def local_time(text: str | None) -> str:

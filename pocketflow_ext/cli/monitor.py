@@ -9,10 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..runstore.location import is_url
 from .options import db_help, default_db, port
 from .output import fail
 
 MONITOR_APP = Path(__file__).resolve().parent.parent / "ui" / "monitor.py"
+MONITOR_DB_ENV = "POCKETFLOW_EXT_MONITOR_DB"  # what ui/monitor.py reads without an argument
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,7 +39,7 @@ def monitor_command(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("streamlit") is None:
         fail("monitor", 'the monitor needs Streamlit: pip install "pocketflow-ext[ui]"')
     db = args.db or default_db()
-    if not Path(db).is_file():
+    if not is_url(db) and not Path(db).is_file():
         fail(
             "monitor",
             f"no recording database at {db}; record runs first (pocketflow-ext run SCRIPT.py)",
@@ -48,11 +50,19 @@ def monitor_command(args: argparse.Namespace) -> int:
     command += ["--browser.gatherUsageStats", "false", "--server.address", args.host]
     if args.port is not None:
         command += ["--server.port", str(args.port)]
-    command += ["--", str(db)]
+    env = None
+    if is_url(db):
+        # A URL may hold a password: handed over in the environment, not on the command
+        # line every local user can read (ps).
+        env = {**os.environ, MONITOR_DB_ENV: db}
+    else:
+        command += ["--", str(db)]
     if os.name == "posix":
         # Become the Streamlit process, so signals (Ctrl+C, kill) reach the server directly.
+        if env is not None:
+            os.execve(sys.executable, command, env)
         os.execv(sys.executable, command)
     try:
-        return subprocess.call(command)
+        return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 130

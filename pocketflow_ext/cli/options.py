@@ -1,4 +1,9 @@
-"""Options several subcommands share: the recording database and whole-number values."""
+"""Options several subcommands share: the recording database and whole-number values.
+
+The database is a file path or a PostgreSQL URL (``postgresql://user@host/db``); without
+one, ``$POCKETFLOW_EXT_DB`` names it (the default of ``run``, ``runs``, ``show``,
+``monitor`` and ``instrument()``), else ``./pocketflow.db``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,10 @@ def default_db() -> str:
 
 
 def db_help() -> str:
-    return f"the recording database (default: ${DB_ENV_VAR} or ./{DEFAULT_DB})"
+    return (
+        "the recording database: a file path or a postgresql:// URL "
+        f"(default: ${DB_ENV_VAR} or ./{DEFAULT_DB})"
+    )
 
 
 def positive_int(text: str) -> int:

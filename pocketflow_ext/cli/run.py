@@ -24,6 +24,7 @@ from ..errors import PocketFlowExtError
 from ..flows.resume import PendingResume, resume_next_run
 from ..instrument import instrument, uninstrument
 from ..logging import setup_logging
+from ..runstore.location import is_url
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
 from .options import db_help, default_db
 from .output import PROG, fail, usage_error
@@ -47,7 +48,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "are its own.",
         usage=f"{PROG} run [options] [--resume RUN_ID] (SCRIPT.py | -m MODULE) [ARGS ...]",
     )
-    run.add_argument("--db", metavar="PATH", help=db_help())
+    run.add_argument("--db", metavar="PATH|URL", help=db_help())
     run.add_argument(
         "--resume",
         metavar="RUN_ID",
@@ -155,7 +156,7 @@ def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
 
 
 def _pending_resume(db_path: str, run_id: str) -> PendingResume:
-    if not Path(db_path).is_file():
+    if not is_url(db_path) and not Path(db_path).is_file():
         # Never created here: resuming needs the database the run was recorded in.
         fail("run", f"--resume {run_id}: no recording database at {db_path}; pass --db PATH")
     try:

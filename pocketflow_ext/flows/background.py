@@ -101,7 +101,7 @@ def check_new_run_id(flow: Any, run_id: str) -> None:
     db = getattr(flow, "db", None)
     if db is not None and db.get_run(run_id) is not None:
         raise RunExistsError(
-            f"run {run_id!r} is already recorded in {db.db_path}; run ids are never reused: "
+            f"run {run_id!r} is already recorded in {db.store.location}; run ids are never reused: "
             "pass another run_id (or none to get a fresh one)"
         )
 

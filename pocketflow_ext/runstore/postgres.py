@@ -119,7 +119,7 @@ def _acquire_pool(location: str, kwargs: dict[str, Any], readonly: bool) -> Conn
             pool = ConnectionPool(
                 location,
                 kwargs=kwargs,
-                min_size=1,
+                min_size=0,  # no background reconnecting to a server nobody uses now
                 max_size=POOL_MAX_SIZE,
                 timeout=POOL_TIMEOUT_S,
                 configure=_configure_reader if readonly else None,

@@ -46,7 +46,10 @@ class WorkflowDB:
         else:
             self.store = open_store(db_path, readonly=readonly)
         self.readonly = self.store.readonly
-        self.db_path = Path(self.store.location)
+        # A file as a Path; a database URL as given (with its password: it reopens the
+        # store). Messages show ``store.location``, which never holds a password.
+        url = getattr(self.store, "url", None)
+        self.db_path: Path | str = url if isinstance(url, str) else Path(self.store.location)
 
     def close(self) -> None:
         """Close the store's connections (call when no thread uses it any more)."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import closing
-from pathlib import Path
 
 import streamlit as st
 
 # Absolute imports: `streamlit run` executes this file as a script, outside its package.
 from pocketflow_ext.errors import PocketFlowExtError
 from pocketflow_ext.runstore import open_store
+from pocketflow_ext.runstore.location import masked
 from pocketflow_ext.ui.display import plain
 from pocketflow_ext.ui.run_detail import render_run
 from pocketflow_ext.ui.runs_table import render_runs
@@ -43,7 +43,7 @@ def render_workflow_monitor(
     path = str(db_path)
     st.subheader(plain(title))
     col_path, col_auto, col_every, col_button = st.columns([5, 2, 2, 2])
-    col_path.text(f"Database: {path}")
+    col_path.text(f"Database: {masked(path)}")
     auto = col_auto.toggle("Auto-refresh", key=f"{key}-auto")
     every = col_every.selectbox(
         "Every (s)",
@@ -75,10 +75,11 @@ def _render_body(path: str, key: str) -> None:
         try:
             run_id = render_runs(store, key)
             if run_id is not None:
-                render_run(store, path, run_id, key)
+                # Snippets name the database as shown: a URL's password stays out of the page.
+                render_run(store, masked(path), run_id, key)
         except PocketFlowExtError as exc:
             # A file damaged or replaced while the monitor reads it: say so and keep the page.
-            st.error(plain(f"Reading {path} failed: {exc}. Refresh to try again."))
+            st.error(plain(f"Reading {masked(path)} failed: {exc}. Refresh to try again."))
 
 
 def db_path_from_argv(argv: list[str]) -> str | None:
@@ -99,7 +100,7 @@ def main() -> None:
             )
         )
         return
-    render_workflow_monitor(Path(path))
+    render_workflow_monitor(path)  # a file path or a URL (Path would mangle a URL)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pocketflow_ext import WorkflowDB
+from pocketflow_ext.runstore.location import masked
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -111,13 +112,15 @@ def nodes_run(stdout: str) -> list[str]:
     return [line.split()[1] for line in stdout.splitlines() if line.startswith("ran ")]
 
 
-def failed_run(run_cli: Runner, tmp_path: Path, script: Path, *args: str) -> str:
+def failed_run(
+    run_store_url: str, run_cli: Runner, tmp_path: Path, script: Path, *args: str
+) -> str:
     """Run ``script`` recorded with the failure switched on; returns the failed run's id."""
     (tmp_path / "fail").touch()
-    first = run_cli("run", "--no-trace", "--db", "runs.db", script, *args)
+    first = run_cli("run", "--no-trace", "--db", run_store_url, script, *args)
     assert first.returncode == 1, first.stderr
     (tmp_path / "fail").unlink()  # the fix
-    (failed,) = runs(tmp_path / "runs.db")
+    (failed,) = runs(run_store_url)
     assert failed["status"] == "failed"
     return str(failed["run_id"])
 
@@ -133,18 +136,18 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("module", [False, True], ids=["script", "-m module"])
 def test_resumed_script_runs_only_the_nodes_after_the_failure_on_the_restored_store(
-    run_cli: Runner, tmp_path: Path, module: bool
+    run_store_url: str, run_cli: Runner, tmp_path: Path, module: bool
 ) -> None:
     script = write(tmp_path, "chain.py", CHAIN_SCRIPT)
-    run_id = failed_run(run_cli, tmp_path, script)
+    run_id = failed_run(run_store_url, run_cli, tmp_path, script)
     target = ["-m", "chain"] if module else [script]
-    resumed = run_cli("run", "--no-trace", "--db", "runs.db", "--resume", run_id, *target)
+    resumed = run_cli("run", "--no-trace", "--db", run_store_url, "--resume", run_id, *target)
     assert resumed.returncode == 0, resumed.stderr
     assert nodes_run(resumed.stdout) == ["Three", "Four"]
     # One and Two's counts and trail come from the checkpoint; the script's lock (not JSON,
     # so not in the checkpoint) is the one the script put in its store.
     assert 'final {"count": 4, "trail": ["One", "Two", "Three", "Four"]} lock' in resumed.stdout
-    first, second = runs(tmp_path / "runs.db")
+    first, second = runs(run_store_url)
     assert first["run_id"] == run_id
     assert second["status"] == "completed"
     assert second["resumed_from"] == run_id
@@ -152,22 +155,26 @@ def test_resumed_script_runs_only_the_nodes_after_the_failure_on_the_restored_st
 
 @pytest.mark.timeout(120)
 def test_a_later_run_of_the_same_flow_in_the_script_starts_fresh(
-    run_cli: Runner, tmp_path: Path
+    run_store_url: str, run_cli: Runner, tmp_path: Path
 ) -> None:
     script = write(tmp_path, "chain.py", CHAIN_SCRIPT)
-    run_id = failed_run(run_cli, tmp_path, script)
-    resumed = run_cli("run", "--no-trace", "--db", "runs.db", "--resume", run_id, script, "again")
+    run_id = failed_run(run_store_url, run_cli, tmp_path, script)
+    resumed = run_cli(
+        "run", "--no-trace", "--db", run_store_url, "--resume", run_id, script, "again"
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert nodes_run(resumed.stdout) == ["Three", "Four", "One", "Two", "Three", "Four"]
     assert "again 4" in resumed.stdout
-    assert [run["resumed_from"] for run in runs(tmp_path / "runs.db")] == [None, run_id, None]
+    assert [run["resumed_from"] for run in runs(run_store_url)] == [None, run_id, None]
 
 
 @pytest.mark.timeout(120)
-def test_resume_uses_the_database_from_the_environment(run_cli: Runner, tmp_path: Path) -> None:
+def test_resume_uses_the_database_from_the_environment(
+    run_store_url: str, run_cli: Runner, tmp_path: Path
+) -> None:
     script = write(tmp_path, "chain.py", CHAIN_SCRIPT)
-    run_id = failed_run(run_cli, tmp_path, script)
-    env = {"POCKETFLOW_EXT_DB": "runs.db"}
+    run_id = failed_run(run_store_url, run_cli, tmp_path, script)
+    env = {"POCKETFLOW_EXT_DB": run_store_url}
     resumed = run_cli("run", "--no-trace", "--resume", run_id, script, env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert nodes_run(resumed.stdout) == ["Three", "Four"]
@@ -176,17 +183,17 @@ def test_resume_uses_the_database_from_the_environment(run_cli: Runner, tmp_path
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_resume_enters_an_upstream_nested_flow_where_it_stopped(
-    run_cli: Runner, tmp_path: Path, mode: str
+    run_store_url: str, run_cli: Runner, tmp_path: Path, mode: str
 ) -> None:
     script = write(tmp_path, "nested.py", NESTED_SCRIPT)
-    run_id = failed_run(run_cli, tmp_path, script, mode)
-    resumed = run_cli("run", "--no-trace", "--db", "runs.db", "--resume", run_id, script, mode)
+    run_id = failed_run(run_store_url, run_cli, tmp_path, script, mode)
+    resumed = run_cli("run", "--no-trace", "--db", run_store_url, "--resume", run_id, script, mode)
     assert resumed.returncode == 0, resumed.stderr
     assert nodes_run(resumed.stdout) == ["Y", "Z", "B"]
     assert "final 5" in resumed.stdout  # A and X counted in the first process
-    second = runs(tmp_path / "runs.db")[1]
+    second = runs(run_store_url)[1]
     assert (second["status"], second["resumed_from"]) == ("completed", run_id)
-    with WorkflowDB(tmp_path / "runs.db", readonly=True) as db:
+    with WorkflowDB(run_store_url, readonly=True) as db:
         ends = [e["path"] for e in db.get_events(second["run_id"]) if e["event"] == "node_end"]
     step = "AsyncStep" if mode == "async" else "SyncStep"
     assert ends == [
@@ -198,22 +205,26 @@ def test_resume_enters_an_upstream_nested_flow_where_it_stopped(
 
 
 @pytest.mark.timeout(120)
-def test_resuming_a_completed_run_is_one_error_line(run_cli: Runner, tmp_path: Path) -> None:
+def test_resuming_a_completed_run_is_one_error_line(
+    run_store_url: str, run_cli: Runner, tmp_path: Path
+) -> None:
     script = write(tmp_path, "chain.py", CHAIN_SCRIPT)
-    assert run_cli("run", "--no-trace", "--db", "runs.db", script).returncode == 0
-    (done,) = runs(tmp_path / "runs.db")
-    result = run_cli("run", "--db", "runs.db", "--resume", done["run_id"], script)
+    assert run_cli("run", "--no-trace", "--db", run_store_url, script).returncode == 0
+    (done,) = runs(run_store_url)
+    result = run_cli("run", "--db", run_store_url, "--resume", done["run_id"], script)
     assert "completed; only failed, cancelled or interrupted runs" in one_error_line(result)
     assert result.stdout == ""  # refused before the script started
-    assert len(runs(tmp_path / "runs.db")) == 1
+    assert len(runs(run_store_url)) == 1
 
 
 @pytest.mark.timeout(120)
-def test_resuming_an_unknown_run_is_one_error_line(run_cli: Runner, tmp_path: Path) -> None:
+def test_resuming_an_unknown_run_is_one_error_line(
+    run_store_url: str, run_cli: Runner, tmp_path: Path
+) -> None:
     script = write(tmp_path, "chain.py", CHAIN_SCRIPT)
-    failed_run(run_cli, tmp_path, script)
-    result = run_cli("run", "--db", "runs.db", "--resume", "Flow-00000000", script)
-    assert "no run 'Flow-00000000' in runs.db" in one_error_line(result)
+    failed_run(run_store_url, run_cli, tmp_path, script)
+    result = run_cli("run", "--db", run_store_url, "--resume", "Flow-00000000", script)
+    assert f"no run 'Flow-00000000' in {masked(run_store_url)}" in one_error_line(result)
 
 
 @pytest.mark.timeout(120)
@@ -228,31 +239,33 @@ def test_resume_needs_an_existing_database_and_never_creates_one(
 
 @pytest.mark.timeout(120)
 def test_a_script_that_never_runs_the_flow_is_one_error_line(
-    run_cli: Runner, tmp_path: Path
+    run_store_url: str, run_cli: Runner, tmp_path: Path
 ) -> None:
     script = write(tmp_path, "chain.py", CHAIN_SCRIPT)
-    run_id = failed_run(run_cli, tmp_path, script)
+    run_id = failed_run(run_store_url, run_cli, tmp_path, script)
     other = write(tmp_path, "other.py", "print('no flow here')\n")
-    result = run_cli("run", "--db", "runs.db", "--resume", run_id, other)
+    result = run_cli("run", "--db", run_store_url, "--resume", run_id, other)
     assert f"never ran flow 'Flow', so run {run_id!r} was not resumed" in one_error_line(result)
     assert result.stdout == "no flow here\n"
 
 
 @pytest.mark.timeout(120)
-def test_a_changed_graph_is_refused_before_any_node_runs(run_cli: Runner, tmp_path: Path) -> None:
+def test_a_changed_graph_is_refused_before_any_node_runs(
+    run_store_url: str, run_cli: Runner, tmp_path: Path
+) -> None:
     script = write(tmp_path, "chain.py", CHAIN_SCRIPT)
-    run_id = failed_run(run_cli, tmp_path, script)
+    run_id = failed_run(run_store_url, run_cli, tmp_path, script)
     # The same flow with node Two renamed: the checkpoint after Two has no place in it.
     script.write_text(textwrap.dedent(CHAIN_SCRIPT).replace("Two", "Second"))
-    result = run_cli("run", "--db", "runs.db", "--resume", run_id, script)
+    result = run_cli("run", "--db", run_store_url, "--resume", run_id, script)
     assert "no longer has a node named 'Two'" in one_error_line(result)
     assert result.stdout == "before the flow\n"  # the script's own output before flow.run()
-    assert len(runs(tmp_path / "runs.db")) == 1
+    assert len(runs(run_store_url)) == 1
 
 
 @pytest.mark.timeout(120)
 def test_a_nested_batch_flow_stop_is_refused_with_one_error_line(
-    run_cli: Runner, tmp_path: Path
+    run_store_url: str, run_cli: Runner, tmp_path: Path
 ) -> None:
     script = write(
         tmp_path,
@@ -281,8 +294,8 @@ def test_a_nested_batch_flow_stop_is_refused_with_one_error_line(
         pocketflow.Flow(start=Items(start=work)).run({})
         """,
     )
-    run_id = failed_run(run_cli, tmp_path, script)
-    result = run_cli("run", "--db", "runs.db", "--resume", run_id, script)
+    run_id = failed_run(run_store_url, run_cli, tmp_path, script)
+    result = run_cli("run", "--db", run_store_url, "--resume", run_id, script)
     assert "stopped inside BatchFlow 'Flow/Items'" in one_error_line(result)
     assert result.stdout == ""
 
@@ -304,13 +317,13 @@ EXT_SCRIPTS = {
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", list(EXT_SCRIPTS))
 def test_scripts_on_pocketflow_ext_classes_resume_the_same_way(
-    run_cli: Runner, tmp_path: Path, kind: str
+    run_store_url: str, run_cli: Runner, tmp_path: Path, kind: str
 ) -> None:
     script = write(tmp_path, "chain.py", EXT_SCRIPTS[kind])
-    run_id = failed_run(run_cli, tmp_path, script)
-    resumed = run_cli("run", "--no-trace", "--db", "runs.db", "--resume", run_id, script)
+    run_id = failed_run(run_store_url, run_cli, tmp_path, script)
+    resumed = run_cli("run", "--no-trace", "--db", run_store_url, "--resume", run_id, script)
     assert resumed.returncode == 0, resumed.stderr
     assert nodes_run(resumed.stdout) == ["Three", "Four"]
     assert 'final {"count": 4, "trail": ["One", "Two", "Three", "Four"]} lock' in resumed.stdout
-    first, second = runs(tmp_path / "runs.db")
+    first, second = runs(run_store_url)
     assert (second["status"], second["resumed_from"]) == ("completed", run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from pocketflow_ext.runstore.location import is_url, masked
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -30,24 +33,46 @@ Pipeline(start=Flaky()).run({})
 """
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database with the example's two runs and one failed run, made by the real CLI."""
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def recorded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store with the example's two runs and one failed run, made by the real CLI: an
+    SQLite file, then a PostgreSQL database."""
     directory = tmp_path_factory.mktemp("recorded")
+    if request.param == "sqlite":
+        location = str(directory / "pocketflow.db")
+    else:
+        location = request.getfixturevalue("module_postgres_url")
     (directory / "failing.py").write_text(FAILING)
     example = Path(__file__).resolve().parents[2] / "examples" / "plain_pocketflow_script.py"
-    command = [sys.executable, "-m", "pocketflow_ext", "run", "--no-trace"]
+    command = [sys.executable, "-m", "pocketflow_ext", "run", "--no-trace", "--db", location]
     subprocess.run([*command, example, "2 + 3", "largest planet"], cwd=directory, check=True)
     subprocess.run([*command, "failing.py"], cwd=directory, capture_output=True)
-    return directory / "pocketflow.db"
+    return location
 
 
 @pytest.fixture
-def db(recorded: Path, tmp_path: Path) -> Path:
-    """A copy in this test's working directory, as ./pocketflow.db (with its WAL file)."""
-    for part in recorded.parent.glob("pocketflow.db*"):
+def db(recorded: str, tmp_path: Path) -> str:
+    """The store the commands read by default: for SQLite a copy in this test's working
+    directory, as ./pocketflow.db (with its WAL file); a PostgreSQL URL as
+    $POCKETFLOW_EXT_DB."""
+    if is_url(recorded):
+        return recorded
+    for part in Path(recorded).parent.glob("pocketflow.db*"):
         shutil.copy(part, tmp_path / part.name)
-    return tmp_path / "pocketflow.db"
+    return str(tmp_path / "pocketflow.db")
+
+
+@pytest.fixture
+def cli(run_cli: Runner, db: str) -> Runner:
+    """``run_cli`` whose default database is ``db``."""
+    if not is_url(db):
+        return run_cli
+    return functools.partial(run_cli, env={"POCKETFLOW_EXT_DB": db})
+
+
+def shown(db: str) -> str:
+    """How the commands name ``db`` in messages (a URL without its password)."""
+    return masked(db) if is_url(db) else "pocketflow.db"
 
 
 def run_ids(run_cli: Runner, *args: str) -> dict[str, str]:
@@ -55,8 +80,8 @@ def run_ids(run_cli: Runner, *args: str) -> dict[str, str]:
     return {run["flow_name"]: run["run_id"] for run in listed}
 
 
-def test_runs_lists_newest_first_as_a_table(run_cli: Runner, db: Path) -> None:
-    done = run_cli("runs")
+def test_runs_lists_newest_first_as_a_table(cli: Runner, db: str) -> None:
+    done = cli("runs")
     assert done.returncode == 0, done.stderr
     header, *rows = done.stdout.splitlines()
     assert header.split() == [
@@ -77,15 +102,15 @@ def test_runs_lists_newest_first_as_a_table(run_cli: Runner, db: Path) -> None:
     assert rows[0].endswith("ConnectionError: model endpoint unreachable")
 
 
-def test_runs_filters_by_status_and_flow_and_limits(run_cli: Runner, db: Path) -> None:
-    assert list(run_ids(run_cli, "--status", "failed")) == ["Pipeline"]
-    assert list(run_ids(run_cli, "--flow", "Flow")) == ["Flow"]
-    assert list(run_ids(run_cli, "--limit", "2")) == ["Pipeline", "AsyncFlow"]
-    assert run_cli("runs", "--flow", "Nope").stdout == "no runs match in pocketflow.db\n"
+def test_runs_filters_by_status_and_flow_and_limits(cli: Runner, db: str) -> None:
+    assert list(run_ids(cli, "--status", "failed")) == ["Pipeline"]
+    assert list(run_ids(cli, "--flow", "Flow")) == ["Flow"]
+    assert list(run_ids(cli, "--limit", "2")) == ["Pipeline", "AsyncFlow"]
+    assert cli("runs", "--flow", "Nope").stdout == f"no runs match in {shown(db)}\n"
 
 
-def test_runs_json_has_the_run_columns_for_scripts(run_cli: Runner, db: Path) -> None:
-    listed = json.loads(run_cli("runs", "--json", str(db)).stdout)
+def test_runs_json_has_the_run_columns_for_scripts(cli: Runner, db: str) -> None:
+    listed = json.loads(cli("runs", "--json", db).stdout)
     flow = next(run for run in listed if run["flow_name"] == "Flow")
     assert flow["status"] == "completed"
     assert flow["total_steps"] == 1 + 2 * 3 + 2 + 1
@@ -93,10 +118,10 @@ def test_runs_json_has_the_run_columns_for_scripts(run_cli: Runner, db: Path) ->
 
 
 def test_show_prints_the_timeline_with_nested_paths_retries_and_errors(
-    run_cli: Runner, db: Path
+    cli: Runner, db: str
 ) -> None:
-    ids = run_ids(run_cli)
-    report = run_cli("show", ids["Flow"])
+    ids = run_ids(cli)
+    report = cli("show", ids["Flow"])
     assert report.returncode == 0, report.stderr
     lines = report.stdout.splitlines()
     assert lines[0].startswith(f"run {ids['Flow']} · flow Flow · completed · 10 steps · ")
@@ -104,16 +129,16 @@ def test_show_prints_the_timeline_with_nested_paths_retries_and_errors(
     assert [row[0] for row in rows] == [str(step) for step in range(10)]
     assert rows[2][1:2] == ["AnswerAll/AnswerOne/Classify"] and rows[2][-2:] == ["->", "math"]
     assert "    AnswerAll/AnswerOne/Classify" in lines[lines.index("") + 4]  # indented twice
-    failed = run_cli("show", str(db), ids["Pipeline"]).stdout
+    failed = cli("show", db, ids["Pipeline"]).stdout
     assert "attempt 1 failed: ConnectionError: model endpoint unreachable" in failed
     assert "FAILED ConnectionError: model endpoint unreachable" in failed
     assert "error: ConnectionError: model endpoint unreachable" in failed
     assert 'raise ConnectionError("model endpoint unreachable")' in failed
 
 
-def test_show_json_has_the_run_and_its_events(run_cli: Runner, db: Path) -> None:
-    ids = run_ids(run_cli)
-    shown = json.loads(run_cli("show", "--json", ids["AsyncFlow"]).stdout)
+def test_show_json_has_the_run_and_its_events(cli: Runner, db: str) -> None:
+    ids = run_ids(cli)
+    shown = json.loads(cli("show", "--json", ids["AsyncFlow"]).stdout)
     assert shown["run"]["run_id"] == ids["AsyncFlow"]
     assert [e["event"] for e in shown["events"]] == [
         "flow_start",
@@ -124,12 +149,12 @@ def test_show_json_has_the_run_and_its_events(run_cli: Runner, db: Path) -> None
     ]
 
 
-def test_unknown_run_id_is_one_line_and_nonzero(run_cli: Runner, db: Path) -> None:
-    done = run_cli("show", "Flow-00000000")
+def test_unknown_run_id_is_one_line_and_nonzero(cli: Runner, db: str) -> None:
+    done = cli("show", "Flow-00000000")
     assert done.returncode == 1
     assert done.stderr == (
-        "pocketflow-ext show: error: no run 'Flow-00000000' in pocketflow.db; "
-        "list them with: pocketflow-ext runs pocketflow.db\n"
+        f"pocketflow-ext show: error: no run 'Flow-00000000' in {shown(db)}; "
+        f"list them with: pocketflow-ext runs {shown(db)}\n"
     )
 
 
@@ -144,8 +169,8 @@ def test_missing_database_is_one_line_and_never_created(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_default_database_comes_from_the_environment(run_cli: Runner, recorded: Path) -> None:
-    done = run_cli("runs", env={"POCKETFLOW_EXT_DB": str(recorded)})
+def test_default_database_comes_from_the_environment(run_cli: Runner, recorded: str) -> None:
+    done = run_cli("runs", env={"POCKETFLOW_EXT_DB": recorded})
     assert done.returncode == 0 and "Pipeline" in done.stdout
 
 

@@ -60,8 +60,8 @@ def status_in_db(db_path, run_id: str) -> str:
     return run["status"]
 
 
-def test_status_is_read_from_the_database_while_the_run_goes_on(tmp_path):
-    flow = recorded_flow(tmp_path / "runs.db")
+def test_status_is_read_from_the_database_while_the_run_goes_on(run_store_url: str, tmp_path):
+    flow = recorded_flow(run_store_url)
     store = gated_store()
     handle = flow.run_background(store)
     store.entered.wait()
@@ -74,8 +74,8 @@ def test_status_is_read_from_the_database_while_the_run_goes_on(tmp_path):
     assert handle.status == "completed" == status_in_db(flow.db.db_path, handle.run_id)
 
 
-def test_cancelled_background_run_is_recorded_cancelled(tmp_path):
-    flow = recorded_flow(tmp_path / "runs.db")
+def test_cancelled_background_run_is_recorded_cancelled(run_store_url: str, tmp_path):
+    flow = recorded_flow(run_store_url)
     store = gated_store()
     handle = flow.run_background(store)
     store.entered.wait()
@@ -87,8 +87,8 @@ def test_cancelled_background_run_is_recorded_cancelled(tmp_path):
     assert status_in_db(flow.db.db_path, handle.run_id) == "cancelled"
 
 
-def test_concurrent_recorded_runs_get_their_own_rows_and_cancel_flags(tmp_path):
-    flow = recorded_flow(tmp_path / "runs.db")
+def test_concurrent_recorded_runs_get_their_own_rows_and_cancel_flags(run_store_url: str, tmp_path):
+    flow = recorded_flow(run_store_url)
     stores = [gated_store() for _ in range(5)]
     handles = [flow.run_background(s) for s in stores]
     for s in stores:
@@ -105,8 +105,8 @@ def test_concurrent_recorded_runs_get_their_own_rows_and_cancel_flags(tmp_path):
     assert statuses == ["completed", "completed", "cancelled", "completed", "completed"]
 
 
-def test_a_run_id_given_to_the_flow_names_its_first_background_run(tmp_path):
-    flow = recorded_flow(tmp_path / "runs.db", run_id="job-nightly")
+def test_a_run_id_given_to_the_flow_names_its_first_background_run(run_store_url: str, tmp_path):
+    flow = recorded_flow(run_store_url, run_id="job-nightly")
     store = gated_store()
     store.open()
     handle = flow.run_background(store)
@@ -115,8 +115,8 @@ def test_a_run_id_given_to_the_flow_names_its_first_background_run(tmp_path):
     assert status_in_db(flow.db.db_path, "job-nightly") == "completed"
 
 
-def test_a_recorded_run_id_is_refused_before_the_run_starts(tmp_path):
-    flow = recorded_flow(tmp_path / "runs.db")
+def test_a_recorded_run_id_is_refused_before_the_run_starts(run_store_url: str, tmp_path):
+    flow = recorded_flow(run_store_url)
     store = gated_store()
     store.open()
     first = flow.run_background(store)
@@ -125,7 +125,7 @@ def test_a_recorded_run_id_is_refused_before_the_run_starts(tmp_path):
         flow.run_background(gated_store(), run_id=first.run_id)
 
 
-def test_a_malformed_run_id_is_refused_before_the_run_starts(tmp_path):
-    flow = recorded_flow(tmp_path / "runs.db")
+def test_a_malformed_run_id_is_refused_before_the_run_starts(run_store_url: str, tmp_path):
+    flow = recorded_flow(run_store_url)
     with pytest.raises(ConfigurationError, match="malformed run_id"):
         flow.run_background(gated_store(), run_id="a/b")

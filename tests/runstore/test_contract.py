@@ -188,3 +188,36 @@ def test_schema_version_is_known(stores) -> None:
     writer, reader = stores
     writer.create_run(run("r-1"))
     assert writer.schema_version == reader().schema_version >= 1
+
+
+def test_a_resume_claim_has_one_holder_while_its_run_lives(stores) -> None:
+    writer, reader = stores
+    writer.create_run(run("origin", 0, status="failed"))
+    assert writer.claim_resume("origin", "first") is True
+    assert writer.claim_resume("origin", "first") is True  # the holder asking again
+    assert writer.claim_resume("origin", "second") is False  # "first" is just starting
+    writer.create_run(run("first", 1, resumed_from="origin", pid=os.getpid(),
+                          hostname=socket.gethostname(), heartbeat_at=iso()))  # fmt: skip
+    assert writer.claim_resume("origin", "second") is False
+    held = reader().resume_claim("origin")
+    assert held is not None and (held["claimed_by"], held["pid"]) == ("first", os.getpid())
+    writer.write([RunUpdate("first", {"status": "failed", "completed_at": iso()})])
+    assert writer.claim_resume("origin", "second") is True  # the claim lapsed with its run
+    assert writer.resume_claim("origin")["claimed_by"] == "second"
+
+
+def test_a_resume_claim_of_a_process_that_is_gone_lapses(stores) -> None:
+    writer, _ = stores
+    writer.create_run(run("origin", 0, status="failed"))
+    writer.create_run(run("crashed", 1, resumed_from="origin", pid=1, hostname="elsewhere",
+                          heartbeat_at=at(2)))  # fmt: skip
+    assert writer.claim_resume("origin", "crashed") is True
+    assert writer.claim_resume("origin", "next") is True  # heartbeat long stale
+    assert writer.resume_claim("nobody") is None
+
+
+def test_a_reader_cannot_claim(stores) -> None:
+    writer, reader = stores
+    writer.create_run(run("origin", 0, status="failed"))
+    with pytest.raises(RecordingError, match="read-only"):
+        reader().claim_resume("origin", "x")

@@ -5,10 +5,14 @@ session, in a subprocess) and a database written by the real PocoFlow 0.2.1 pack
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from record_runs import record
+from store_sql import fresh_database
+
+from pocketflow_ext.runstore.location import is_url
 
 HERE = Path(__file__).resolve().parent
 POCOFLOW_DB = HERE / "fixtures" / "pocoflow-0.2.1.db"
@@ -21,15 +25,26 @@ def copy_db(source: Path, target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def _recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return record(tmp_path_factory.mktemp("recorded") / "runs.db")
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def _recorded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(record(tmp_path_factory.mktemp("recorded") / "runs.db"))
+        return
+    with fresh_database() as url:
+        yield str(record(url))  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def recorded_db(_recorded: Path, tmp_path: Path) -> Path:
-    """A copy of the database of runs recorded by ``record_runs.py``."""
-    return copy_db(_recorded, tmp_path / "runs.db")
+def recorded_db(_recorded: str, tmp_path: Path) -> Iterator[str]:
+    """A copy of the store of runs recorded by ``record_runs.py``: an SQLite file, or a
+    PostgreSQL database made from the recorded one as a template."""
+    if is_url(_recorded):
+        with fresh_database(template=_recorded) as url:
+            yield url
+        return
+    yield str(copy_db(Path(_recorded), tmp_path / "runs.db"))
 
 
 @pytest.fixture

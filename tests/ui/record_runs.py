@@ -108,7 +108,7 @@ def many(db: str, count: int) -> None:
         ).run({})
 
 
-def record(db: Path, *args: str) -> Path:
+def record(db: Path | str, *args: str) -> Path | str:
     """Run ``record_runs.py`` in its own process (one of its runs kills its process)."""
     subprocess.run([sys.executable, __file__, str(db), *args], check=True, capture_output=True)
     return db

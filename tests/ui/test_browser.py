@@ -63,10 +63,17 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
     raise AssertionError(f"the monitor did not answer at {url} within {timeout} s")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``pocketflow-ext monitor DB --port N`` on a freshly recorded database."""
-    db = record(tmp_path / "runs.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path | str]]:
+    """``pocketflow-ext monitor DB --port N`` on a freshly recorded database: an SQLite
+    file, then a PostgreSQL URL (the same test, once on each store)."""
+    if request.param == "sqlite":
+        db: Path | str = record(tmp_path / "runs.db")
+        # Relative path, run from the database's directory: screenshots show "runs.db".
+        where, cwd = Path(db).name, Path(db).parent
+    else:
+        db = where = record(request.getfixturevalue("postgres_url"))
+        cwd = tmp_path
     port = free_port()
     env = {
         **os.environ,
@@ -76,9 +83,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
     process = subprocess.Popen(
-        # Relative path, run from the database's directory: screenshots show "runs.db".
-        [sys.executable, "-m", "pocketflow_ext", "monitor", db.name, "--port", str(port)],
-        cwd=db.parent,
+        [sys.executable, "-m", "pocketflow_ext", "monitor", str(where), "--port", str(port)],
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -98,8 +104,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
+def shots(tmp_path: Path, served: tuple[str, Path | str]) -> Path:
     directory = Path(os.environ.get("POCKETFLOW_EXT_SCREENSHOT_DIR") or tmp_path / "shots")
+    if not isinstance(served[1], Path):  # the docs' screenshots are the SQLite run's
+        directory = directory / "postgres"
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 
@@ -125,7 +133,7 @@ def click_row(page: Page, index: int) -> None:
 
 
 def test_monitor_in_chromium_shows_runs_opens_one_and_refreshes_live(
-    served: tuple[str, Path], shots: Path
+    served: tuple[str, Path | str], shots: Path
 ) -> None:
     url, db = served
     with sync_playwright() as playwright:

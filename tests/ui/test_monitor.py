@@ -4,6 +4,7 @@ its filters and pages, each run tab, and each database it cannot show."""
 from __future__ import annotations
 
 import hashlib
+import shlex
 import sqlite3
 import sys
 from pathlib import Path
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 from monitor_app import KEY, monitor, open_run, runs_shown, tab
 from record_runs import record
+from store_sql import execute
 from streamlit.testing.v1 import AppTest
 
+from pocketflow_ext.runstore.location import masked
 from pocketflow_ext.ui.monitor import DB_ENV
 
 MONITOR_PY = Path(__file__).resolve().parents[2] / "pocketflow_ext" / "ui" / "monitor.py"
@@ -25,13 +28,13 @@ def texts(block) -> str:  # noqa: ANN001 - an AppTest block or the whole app
 
 
 # ── runs table ────────────────────────────────────────────────────────────────
-def test_runs_table_lists_every_recorded_run_newest_first(recorded_db: Path) -> None:
+def test_runs_table_lists_every_recorded_run_newest_first(recorded_db: str) -> None:
     app = monitor(recorded_db)
     assert not app.exception
     assert runs_shown(app) == ["crash-1", "slow-cancelled", "nested-ok", "writer-bad", "writer-ok"]
 
 
-def test_runs_table_shows_status_badges_including_derived_interrupted(recorded_db: Path) -> None:
+def test_runs_table_shows_status_badges_including_derived_interrupted(recorded_db: str) -> None:
     table = monitor(recorded_db).dataframe[0].value.set_index("Run id")
     assert table.loc["writer-ok", "Status"] == "✔ completed"
     assert table.loc["writer-bad", "Status"] == "✖ failed"
@@ -40,7 +43,7 @@ def test_runs_table_shows_status_badges_including_derived_interrupted(recorded_d
     assert table.loc["crash-1", "Status"] == "⚠ interrupted"
 
 
-def test_runs_table_shows_flow_steps_and_current_node(recorded_db: Path) -> None:
+def test_runs_table_shows_flow_steps_and_current_node(recorded_db: str) -> None:
     table = monitor(recorded_db).dataframe[0].value.set_index("Run id")
     assert table.loc["writer-bad", "Flow"] == "writer"
     assert table.loc["writer-bad", "Steps"] == "6"
@@ -48,14 +51,14 @@ def test_runs_table_shows_flow_steps_and_current_node(recorded_db: Path) -> None
     assert table.loc["writer-ok", "Duration"].endswith("ms")
 
 
-def test_status_filter_keeps_only_runs_with_that_status(recorded_db: Path) -> None:
+def test_status_filter_keeps_only_runs_with_that_status(recorded_db: str) -> None:
     app = monitor(recorded_db)
     app.multiselect(key=f"{KEY}-status").set_value(["failed", "cancelled"]).run()
     assert sorted(runs_shown(app)) == ["slow-cancelled", "writer-bad"]
     assert "2 runs · page 1 of 1" in texts(app)
 
 
-def test_interrupted_filter_finds_the_run_whose_process_died(recorded_db: Path) -> None:
+def test_interrupted_filter_finds_the_run_whose_process_died(recorded_db: str) -> None:
     app = monitor(recorded_db)
     app.multiselect(key=f"{KEY}-status").set_value(["interrupted"]).run()
     assert runs_shown(app) == ["crash-1"]
@@ -64,13 +67,13 @@ def test_interrupted_filter_finds_the_run_whose_process_died(recorded_db: Path) 
     assert any("No runs match" in i.value for i in app.info)
 
 
-def test_flow_filter_keeps_only_runs_of_that_flow(recorded_db: Path) -> None:
+def test_flow_filter_keeps_only_runs_of_that_flow(recorded_db: str) -> None:
     app = monitor(recorded_db)
     app.multiselect(key=f"{KEY}-flow").set_value(["writer"]).run()
     assert runs_shown(app) == ["writer-bad", "writer-ok"]
 
 
-def test_search_matches_part_of_the_run_id_literally(recorded_db: Path) -> None:
+def test_search_matches_part_of_the_run_id_literally(recorded_db: str) -> None:
     app = monitor(recorded_db)
     app.text_input(key=f"{KEY}-search").input("-ok").run()
     assert sorted(runs_shown(app)) == ["nested-ok", "writer-ok"]
@@ -90,7 +93,7 @@ def test_pages_split_many_runs_without_overlap(tmp_path: Path) -> None:
     assert "page 3 of 3" in texts(app)
 
 
-def test_auto_refresh_toggle_enables_the_interval_choice(recorded_db: Path) -> None:
+def test_auto_refresh_toggle_enables_the_interval_choice(recorded_db: str) -> None:
     app = monitor(recorded_db)
     assert app.selectbox(key=f"{KEY}-every").disabled
     app.toggle(key=f"{KEY}-auto").set_value(True).run()
@@ -100,7 +103,7 @@ def test_auto_refresh_toggle_enables_the_interval_choice(recorded_db: Path) -> N
     assert not app.exception
 
 
-def test_refresh_button_shows_runs_recorded_since_the_last_render(recorded_db: Path) -> None:
+def test_refresh_button_shows_runs_recorded_since_the_last_render(recorded_db: str) -> None:
     app = monitor(recorded_db)
     assert len(runs_shown(app)) == 5
     record(recorded_db, "many", "2")
@@ -109,7 +112,7 @@ def test_refresh_button_shows_runs_recorded_since_the_last_render(recorded_db: P
 
 
 # ── run detail ────────────────────────────────────────────────────────────────
-def test_opening_a_run_shows_its_summary_and_four_tabs(recorded_db: Path) -> None:
+def test_opening_a_run_shows_its_summary_and_four_tabs(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-bad")
     assert [t.label for t in app.tabs] == ["Timeline", "Store", "Graph", "Resume"]
     summary = app.dataframe[1].value.iloc[0]
@@ -118,7 +121,7 @@ def test_opening_a_run_shows_its_summary_and_four_tabs(recorded_db: Path) -> Non
 
 
 def test_timeline_lists_events_in_order_with_paths_actions_and_latency(
-    recorded_db: Path,
+    recorded_db: str,
 ) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
     events = tab(app, "Timeline").dataframe[0].value
@@ -136,7 +139,7 @@ def test_timeline_lists_events_in_order_with_paths_actions_and_latency(
     assert all(latency.endswith(" ms") for latency in ends["Latency"])
 
 
-def test_timeline_shows_retry_attempts(recorded_db: Path) -> None:
+def test_timeline_shows_retry_attempts(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
     events = tab(app, "Timeline").dataframe[0].value
     retry = events[events["Event"] == "node_retry"].iloc[0]
@@ -145,13 +148,13 @@ def test_timeline_shows_retry_attempts(recorded_db: Path) -> None:
     assert retry["Error"] == "ConnectionError: rate limited (call 1)"
 
 
-def test_timeline_shows_nested_flow_paths(recorded_db: Path) -> None:
+def test_timeline_shows_nested_flow_paths(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "nested-ok")
     nodes = tab(app, "Timeline").dataframe[0].value["Node"].tolist()
     assert "nested/polish/Fetch" in nodes and "nested/polish/Publish" in nodes
 
 
-def test_timeline_keeps_the_full_traceback_behind_an_expander(recorded_db: Path) -> None:
+def test_timeline_keeps_the_full_traceback_behind_an_expander(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-bad")
     timeline = tab(app, "Timeline")
     failed = [e for e in timeline.expander if "Broken failed" in e.label]
@@ -161,7 +164,7 @@ def test_timeline_keeps_the_full_traceback_behind_an_expander(recorded_db: Path)
     assert "ValueError: publisher offline" in traceback
 
 
-def test_timeline_charts_node_durations(recorded_db: Path) -> None:
+def test_timeline_charts_node_durations(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
     charts = [c for c in tab(app, "Timeline").children.values() if c.type == "vega_lite_chart"]
     assert len(charts) == 1, "no duration chart in the Timeline tab"
@@ -170,7 +173,7 @@ def test_timeline_charts_node_durations(recorded_db: Path) -> None:
 
 
 def test_store_inspector_shows_keys_with_types_at_the_chosen_checkpoint(
-    recorded_db: Path,
+    recorded_db: str,
 ) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
     store = tab(app, "Store")
@@ -184,7 +187,7 @@ def test_store_inspector_shows_keys_with_types_at_the_chosen_checkpoint(
     assert rows.loc["draft_count", "Value"] == "1"
 
 
-def test_store_inspector_diffs_against_the_previous_checkpoint(recorded_db: Path) -> None:
+def test_store_inspector_diffs_against_the_previous_checkpoint(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
     tab(app, "Store").select_slider(key=f"{KEY}-store-step").set_value(2).run()
     store = tab(app, "Store")
@@ -198,20 +201,20 @@ def test_store_inspector_diffs_against_the_previous_checkpoint(recorded_db: Path
     assert diff.loc["tags", "Change"] == "added"
 
 
-def test_store_inspector_shows_the_raw_json_as_recorded(recorded_db: Path) -> None:
+def test_store_inspector_shows_the_raw_json_as_recorded(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
     raw = tab(app, "Store").expander[0].code[0].value
     assert '"published": true' in raw and '"__pocketflow_ext__": "tuple"' in raw
 
 
-def test_store_values_are_text_not_markup(recorded_db: Path) -> None:
+def test_store_values_are_text_not_markup(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
     rows = tab(app, "Store").dataframe[0].value.set_index("Key")
     assert rows.loc["notes", "Value"] == "notes about <b>otters</b> [link](http://x)"
     assert not any("<b>otters" in m.value for m in app.markdown)
 
 
-def test_graph_draws_the_recorded_graph_with_visit_counts(recorded_db: Path) -> None:
+def test_graph_draws_the_recorded_graph_with_visit_counts(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-ok")
     graph = tab(app, "Graph")
     dot = app.get("graphviz_chart")[0].proto.spec
@@ -221,37 +224,40 @@ def test_graph_draws_the_recorded_graph_with_visit_counts(recorded_db: Path) -> 
     assert visits.loc["writer/Review", "Visits"] == "2"
 
 
-def test_graph_of_a_nested_flow_boxes_its_inner_nodes(recorded_db: Path) -> None:
+def test_graph_of_a_nested_flow_boxes_its_inner_nodes(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "nested-ok")
     dot = app.get("graphviz_chart")[0].proto.spec
     assert "subgraph cluster_0" in dot and '"nested/polish/Fetch"' in dot
 
 
-def test_graph_marks_the_node_that_failed(recorded_db: Path) -> None:
+def test_graph_marks_the_node_that_failed(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-bad")
     visits = tab(app, "Graph").dataframe[0].value.set_index("Node")
     assert visits.loc["writer/Broken", "Failed"] == "yes"
 
 
-def test_resume_tab_offers_flow_resume_for_a_failed_run(recorded_db: Path) -> None:
+def test_resume_tab_offers_flow_resume_for_a_failed_run(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-bad")
     resume = tab(app, "Resume")
     snippet = resume.code[0].value
-    assert f"flow.resume('writer-bad', db_path={str(recorded_db)!r})" in snippet
+    assert f"flow.resume('writer-bad', db_path={masked(recorded_db)!r})" in snippet
     assert "writer/Broken" in snippet  # the node that runs next, named
     assert resume.code[1].value == (
-        f"pocketflow-ext run --db {recorded_db} --resume writer-bad your_script.py"
+        f"pocketflow-ext run --db {shlex.quote(masked(recorded_db))} --resume writer-bad your_script.py"
     )
 
 
-def test_resume_tab_continues_after_an_earlier_checkpoint(recorded_db: Path) -> None:
+def test_resume_tab_continues_after_an_earlier_checkpoint(recorded_db: str) -> None:
     app = open_run(monitor(recorded_db), "writer-bad")
     tab(app, "Resume").select_slider(key=f"{KEY}-resume-step").set_value(2).run()
     snippet = tab(app, "Resume").code[0].value
     assert "load_checkpoint('writer-bad', step=2)" in snippet
     assert "flow.run(store, resume_from='Draft')" in snippet  # Review (step 2) said "again"
     # The command line resumes after the last checkpoint only: here it shows the timeline.
-    assert tab(app, "Resume").code[1].value == f"pocketflow-ext show {recorded_db} writer-bad"
+    assert (
+        tab(app, "Resume").code[1].value
+        == f"pocketflow-ext show {shlex.quote(masked(recorded_db))} writer-bad"
+    )
 
 
 # ── PocoFlow 0.2.1 databases ──────────────────────────────────────────────────
@@ -341,7 +347,7 @@ def test_directory_instead_of_a_file_says_so(tmp_path: Path) -> None:
 
 # ── the script ────────────────────────────────────────────────────────────────
 def test_script_reads_the_database_after_the_double_dash(
-    recorded_db: Path, monkeypatch: pytest.MonkeyPatch
+    recorded_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "argv", [str(MONITOR_PY), str(recorded_db)])
     app = AppTest.from_file(str(MONITOR_PY), default_timeout=60).run()
@@ -359,11 +365,11 @@ def test_script_without_a_database_explains_how_to_start_it(
     assert "No database given" in app.error[0].value
 
 
-def test_a_checkpoint_that_is_not_json_is_reported_with_its_raw_text(recorded_db: Path) -> None:
-    with sqlite3.connect(recorded_db) as conn:  # damage the copy, as a broken writer might
-        conn.execute(
-            "UPDATE pf_checkpoints SET store_json = '{\"cut' WHERE run_id = 'writer-ok' AND step = 5"
-        )
+def test_a_checkpoint_that_is_not_json_is_reported_with_its_raw_text(recorded_db: str) -> None:
+    execute(  # damage the copy, as a broken writer might
+        recorded_db,
+        "UPDATE pf_checkpoints SET store_json = '{\"cut' WHERE run_id = 'writer-ok' AND step = 5",
+    )
     app = open_run(monitor(recorded_db), "writer-ok")
     store = tab(app, "Store")
     assert "is not valid JSON" in store.error[0].value
@@ -371,7 +377,7 @@ def test_a_checkpoint_that_is_not_json_is_reported_with_its_raw_text(recorded_db
 
 
 def test_script_falls_back_to_the_database_in_the_environment(
-    recorded_db: Path, monkeypatch: pytest.MonkeyPatch
+    recorded_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "argv", [str(MONITOR_PY)])
     monkeypatch.setenv(DB_ENV, str(recorded_db))

@@ -16,6 +16,7 @@ from ...stream.scope import RunOptions, run_options
 from ..background import start_background
 from ..handle import RunHandle
 from ..observe import flow_label
+from .claim import claim, claim_store, next_run_id
 from .pending import claimed_by
 from .plan import check_resumable_kind, graph_node, planned_start, run_plan, starting_at
 from .point import Prepared, prepare
@@ -45,6 +46,15 @@ def _prepare_for(
         return prepare(flow, store, run_id, overrides)
 
 
+def _claimed(flow: Any, run_id: str, db_path: Any) -> str:
+    """The new run's id, once run ``run_id`` is claimed for it (``ResumeError`` if another
+    process is resuming it now)."""
+    own = getattr(flow, "db", None)
+    new_id = next_run_id(flow)
+    claim(claim_store(own.store if own is not None else None, db_path), run_id, new_id)
+    return new_id
+
+
 class ResumeMixin:
     """``flow.run(store, resume_from=node)`` and ``flow.resume(run_id)``."""
 
@@ -64,7 +74,8 @@ class ResumeMixin:
         JSON (clients, locks, ...).
         """
         store, top_start, nested = _prepare_for(self, run_id, db_path, overrides)
-        with run_options(RunOptions(extra={"resumed_from": run_id})):
+        new_id = _claimed(self, run_id, db_path)
+        with run_options(RunOptions(run_id=new_id, extra={"resumed_from": run_id})):
             run_plan(self, store, top_start, nested)
         return store
 
@@ -77,10 +88,12 @@ class ResumeMixin:
     ) -> RunHandle:
         """``resume`` in a daemon thread; returns the new run's ``RunHandle``."""
         store, top_start, nested = _prepare_for(self, run_id, db_path, overrides)
+        new_id = _claimed(self, run_id, db_path)
         return start_background(
             self,
             store,
             lambda: run_plan(self, store, top_start, nested),
+            run_id=new_id,
             extra={"resumed_from": run_id},
         )
 

@@ -15,9 +15,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from ...errors import ResumeError
+from ...recording.recorder import process_recorder
 from ...runstore.open import open_store
 from ...stream.scope import RunOptions, current_frame, run_options
 from ..observe import flow_label
+from .claim import claim, claim_store, next_run_id
 from .plan import run_plan, run_plan_async
 from .point import prepare, resume_point
 
@@ -47,13 +49,34 @@ class PendingResume:
 
     def run(self, flow: Any, shared: Any) -> Any:
         top_start, nested = self._restore(flow, shared)
-        with run_options(RunOptions(extra={"resumed_from": self.run_id})):
+        new_id = self._claim(flow)
+        with run_options(RunOptions(run_id=new_id, extra={"resumed_from": self.run_id})):
             return run_plan(flow, shared, top_start, nested)
 
     async def run_async(self, flow: Any, shared: Any) -> Any:
         top_start, nested = self._restore(flow, shared)
-        with run_options(RunOptions(extra={"resumed_from": self.run_id})):
+        new_id = self._claim(flow)
+        with run_options(RunOptions(run_id=new_id, extra={"resumed_from": self.run_id})):
             return await run_plan_async(flow, shared, top_start, nested)
+
+    def _claim(self, flow: Any) -> str:
+        """Claim the run in the store recording the script's runs (its own flow's, or the
+        one ``instrument()`` set up), so a second process resuming it is refused."""
+        own = getattr(flow, "db", None)
+        recorder = process_recorder()
+        if own is not None:
+            store = own.store
+        elif recorder is not None and recorder.writer is not None:
+            store = recorder.writer.store
+        else:
+            store = None
+        new_id = next_run_id(flow)
+        try:
+            claim(claim_store(store, self.db_path), self.run_id, new_id)
+        except ResumeError as exc:
+            self.error = exc
+            raise
+        return new_id
 
     def _restore(self, flow: Any, shared: Any) -> tuple[Any, dict[str, Any]]:
         """Checks the graph, then puts the checkpoint into the script's own store object."""
