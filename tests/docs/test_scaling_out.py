@@ -75,3 +75,21 @@ def test_the_read_only_role_lists_and_reads_runs_and_cannot_write(
         finally:
             admin.execute(f'DROP OWNED BY "{role}"')
             admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def _monitor_shows(reader: str, password: str) -> None:
+    """The monitor itself, on the read-only role: lists the run and opens it."""
+    pytest.importorskip("streamlit")
+    sys.path.insert(0, str(ROOT / "tests" / "ui"))
+    try:
+        from monitor_app import monitor, open_run, runs_shown
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "ui"))
+    app = monitor(reader)
+    assert not app.exception, app.exception
+    assert runs_shown(app) == ["article-1"]
+    open_run(app, "article-1")
+    shown = " ".join(str(e.value) for e in app.markdown) + " ".join(
+        str(e.value) for e in app.caption
+    )
+    assert password not in shown
