@@ -19,7 +19,6 @@ from ..runstore.base import RunExport, RunFilter, RunStore, export_differences
 from ..runstore.location import masked, scrubbed
 from ..runstore.open import open_store, store_key
 from ..runstore.runs import parse_iso
-from .options import db_help
 from .output import PROG, fail, report, usage_error
 
 LIVE = ("running", "queued")
@@ -40,8 +39,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "(resumed from, nested in, or nesting it) come along."
         ),
     )
-    copy.add_argument("src", metavar="SRC", help="the store to copy from (read only); " + _db())
-    copy.add_argument("dst", metavar="DST", help="the store to copy into (created if missing)")
+    copy.add_argument(
+        "src", metavar="SRC", help="the store to copy from: a file path or postgresql:// URL"
+    )
+    copy.add_argument(
+        "dst", metavar="DST", help="the store to copy into (created if missing), path or URL"
+    )
     copy.add_argument(
         "--run",
         action="append",
@@ -66,10 +69,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "them as different)",
     )
     copy.set_defaults(handler=report(copy_command))
-
-
-def _db() -> str:
-    return db_help().replace("the recording database ", "a file path or postgresql:// URL ")
 
 
 def since_value(text: str) -> float:
@@ -137,6 +136,8 @@ def _compare(export: RunExport, dst: RunStore, done: CopySummary) -> None:
 
 def selected_runs(src: RunStore, args: argparse.Namespace) -> list[str]:
     """The run ids the arguments select, oldest first, with the runs they link to."""
+    if args.run and (args.flow or args.since is not None):
+        usage_error("copy", "--run names runs itself: use it without --flow and --since")
     if args.run:
         chosen = list(dict.fromkeys(args.run))
     else:
@@ -149,8 +150,6 @@ def selected_runs(src: RunStore, args: argparse.Namespace) -> list[str]:
         ]
         if not (args.flow or since is not None):
             return chosen  # every run: nothing can link outside the selection
-    if args.run and (args.flow or args.since is not None):
-        usage_error("copy", "--run names runs itself: use it without --flow and --since")
     return _with_links(src, chosen)
 
 
