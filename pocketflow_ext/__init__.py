@@ -10,12 +10,15 @@ from __future__ import annotations
 import pocketflow as _upstream
 
 from . import mixins  # the drop-in classes are built from them; import them from there
+from .cache import Cache
 from .errors import (
+    CacheError,
     CheckpointDamaged,
     ConfigurationError,
     HookError,
     MaxStepsExceeded,
     MonitorDatabaseError,
+    NodeInputError,
     PocketFlowExtError,
     RecordingError,
     ResumeError,
@@ -30,6 +33,7 @@ from .errors import (
 from .flows.handle import RunHandle
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
+from .nodes.function import Action, node, task
 from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
 from .stream.events import EVENT_KINDS, Event
@@ -47,8 +51,9 @@ class BaseNode(mixins.EdgesMixin, mixins.NamedMixin, _upstream.BaseNode):
 # sits right before the upstream class whose loop it replaces, and after the upstream batch
 # classes: their item loops call ``super(<batch class>, self)._exec(item)``, which must
 # reach the mixin. Hence the mixin listed again after each upstream class.
-class Node(BaseNode, mixins.RetryMixin, _upstream.Node):
-    """Upstream ``Node`` plus ``then``, ``name`` and backoff/jitter/retry_on retries."""
+class Node(BaseNode, mixins.WhenMixin, mixins.CacheMixin, mixins.RetryMixin, _upstream.Node):
+    """Upstream ``Node`` plus ``then``, ``name``, backoff/jitter/retry_on retries, ``when=``
+    and the result cache (``cache=``)."""
 
 
 class BatchNode(Node, _upstream.BatchNode, mixins.RetryMixin):
@@ -111,6 +116,11 @@ __all__ = [
     "BatchNode",
     "Flow",
     "Node",
+    # function nodes, conditions and the result cache
+    "Action",
+    "Cache",
+    "node",
+    "task",
     # the shared store
     "MISSING",
     "Store",
@@ -132,11 +142,13 @@ __all__ = [
     "get_logger",
     "setup_logging",
     # errors (every class of pocketflow_ext.errors)
+    "CacheError",
     "CheckpointDamaged",
     "ConfigurationError",
     "HookError",
     "MaxStepsExceeded",
     "MonitorDatabaseError",
+    "NodeInputError",
     "PocketFlowExtError",
     "RecordingError",
     "ResumeError",

@@ -62,3 +62,14 @@ class StoreBusy(RecordingError):
 
 class CheckpointDamaged(PocketFlowExtError, ValueError):
     """A recorded checkpoint cannot be decoded into a store (invalid JSON, wrong shape)."""
+
+
+class NodeInputError(PocketFlowExtError, KeyError):
+    """A function node (or a ``when=`` predicate) needs a store key that is not there."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted, as a key
+        return str(self.args[0]) if self.args else ""
+
+
+class CacheError(PocketFlowExtError, ValueError):
+    """A cache setting or a cached value cannot be used (bad policy, damaged entry)."""

@@ -112,13 +112,16 @@ class GraphNames:
     ``name``) is not noticed; set names before the first run.
     """
 
-    __slots__ = ("_state", "_paths")
+    __slots__ = ("_state", "_paths", "conditional")
 
     def __init__(self) -> None:
         # (root, nodes, copies of their successor dicts, names), replaced as a whole so
         # threads running the same flow never see half of an update.
         self._state: tuple[Any, list[Any], list[dict[Any, Any]], dict[int, str]] | None = None
         self._paths: dict[str, dict[str, str]] = {}
+        # Whether a node of the graph has a ``when=`` predicate (as of the last walk):
+        # only then do its flows hand each node's start over to the node (nodes/when.py).
+        self.conditional = False
 
     def names(self, root: Any) -> dict[int, str]:
         """``{id(node): name}`` for the graph rooted at ``root``; do not modify it."""
@@ -144,6 +147,7 @@ class GraphNames:
         nodes = graph_nodes(root)
         edges = [dict(getattr(node, "successors", None) or {}) for node in nodes]
         names = unique_names(nodes)
+        self.conditional = any(getattr(node, "when", None) is not None for node in nodes)
         self._state = (root, nodes, edges, names)
         return names
 

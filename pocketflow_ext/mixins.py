@@ -15,19 +15,23 @@ from .flows.hooks import HooksMixin
 from .flows.recording import RecordingMixin
 from .flows.resume import AsyncResumeMixin, ResumeMixin
 from .nodes.async_bridge import AsyncBridgeMixin
+from .nodes.cached import CacheMixin
 from .nodes.edges import EdgesMixin
 from .nodes.named import NamedMixin
 from .nodes.retry import AsyncRetryMixin, RetryMixin
+from .nodes.when import WhenMixin
 
 __all__ = [
     "AsyncBridgeMixin",
     "AsyncResumeMixin",
     "AsyncRetryMixin",
     "BackgroundMixin",
+    "CacheMixin",
     "EdgesMixin",
     "HooksMixin",
     "NamedMixin",
     "RecordingMixin",
     "ResumeMixin",
     "RetryMixin",
+    "WhenMixin",
 ]

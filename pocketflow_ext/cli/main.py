@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import copy, monitor, run, runs, show
+from . import cache, copy, monitor, run, runs, show
 from .output import PROG, Parser
 
-SUBCOMMANDS = (run, runs, show, monitor, copy)
+SUBCOMMANDS = (run, runs, show, monitor, cache, copy)
 
 
 def build_parser() -> Parser:

@@ -48,7 +48,8 @@ class HooksMixin:
         Events and signatures: ``flow_start(flow_name, store)``, ``node_start(name, store)``,
         ``node_retry(name, attempt, exc, delay_s, store)``,
         ``node_end(name, action, elapsed_s, store)``, ``node_error(name, exc, store)``,
-        ``flow_end(steps, store)``.
+        ``flow_end(steps, store)``, ``node_skip(name, store)`` (a ``when=`` was false),
+        ``cache_hit(name, store)`` (``exec`` came from the result cache).
         """
         if event not in HOOK_SIGNATURES:
             raise HookError(

@@ -69,6 +69,8 @@ def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | 
         tuple(getattr(flow, "_listeners", ())),
         shared,
     )
+    if names.conditional:  # conditional nodes start themselves: take the handover path
+        level.guarded = True
     token = set_current_frame(Frame(level, None))
     dispatch.flow_start(level)
     return level, token
@@ -208,7 +210,7 @@ def next_node(
     else:
         dispatch.advance(frame, action, None)
         _check_guards(frame, name)
-        dispatch.advance(frame, None, name)
+        _hand_over(frame, nxt, name)
     return nxt
 
 
@@ -220,7 +222,16 @@ def _start(frame: Frame, node: Any, flow: Any) -> None:
     except KeyError:
         name = _new_node_name(level, node)
     _check_guards(frame, name)
-    dispatch.advance(frame, None, name)
+    _hand_over(frame, node, name)
+
+
+def _hand_over(frame: Frame, node: Any, name: str) -> None:
+    """Start node ``name``, or, when it has a ``when=`` predicate, leave its start to it:
+    it reports either its start or a skip once it has asked the predicate (nodes/when.py)."""
+    if getattr(node, "when", None) is None:
+        dispatch.advance(frame, None, name)
+    else:
+        frame.pending = name
 
 
 def _new_node_name(level: Level, node: Any) -> str:

@@ -77,6 +77,16 @@ class Recorder:
         if self._records.get(record.source) is record:
             del self._records[record.source]
 
+    def add_rows(self, run_id: str, rows: list[Row]) -> bool:
+        """Write ``rows`` with the next commit of the recorded run whose events carry
+        ``run_id`` (a cached result joins its node's transaction); False when this
+        recorder does not record that run to a store."""
+        record = self._records.get(run_id)
+        if record is None or record.rows is None or self.writer is None:
+            return False
+        self.writer.add(record.rows, rows)
+        return True
+
     def is_live(self, record: RunRecord) -> bool:
         """Whether ``record`` still takes events (its flow level has not ended)."""
         return self._records.get(record.source) is record
@@ -104,7 +114,10 @@ class Recorder:
         elif kind == ev.NODE_ERROR:
             self._ended(record, event)
             self._commit(record, (_event_rows, record.run_id, event, _params(event)))
-        else:  # flow_start, node_retry
+        elif kind == ev.NODE_SKIP:  # a step without a checkpoint: the store did not change
+            self._ended(record, event)
+            self._add(record, (_event_rows, record.run_id, event, _params(event)))
+        else:  # flow_start, node_retry, cache_hit and kinds added later: an event row
             self._add(record, (_event_rows, record.run_id, event, _params(event)))
 
     # ── event handlers ───────────────────────────────────────────────────────

@@ -83,8 +83,26 @@ class RunUpdate:
     fields: Mapping[str, Any]
 
 
-Row = RunRow | EventRow | CheckpointRow | RunUpdate
+@dataclass(frozen=True, slots=True)
+class CachedValue:
+    """One entry of the result cache (``pf_cache``): an ``exec`` result as codec JSON text.
+
+    ``created_at``/``expires_at`` are ISO-8601 UTC text (``expires_at`` None: never);
+    whether an entry has expired is for the caller to decide with its own clock.
+    """
+
+    key: str
+    node: str
+    value_text: str
+    created_at: str
+    expires_at: str | None = None
+
+
+# A CachedValue in ``write`` stores a cache entry as ``cache_put`` does: a recorded node's
+# result goes in with the node's own rows, in the transaction that records it.
+Row = RunRow | EventRow | CheckpointRow | RunUpdate | CachedValue
 T = TypeVar("T")
+
 
 # A run's identity and start time are written once, by create_run; the rest may change.
 UPDATABLE_RUN_FIELDS = frozenset(RunRow.__dataclass_fields__) - {"run_id", "started_at"}
@@ -245,6 +263,25 @@ class RunStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections (call when no thread uses the store any more)."""
+
+    # ── the result cache (pocketflow_ext/cache) ──────────────────────────────
+    @abstractmethod
+    def cache_get(self, key: str) -> CachedValue | None:
+        """The entry stored under ``key`` (expired or not), or None."""
+
+    @abstractmethod
+    def cache_put(
+        self, key: str, node: str, value_text: str, created_at: str, expires_at: str | None
+    ) -> None:
+        """Store an entry unless a live one holds ``key``: concurrent writers of one key
+        leave exactly one entry (the first), never a mixture. An entry whose
+        ``expires_at`` is at or before ``created_at`` (expired by the writer's clock) is
+        replaced."""
+
+    @abstractmethod
+    def cache_clear(self, node: str | None = None, older_than: str | None = None) -> int:
+        """Delete entries (all, or those of node ``node``, and/or those created before the
+        ISO-8601 UTC time ``older_than``); returns how many were deleted."""
 
     # ── reads ────────────────────────────────────────────────────────────────
     @property

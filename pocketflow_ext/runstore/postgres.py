@@ -31,6 +31,7 @@ from . import postgres_schema as schema
 from .base import (
     ALL_RUNS,
     KNOWN_STATUSES,
+    CachedValue,
     CheckpointRow,
     EventRow,
     Row,
@@ -53,8 +54,9 @@ _log = get_logger("db")
 POOL_MAX_SIZE = 10
 """Connections one process keeps to one database at most (flow threads, the writer
 thread and monitor sessions share them)."""
-POOL_TIMEOUT_S = 30.0
-"""How long a call waits for a free connection before it reports the store busy."""
+POOL_TIMEOUT_S = 10.0
+"""How long a call waits for a connection (a free one, or a new one while the server is
+away) before it reports the store busy (``StoreBusy``: the writer retries)."""
 CONNECT_TIMEOUT_S = 10
 """libpq's ``connect_timeout`` when the URL sets none (libpq's own default waits forever)."""
 
@@ -74,6 +76,15 @@ _INSERTS: dict[type, tuple[str, tuple[str, ...]]] = {
         (CheckpointRow, schema.CHECKPOINTS, CHECKPOINT_COLUMNS),
     )
 }
+# A live entry is kept (two processes that missed the same key at once both computed
+# it; the first wins); an expired one is replaced.
+_CACHE_PUT = (
+    "INSERT INTO pf_cache (key, node, value_text, created_at, expires_at) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET node = excluded.node, "
+    "value_text = excluded.value_text, created_at = excluded.created_at, "
+    "expires_at = excluded.expires_at "
+    "WHERE pf_cache.expires_at IS NOT NULL AND pf_cache.expires_at <= excluded.created_at"
+)
 _update_sql: dict[tuple[str, ...], str] = {}
 _RUN_COLS = ", ".join(f"r.{c}" for c in RUN_COLUMNS)
 _RUN_SQL = (
@@ -351,6 +362,41 @@ class PostgresRunStore(RunStore):
                 f"UPDATE pf_runs SET heartbeat_at = {_DB_NOW} WHERE run_id = ANY(%s)",
                 (list(run_ids),),
             )
+
+    # ── the result cache ─────────────────────────────────────────────────────
+    @_translated
+    def cache_get(self, key: str) -> CachedValue | None:
+        with self._cursor() as cur:
+            cur.execute(
+                "SELECT key, node, value_text, created_at, expires_at FROM pf_cache WHERE key = %s",
+                (key,),
+            )
+            row = cur.fetchone()
+            return None if row is None else CachedValue(**row)
+
+    @_translated
+    def cache_put(
+        self, key: str, node: str, value_text: str, created_at: str, expires_at: str | None
+    ) -> None:
+        self._writable()
+        with self._cursor() as cur:
+            cur.execute(_CACHE_PUT, (key, node, _clean(value_text), created_at, expires_at))
+
+    @_translated
+    def cache_clear(self, node: str | None = None, older_than: str | None = None) -> int:
+        self._writable()
+        where, params = [], []
+        if node is not None:
+            where.append("node = %s")
+            params.append(node)
+        if older_than is not None:
+            where.append("created_at < %s")
+            params.append(older_than)
+        with self._cursor() as cur:
+            cur.execute(
+                "DELETE FROM pf_cache" + (f" WHERE {' AND '.join(where)}" if where else ""), params
+            )
+            return int(cur.rowcount)
 
     # ── resume claims ────────────────────────────────────────────────────────
     @_translated
@@ -693,13 +739,16 @@ def _statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[tuple[Any, ...]
         cls = type(row)
         if cls is RunUpdate:
             this, params = _update(row)  # type: ignore[arg-type]
+        elif cls is CachedValue:
+            this = _CACHE_PUT
+            params = tuple(_clean(getattr(row, c)) for c in CachedValue.__dataclass_fields__)
         elif cls in _INSERTS:
             this, cols = _INSERTS[cls]
             params = tuple(_clean(getattr(row, c)) for c in cols)
         else:
             raise ConfigurationError(
                 f"a run store cannot write {cls.__name__}; write RunRow, EventRow, "
-                "CheckpointRow or RunUpdate records"
+                "CheckpointRow, RunUpdate or CachedValue records"
             )
         if this != sql and group:
             yield sql, group  # type: ignore[misc]

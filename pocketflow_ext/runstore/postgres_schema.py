@@ -103,6 +103,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pf_runs_parent ON pf_runs (parent_run_id)",
         "CREATE INDEX pf_events_run ON pf_events (run_id, id)",
     ),
+    # 2: the result cache (docs/cache.md); node and created_at serve `cache clear`.
+    (
+        """CREATE TABLE pf_cache (
+            key         TEXT PRIMARY KEY,
+            node        TEXT NOT NULL,
+            value_text  TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            expires_at  TEXT
+        )""",
+        "CREATE INDEX pf_cache_node ON pf_cache (node)",
+        "CREATE INDEX pf_cache_created ON pf_cache (created_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -36,6 +36,7 @@ from . import sqlite_schema as schema
 from .base import (
     ALL_RUNS,
     KNOWN_STATUSES,
+    CachedValue,
     CheckpointRow,
     EventRow,
     Row,
@@ -72,6 +73,15 @@ _INSERTS: dict[type, tuple[str, Callable[[Any], tuple[Any, ...]], int]] = {
         (CheckpointRow, schema.CHECKPOINTS, schema.CHECKPOINT_COLUMNS),
     )
 }
+# A live entry is kept (two processes that missed the same key at once both computed
+# it; the first wins); an expired one is replaced.
+_CACHE_PUT = (
+    "INSERT INTO pf_cache (key, node, value_text, created_at, expires_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET node = excluded.node, "
+    "value_text = excluded.value_text, created_at = excluded.created_at, "
+    "expires_at = excluded.expires_at "
+    "WHERE pf_cache.expires_at IS NOT NULL AND pf_cache.expires_at <= excluded.created_at"
+)
 _multi_sql: dict[tuple[type, int], str] = {}
 _update_sql: dict[tuple[str, ...], str] = {}
 
@@ -416,6 +426,38 @@ class SQLiteRunStore(RunStore):
         self._maintained = True
         self.conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
+    # ── the result cache ─────────────────────────────────────────────────────
+    @_translated
+    def cache_get(self, key: str) -> CachedValue | None:
+        row = (
+            self.conn()
+            .execute(
+                "SELECT key, node, value_text, created_at, expires_at FROM pf_cache WHERE key = ?",
+                (key,),
+            )
+            .fetchone()
+        )
+        return CachedValue(*row) if row is not None else None
+
+    @_translated
+    def cache_put(
+        self, key: str, node: str, value_text: str, created_at: str, expires_at: str | None
+    ) -> None:
+        # One statement, so no transaction of ours is needed.
+        self._writable().execute(_CACHE_PUT, (key, node, value_text, created_at, expires_at))
+
+    @_translated
+    def cache_clear(self, node: str | None = None, older_than: str | None = None) -> int:
+        where, params = [], []
+        if node is not None:
+            where.append("node = ?")
+            params.append(node)
+        if older_than is not None:
+            where.append("created_at < ?")
+            params.append(older_than)
+        sql = "DELETE FROM pf_cache" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return int(self._writable().execute(sql, params).rowcount)
+
     # ── reads ────────────────────────────────────────────────────────────────
     @property
     @_translated
@@ -721,12 +763,14 @@ def _statements(rows: Sequence[Row]) -> Iterator[tuple[str, tuple[Any, ...]]]:
             kind = None
         if cls is RunUpdate:
             yield _update(row)  # type: ignore[arg-type]
+        elif cls is CachedValue:
+            yield _CACHE_PUT, (row.key, row.node, row.value_text, row.created_at, row.expires_at)  # type: ignore[union-attr]
         elif cls in _INSERTS:
             kind, group, count = cls, list(_INSERTS[cls][1](row)), 1
         else:
             raise ConfigurationError(
                 f"a run store cannot write {cls.__name__}; write RunRow, EventRow, "
-                "CheckpointRow or RunUpdate records"
+                "CheckpointRow, RunUpdate or CachedValue records"
             )
     if kind is not None:
         yield _multi(kind, count), tuple(group)

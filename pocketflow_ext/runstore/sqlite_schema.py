@@ -2,8 +2,8 @@
 
 The human-readable contract is ``docs/schema.md``. Versions live in ``PRAGMA user_version``:
 0 is an empty file or a PocoFlow 0.2.1 database, 1 the first pocketflow-ext schema (steps
-numbered from 1), 2 steps from 0 as in PocoFlow and status ``waiting``, 3 the current one
-(``pf_resume_claims``).
+numbered from 1), 2 steps from 0 as in PocoFlow and status ``waiting``, 3 adds ``pf_cache``
+(the result cache), 4 the current one (adds ``pf_resume_claims``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..errors import RecordingError
 from .runs import STATUSES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # PocoFlow 0.2.1 allowed 'paused'; kept valid so its rows survive the upgrade unchanged.
 STORED_STATUSES = (*STATUSES, "paused")
@@ -104,6 +104,21 @@ CREATE TABLE IF NOT EXISTS pf_resume_claims (
     hostname    TEXT
 )"""
 
+# The result cache (docs/cache.md): one row per key; ``node`` and ``created_at`` serve
+# ``pocketflow-ext cache clear --node/--older-than``.
+CACHE_DDL = """
+CREATE TABLE IF NOT EXISTS pf_cache (
+    key         TEXT PRIMARY KEY,
+    node        TEXT NOT NULL,
+    value_text  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT
+)"""
+CACHE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS pf_cache_node ON pf_cache(node)",
+    "CREATE INDEX IF NOT EXISTS pf_cache_created ON pf_cache(created_at)",
+)
+
 POCOFLOW_EVENT_COLUMNS = (
     "id",
     "run_id",
@@ -164,7 +179,7 @@ CHECKPOINT_COLUMNS = (
     "params",
 )
 
-RUNS, EVENTS, CHECKPOINTS = "pf_runs", "pf_events", "pf_checkpoints"
+RUNS, EVENTS, CHECKPOINTS, CACHE = "pf_runs", "pf_events", "pf_checkpoints", "pf_cache"
 _OURS = (RUNS, EVENTS, CHECKPOINTS)
 
 
@@ -263,6 +278,8 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
         elif found.version == 1:
             _v1_to_v2(conn)
         if found.version < 3:
+            _add_cache(conn)
+        if found.version < 4:
             conn.execute(CLAIMS_DDL)
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -320,3 +337,10 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE pf_events SET step = step - 1 WHERE path IS NOT NULL AND step IS NOT NULL")
     conn.execute(f"UPDATE pf_checkpoints SET step = step - 1 - {_PARK} WHERE path IS NOT NULL")
     conn.execute(f"UPDATE pf_checkpoints SET step = step + {_PARK} WHERE step < -{_PARK // 2}")
+
+
+def _add_cache(conn: sqlite3.Connection) -> None:
+    """Version 3: the result cache table (new files get it here too)."""
+    conn.execute(CACHE_DDL)
+    for statement in CACHE_INDEXES:
+        conn.execute(statement)

@@ -174,6 +174,35 @@ def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -
     _deliver(level, ev.NODE_RETRY, event, path, (attempt, exc, delay_s, level.store))
 
 
+def node_skip(frame: Frame, name: str) -> None:
+    """Node ``name``, about to start in ``frame``, was skipped (its ``when=`` was false):
+    it takes a step like any node execution and reports ``node_skip`` instead of its start
+    and end (``frame.node`` stays None, so the next ``advance`` ends nothing)."""
+    level = frame.level
+    frame.node = None
+    frame.step = next(level.step_numbers)
+    frame.count += 1
+    if frame.recent is not None:
+        frame.recent.append(name)
+    try:
+        path = level.paths[name]
+    except KeyError:
+        path = level.paths[name] = f"{level.path}/{name}"
+    frame.path = path
+    event = _node_event(frame, ev.NODE_SKIP, path, name) if level.records[ev.NODE_SKIP] else None
+    _deliver(level, ev.NODE_SKIP, event, path, (level.store,))
+
+
+def cache_hit(frame: Frame) -> None:
+    """The node running in ``frame`` took its ``exec`` result (or one batch item's) from
+    the result cache."""
+    level, path = frame.level, frame.path
+    event = (
+        _node_event(frame, ev.CACHE_HIT, path, frame.node) if level.records[ev.CACHE_HIT] else None
+    )
+    _deliver(level, ev.CACHE_HIT, event, path, (level.store,))
+
+
 def flow_start(level: Level) -> None:
     event = _event(level, ev.FLOW_START, level.path) if level.records[ev.FLOW_START] else None
     _deliver(level, ev.FLOW_START, event, level.path, (level.path.rsplit("/", 1)[-1], level.store))

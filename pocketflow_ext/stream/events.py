@@ -12,6 +12,8 @@ NODE_RETRY = "node_retry"
 NODE_END = "node_end"
 NODE_ERROR = "node_error"
 FLOW_END = "flow_end"
+NODE_SKIP = "node_skip"
+CACHE_HIT = "cache_hit"
 
 # Hook signatures are PocoFlow's so its hook code ports unchanged.
 HOOK_SIGNATURES: Mapping[str, str] = {
@@ -21,6 +23,10 @@ HOOK_SIGNATURES: Mapping[str, str] = {
     NODE_END: "(name, action, elapsed_s, store)",
     NODE_ERROR: "(name, exc, store)",
     FLOW_END: "(steps, store)",
+    # A node whose ``when=`` was false: reported instead of its start and end.
+    NODE_SKIP: "(name, store)",
+    # A node (or batch item) whose ``exec`` was answered from the result cache.
+    CACHE_HIT: "(name, store)",
 }
 EVENT_KINDS = tuple(HOOK_SIGNATURES)
 

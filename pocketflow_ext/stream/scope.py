@@ -273,7 +273,7 @@ class Level:
 class Frame:
     """One pass of upstream's orchestration loop: the node now running in it."""
 
-    __slots__ = ("level", "params", "node", "path", "step", "t0", "count", "recent")
+    __slots__ = ("level", "params", "node", "path", "step", "t0", "count", "recent", "pending")
 
     def __init__(self, level: Level, params: Any) -> None:
         self.level = level
@@ -285,3 +285,5 @@ class Frame:
         self.count = 0
         # The last few nodes, for max_steps' error message; kept only under max_steps.
         self.recent: deque[str] | None = deque(maxlen=5) if level.max_steps is not None else None
+        # A conditional node (``when=``) about to run: it starts or skips itself (nodes/when.py).
+        self.pending: str | None = None

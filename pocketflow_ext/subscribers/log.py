@@ -41,6 +41,10 @@ _FIELDS = (
 )
 
 
+def _is_node(kind: str) -> bool:
+    return kind.startswith("node_") or kind == ev.CACHE_HIT
+
+
 class EventLog:
     """Subscriber logging each event; ``flow.subscribe(EventLog())`` or process-wide with
     ``pocketflow_ext.subscribe(EventLog())`` (``instrument()`` and the CLI attach one)."""
@@ -49,11 +53,11 @@ class EventLog:
         """Asked as each flow starts: records are only built for kinds that would be logged."""
         if kind == ev.FLOW_END:
             return _FLOW.isEnabledFor(max(_STATUS_LEVELS.values()))  # failed runs log highest
-        logger = _NODE if kind.startswith("node_") else _FLOW
+        logger = _NODE if _is_node(kind) else _FLOW
         return logger.isEnabledFor(_LEVELS.get(kind, logging.INFO))
 
     def __call__(self, event: Event) -> None:
-        is_node = event.kind.startswith("node_")
+        is_node = _is_node(event.kind)
         logger = _NODE if is_node else _FLOW
         level = _LEVELS.get(event.kind, logging.INFO)
         if event.kind == ev.FLOW_END:

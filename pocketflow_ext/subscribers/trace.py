@@ -26,11 +26,20 @@ _SYMBOLS = {
     ev.NODE_END: "✓",
     ev.NODE_RETRY: "↻",
     ev.NODE_ERROR: "✗",
+    ev.NODE_SKIP: "↷",
+    ev.CACHE_HIT: "⚡",
     "completed": "■",
     "failed": "✗",
     "cancelled": "⏹",
 }
-_COLOURS = {ev.NODE_END: "32", ev.NODE_RETRY: "33", ev.NODE_ERROR: "31", "failed": "31"}
+_COLOURS = {
+    ev.NODE_END: "32",
+    ev.NODE_RETRY: "33",
+    ev.NODE_ERROR: "31",
+    ev.NODE_SKIP: "2",
+    ev.CACHE_HIT: "36",
+    "failed": "31",
+}
 
 
 def trace_mode(mode: str | None = None, stream: TextIO | None = None) -> str:
@@ -121,7 +130,13 @@ class ConsoleTrace:
             if event.error and "/" not in event.path:
                 text += f" · {event.error}"
             return f"{indent}{self._paint(status, _SYMBOLS.get(status, '■'))} {text}"
-        symbol = self._paint(kind, _SYMBOLS[kind])
+        symbol = self._paint(kind, _SYMBOLS.get(kind, "·"))
+        if kind == ev.NODE_SKIP:
+            return f"{indent}{symbol} {event.path} skipped"
+        if kind == ev.CACHE_HIT:
+            return f"{indent}{symbol} {event.path} cached result"
+        if kind not in _SYMBOLS:  # a kind this trace does not know yet
+            return f"{indent}{symbol} {event.path} {kind}"
         if kind == ev.NODE_START:
             return f"{indent}{symbol} {event.path}"
         if kind == ev.NODE_END:

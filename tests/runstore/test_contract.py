@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -221,3 +222,18 @@ def test_a_reader_cannot_claim(stores) -> None:
     writer.create_run(run("origin", 0, status="failed"))
     with pytest.raises(RecordingError, match="read-only"):
         reader().claim_resume("origin", "x")
+
+
+def test_a_run_on_another_host_is_live_until_its_heartbeat_goes_stale(
+    stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer, reader = stores
+    writer.create_run(run("remote", 1, pid=1, hostname="elsewhere", heartbeat_at=iso()))
+    writer.heartbeat(["remote"])  # stamped by the store's clock (PostgreSQL: the server's)
+    store = reader()
+    assert store.get_run("remote")["status"] == "running"  # pid 1 is not checked elsewhere
+    writer.write([RunUpdate("remote", {"heartbeat_at": iso(time.time() - 30)})])
+    assert store.get_run("remote")["status"] == "running"  # 30 s < the default 60 s
+    monkeypatch.setenv("POCKETFLOW_EXT_STALE_AFTER", "20")
+    assert store.get_run("remote")["status"] == "interrupted"
+    assert store.count_runs(RunFilter(statuses=("interrupted",))) == 1

@@ -101,3 +101,25 @@ def test_a_run_knows_who_resumed_it_and_whether_one_completed(tmp_path: Path) ->
     assert run is not None
     assert run["resumed_by"] == ["again-2", "again-1"] and run["resumed_ok"] is True
     assert db.get_run("again-1")["resumed_ok"] is False
+
+
+def test_the_stale_threshold_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pocketflow_ext.runstore.runs import derive_status, iso
+
+    now = 1_800_000_000.0
+    row = {"status": "running", "pid": 1, "hostname": "elsewhere", "heartbeat_at": iso(now - 30)}
+    assert derive_status(row, now) == "running"  # 30 s < the default 60 s
+    monkeypatch.setenv("POCKETFLOW_EXT_STALE_AFTER", "20")
+    assert derive_status(row, now) == "interrupted"
+
+
+@pytest.mark.parametrize("value", ["5", "2", "soon", "nan", "-1"])
+def test_a_stale_threshold_not_above_the_heartbeat_interval_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from pocketflow_ext.errors import ConfigurationError
+    from pocketflow_ext.runstore.runs import stale_after
+
+    monkeypatch.setenv("POCKETFLOW_EXT_STALE_AFTER", value)
+    with pytest.raises(ConfigurationError, match="POCKETFLOW_EXT_STALE_AFTER.*greater than"):
+        stale_after()

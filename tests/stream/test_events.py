@@ -16,8 +16,11 @@ def test_event_kinds_and_hook_signatures_are_pocoflows() -> None:
         "node_end",
         "node_error",
         "flow_end",
+        "node_skip",
+        "cache_hit",
     )
     assert HOOK_SIGNATURES["node_end"] == "(name, action, elapsed_s, store)"
+    assert HOOK_SIGNATURES["node_skip"] == HOOK_SIGNATURES["cache_hit"] == "(name, store)"
 
 
 def test_events_are_immutable() -> None:

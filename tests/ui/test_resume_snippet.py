@@ -3,7 +3,7 @@ checkpoint and never re-runs the checkpointed node."""
 
 from __future__ import annotations
 
-import sqlite3
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +11,11 @@ import pytest
 import record_runs
 from monitor_app import monitor, open_run, tab
 from record_runs import Publish, writer
+from store_sql import execute
 
 from pocketflow_ext import Node
 from pocketflow_ext.runstore import open_store
+from pocketflow_ext.runstore.location import masked
 from pocketflow_ext.ui.resume_snippet import python_snippet, resume_command, resume_point
 
 
@@ -43,13 +45,13 @@ def run_snippet(snippet: str, db: Path, run_id: str) -> dict[str, Any]:
     return namespace
 
 
-def started_nodes(db: Path, run_id: str) -> list[str]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT node_name FROM pf_events WHERE run_id = ? AND event = 'node_start' ORDER BY id",
-            (run_id,),
-        )
-        return [r[0] for r in rows]
+def started_nodes(db: Path | str, run_id: str) -> list[str]:
+    rows = execute(
+        str(db),
+        "SELECT node_name FROM pf_events WHERE run_id = ? AND event = 'node_start' ORDER BY id",
+        (run_id,),
+    )
+    return [r[0] for r in rows]
 
 
 def test_latest_checkpoint_snippet_resumes_the_failed_run_at_the_failed_node(
@@ -60,11 +62,8 @@ def test_latest_checkpoint_snippet_resumes_the_failed_run_at_the_failed_node(
     assert started_nodes(recorded_db, "writer-fixed") == ["Broken"]  # Review is not re-run
     assert namespace["store"]["published"] is True
     assert namespace["store"]["draft_count"] == 2  # the checkpoint's store carried over
-    with sqlite3.connect(recorded_db) as conn:
-        origin = conn.execute(
-            "SELECT resumed_from FROM pf_runs WHERE run_id = 'writer-fixed'"
-        ).fetchone()
-    assert origin == ("writer-bad",)
+    origin = execute(recorded_db, "SELECT resumed_from FROM pf_runs WHERE run_id = 'writer-fixed'")
+    assert origin == [("writer-bad",)]
 
 
 def test_earlier_checkpoint_snippet_continues_with_the_node_that_ran_next(
@@ -120,8 +119,12 @@ def test_resumed_run_without_checkpoints_resumes_through_its_origin(recorded_db:
     snippet = tab(app, "Resume").code[0].value
     assert "flow.resume('writer-retry'" in snippet
     command = tab(app, "Resume").code[1].value
-    assert command == f"pocketflow-ext run --db {recorded_db} --resume writer-retry your_script.py"
-    run_snippet(snippet, recorded_db, "writer-final")
+    shown = shlex.quote(masked(str(recorded_db)))  # a URL's password stays off the page
+    assert command == f"pocketflow-ext run --db {shown} --resume writer-retry your_script.py"
+    # The user puts the password back in (for a file, nothing changes).
+    run_snippet(
+        snippet.replace(masked(str(recorded_db)), str(recorded_db)), recorded_db, "writer-final"
+    )
     assert started_nodes(recorded_db, "writer-final") == ["Broken"]
 
 
