@@ -55,6 +55,7 @@ TARGETS = {
     "queries_vs_sqlite": 2.0,
 }
 PROCESSES = (1, 2, 4, 8)
+QUICK_PROCESSES = (1, 8)  # --quick: the ends of the table only
 STOP_AFTER = 60  # runs of the many-writer processes: three laps of the 20-node chain...
 NODES_PER_RUN = STOP_AFTER + 1  # ...and the quiet exit node
 HISTORY_NODES = 3  # node executions per run of the query history
@@ -281,11 +282,13 @@ def count_rows(db: str, flow_name: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def scaling(url: str, tmp: Path, nodes: int) -> dict[tuple[str, str, int], float]:
+def scaling(
+    url: str, tmp: Path, nodes: int, processes_list: tuple[int, ...]
+) -> dict[tuple[str, str, int], float]:
     table: dict[tuple[str, str, int], float] = {}
     for store in ("postgresql", "sqlite"):
         for mode in ("sync", "async"):
-            for processes in PROCESSES:
+            for processes in processes_list:
                 name = f"scale-{store}-{mode}-{processes}"
                 db = url if store == "postgresql" else str(tmp / f"{name}.db")
                 if store == "sqlite":
@@ -440,7 +443,7 @@ def measure_queries(location: str, repeats: int) -> dict[str, float]:
 # ── report ────────────────────────────────────────────────────────────────────
 def report(url: str, tmp: Path, args: argparse.Namespace) -> int:
     rounds, runs = (1, 1) if args.quick else (args.rounds, args.runs)
-    nodes = NODES_PER_RUN * (2 if args.quick else 8)
+    nodes = NODES_PER_RUN * (1 if args.quick else 8)
     history = 2_000 if args.quick else args.history
     print(f"PostgreSQL run store at {masked(url)} (a fresh database), SQLite beside it")
     print(f"\nPer node: runs of {SHORT} and {LONG} nodes, {rounds} rounds x {runs} runs")
@@ -452,11 +455,12 @@ def report(url: str, tmp: Path, args: argparse.Namespace) -> int:
         print(f"  {name:34} {value:8.1f} {value - base:8.1f}")
 
     print(f"\nMany writers: total nodes/s, each process recording {nodes} nodes")
-    table = scaling(url, tmp, nodes)
-    print(f"  {'store':11} {'mode':6} " + " ".join(f"{p:>7} proc" for p in PROCESSES))
+    counts = QUICK_PROCESSES if args.quick else PROCESSES
+    table = scaling(url, tmp, nodes, counts)
+    print(f"  {'store':11} {'mode':6} " + " ".join(f"{p:>7} proc" for p in counts))
     for store in ("postgresql", "sqlite"):
         for mode in ("sync", "async"):
-            cells = " ".join(f"{table[(store, mode, p)]:12,.0f}" for p in PROCESSES)
+            cells = " ".join(f"{table[(store, mode, p)]:12,.0f}" for p in counts)
             print(f"  {store:11} {mode:6} {cells}")
     print("  every node's event and checkpoint counted afterwards: nothing lost")
     ratios["writer_nodes_per_s"] = table[("postgresql", "async", 8)]
