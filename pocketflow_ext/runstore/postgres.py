@@ -54,6 +54,8 @@ _log = get_logger("db")
 POOL_MAX_SIZE = 10
 """Connections one process keeps to one database at most (flow threads, the writer
 thread and monitor sessions share them)."""
+POOL_LINGER_S = 15.0
+"""How long a pool no store uses any more keeps its connections before it is closed."""
 POOL_TIMEOUT_S = 10.0
 """How long a call waits for a connection (a free one, or a new one while the server is
 away) before it reports the store busy (``StoreBusy``: the writer retries)."""
@@ -102,10 +104,11 @@ T = TypeVar("T")
 
 # ── pools: one per process and URL ─────────────────────────────────────────────
 class _Shared:
-    __slots__ = ("pool", "users")
+    __slots__ = ("pool", "users", "closer")
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool, self.users = pool, 0
+        self.closer: threading.Timer | None = None
 
 
 _pools: dict[tuple[int, str, bool], _Shared] = {}
@@ -118,10 +121,14 @@ def _configure_reader(conn: psycopg.Connection[Any]) -> None:
     conn.read_only = True
 
 
-def _acquire_pool(location: str, kwargs: dict[str, Any], readonly: bool) -> ConnectionPool:
+def _acquire_pool(
+    location: str, kwargs: dict[str, Any], readonly: bool
+) -> tuple[ConnectionPool, bool]:
+    """The process's pool for ``location`` and whether it was made just now."""
     key = (os.getpid(), location, readonly)
     with _pools_lock:
         shared = _pools.get(key)
+        made = shared is None
         if shared is None:
             # A parent's pools are forgotten, never closed here: closing would end the
             # parent's sessions over the sockets the child inherited.
@@ -135,15 +142,19 @@ def _acquire_pool(location: str, kwargs: dict[str, Any], readonly: bool) -> Conn
                 timeout=POOL_TIMEOUT_S,
                 configure=_configure_reader if readonly else None,
                 name=f"pocketflow-ext {masked(location)}",
+                num_workers=1,
                 open=False,
             )
             pool.open(wait=False)
             shared = _pools[key] = _Shared(pool)
+        if shared.closer is not None:
+            shared.closer.cancel()
+            shared.closer = None
         shared.users += 1
-        return shared.pool
+        return shared.pool, made
 
 
-def _release_pool(location: str, readonly: bool) -> None:
+def _release_pool(location: str, readonly: bool, *, linger: bool = True) -> None:
     key = (os.getpid(), location, readonly)
     with _pools_lock:
         shared = _pools.get(key)
@@ -151,6 +162,20 @@ def _release_pool(location: str, readonly: bool) -> None:
             return
         shared.users -= 1
         if shared.users > 0:
+            return
+        if linger:
+            # A monitor opens its store again on every refresh: its connections stay.
+            shared.closer = threading.Timer(POOL_LINGER_S, _close_unused, (key, shared))
+            shared.closer.daemon = True
+            shared.closer.start()
+            return
+        del _pools[key]
+    shared.pool.close(timeout=5.0)
+
+
+def _close_unused(key: tuple[int, str, bool], shared: _Shared) -> None:
+    with _pools_lock:
+        if _pools.get(key) is not shared or shared.users > 0:
             return
         del _pools[key]
     shared.pool.close(timeout=5.0)
@@ -181,18 +206,23 @@ class PostgresRunStore(RunStore):
         self.readonly = readonly
         self.notice: str | None = None
         self._kwargs = _connect_kwargs(url, self.location)
-        self._pool_pid = -1
-        self._pool_obj: ConnectionPool | None = None
         self._closed = False
-        with self._direct() as conn:
-            _check_server(conn, self.location)
-            if readonly:
-                self._check_readable(conn)
+        pool, made = _acquire_pool(url, self._kwargs, readonly)
+        self._pool_obj: ConnectionPool | None = pool
+        self._pool_pid = os.getpid()
+        try:
+            if not made and self._check_pooled():
+                pass  # the process already reaches this database: no second connection
             else:
-                try:
-                    schema.migrate(conn, self.location)
-                except psycopg.Error as exc:
-                    raise self._open_failure(exc) from None
+                # A connection of its own: its errors say exactly what is wrong (a pool
+                # would only time out).
+                with self._direct() as conn:
+                    conn.read_only = readonly
+                    self._check(conn)
+        except BaseException:
+            self._pool_obj = None
+            _release_pool(url, readonly, linger=False)
+            raise
         _log.debug("run store ready  url=%s  readonly=%s", self.location, readonly)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -205,8 +235,6 @@ class PostgresRunStore(RunStore):
     # ── opening ──────────────────────────────────────────────────────────────
     @contextmanager
     def _direct(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection of its own for the checks on opening: its errors say exactly what
-        is wrong (a pool would only time out)."""
         try:
             conn = psycopg.connect(self.url, **self._kwargs)
         except psycopg.Error as exc:
@@ -253,8 +281,30 @@ class PostgresRunStore(RunStore):
             hint = "check the URL and the server"
         return RecordingError(f"cannot use {self.location} as a run store: {text}. {hint}")
 
+    def _check_pooled(self) -> bool:
+        """``_check`` through the process's pool; False when it cannot connect now (the
+        caller then connects on its own, to say exactly why)."""
+        assert self._pool_obj is not None
+        try:
+            with self._pool_obj.connection() as conn:
+                self._check(conn)
+        except (psycopg.OperationalError, PoolTimeout):
+            return False
+        return True
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        """The server's version, then the schema: migrated for a writer, checked for a
+        reader."""
+        _check_server(conn, self.location)
+        try:
+            if self.readonly:
+                self._check_readable(conn)
+            else:
+                schema.migrate(conn, self.location)
+        except psycopg.Error as exc:
+            raise self._open_failure(exc) from None
+
     def _check_readable(self, conn: psycopg.Connection[Any]) -> None:
-        conn.read_only = True
         with conn.transaction(), conn.cursor() as cur:
             found = schema.inspect(cur)
         reason = schema.refusal(found, self.location, writing=False)
@@ -272,7 +322,7 @@ class PostgresRunStore(RunStore):
             raise RecordingError(f"the run store {self.location} was closed")
         pid = os.getpid()
         if self._pool_obj is None or self._pool_pid != pid:
-            self._pool_obj = _acquire_pool(self.url, self._kwargs, self.readonly)
+            self._pool_obj, _made = _acquire_pool(self.url, self._kwargs, self.readonly)
             self._pool_pid = pid
         return self._pool_obj
 
@@ -283,7 +333,7 @@ class PostgresRunStore(RunStore):
             yield cur
 
     def close(self) -> None:
-        if self._pool_obj is not None and self._pool_pid == os.getpid():
+        if self._pool_obj is not None and self._pool_pid == os.getpid() and not self._closed:
             _release_pool(self.url, self.readonly)
         self._pool_obj = None
         self._closed = True

@@ -34,7 +34,8 @@ class WorkflowDB:
     ...     print(run["run_id"], run["error_msg"])
 
     ``WorkflowDB(path)`` creates and migrates the file; ``readonly=True`` only reads an
-    existing one (what a monitor or report should use). A :class:`RunStore` may be given
+    existing one (what a monitor or report should use). A ``postgresql://`` URL instead of
+    a path opens the PostgreSQL store the same way. A :class:`RunStore` may be given
     instead of a path. Steps count from 0: the first node's checkpoint is step 0.
     """
 

@@ -91,3 +91,19 @@ def test_recording_to_sqlite_never_imports_the_postgresql_driver(tmp_path: Path)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_url_without_the_postgres_extra_says_what_to_install(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None  # as if pocketflow-ext[postgres] were not installed\n"
+        "from pocketflow_ext import Flow, Node\n"
+        "Flow(start=Node(), db_path='postgresql://ada:s3cret@db.example/runs')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode != 0
+    assert 'pip install "pocketflow-ext[postgres]"' in done.stderr
+    assert "ada:***@db.example" in done.stderr and "s3cret" not in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,9 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(url, process)
+        if isinstance(db, str):  # a URL's password is not on the server's command line
+            cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode()
+            assert "streamlit" in cmdline and urllib.parse.urlsplit(db).password not in cmdline
         yield url, db
     finally:
         os.killpg(process.pid, signal.SIGTERM)
