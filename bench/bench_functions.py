@@ -29,7 +29,9 @@ from pocketflow_ext import Cache, Flow, Node, node
 
 # A 10 KB result that reads like text (the JSON decoder's cost depends on the text: a run
 # of one repeated character is a slow case for the codec's substring scan).
-_WORDS = random.Random(0).choices(["alpha", "beta", "gamma", "delta", "node", "flow", "cache"], k=2000)
+_WORDS = random.Random(0).choices(
+    ["alpha", "beta", "gamma", "delta", "node", "flow", "cache"], k=2000
+)
 VALUE = " ".join(_WORDS)[:10_000]
 
 
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, flow in flows.items():
             dispatch[name].append(min(timed(lambda f=flow: f.run({"count": 0})) for _ in range(5)))
     per_node = {name: statistics.median(times) / n * 1e6 for name, times in dispatch.items()}
-    ratios = [f / h for f, h in zip(dispatch["@node function"], dispatch["hand-written Node"])]
+    pairs = zip(dispatch["@node function"], dispatch["hand-written Node"], strict=True)
+    ratios = [f / h for f, h in pairs]
     dispatch_ratio = statistics.median(ratios)
 
     # cache hit (entries in a cache database of their own), and miss against recording

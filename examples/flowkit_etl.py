@@ -6,15 +6,14 @@ result is written under its own name. The API call is a local stand-in, and its 
 is cached in the run store: run the script twice and the second run reads it from there.
 """
 
-import os
 import sys
 import tempfile
 from datetime import datetime, timezone
+from pathlib import Path
 
 from pocketflow_ext import Flow, task
 
 FETCHED = []  # what the stand-in API was asked for (to show the cache at work)
-DB = os.path.join(os.environ.get("ETL_DB_DIR") or tempfile.mkdtemp(), "etl.db")
 
 
 def api_get():
@@ -54,9 +53,10 @@ def send_notification(result):
 
 
 extract_from_api >> transform_data >> load_to_database >> send_notification
-pipeline = Flow(start=extract_from_api, flow_name="etl_pipeline", db_path=DB)
 
-if __name__ == "__main__":
+
+def main(workdir: Path) -> None:
+    pipeline = Flow(start=extract_from_api, flow_name="etl_pipeline", db_path=workdir / "etl.db")
     results = {}
     pipeline.run(results)
     print({k: results[k] for k in ("load_to_database", "send_notification")})
@@ -65,3 +65,8 @@ if __name__ == "__main__":
         again = {}
         pipeline.run(again)
         print("second run API calls:", len(FETCHED), "same result:", again == results)
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:  # runs and cache entries go to etl.db here
+        main(Path(tmp))

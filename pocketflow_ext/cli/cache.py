@@ -52,7 +52,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="AGE",
         help="only entries created more than AGE ago (7d, 12h, 30m, 45s)",
     )
-    clear.set_defaults(handler=report(clear_command))
+    cache.set_defaults(handler=report(cache_command))
+
+
+def cache_command(args: argparse.Namespace) -> int:
+    """Run the chosen action (``clear`` is the only one so far)."""
+    return clear_command(args)
 
 
 def clear_command(args: argparse.Namespace) -> int:

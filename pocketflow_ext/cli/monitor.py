@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..runstore.location import is_url
+from .database import db_path_problem
 from .options import db_help, default_db, port
 from .output import fail
 
@@ -38,6 +39,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def monitor_command(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("streamlit") is None:
         fail("monitor", 'the monitor needs Streamlit: pip install "pocketflow-ext[ui]"')
+    problem = db_path_problem(args.db)
+    if problem is not None:
+        fail("monitor", problem)
     db = args.db or default_db()
     if not is_url(db) and not Path(db).is_file():
         fail(

@@ -237,3 +237,50 @@ def test_a_run_on_another_host_is_live_until_its_heartbeat_goes_stale(
     monkeypatch.setenv("POCKETFLOW_EXT_STALE_AFTER", "20")
     assert store.get_run("remote")["status"] == "interrupted"
     assert store.count_runs(RunFilter(statuses=("interrupted",))) == 1
+
+
+# ── the result cache (pf_cache; docs/cache.md) ────────────────────────────────
+def test_cache_put_then_get_returns_the_entry(stores) -> None:
+    writer, _ = stores
+    assert writer.cache_get("k") is None
+    writer.cache_put("k", "Node", '{"a": 1}', at(0), None)
+    entry = writer.cache_get("k")
+    assert entry is not None
+    assert (entry.key, entry.node, entry.value_text, entry.created_at, entry.expires_at) == (
+        "k", "Node", '{"a": 1}', at(0), None,
+    )  # fmt: skip
+
+
+def test_cache_keeps_the_first_live_entry_and_replaces_an_expired_one(stores) -> None:
+    writer, _ = stores
+    writer.cache_put("live", "N", "first", at(0), None)
+    writer.cache_put("live", "N", "second", at(1), None)
+    writer.cache_put("ttl", "N", "first", at(0), at(5))
+    writer.cache_put("ttl", "N", "early", at(3), at(9))  # not expired at 3: kept
+    writer.cache_put("old", "N", "first", at(0), at(2))
+    writer.cache_put("old", "N", "fresh", at(4), None)  # expired at 4: replaced
+    assert writer.cache_get("live").value_text == "first"
+    assert writer.cache_get("ttl").value_text == "first"
+    assert writer.cache_get("old").value_text == "fresh"
+
+
+def test_cache_entries_written_with_a_nodes_rows_are_kept_like_cache_put(stores) -> None:
+    from pocketflow_ext.runstore.base import CachedValue
+
+    writer, _ = stores
+    writer.create_run(run("r-1"))
+    writer.write([EventRow(run_id="r-1", event="node_end", ts=at(1), step=0),
+                  CachedValue("k", "N", "1", at(1), None)])  # fmt: skip
+    writer.write([CachedValue("k", "N", "2", at(2), None)])
+    assert writer.cache_get("k").value_text == "1"
+
+
+def test_cache_clear_by_node_age_or_all_returns_how_many(stores) -> None:
+    writer, _ = stores
+    writer.cache_put("a", "A", "1", at(0), None)
+    writer.cache_put("b", "B", "1", at(0), None)
+    writer.cache_put("c", "B", "1", at(9), None)
+    assert writer.cache_clear(node="A") == 1
+    assert writer.cache_clear(older_than=at(5)) == 1
+    assert writer.cache_get("c") is not None
+    assert writer.cache_clear() == 1 and writer.cache_clear() == 0
