@@ -25,8 +25,15 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..errors import ConfigurationError, RecordingError, RunExistsError, StoreBusy
+from ..errors import (
+    CheckpointDamaged,
+    ConfigurationError,
+    RecordingError,
+    RunExistsError,
+    StoreBusy,
+)
 from ..logging import get_logger
+from ..store.codec import dumps_store
 from . import postgres_schema as schema
 from .base import (
     ALL_RUNS,
@@ -44,6 +51,7 @@ from .base import (
     check_run_fields,
     row_record,
 )
+from .checkpoints import DELTA, MAX_CHAIN, store_at
 from .location import masked, scrubbed
 from .runs import claim_is_live, derive_status, process_identity, run_view
 from .sqlite import decode_checkpoint
@@ -97,6 +105,20 @@ _RUN_SQL = (
     "WHERE e.run_id = r.run_id AND e.event IN ('node_end', 'node_error')) END AS counted_steps "
     "FROM pf_runs r"
 )
+# The rows the store at a step is rebuilt from: the step's row, then, while the row is a
+# delta, its parent's, back to a full snapshot; each hop an index lookup on (run_id, step),
+# the depth bound stops damaged rows from looping.
+_CHAIN_SQL = """
+WITH RECURSIVE chain(step, kind, parent_step, store_json, deleted_json, depth) AS (
+    SELECT step, kind, parent_step, store_json, deleted_json, 0 FROM pf_checkpoints
+    WHERE run_id = %s AND step = %s
+    UNION ALL
+    SELECT c.step, c.kind, c.parent_step, c.store_json, c.deleted_json, chain.depth + 1
+    FROM chain JOIN pf_checkpoints AS c ON c.run_id = %s AND c.step = chain.parent_step
+    WHERE chain.kind = 'delta' AND chain.depth < %s
+)
+SELECT step, kind, parent_step, store_json, deleted_json FROM chain
+"""
 _CHECKPOINT_META = "id, " + ", ".join(c for c in CHECKPOINT_COLUMNS if c != "store_json")
 
 T = TypeVar("T")
@@ -674,11 +696,19 @@ class PostgresRunStore(RunStore):
     def checkpoint_text(self, run_id: str, step: int) -> str | None:
         with self._cursor() as cur:
             cur.execute(
-                "SELECT store_json FROM pf_checkpoints WHERE run_id = %s AND step = %s",
+                "SELECT store_json, kind FROM pf_checkpoints WHERE run_id = %s AND step = %s",
                 (run_id, step),
             )
             found = cur.fetchone()
-            return None if found is None else str(found["store_json"])
+        if found is None:
+            return None
+        if found["kind"] == DELTA:  # the whole store, as a full snapshot would hold it
+            try:
+                data = self._rebuild(run_id, step)
+            except CheckpointDamaged:  # what there is to see is the row as stored
+                return str(found["store_json"])
+            return None if data is None else dumps_store(data)[0]
+        return str(found["store_json"])
 
     @_translated
     def export_run(self, run_id: str) -> RunExport | None:
@@ -728,10 +758,27 @@ class PostgresRunStore(RunStore):
         return True
 
     def load_checkpoint(self, run_id: str, step: int) -> dict[str, Any] | None:
-        text = self.checkpoint_text(run_id, step)
-        if text is None:
+        return self._rebuild(run_id, step)
+
+    @_translated
+    def _rebuild(self, run_id: str, step: int) -> dict[str, Any] | None:
+        with self._cursor() as cur:
+            cur.execute(_CHAIN_SQL, (run_id, step, run_id, MAX_CHAIN + 1))
+            rows = cur.fetchall()
+        if not rows:
             return None
-        return decode_checkpoint(text, run_id, step, self.location)
+        if len(rows) == 1 and rows[0]["kind"] != DELTA:  # a full row: decoded as it is
+            return decode_checkpoint(rows[0]["store_json"], run_id, step, self.location)
+        try:
+            return store_at({row["step"]: row for row in rows}, step)
+        except RecursionError:
+            problem = "it is nested too deeply to decode"
+        except ValueError as exc:  # names the row at fault, which may be one it builds on
+            problem = str(exc)
+        raise CheckpointDamaged(
+            f"the checkpoint of run {run_id!r} at step {step} in {self.location} is damaged: "
+            f"{problem}; read its raw text with checkpoint_text() or pick another step"
+        )
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────

@@ -76,8 +76,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             delay_ms    DOUBLE PRECISION,
             traceback   TEXT
         )""",
-        # Delta checkpoints add their columns (kind, parent_step, deleted_json) in one
-        # later migration; rows written before it read as full snapshots.
+        # Delta checkpoints add their columns (kind, parent_step, deleted_json) in
+        # migration 3; rows written before it read as full snapshots.
         """CREATE TABLE pf_checkpoints (
             id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             run_id      TEXT NOT NULL,
@@ -115,6 +115,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pf_cache_node ON pf_cache (node)",
         "CREATE INDEX pf_cache_created ON pf_cache (created_at)",
     ),
+    # 3: delta checkpoints (docs/schema.md); rows from before read as full (kind NULL).
+    # Adding nullable columns rewrites no row.
+    (
+        "ALTER TABLE pf_checkpoints ADD COLUMN kind TEXT, ADD COLUMN parent_step INTEGER, "
+        "ADD COLUMN deleted_json TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -122,7 +128,7 @@ CLAIM_COLUMNS = ("run_id", "claimed_by", "claimed_at", "pid", "hostname")
 EXPECTED: dict[str, frozenset[str]] = {
     RUNS: frozenset(RUN_COLUMNS),
     EVENTS: frozenset(("id", *EVENT_COLUMNS)),
-    CHECKPOINTS: frozenset(("id", *CHECKPOINT_COLUMNS)),
+    CHECKPOINTS: frozenset(("id", *CHECKPOINT_COLUMNS[:7])),  # before the delta columns
     CLAIMS: frozenset(CLAIM_COLUMNS),
 }
 """The columns each table has had since version 1 (later migrations only add columns)."""

@@ -2,8 +2,9 @@
 
 The human-readable contract is ``docs/schema.md``. Versions live in ``PRAGMA user_version``:
 0 is an empty file or a PocoFlow 0.2.1 database, 1 the first pocketflow-ext schema (steps
-numbered from 1), 2 steps from 0 as in PocoFlow and status ``waiting``, 3 adds ``pf_cache``
-(the result cache), 4 the current one (adds ``pf_resume_claims``).
+numbered from 1), 2 (steps from 0 as in PocoFlow; status ``waiting``), 3 (delta
+checkpoints: ``kind``, ``parent_step``, ``deleted_json``), 4 (``pf_cache``, the result
+cache), 5 the current one (``pf_resume_claims``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from ..errors import RecordingError
 from .runs import STATUSES
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # PocoFlow 0.2.1 allowed 'paused'; kept valid so its rows survive the upgrade unchanged.
 STORED_STATUSES = (*STATUSES, "paused")
@@ -141,7 +142,14 @@ _ADDED_COLUMNS = {
         ("delay_ms", "REAL"),
         ("traceback", "TEXT"),
     ),
-    "pf_checkpoints": (("path", "TEXT"), ("params", "TEXT")),
+    "pf_checkpoints": (
+        ("path", "TEXT"),
+        ("params", "TEXT"),
+        # Delta checkpoints (v3). Rows from before, and PocoFlow's, read as full (kind NULL).
+        ("kind", "TEXT"),
+        ("parent_step", "INTEGER"),
+        ("deleted_json", "TEXT"),
+    ),
 }
 
 # The readers' queries: newest runs (optionally by status or flow), a run's events in
@@ -177,6 +185,9 @@ CHECKPOINT_COLUMNS = (
     "created_at",
     "path",
     "params",
+    "kind",
+    "parent_step",
+    "deleted_json",
 )
 
 RUNS, EVENTS, CHECKPOINTS, CACHE = "pf_runs", "pf_events", "pf_checkpoints", "pf_cache"
@@ -277,10 +288,14 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
             _create_or_upgrade_pocoflow(conn, found)
         elif found.version == 1:
             _v1_to_v2(conn)
-        if found.version < 3:
-            _add_cache(conn)
-        if found.version < 4:
-            conn.execute(CLAIMS_DDL)
+        # Versions 3-5 were built on parallel branches: every step below is idempotent, so
+        # a file any of them migrated first (3 with the cache, 4 without delta columns)
+        # still ends up complete.
+        if 0 < found.version < SCHEMA_VERSION:
+            _add_columns(conn)  # 3: delta checkpoints
+        if found.version < SCHEMA_VERSION:
+            _add_cache(conn)  # 4: the result cache
+            conn.execute(CLAIMS_DDL)  # 5: resume claims
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -311,13 +326,19 @@ def _create_or_upgrade_pocoflow(conn: sqlite3.Connection, found: Found) -> None:
         conn.execute(RUNS_DDL.format(table=RUNS))
     conn.execute(EVENTS_DDL)
     conn.execute(CHECKPOINTS_DDL)
+    _add_columns(conn)
+    for statement in INDEXES:
+        conn.execute(statement)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Our columns on PocoFlow's events and checkpoints tables, where missing (ALTER TABLE
+    ADD COLUMN keeps every row and rewrites none)."""
     for table, added in _ADDED_COLUMNS.items():
         present = _columns(conn, table)
         for name, sql_type in added:
             if name not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
-    for statement in INDEXES:
-        conn.execute(statement)
 
 
 # Far below any step a program records: rows are parked here while they are renumbered,
@@ -340,7 +361,7 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
 
 
 def _add_cache(conn: sqlite3.Connection) -> None:
-    """Version 3: the result cache table (new files get it here too)."""
+    """Version 4: the result cache table (new files get it here too)."""
     conn.execute(CACHE_DDL)
     for statement in CACHE_INDEXES:
         conn.execute(statement)

@@ -111,7 +111,11 @@ def test_workers_starting_together_migrate_the_schema_exactly_once(postgres_url:
         for _ in range(6)
     ]
     assert [w.wait(timeout=120) for w in workers] == [0] * 6, [w.stderr.read() for w in workers]  # type: ignore[union-attr]
-    assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [(1,), (2,)]
+    assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [
+        (1,),
+        (2,),
+        (3,),
+    ]
 
 
 def test_a_newer_schema_is_refused_naming_the_upgrade(postgres_url: str) -> None:
@@ -243,7 +247,9 @@ def test_the_store_travels_to_another_process_by_url(postgres_url: str) -> None:
         again.close()
 
 
-def test_a_version_1_database_gains_the_cache_keeping_its_runs(postgres_url: str) -> None:
+def test_a_version_1_database_gains_the_cache_and_delta_columns_keeping_its_runs(
+    postgres_url: str,
+) -> None:
     from pocketflow_ext.runstore import postgres_schema
 
     # What a version-1 writer left behind: its migration only, and a run.
@@ -256,8 +262,12 @@ def test_a_version_1_database_gains_the_cache_keeping_its_runs(postgres_url: str
     execute(postgres_url, "INSERT INTO pf_migrations VALUES (1, 'then')")
     execute(postgres_url, "INSERT INTO pf_runs (run_id, started_at) VALUES ('old', 'then')")
     with open_store(postgres_url) as store:
-        assert store.schema_version == postgres_schema.SCHEMA_VERSION == 2
+        assert store.schema_version == postgres_schema.SCHEMA_VERSION == 3
         assert store.has_run("old")
         store.cache_put("k", "N", "1", "2026-01-01T00:00:00.000000+00:00", None)
         assert store.cache_get("k") is not None
-    assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [(1,), (2,)]
+    assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [
+        (1,),
+        (2,),
+        (3,),
+    ]
