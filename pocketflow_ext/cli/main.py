@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import answer, cache, fork, graph, metrics, monitor, plugins, run, runs, show
+from . import answer, cache, copy, fork, graph, metrics, monitor, plugins, run, runs, show
 from .output import PROG, Parser
 
-SUBCOMMANDS = (run, answer, fork, runs, show, monitor, cache, graph, metrics, plugins)
+SUBCOMMANDS = (run, answer, fork, runs, show, monitor, cache, copy, graph, metrics, plugins)
 # Commands running a script, and how many positionals of their own come before it.
 _SCRIPT_COMMANDS = {"run": 0, "answer": 2, "fork": 1}
 

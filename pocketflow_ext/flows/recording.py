@@ -12,6 +12,7 @@ import dataclasses
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from ..errors import RunExistsError
@@ -20,6 +21,7 @@ from ..recording.checkpoint_files import prepare_dir
 from ..recording.recorder import Recorder, RunRecord, process_recorder
 from ..recording.writer import check_durability, writer_for
 from ..runstore.base import RunRow
+from ..runstore.open import store_key
 from ..runstore.runs import check_run_id, iso, params_json, process_identity
 from ..runstore.workflow_db import WorkflowDB
 from ..stream.dispatch import error_text, traceback_text
@@ -79,6 +81,38 @@ class RecordingMixin:
             self._recorder = Recorder(writer, self.durability, directory)
             subscribe(self._recorder)
 
+    # Pickling (a process pool, a Dask worker): the open store, its writer thread and the
+    # recorder stay behind; the copy re-opens the same store by its path or URL (absolute,
+    # so another working directory finds the same file) through that process's writer.
+    def __getstate__(self) -> Any:
+        getstate = getattr(super(), "__getstate__", None)
+        state = dict(getstate() if getstate is not None else self.__dict__)
+        recorder = state.pop("_recorder", None)
+        if recorder is None:
+            return state
+        state.pop("db", None)
+        state["_listeners"] = tuple(
+            (event, _RECORDER if callback is recorder else callback)
+            for event, callback in state.get("_listeners", ())
+        )
+        db_path = state.get("db_path")
+        state["db_path"] = store_key(db_path) if db_path is not None else None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        listeners = state.get("_listeners", ())
+        if not any(_is_recorder_mark(callback) for _event, callback in listeners):
+            return
+        writer = writer_for(self.db_path) if self.db_path is not None else None
+        self.db = WorkflowDB(writer.store) if writer is not None else None
+        directory = Path(self.checkpoint_dir) if self.checkpoint_dir is not None else None
+        recorder = self._recorder = Recorder(writer, self.durability, directory)
+        self._listeners = tuple(
+            (event, recorder if _is_recorder_mark(callback) else callback)
+            for event, callback in listeners
+        )
+
     def _run(self, shared: Any) -> Any:
         recorder = recorder_for(self)
         if recorder is None:
@@ -104,6 +138,13 @@ class RecordingMixin:
                 "first run already used; run ids are never reused: build the flow without "
                 "run_id, or pass one per call"
             ) from None
+
+
+_RECORDER = "pocketflow_ext:recorder"  # stands for the flow's recorder in pickled state
+
+
+def _is_recorder_mark(callback: Any) -> bool:
+    return isinstance(callback, str) and callback == _RECORDER
 
 
 def recorder_for(flow: Any) -> Recorder | None:

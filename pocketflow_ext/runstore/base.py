@@ -8,13 +8,14 @@ module implementing this class (``sqlite.py`` is the embedded default); nothing 
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from ..errors import ConfigurationError
-from .runs import STATUSES, iso
+from ..errors import ConfigurationError, RunExistsError
+from .runs import STATUSES, iso, parse_iso
 
 # Rows carry values ready to store: timestamps as ISO text, stores and params as JSON
 # text (the recorder encodes them, so every store keeps the same text).
@@ -130,6 +131,7 @@ class CachedValue:
 # A CachedValue in ``write`` stores a cache entry as ``cache_put`` does: a recorded node's
 # result goes in with the node's own rows, in the transaction that records it.
 Row = RunRow | EventRow | CheckpointRow | RunUpdate | CachedValue
+T = TypeVar("T")
 
 
 # A run's identity and start time are written once, by create_run; the rest may change.
@@ -168,6 +170,71 @@ class RunsPage:
 
     rows: list[dict[str, Any]]
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunExport:
+    """One run as stored, to copy it into another store: its row (stored status, links
+    such as ``resumed_from`` and ``parent_run_id``), its events in recorded order and
+    every checkpoint row as stored (raw text, whatever its format), in commit order."""
+
+    run: RunRow
+    events: tuple[EventRow, ...]
+    checkpoints: tuple[CheckpointRow, ...]
+
+
+def row_record(cls: type[T], values: Mapping[str, Any]) -> T:
+    """A row record of ``cls`` from a stored row's columns (extra keys ignored, missing
+    ones left at their defaults), so an export carries every column the record knows."""
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    return cls(**{name: values[name] for name in fields if name in values})
+
+
+def export_differences(a: RunExport, b: RunExport) -> list[str]:
+    """What differs between two exports of one run (empty when both hold the same run).
+
+    Timestamps compare as instants and JSON columns as decoded values, so a store that
+    formats them its own way still matches a copy of the same run.
+    """
+    problems: list[str] = []
+    if not _same_record(a.run, b.run):
+        problems.append(f"run row ({', '.join(_differing_fields(a.run, b.run))})")
+    for what, mine, theirs in (
+        ("events", a.events, b.events),
+        ("checkpoints", a.checkpoints, b.checkpoints),
+    ):
+        if len(mine) != len(theirs):
+            problems.append(f"{what} ({len(mine)} vs {len(theirs)})")
+        elif not all(_same_record(x, y) for x, y in zip(mine, theirs, strict=True)):
+            problems.append(f"{what} (same count, different content)")
+    return problems
+
+
+def _differing_fields(a: Any, b: Any) -> list[str]:
+    return [
+        name
+        for name in a.__dataclass_fields__
+        if not _same_value(name, getattr(a, name), getattr(b, name))
+    ]
+
+
+def _same_record(a: Any, b: Any) -> bool:
+    return a == b or not _differing_fields(a, b)
+
+
+def _same_value(name: str, a: Any, b: Any) -> bool:
+    if a == b:
+        return True
+    if isinstance(a, str) and isinstance(b, str):
+        if name == "ts" or name.endswith("_at"):
+            return parse_iso(a) is not None and parse_iso(a) == parse_iso(b)
+        try:
+            return bool(json.loads(a) == json.loads(b))
+        except ValueError:
+            return False
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    return False
 
 
 class RunStore(ABC):
@@ -331,6 +398,37 @@ class RunStore(ABC):
         """The store after ``step`` as JSON text, or None: a full checkpoint as stored; for
         a delta checkpoint the store rebuilt and encoded as a full one would be (its row as
         stored when it cannot be rebuilt, so a damaged row can still be looked at)."""
+
+    # ── copying runs between stores ──────────────────────────────────────────
+    # Built on the reads and writes above, so every store can copy; a store overrides
+    # export_run to read the run in one snapshot while a flow may still be writing.
+    def export_run(self, run_id: str) -> RunExport | None:
+        """The run as stored (see :class:`RunExport`), or None when it is not recorded."""
+        run = self.get_run(run_id)
+        if run is None:
+            return None
+        stored = {**run, "status": run.get("stored_status", run["status"])}
+        checkpoints = []
+        for meta in self.get_checkpoints(run_id):
+            text = self.checkpoint_text(run_id, meta["step"])
+            if text is not None:
+                checkpoints.append(row_record(CheckpointRow, {**meta, "store_json": text}))
+        return RunExport(
+            run=row_record(RunRow, stored),
+            events=tuple(row_record(EventRow, e) for e in self.get_events([run_id])),
+            checkpoints=tuple(checkpoints),
+        )
+
+    def import_run(self, export: RunExport) -> bool:
+        """Store a run exported from another store, in one transaction; False (and
+        nothing written) when a run with its id is already recorded here."""
+        if self.has_run(export.run.run_id):
+            return False
+        try:
+            self.write([export.run, *export.events, *export.checkpoints])
+        except RunExistsError:  # recorded by someone else since has_run
+            return False
+        return True
 
     def __enter__(self) -> RunStore:
         return self

@@ -42,6 +42,7 @@ from .base import (
     CheckpointRow,
     EventRow,
     Row,
+    RunExport,
     RunFilter,
     RunRow,
     RunsPage,
@@ -49,6 +50,7 @@ from .base import (
     RunUpdate,
     check_run_fields,
     escape_surrogates,
+    row_record,
 )
 from .checkpoints import DELTA, MAX_CHAIN, store_at
 from .location import masked, scrubbed
@@ -739,6 +741,53 @@ class PostgresRunStore(RunStore):
                 return str(found["store_json"])
             return None if data is None else dumps_store(data)[0]
         return str(found["store_json"])
+
+    @_translated
+    def export_run(self, run_id: str) -> RunExport | None:
+        """The run as stored, read in one snapshot (a live run's rows stay consistent)."""
+        with self._cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur.execute(
+                f"SELECT {', '.join(RUN_COLUMNS)} FROM pf_runs WHERE run_id = %s", (run_id,)
+            )
+            run = cur.fetchone()
+            if run is None:
+                return None
+            cur.execute(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM pf_events WHERE run_id = %s ORDER BY id",
+                (run_id,),
+            )
+            events = cur.fetchall()
+            cur.execute(
+                f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM pf_checkpoints WHERE run_id = %s "
+                "ORDER BY id",
+                (run_id,),
+            )
+            checkpoints = cur.fetchall()
+        return RunExport(
+            run=row_record(RunRow, run),
+            events=tuple(row_record(EventRow, e) for e in events),
+            checkpoints=tuple(row_record(CheckpointRow, c) for c in checkpoints),
+        )
+
+    @_translated
+    def import_run(self, export: RunExport) -> bool:
+        self._writable()
+        run_sql, run_cols = _INSERTS[RunRow]
+        with self._pool().connection() as conn, conn.cursor() as cur:
+            # The run row decides: a concurrent importer of the same run inserts nothing.
+            cur.execute(
+                f"{run_sql} ON CONFLICT (run_id) DO NOTHING",
+                tuple(_clean(getattr(export.run, c)) for c in run_cols),
+            )
+            if cur.rowcount != 1:
+                conn.rollback()
+                return False
+            with conn.pipeline():
+                for sql, params in _statements([*export.events, *export.checkpoints]):
+                    cur.executemany(sql, params)
+            conn.commit()
+        return True
 
     def load_checkpoint(self, run_id: str, step: int) -> dict[str, Any] | None:
         return self._rebuild(run_id, step)

@@ -42,6 +42,7 @@ from .base import (
     CheckpointRow,
     EventRow,
     Row,
+    RunExport,
     RunFilter,
     RunRow,
     RunsPage,
@@ -49,6 +50,7 @@ from .base import (
     RunUpdate,
     check_run_fields,
     escape_surrogates,
+    row_record,
 )
 from .checkpoints import DELTA, MAX_CHAIN, store_at
 from .runs import claim_is_live, derive_status, iso, process_identity, run_view
@@ -776,6 +778,55 @@ class SQLiteRunStore(RunStore):
                 return str(row[0])
             return None if data is None else dumps_store(data)[0]
         return str(row[0])
+
+    @_translated
+    def export_run(self, run_id: str) -> RunExport | None:
+        """The run as stored, read in one snapshot (a live run's rows stay consistent)."""
+        found = self._found
+        with self._snapshot() as conn:
+            cols = ", ".join(c if c in found.runs else f"NULL AS {c}" for c in schema.RUN_COLUMNS)
+            run = conn.execute(f"SELECT {cols} FROM pf_runs WHERE run_id = ?", (run_id,))
+            row = run.fetchone()
+            if row is None:
+                return None
+            events: list[sqlite3.Row] = []
+            if found.events:
+                events = conn.execute(
+                    f"SELECT {self._cols(found.events, schema.EVENT_COLUMNS)} FROM pf_events "
+                    "WHERE run_id = ? ORDER BY id",
+                    (run_id,),
+                ).fetchall()
+            checkpoints: list[sqlite3.Row] = []
+            if found.checkpoints:
+                checkpoints = conn.execute(
+                    f"SELECT {self._cols(found.checkpoints, schema.CHECKPOINT_COLUMNS)} "
+                    "FROM pf_checkpoints WHERE run_id = ? ORDER BY id",
+                    (run_id,),
+                ).fetchall()
+        return RunExport(
+            run=row_record(RunRow, dict(row)),
+            events=tuple(row_record(EventRow, dict(e)) for e in events),
+            checkpoints=tuple(row_record(CheckpointRow, dict(c)) for c in checkpoints),
+        )
+
+    @_translated
+    def import_run(self, export: RunExport) -> bool:
+        conn = self._writable()
+        conn.execute("BEGIN IMMEDIATE")  # the check and the inserts: one writer at a time
+        try:
+            if conn.execute(
+                "SELECT 1 FROM pf_runs WHERE run_id = ?", (export.run.run_id,)
+            ).fetchone():
+                conn.execute("ROLLBACK")
+                return False
+            for sql, params in _statements([export.run, *export.events, *export.checkpoints]):
+                conn.execute(sql, params)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return True
 
     def load_checkpoint(self, run_id: str, step: int) -> dict[str, Any] | None:
         if "kind" not in self._found.checkpoints:  # a file from before delta checkpoints

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,21 @@ def test_monitor_bench_reports_the_first_render() -> None:
     pytest.importorskip("streamlit")
     out = run_bench("bench_monitor.py", "--runs", "200")
     assert "first render of the monitor page" in out
+
+
+def test_postgres_bench_reports_its_targets_or_says_why_it_cannot() -> None:
+    out = run_bench("bench_postgres.py", "--quick")
+    if not os.environ.get("POCKETFLOW_EXT_TEST_PG_URL"):
+        assert "PostgreSQL bench skipped: no server" in out
+        return
+    for line in (
+        "sync recording cost / psycopg reference",
+        "async added cost on flow thread / upstream",
+        "writer throughput, 8 processes, async",
+        "monitor queries, slowest / SQLite",
+        "nothing lost",
+    ):
+        assert line in out, line
+    for store in ("postgresql", "sqlite"):
+        for mode in ("sync", "async"):
+            assert any(line.split()[:2] == [store, mode] for line in out.splitlines())

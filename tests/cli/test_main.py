@@ -124,7 +124,8 @@ def test_every_subcommand_module_adds_its_own_parser() -> None:
     parser = main.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
     assert sorted(commands.choices) == [
-        "answer", "cache", "fork", "graph", "metrics", "monitor", "plugins", "run", "runs", "show"
+        "answer", "cache", "copy", "fork", "graph", "metrics", "monitor", "plugins", "run", "runs",
+        "show",
     ]  # fmt: skip
     for module in main.SUBCOMMANDS:
         name = module.__name__.rsplit(".", 1)[-1]
