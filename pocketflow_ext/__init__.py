@@ -13,9 +13,11 @@ from . import mixins  # the drop-in classes are built from them; import them fro
 from .errors import (
     CheckpointDamaged,
     ConfigurationError,
+    ExecutorError,
     HookError,
     MaxStepsExceeded,
     MonitorDatabaseError,
+    ParallelConflict,
     PocketFlowExtError,
     RecordingError,
     ResumeError,
@@ -30,6 +32,7 @@ from .errors import (
 from .flows.handle import RunHandle
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
+from .nodes.parallel import Parallel
 from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
 from .stream.events import EVENT_KINDS, Event
@@ -39,8 +42,8 @@ from .subscribers import ConsoleTrace, EventLog
 __version__ = "0.1.0"
 
 
-class BaseNode(mixins.EdgesMixin, mixins.NamedMixin, _upstream.BaseNode):
-    """Upstream ``BaseNode`` plus ``then`` and ``name``."""
+class BaseNode(mixins.FanOutMixin, mixins.EdgesMixin, mixins.NamedMixin, _upstream.BaseNode):
+    """Upstream ``BaseNode`` plus ``then``, ``name`` and fan-out (``a >> [b, c]``)."""
 
 
 # The retry mixins replace upstream's attempt loops (Node._exec, AsyncNode._exec), so each
@@ -51,8 +54,9 @@ class Node(BaseNode, mixins.RetryMixin, _upstream.Node):
     """Upstream ``Node`` plus ``then``, ``name`` and backoff/jitter/retry_on retries."""
 
 
-class BatchNode(Node, _upstream.BatchNode, mixins.RetryMixin):
-    """Upstream ``BatchNode`` with the ``Node`` extras; each item retries on its own."""
+class BatchNode(Node, mixins.ExecutorMixin, _upstream.BatchNode, mixins.RetryMixin):
+    """Upstream ``BatchNode`` with the ``Node`` extras; each item retries on its own, and
+    ``executor=`` runs the items' ``exec`` on threads, processes or a Dask cluster."""
 
 
 class AsyncNode(
@@ -66,9 +70,14 @@ class AsyncBatchNode(AsyncNode, BatchNode, _upstream.AsyncBatchNode, mixins.Asyn
 
 
 class AsyncParallelBatchNode(
-    AsyncNode, BatchNode, _upstream.AsyncParallelBatchNode, mixins.AsyncRetryMixin
+    AsyncNode,
+    BatchNode,
+    _upstream.AsyncParallelBatchNode,
+    mixins.ConcurrencyLimitMixin,
+    mixins.AsyncRetryMixin,
 ):
-    """Upstream ``AsyncParallelBatchNode`` with the ``AsyncNode`` extras."""
+    """Upstream ``AsyncParallelBatchNode`` with the ``AsyncNode`` extras and
+    ``max_concurrency=`` (at most that many items in flight)."""
 
 
 class Flow(
@@ -94,8 +103,11 @@ class AsyncBatchFlow(AsyncFlow, BatchFlow, _upstream.AsyncBatchFlow):
     """Upstream ``AsyncBatchFlow`` with the ``AsyncFlow`` extras."""
 
 
-class AsyncParallelBatchFlow(AsyncFlow, BatchFlow, _upstream.AsyncParallelBatchFlow):
-    """Upstream ``AsyncParallelBatchFlow`` with the ``AsyncFlow`` extras."""
+class AsyncParallelBatchFlow(
+    mixins.PassLimitMixin, AsyncFlow, BatchFlow, _upstream.AsyncParallelBatchFlow
+):
+    """Upstream ``AsyncParallelBatchFlow`` with the ``AsyncFlow`` extras and
+    ``max_concurrency=`` (at most that many batch passes in flight)."""
 
 
 __all__ = [
@@ -111,6 +123,8 @@ __all__ = [
     "BatchNode",
     "Flow",
     "Node",
+    # parallel branches
+    "Parallel",
     # the shared store
     "MISSING",
     "Store",
@@ -134,9 +148,11 @@ __all__ = [
     # errors (every class of pocketflow_ext.errors)
     "CheckpointDamaged",
     "ConfigurationError",
+    "ExecutorError",
     "HookError",
     "MaxStepsExceeded",
     "MonitorDatabaseError",
+    "ParallelConflict",
     "PocketFlowExtError",
     "RecordingError",
     "ResumeError",

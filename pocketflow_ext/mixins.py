@@ -16,7 +16,10 @@ from .flows.recording import RecordingMixin
 from .flows.resume import AsyncResumeMixin, ResumeMixin
 from .nodes.async_bridge import AsyncBridgeMixin
 from .nodes.edges import EdgesMixin
+from .nodes.executors import ExecutorMixin
+from .nodes.limits import ConcurrencyLimitMixin, PassLimitMixin
 from .nodes.named import NamedMixin
+from .nodes.parallel import FanOutMixin
 from .nodes.retry import AsyncRetryMixin, RetryMixin
 
 __all__ = [
@@ -24,9 +27,13 @@ __all__ = [
     "AsyncResumeMixin",
     "AsyncRetryMixin",
     "BackgroundMixin",
+    "ConcurrencyLimitMixin",
     "EdgesMixin",
+    "ExecutorMixin",
+    "FanOutMixin",
     "HooksMixin",
     "NamedMixin",
+    "PassLimitMixin",
     "RecordingMixin",
     "ResumeMixin",
     "RetryMixin",

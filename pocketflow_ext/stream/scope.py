@@ -285,3 +285,36 @@ class Frame:
         self.count = 0
         # The last few nodes, for max_steps' error message; kept only under max_steps.
         self.recent: deque[str] | None = deque(maxlen=5) if level.max_steps is not None else None
+
+
+# ── parallel branches ────────────────────────────────────────────────────────
+class BranchCancel:
+    """The cancel flag branches of one ``Parallel`` group check before each node: set when
+    the group stops its branches (one failed, Ctrl+C), or when the run's own flag is."""
+
+    __slots__ = ("own", "outer")
+
+    def __init__(self, outer: Any) -> None:
+        self.own = threading.Event()
+        self.outer = outer  # the enclosing run's flag (a threading.Event, another BranchCancel, None)
+
+    def set(self) -> None:
+        self.own.set()
+
+    def is_set(self) -> bool:
+        outer = self.outer
+        return self.own.is_set() or (outer is not None and outer.is_set())
+
+
+def branch_run(run: Run, cancel: BranchCancel) -> Run:
+    """``run`` as its parallel branches see it: the same run id, name, options and step
+    counter (``itertools.count`` hands out numbers atomically across threads), with the
+    group's cancel flag, so stopping a group stops every node of every branch."""
+    branch = Run.__new__(Run)
+    branch.run_id = run.run_id
+    branch.flow_name = run.flow_name
+    branch.store = run.store
+    branch.options = run.options
+    branch.step_numbers = run.step_numbers
+    branch.cancel = cancel
+    return branch

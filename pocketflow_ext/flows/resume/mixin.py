@@ -63,8 +63,8 @@ class ResumeMixin:
         flow records); ``overrides`` puts back values the checkpoint could not save as
         JSON (clients, locks, ...).
         """
-        store, top_start, nested = _prepare_for(self, run_id, db_path, overrides)
-        with run_options(RunOptions(extra={"resumed_from": run_id})):
+        store, top_start, nested, extra = _prepare_for(self, run_id, db_path, overrides)
+        with run_options(RunOptions(extra={"resumed_from": run_id, **extra})):
             run_plan(self, store, top_start, nested)
         return store
 
@@ -76,12 +76,12 @@ class ResumeMixin:
         overrides: Mapping[str, Any] | None = None,
     ) -> RunHandle:
         """``resume`` in a daemon thread; returns the new run's ``RunHandle``."""
-        store, top_start, nested = _prepare_for(self, run_id, db_path, overrides)
+        store, top_start, nested, extra = _prepare_for(self, run_id, db_path, overrides)
         return start_background(
             self,
             store,
             lambda: run_plan(self, store, top_start, nested),
-            extra={"resumed_from": run_id},
+            extra={"resumed_from": run_id, **extra},
         )
 
     def run(self, shared: Any, resume_from: Any = None) -> Any:

@@ -46,16 +46,16 @@ class PendingResume:
             return True
 
     def run(self, flow: Any, shared: Any) -> Any:
-        top_start, nested = self._restore(flow, shared)
-        with run_options(RunOptions(extra={"resumed_from": self.run_id})):
+        top_start, nested, extra = self._restore(flow, shared)
+        with run_options(RunOptions(extra={"resumed_from": self.run_id, **extra})):
             return run_plan(flow, shared, top_start, nested)
 
     async def run_async(self, flow: Any, shared: Any) -> Any:
-        top_start, nested = self._restore(flow, shared)
-        with run_options(RunOptions(extra={"resumed_from": self.run_id})):
+        top_start, nested, extra = self._restore(flow, shared)
+        with run_options(RunOptions(extra={"resumed_from": self.run_id, **extra})):
             return await run_plan_async(flow, shared, top_start, nested)
 
-    def _restore(self, flow: Any, shared: Any) -> tuple[Any, dict[str, Any]]:
+    def _restore(self, flow: Any, shared: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
         """Checks the graph, then puts the checkpoint into the script's own store object."""
         try:
             if not isinstance(shared, MutableMapping):
@@ -64,14 +64,16 @@ class PendingResume:
                     f"dict, so run {self.run_id!r}'s store cannot be restored into it"
                 )
             with open_store(self.db_path, readonly=True) as runs:
-                store, top_start, nested = prepare(flow, runs, self.run_id, None, live=shared)
+                store, top_start, nested, extra = prepare(
+                    flow, runs, self.run_id, None, live=shared
+                )
         except ResumeError as exc:
             self.error = exc
             raise
         restored = dict(store.items())
         shared.clear()
         shared.update(restored)
-        return top_start, nested
+        return top_start, nested, extra
 
 
 _pending: PendingResume | None = None

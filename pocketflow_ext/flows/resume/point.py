@@ -9,6 +9,7 @@ successor.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,17 +17,20 @@ from typing import Any
 
 import pocketflow
 
+from ...graph import is_group
 from ...errors import CheckpointDamaged, PocketFlowExtError, ResumeError, RunNotFound
 from ...runstore.base import RunStore
 from ...store.codec import Unserialisable
 from ...store.store import Store
 from ..observe import flow_label
+from .groups import group_resume
 from .plan import check_resumable_kind, find_node, node_names
 
 RESUMABLE = ("failed", "cancelled", "interrupted")
 
-Prepared = tuple[Store, Any, dict[str, Any]]
-"""What a resume needs, checked before any node runs: store, top start, nested starts."""
+Prepared = tuple[Store, Any, dict[str, Any], dict[str, Any]]
+"""What a resume needs, checked before any node runs: store, top start, nested starts, and
+the options the new run carries (the finished branches of a Parallel group it stopped in)."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,9 @@ def _point(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any
     return ResumePoint(run_id, run["flow_name"], step, path, ends[-1]["action"], restored)
 
 
-def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
-    """The node the top flow starts at, and the start of each nested flow level on the way."""
+def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any], str | None]:
+    """The node the top flow starts at, the start of each nested flow level on the way, and
+    the path of the Parallel group the run stopped inside (None if it did not)."""
     label = flow_label(flow)
     top, *segments = point.path.split("/")
     if top != label or not segments:
@@ -135,6 +140,7 @@ def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
     current, level_path = flow, label
     top_start: Any = None
     nested: dict[str, Any] = {}
+    group_path = None
     for i, name in enumerate(segments):
         _check_not_batch(current, level_path, point)
         node = find_node(current, name)
@@ -149,6 +155,9 @@ def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
             start = node.successors.get(point.action or "default")
             if start is None:
                 raise _nothing_left(point, name, level_path, nested=i > 0)
+        elif is_group(node):
+            # Stopped inside a group: it runs again, without the branches that finished.
+            start, group_path = node, f"{level_path}/{name}"
         elif isinstance(node, pocketflow.Flow):
             start = node
         else:
@@ -161,8 +170,10 @@ def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
             top_start = start
         else:
             nested[level_path] = start
+        if group_path is not None:
+            break
         current, level_path = node, f"{level_path}/{name}"
-    return top_start, nested
+    return top_start, nested, group_path
 
 
 def _check_not_batch(flow: Any, level_path: str, point: ResumePoint) -> None:
@@ -245,5 +256,9 @@ def prepare(
     """Where run ``run_id`` (recorded in ``store``) continues in ``flow``, and its store."""
     check_resumable_kind(flow, "resume")
     point = resume_point(store, run_id)
-    top_start, nested = plan_starts(flow, point)
-    return restored_store(point, overrides, live), top_start, nested
+    top_start, nested, group_path = plan_starts(flow, point)
+    if group_path is None:
+        return restored_store(point, overrides, live), top_start, nested, {}
+    group = group_resume(store, point.run_id, group_path)
+    point = dataclasses.replace(point, store=group.store)
+    return restored_store(point, overrides, live), top_start, nested, group.options()
