@@ -280,7 +280,12 @@ def _group_signature(group: Any, depth: int) -> tuple[Any, ...]:
     parts: list[Any] = []
     for branch in getattr(group, "branches", ()):
         parts.append(
-            (id(branch), type(branch), getattr(branch, "name", None), getattr(branch, "flow_name", None))
+            (
+                id(branch),
+                type(branch),
+                getattr(branch, "name", None),
+                getattr(branch, "flow_name", None),
+            )
         )
         if hasattr(branch, "start_node") and depth < _MAX_DEPTH:
             parts.append(_signature(branch, depth + 1))

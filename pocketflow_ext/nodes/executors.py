@@ -11,10 +11,17 @@ retries an item went through come back with its result and are reported to the r
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import pickle
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
 from contextlib import contextmanager
 from typing import Any
 
@@ -70,10 +77,11 @@ def opened(executor: Any, max_workers: int | None) -> Iterator[Executor]:
 
 def travelling_copy(node: Any) -> Any:
     """The node as it ships: a shallow copy without its successors (the rest of the graph
-    would travel along) or the group it was fanned out into."""
+    would travel along), the group it was fanned out into, or its executor (it runs there)."""
     clone = copy.copy(node)
     clone.successors = {}
     clone.__dict__.pop("_fan_out", None)
+    clone.__dict__.pop("executor", None)
     return clone
 
 
@@ -114,6 +122,12 @@ def run_item(node: Any, item: Any) -> tuple[bool, Any, Retries]:
     Returns ``(ok, result or exception, retries)``: the exec's own failure travels back as
     a value so its retries are reported too; only a broken worker raises.
     """
+    # A fresh context: a forked worker inherits the flow thread's frame, whose listeners
+    # are copies there; retries must come back to the real ones instead.
+    return contextvars.Context().run(_attempts, node, item)
+
+
+def _attempts(node: Any, item: Any) -> tuple[bool, Any, Retries]:
     retries: Retries = []
     with collecting_retries(retries):
         try:
@@ -149,27 +163,62 @@ def map_items(
             check_picklable(shipped, items, what)
         futures: list[Future[Any]] = [pool.submit(run_item, shipped, item) for item in items]
         try:
-            return [_outcome(node, i, future, what) for i, future in enumerate(futures)]
-        except BaseException:
+            results = []
+            for index, future in enumerate(futures):
+                try:
+                    outcome = future.result()
+                except BrokenExecutor:
+                    if executor != "processes":  # not ours to restart
+                        raise
+                    # A dead worker breaks every item in flight with it: run those again
+                    # one at a time, each in a fresh process, which also tells which one
+                    # kills its worker.
+                    outcome = _alone(shipped, items[index])
+                results.append(_result(outcome))
+            return results
+        except BrokenExecutor as exc:
+            raise _lost(node, index, what, exc) from exc
+        except ExecutorError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, _ExecFailure):
+                raise exc.error from None
+            raise _lost(node, index, what, exc) from exc
+        finally:
             for future in futures:
                 future.cancel()
-            raise
 
 
-def _outcome(node: Any, index: int, future: Future[Any], what: str) -> Any:
-    try:
-        ok, value, retries = future.result()
-    except Exception as exc:  # the worker, not the exec: a dead process, a lost Dask worker
-        raise ExecutorError(
-            f"{what} {index} of node {base_name(node)!r} did not come back from the executor: "
-            f"{type(exc).__name__}: {exc}. Its worker died or was lost (out of memory, a "
-            "crash in native code); use the engine's own retries (a Dask executor's "
-            "retries=) or run the batch again"
-        ) from exc
+class _ExecFailure(Exception):
+    """An item's exec failed (after its retries and fallback): re-raised as it was."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _result(outcome: tuple[bool, Any, Retries]) -> Any:
+    ok, value, retries = outcome
     report_retries(retries)
     if not ok:
-        raise value
+        raise _ExecFailure(value)
     return value
+
+
+def _alone(shipped: Any, item: Any) -> tuple[bool, Any, Retries]:
+    with ProcessPoolExecutor(1) as solo:
+        result: tuple[bool, Any, Retries] = solo.submit(run_item, shipped, item).result()
+        return result
+
+
+def _lost(node: Any, index: int, what: str, exc: BaseException) -> ExecutorError:
+    """The worker running an item died or was lost: not the exec's failure."""
+    return ExecutorError(
+        f"{what} {index} of node {base_name(node)!r} did not come back from the executor: "
+        f"{type(exc).__name__}: {exc} Its worker died or was lost (out of memory, a crash "
+        "in native code, os._exit); give a Dask executor retries (client.get_executor("
+        "retries=2)) or run the batch again"
+    )
 
 
 def report_retries(retries: Retries) -> None:
@@ -217,4 +266,3 @@ class ExecutorMixin:
 def ship_exec(node: Any, prep_res: Any, executor: Any) -> Any:
     """One node's ``exec`` (with its attempts) on ``executor``: a ``Parallel`` branch."""
     return map_items(node, [prep_res], executor, None, what="prep result")[0]
-

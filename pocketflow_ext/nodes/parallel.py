@@ -35,7 +35,6 @@ from ..stream.scope import (
     Level,
     branch_run,
     current_frame,
-    reset_current_frame,
     set_current_frame,
 )
 from .async_bridge import run_coroutine
@@ -136,7 +135,9 @@ class Parallel(FanOutMixin, EdgesMixin, NamedMixin, pocketflow.AsyncNode):
             )
         self.on_error = on_error
         if merge is not None and not callable(merge):
-            raise ConfigurationError(f"merge must be callable as merge(store, writes), got {merge!r}")
+            raise ConfigurationError(
+                f"merge must be callable as merge(store, writes), got {merge!r}"
+            )
         if merge is not None and reducers:
             raise ConfigurationError(
                 "give either merge= (it combines every write itself) or reducers=, not both"
@@ -421,11 +422,15 @@ class _GroupRun:
                 f"Parallel {self.path or base_name(self.group)!r} was stopped before branches "
                 f"{', '.join(map(repr, unfinished))} finished; resume the run to run them"
             )
-        writes = {b.name: b.writes if b.writes is not None else self._writes(b) for b in self.branches}
+        writes = {
+            b.name: b.writes if b.writes is not None else self._writes(b) for b in self.branches
+        }
         if self.group.merge is not None:
             self.group.merge(self.shared, writes)
             return None
-        apply_writes(self.shared, self.base, writes, self.group.reducers, self.path or base_name(self.group))
+        apply_writes(
+            self.shared, self.base, writes, self.group.reducers, self.path or base_name(self.group)
+        )
         return None
 
     def _writes(self, branch: _Branch) -> Writes:
@@ -450,7 +455,9 @@ def _finished_before(outer: Frame | None, path: str) -> dict[str, Writes] | None
 def _ships(node: Any) -> bool:
     """Whether a branch's ``exec`` can go to ``executor=``: a plain sync node (a flow has no
     exec of its own, an async node's runs on the loop)."""
-    return isinstance(node, pocketflow.Node) and not isinstance(node, (pocketflow.Flow, pocketflow.AsyncNode))
+    return isinstance(node, pocketflow.Node) and not isinstance(
+        node, (pocketflow.Flow, pocketflow.AsyncNode)
+    )
 
 
 def _group_path(group: Parallel, outer: Frame | None) -> str:

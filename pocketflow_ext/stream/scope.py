@@ -288,22 +288,17 @@ class Frame:
 
 
 # ── parallel branches ────────────────────────────────────────────────────────
-class BranchCancel:
+class BranchCancel(threading.Event):
     """The cancel flag branches of one ``Parallel`` group check before each node: set when
     the group stops its branches (one failed, Ctrl+C), or when the run's own flag is."""
 
-    __slots__ = ("own", "outer")
-
-    def __init__(self, outer: Any) -> None:
-        self.own = threading.Event()
-        self.outer = outer  # the enclosing run's flag (a threading.Event, another BranchCancel, None)
-
-    def set(self) -> None:
-        self.own.set()
+    def __init__(self, outer: threading.Event | None) -> None:
+        super().__init__()
+        self.outer = outer  # the enclosing run's flag (another group's, for nested groups)
 
     def is_set(self) -> bool:
         outer = self.outer
-        return self.own.is_set() or (outer is not None and outer.is_set())
+        return super().is_set() or (outer is not None and outer.is_set())
 
 
 def branch_run(run: Run, cancel: BranchCancel) -> Run:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pocketflow
 
-from ...graph import is_group
 from ...errors import CheckpointDamaged, PocketFlowExtError, ResumeError, RunNotFound
+from ...graph import is_group
 from ...runstore.base import RunStore
 from ...store.codec import Unserialisable
 from ...store.store import Store
