@@ -18,8 +18,10 @@ import asyncio
 import contextvars
 import copy
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
+from concurrent.futures import wait as wait_futures
 from contextlib import ExitStack
 from typing import Any
 
@@ -33,11 +35,13 @@ from ..stream.scope import (
     BranchCancel,
     Frame,
     Level,
+    branch_level,
     branch_run,
     current_frame,
     set_current_frame,
 )
 from .async_bridge import run_coroutine
+from .branch_threads import branch_threads
 from .edges import EdgesMixin
 from .executors import check_executor, check_workers, opened, ship_exec
 from .limits import check_limit
@@ -252,11 +256,11 @@ class _GroupRun:
         run = branch_run(outer.level.run, self.cancel)
         paths = {b.name: f"{self.path}/{b.name}" for b in self.branches}
         names = {id(b.node): b.name for b in self.branches}
+        # A level per branch: its listeners are the enclosing flows', its store the
+        # branch's own view (what hooks and checkpoints of its nodes see).
+        template = Level(run, self.group, self.path, outer.level, names, paths, (), self.base)
         for branch in self.to_run:
-            # A level per branch: its listeners are the enclosing flows', its store the
-            # branch's own view (what hooks and checkpoints of its nodes see).
-            level = Level(run, self.group, self.path, outer.level, names, paths, (), branch.view)
-            branch.frame = Frame(level, outer.params)
+            branch.frame = Frame(branch_level(template, branch.view), outer.params)
 
     # ── running the branches ────────────────────────────────────────────────
     def _workers(self, count: int) -> int:
@@ -264,28 +268,32 @@ class _GroupRun:
         return max(1, min(n for n in limits if n is not None))
 
     def run_threads(self) -> None:
-        branches = self.to_run
-        if not branches:
+        pending = deque(self.to_run)
+        if not pending:
             return
+        # Each branch in its own copy of the group's context (taken here, in the flow's
+        # thread), so what one branch sets there (its frame) is not seen by another.
+        contexts = {id(b): contextvars.copy_context() for b in pending}
         with ExitStack() as stack:
             shipper = self._shipper(stack)
-            pool = ThreadPoolExecutor(
-                self._workers(len(branches)), thread_name_prefix="pocketflow-ext-branch"
-            )
-            futures = [
-                pool.submit(contextvars.copy_context().run, self.run_branch, b, shipper)
-                for b in branches
-            ]
+
+            def drain() -> None:  # a worker takes the next waiting branch until none is left
+                while pending:
+                    try:
+                        branch = pending.popleft()
+                    except IndexError:
+                        return
+                    contexts[id(branch)].run(self.run_branch, branch, shipper)
+
+            threads = branch_threads()
+            futures = [threads.submit(drain) for _ in range(self._workers(len(pending)))]
             try:
                 for future in futures:
                     future.result()
             except BaseException:  # Ctrl+C: stop every branch before its next node
                 self.cancel.set()
-                for future in futures:
-                    future.cancel()
+                wait_futures(futures)  # a node already running finishes first
                 raise
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
 
     def _shipper(self, stack: ExitStack) -> Executor | None:
         if self.group.executor is None:
@@ -300,13 +308,9 @@ class _GroupRun:
         semaphore = asyncio.Semaphore(limit) if limit is not None else None
         with ExitStack() as stack:
             shipper = self._shipper(stack)
-            pool = None
             sync_count = sum(not is_async_branch(b.node) for b in branches)
-            if sync_count:
-                pool = ThreadPoolExecutor(
-                    self._workers(sync_count), thread_name_prefix="pocketflow-ext-branch"
-                )
-                stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+            workers = self.group.max_workers
+            pool = asyncio.Semaphore(workers) if workers and workers < sync_count else None
             self.loop = asyncio.get_running_loop()
             self.tasks = {
                 asyncio.ensure_future(self._branch_async(b, semaphore, pool, shipper)): b
@@ -335,7 +339,7 @@ class _GroupRun:
         self,
         branch: _Branch,
         semaphore: asyncio.Semaphore | None,
-        pool: ThreadPoolExecutor | None,
+        pool: asyncio.Semaphore | None,
         shipper: Executor | None,
     ) -> None:
         if semaphore is not None:
@@ -345,12 +349,21 @@ class _GroupRun:
             await self._one_async(branch, pool, shipper)
 
     async def _one_async(
-        self, branch: _Branch, pool: ThreadPoolExecutor | None, shipper: Executor | None
+        self, branch: _Branch, threads: asyncio.Semaphore | None, shipper: Executor | None
     ) -> None:
         if not is_async_branch(branch.node):
             context = contextvars.copy_context()
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(pool, context.run, self.run_branch, branch, shipper)
+            threads_of = branch_threads()
+            if threads is None:
+                await loop.run_in_executor(
+                    threads_of, context.run, self.run_branch, branch, shipper
+                )
+            else:  # max_workers: at most that many sync branches on threads at once
+                async with threads:
+                    await loop.run_in_executor(
+                        threads_of, context.run, self.run_branch, branch, shipper
+                    )
             return
         node = self._started(branch)  # this task's own context: the frame stays in it
         if node is None:

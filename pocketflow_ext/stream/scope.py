@@ -313,3 +313,14 @@ def branch_run(run: Run, cancel: BranchCancel) -> Run:
     branch.step_numbers = run.step_numbers
     branch.cancel = cancel
     return branch
+
+
+def branch_level(template: Level, store: Any) -> Level:
+    """Another branch's level of the same group: ``template``'s run, path and listener
+    tables (computed once per group, not once per branch), with the branch's own store."""
+    level = Level.__new__(Level)
+    for name in Level.__slots__:
+        setattr(level, name, getattr(template, name))
+    level.store = store
+    level.steps = 0
+    return level

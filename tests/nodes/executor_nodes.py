@@ -86,9 +86,10 @@ class Burn(pf.BatchNode):
     """CPU-bound exec: ``shared["ms"]`` milliseconds of arithmetic per item (the bench)."""
 
     def prep(self, shared: Any) -> Any:
-        return [shared["ms"]] * shared["count"]
+        return [(shared["ms"], i) for i in range(shared["count"])]  # distinct items
 
-    def exec(self, ms: Any) -> Any:
+    def exec(self, item: Any) -> Any:
+        ms, _ = item
         end = time.process_time() + ms / 1000
         n = 0
         while time.process_time() < end:

@@ -529,3 +529,15 @@ def test_the_same_node_twice_is_refused() -> None:
 def test_a_store_that_is_not_a_dict_is_refused() -> None:
     with pytest.raises(TypeError, match="needs the shared store to be a dict"):
         Parallel(Put("a")).run([])  # type: ignore[arg-type]
+
+
+def test_a_flow_with_a_group_pickles_with_its_branches_and_settings() -> None:
+    import pickle
+
+    start, merge = Put("s"), Put("m")
+    start >> [Append("a"), Append("b")] >> merge
+    start.successors["default"].reducers = {"parts": operator.add}
+    clone = pickle.loads(pickle.dumps(pf.Flow(start=start, flow_name="F")))
+    shared: dict[str, Any] = {"parts": []}
+    clone.run(shared)
+    assert shared == {"s": "s", "parts": ["a", "b"], "m": "m"}
