@@ -16,17 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "nodes"))
-
-import pocketflow_ext as pf  # noqa: E402
-from executor_nodes import Burn  # noqa: E402  (module level: worker processes import it)
+import pocketflow_ext as pf
 
 
 class Wait(pf.Node):
@@ -47,6 +43,24 @@ class AsyncWait(pf.AsyncNode):
 
     async def exec_async(self, prep_res: Any) -> Any:
         await asyncio.sleep(self.seconds)
+
+
+class Burn(pf.BatchNode):
+    """CPU-bound exec: ``shared["ms"]`` milliseconds of arithmetic per item ."""
+
+    def prep(self, shared: Any) -> Any:
+        return [(shared["ms"], i) for i in range(shared["count"])]  # distinct items
+
+    def exec(self, item: Any) -> Any:
+        ms, _ = item
+        end = time.process_time() + ms / 1000
+        n = 0
+        while time.process_time() < end:
+            n += 1
+        return n
+
+    def post(self, shared: Any, prep_res: Any, exec_res: Any) -> Any:
+        shared["done"] = len(exec_res)
 
 
 class Trivial(pf.Node):
@@ -116,7 +130,9 @@ def cpu_batches(rounds: int, items: int, ms: float, dask: bool) -> list[tuple[st
     shared = {"ms": ms, "count": items}
     rows = [("sequential", median_time(lambda: pf.Flow(start=Burn()).run(dict(shared)), rounds))]
     processes = pf.Flow(start=Burn(executor="processes", max_workers=2))
-    rows.append(('executor="processes" (2)', median_time(lambda: processes.run(dict(shared)), rounds)))
+    rows.append(
+        ('executor="processes" (2)', median_time(lambda: processes.run(dict(shared)), rounds))
+    )
     if dask:
         from distributed import Client, LocalCluster
 
@@ -132,7 +148,12 @@ def cpu_batches(rounds: int, items: int, ms: float, dask: bool) -> list[tuple[st
         ):
             flow = pf.Flow(start=Burn(executor=client.get_executor()))
             flow.run(dict(shared))  # warm up: workers import the node's module once
-            rows.append(("Dask LocalCluster (2 workers)", median_time(lambda: flow.run(dict(shared)), rounds)))
+            rows.append(
+                (
+                    "Dask LocalCluster (2 workers)",
+                    median_time(lambda: flow.run(dict(shared)), rounds),
+                )
+            )
     return rows
 
 
@@ -154,7 +175,9 @@ def main() -> int:
         if ratio > 1.15:
             missed.append(f"I/O branches {label}")
 
-    print("2. Parallel of trivial nodes against the same nodes in sequence (target <= 100 µs per branch)")
+    print(
+        "2. Parallel of trivial nodes against the same nodes in sequence (target <= 100 µs per branch)"
+    )
     for label, seconds in overhead(args.rounds, 16, 5 if args.quick else 200):
         print(f"   {label:<36} {seconds * 1e6:8.1f} µs")
         if label.endswith("per branch") and seconds > 100e-6:
@@ -167,7 +190,9 @@ def main() -> int:
         except ImportError:
             print("   (Dask not installed: pip install 'pocketflow-ext[dask]')")
             dask = False
-    print(f"3. {items} items of {ms:g} ms CPU-bound exec (target >= 1.6x faster; needs 2 idle cores)")
+    print(
+        f"3. {items} items of {ms:g} ms CPU-bound exec (target >= 1.6x faster; needs 2 idle cores)"
+    )
     rows = cpu_batches(args.rounds, items, ms, dask)
     sequential = rows[0][1]
     for label, seconds in rows:

@@ -82,24 +82,6 @@ class DiesOnThree(pf.BatchNode):
         return item
 
 
-class Burn(pf.BatchNode):
-    """CPU-bound exec: ``shared["ms"]`` milliseconds of arithmetic per item (the bench)."""
-
-    def prep(self, shared: Any) -> Any:
-        return [(shared["ms"], i) for i in range(shared["count"])]  # distinct items
-
-    def exec(self, item: Any) -> Any:
-        ms, _ = item
-        end = time.process_time() + ms / 1000
-        n = 0
-        while time.process_time() < end:
-            n += 1
-        return n
-
-    def post(self, shared: Any, prep_res: Any, exec_res: Any) -> Any:
-        shared["done"] = len(exec_res)
-
-
 class Upper(pf.Node):
     """A Parallel branch whose exec can be shipped."""
 
