@@ -80,7 +80,7 @@ def travelling_copy(node: Any) -> Any:
     would travel along), the group it was fanned out into, or its executor (it runs there)."""
     clone = copy.copy(node)
     clone.successors = {}
-    clone.__dict__.pop("_fan_out", None)
+    clone.__dict__.pop("_fan_outs", None)
     clone.__dict__.pop("executor", None)
     return clone
 

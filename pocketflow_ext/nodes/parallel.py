@@ -61,17 +61,18 @@ FINISHED_BRANCHES = "parallel_finished_branches"
 
 
 def fan_out(branches: list[Any] | tuple[Any, ...]) -> Parallel:
-    """The group of ``branches``: the one ``x >> branches`` made earlier for exactly these
-    nodes (so ``a >> [b, c]`` then ``[b, c] >> d`` wire one group), else a new one."""
-    group = getattr(branches[0], "_fan_out", None) if branches else None
-    if isinstance(group, Parallel) and len(group.branches) == len(branches):
-        if all(a is b for a, b in zip(group.branches, branches, strict=True)):
+    """The group of exactly ``branches``: the one made earlier (by ``x >> branches`` or
+    ``branches >> y``, in either order) or a new one, so both statements wire one group."""
+    for group in getattr(branches[0], "_fan_outs", ()) if branches else ():
+        if len(group.branches) == len(branches) and all(
+            a is b for a, b in zip(group.branches, branches, strict=True)
+        ):
             return group
     group = Parallel(*branches)
     for branch in branches:
-        # Build-time wiring only (executor copies drop it); a node object is a branch of
-        # the group it was last fanned out into.
-        branch.__dict__["_fan_out"] = group
+        # Build-time wiring only (executor copies drop it); a node may be a branch of
+        # several groups.
+        branch.__dict__["_fan_outs"] = (*branch.__dict__.get("_fan_outs", ()), group)
     return group
 
 
@@ -310,10 +311,10 @@ class _GroupRun:
             shipper = self._shipper(stack)
             sync_count = sum(not is_async_branch(b.node) for b in branches)
             workers = self.group.max_workers
-            pool = asyncio.Semaphore(workers) if workers and workers < sync_count else None
+            threads = asyncio.Semaphore(workers) if workers and workers < sync_count else None
             self.loop = asyncio.get_running_loop()
             self.tasks = {
-                asyncio.ensure_future(self._branch_async(b, semaphore, pool, shipper)): b
+                asyncio.ensure_future(self._branch_async(b, semaphore, threads, shipper)): b
                 for b in branches
             }
             try:
@@ -339,14 +340,14 @@ class _GroupRun:
         self,
         branch: _Branch,
         semaphore: asyncio.Semaphore | None,
-        pool: asyncio.Semaphore | None,
+        threads: asyncio.Semaphore | None,
         shipper: Executor | None,
     ) -> None:
         if semaphore is not None:
             async with semaphore:
-                await self._one_async(branch, pool, shipper)
+                await self._one_async(branch, threads, shipper)
         else:
-            await self._one_async(branch, pool, shipper)
+            await self._one_async(branch, threads, shipper)
 
     async def _one_async(
         self, branch: _Branch, threads: asyncio.Semaphore | None, shipper: Executor | None

@@ -103,14 +103,24 @@ def test_rshift_with_a_list_fans_out_into_one_group_that_the_join_reuses() -> No
     assert joined is merge and group.successors["default"] is merge
 
 
-def test_a_join_without_a_fan_out_makes_a_new_group() -> None:
+def test_a_join_written_before_its_fan_out_wires_the_same_group() -> None:
     a, b, merge = Put("a"), Put("b"), Put("m")
     [a, b] >> merge
-    group = a._fan_out
+    start = Put("s")
+    group = start >> [a, b]  # written after the join: still the same group
     assert isinstance(group, Parallel) and group.successors["default"] is merge
     shared: dict[str, Any] = {}
-    pf.Flow(start=group).run(shared)
-    assert shared == {"a": "a", "b": "b", "m": "m"}
+    pf.Flow(start=start).run(shared)
+    assert shared == {"s": "s", "a": "a", "b": "b", "m": "m"}
+
+
+def test_a_node_in_two_groups_joins_each_group_where_it_was_written() -> None:
+    a, b, c, m1, m2 = Put("a"), Put("b"), Put("c"), Put("m1"), Put("m2")
+    first, second = Put("s1") >> [a, b], Put("s2") >> [a, c]
+    [a, b] >> m1
+    [a, c] >> m2
+    assert first is not second
+    assert first.successors["default"] is m1 and second.successors["default"] is m2
 
 
 def test_then_and_conditional_edges_fan_out_too() -> None:
