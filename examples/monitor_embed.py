@@ -3,7 +3,7 @@
 Record a few runs, then open the page:
 
     python examples/monitor_embed.py monitor-demo.db
-    streamlit run examples/monitor_embed.py -- monitor-demo.db
+    streamlit run examples/monitor_embed.py --server.address 127.0.0.1 -- monitor-demo.db
 
 (the stand-alone monitor is `pocketflow-ext monitor monitor-demo.db`).
 """
@@ -52,7 +52,11 @@ def record_runs():
             print(f"demo-{number}: completed")
         except ValueError as exc:
             print(f"demo-{number}: failed ({exc})")
-    print(f"recorded into {DB}; view: streamlit run examples/monitor_embed.py -- {DB}")
+    # --server.address: Streamlit serves every network interface unless told otherwise.
+    print(
+        f"recorded into {DB}; view: streamlit run examples/monitor_embed.py "
+        f"--server.address 127.0.0.1 -- {DB}"
+    )
 
 
 def page():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import time
 from pathlib import Path
 
 from ..errors import PocketFlowExtError
@@ -17,6 +16,9 @@ from .output import PROG, fail
 
 def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
     """The database at ``path`` (default: ``$POCKETFLOW_EXT_DB`` or ./pocketflow.db), read-only."""
+    problem = db_path_problem(path)
+    if problem is not None:
+        fail(command, problem)
     db_path = path or default_db()
     if not is_url(db_path) and not Path(db_path).is_file():
         fail(
@@ -33,29 +35,24 @@ def open_recorded(command: str, path: str | None) -> tuple[WorkflowDB, str]:
     return WorkflowDB(store), db_path
 
 
+def db_path_problem(path: str | None) -> str | None:
+    """What is wrong with a database path given on the command line (None: nothing yet)."""
+    if path is None:
+        return None
+    if not path.strip():
+        return (
+            f"the database path is empty; pass a file such as runs.db, or leave it out "
+            f"for {default_db()}"
+        )
+    if Path(path).is_dir():
+        inside = sorted(p.name for p in Path(path).glob("*.db"))[:5]
+        hint = f" (it holds: {', '.join(inside)})" if inside else ""
+        return f"{path} is a directory; pass the database file inside it{hint}"
+    return None
+
+
 def local_time(text: str | None) -> str:
     ts = parse_iso(text)
     if ts is None:
         return text or "-"
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def run_seconds(started: str | None, finished: str | None) -> float | None:
-    """How long a run took, or has been running when it has not finished."""
-    start = parse_iso(started)
-    if start is None:
-        return None
-    end = parse_iso(finished) if finished else time.time()
-    return None if end is None else max(end - start, 0.0)
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .database import db_path_problem
 from .options import db_help, default_db, port
 from .output import fail
 
@@ -36,6 +37,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def monitor_command(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("streamlit") is None:
         fail("monitor", 'the monitor needs Streamlit: pip install "pocketflow-ext[ui]"')
+    problem = db_path_problem(args.db)
+    if problem is not None:
+        fail("monitor", problem)
     db = args.db or default_db()
     if not Path(db).is_file():
         fail(

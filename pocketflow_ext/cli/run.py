@@ -14,19 +14,25 @@ import argparse
 import atexit
 import importlib.util
 import os
+import re
 import runpy
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from ..errors import PocketFlowExtError
 from ..flows.resume import PendingResume, resume_next_run
+from ..flows.resume.warning import resumed_before_message
 from ..instrument import instrument, uninstrument
 from ..logging import setup_logging
+from ..runstore.workflow_db import WorkflowDB
+from ..stream.scope import subscribe
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
 from .options import db_help, default_db
 from .output import PROG, fail, usage_error
+from .run_destinations import RunDestinations, script_command
 
 # Frames of ours (and runpy's) that sit above the script's own in a traceback.
 _OUR_FILES = {
@@ -126,12 +132,19 @@ def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
     if args.log_dir or args.log_format:
         name = Path(script).stem if script else (module or "run").rpartition(".")[2]
         setup_logging(name, log_dir=args.log_dir, log_format=args.log_format)
-    db_path = args.db or default_db()
+    db_path = _db_path(args.db)
     pending = _pending_resume(db_path, args.resume) if args.resume else None
+    created = not os.path.lexists(db_path)
     try:
-        instrument(db_path=db_path, trace=trace)
+        active = instrument(db_path=db_path, trace=trace)
     except (PocketFlowExtError, OSError) as exc:
         fail("run", str(exc))
+    destinations = RunDestinations(active.db, script_command(script, module, script_args), created)
+    # atexit runs last-registered first: the report comes after uninstrument, when the
+    # script's own threads have finished and every run has ended.
+    atexit.register(destinations.report, db_path)
+    unsubscribe = subscribe(destinations)
+    atexit.register(unsubscribe)
     atexit.register(uninstrument)
     try:
         if script is not None:
@@ -154,14 +167,44 @@ def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
     return 0
 
 
+def _db_path(given: str | None) -> str:
+    if given is None:
+        return default_db()
+    if not given.strip():
+        fail(
+            "run",
+            f"--db is empty; pass a file path (--db runs.db) or leave --db out for {default_db()}",
+        )
+    if os.path.isdir(given):
+        fail(
+            "run",
+            f"--db {given} is a directory; pass a file path such as "
+            f"{os.path.join(given, 'runs.db')}",
+        )
+    return given
+
+
 def _pending_resume(db_path: str, run_id: str) -> PendingResume:
     if not Path(db_path).is_file():
         # Never created here: resuming needs the database the run was recorded in.
         fail("run", f"--resume {run_id}: no recording database at {db_path}; pass --db PATH")
     try:
-        return resume_next_run(db_path, run_id)
+        pending = resume_next_run(db_path, run_id)
     except PocketFlowExtError as exc:
         fail("run", str(exc))
+    _warn_if_resumed_before(db_path, run_id)
+    return pending
+
+
+def _warn_if_resumed_before(db_path: str, run_id: str) -> None:
+    """Say on stderr, before the script starts, that this run was already resumed to the
+    end; the same warning from the resume itself is then not repeated."""
+    with WorkflowDB(db_path, readonly=True) as db:
+        run = db.get_run(run_id)
+    message = resumed_before_message(run) if run else None
+    if message is not None:
+        sys.stderr.write(f"pocketflow-ext run: warning: {message}\n")
+        warnings.filterwarnings("ignore", message=re.escape(message), category=UserWarning)
 
 
 def _check_resumed(pending: PendingResume | None, script: str) -> None:

@@ -7,7 +7,9 @@ import json
 import sqlite3
 
 from ..errors import PocketFlowExtError
-from .database import duration_text, local_time, open_recorded, run_seconds
+from ..ui.display import duration
+from ..ui.run_facts import run_duration, run_steps, status_text
+from .database import local_time, open_recorded
 from .options import db_help, positive_int
 from .output import fail, report
 
@@ -50,10 +52,10 @@ def runs_command(args: argparse.Namespace) -> int:
         (
             str(r["run_id"]),
             str(r.get("flow_name") or ""),
-            str(r.get("status") or ""),
+            status_text(r),
             local_time(r.get("started_at")),
-            duration_text(run_seconds(r.get("started_at"), r.get("completed_at"))),
-            "" if r.get("total_steps") is None else str(r["total_steps"]),
+            duration(run_duration(r)),
+            "" if run_steps(r) is None else str(run_steps(r)),
             _short(r.get("error_msg")),
         )
         for r in runs

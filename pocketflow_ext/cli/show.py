@@ -6,10 +6,13 @@ import argparse
 import json
 import sqlite3
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..errors import PocketFlowExtError
-from .database import duration_text, local_time, open_recorded, run_seconds
+from ..ui.display import duration
+from ..ui.run_facts import current_node, resumed_note, run_duration, run_steps
+from .database import local_time, open_recorded
 from .options import db_help
 from .output import PROG, fail, report
 
@@ -29,6 +32,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def show_command(args: argparse.Namespace) -> int:
     db_arg, run_id = (args.first, args.run_id) if args.run_id else (None, args.first)
+    if db_arg is None and _looks_like_database(run_id):
+        what = "is a database" if Path(run_id).exists() else "names a database file (none exists)"
+        fail(
+            "show",
+            f"no run id given: {run_id} {what}, not a run; give the run after the database: "
+            f"pocketflow-ext show {run_id} RUN_ID (list its runs with: pocketflow-ext runs {run_id})",
+        )
     db, db_path = open_recorded("show", db_arg)
     try:
         run = db.get_run(run_id)
@@ -49,20 +59,33 @@ def show_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _looks_like_database(text: str) -> bool:
+    # Run ids never hold "/", but a file name may also be a valid run id: trust the disk.
+    return Path(text).is_file() or Path(text).is_dir() or text.endswith(_DB_SUFFIXES)
+
+
+_DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
 def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
     """The run's header, one line per node execution (in start order, indented by nesting,
     with its retries below it) and the run's error."""
-    seconds = run_seconds(run.get("started_at"), run.get("completed_at"))
-    steps = run.get("total_steps") or 0
+    count = run_steps(run) or 0
     lines = [
         f"run {run['run_id']} · flow {run.get('flow_name') or '?'} · {run.get('status')}"
-        f" · {steps} step{'' if steps == 1 else 's'} · {duration_text(seconds)}",
+        f" · {count} step{'' if count == 1 else 's'} · {duration(run_duration(run))}",
         f"started {local_time(run.get('started_at'))}"
         + (f" · finished {local_time(run['completed_at'])}" if run.get("completed_at") else ""),
     ]
     for key, label in (("resumed_from", "resumed from"), ("parent_run_id", "inside run")):
         if run.get(key):
             lines.append(f"{label} {run[key]}")
+    if resumed_note(run):
+        lines.append(resumed_note(run).lstrip("→ "))
+    if current_node(run) and run.get("status") != "completed":
+        lines.append(
+            f"{'failed at' if run.get('status') == 'failed' else 'at'} {current_node(run)}"
+        )
     steps = _steps(events, str(run.get("flow_name") or ""))
     if steps:
         width = max(len(s["label"]) for s in steps)

@@ -392,9 +392,10 @@ class SQLiteRunStore(RunStore):
                 "WHERE e.run_id = r.run_id ORDER BY e.id DESC LIMIT 1) END AS last_event_at"
             )
             extra.append(
-                "CASE WHEN r.total_steps IS NULL THEN (SELECT count(*) FROM pf_events e "
-                "WHERE e.run_id = r.run_id AND e.event IN ('node_end', 'node_error')) "
-                "END AS counted_steps"
+                # Steps started so far, the one in progress included (as the timeline shows).
+                "CASE WHEN r.total_steps IS NULL THEN (SELECT count(DISTINCT e.step) "
+                "FROM pf_events e WHERE e.run_id = r.run_id "
+                "AND e.event IN ('node_start', 'node_end', 'node_error')) END AS counted_steps"
             )
         return f"SELECT {', '.join([cols, *extra])} FROM pf_runs r"
 

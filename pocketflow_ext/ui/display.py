@@ -7,7 +7,6 @@ interpret HTML, so store contents cannot inject markup into the page.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 from ..runstore.runs import STATUSES, parse_iso
@@ -38,7 +37,6 @@ __all__ = [
     "clock_time",
     "duration",
     "plain",
-    "seconds_between",
     "short_time",
 ]
 
@@ -49,7 +47,9 @@ def badge(status: str | None) -> str:
 
 def badge_colour(text: str) -> str:
     """CSS for a badge cell (a pandas Styler rule): the status's colour, bold."""
-    colour = STATUS_COLOURS.get(str(text).rsplit(" ", 1)[-1])
+    # "✖ failed → resumed by ...": the status is the word after the symbol.
+    words = str(text).split()
+    colour = STATUS_COLOURS.get(words[1] if len(words) > 1 else "")
     return f"color: {colour}; font-weight: 600" if colour else ""
 
 
@@ -69,18 +69,15 @@ def clock_time(text: str | None) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
 
 
-def seconds_between(start: str | None, end: str | None, now: float | None = None) -> float | None:
-    """Seconds from ``start`` to ``end``, or to ``now`` while a run has no end yet."""
-    t0 = parse_iso(start)
-    if t0 is None:
-        return None
-    t1 = parse_iso(end) if end else (time.time() if now is None else now)
-    return None if t1 is None else max(0.0, t1 - t0)
-
-
 def duration(seconds: float | None) -> str:
+    """Text for a duration, in the unit that suits it (``40 µs``, ``4.2 ms``, ``23 ms``, ``1.5 s``,
+    ``2 m 05 s``, ``1 h 05 m``); the CLI and the monitor both use it."""
     if seconds is None:
         return "—"
+    if seconds < 0.001:
+        return f"{seconds * 1_000_000:.0f} µs"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:

@@ -6,8 +6,8 @@ graphviz package is needed.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +97,14 @@ def graph_of_path(run: RunPath) -> Graph:
     return Graph(nodes=nodes, edges=edges, start=nodes[0] if nodes else None)
 
 
+def top_path(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
+    """The run's own level path (event paths of its nodes start with it)."""
+    for e in events:
+        if e.get("event") == "flow_start" and e.get("path"):
+            return str(e["path"]).split("/", 1)[0]
+    return str(run.get("flow_name") or "")
+
+
 def _quote(text: str) -> str:
     # A DOT quoted string: only backslash and double quote need escaping. Never an HTML label.
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
@@ -105,15 +113,18 @@ def _quote(text: str) -> str:
 def to_dot(graph: Graph, run: RunPath) -> str:
     """DOT text: visited nodes filled (red when they failed) and labelled with their visit
     count; edges the run took drawn bold with their traversal count."""
+    names = list(dict.fromkeys([*graph.nodes, *run.visits]))
+    compact = len(names) > COMPACT_FROM
     lines = [
         "digraph flow {",
-        "  rankdir=LR;",
+        f"  rankdir={direction(graph, run)}; pad=0.1;",
+        # A big graph grows down the page: half the usual gaps keep it scrollable.
+        *(["  ranksep=0.25; nodesep=0.2;"] if compact else []),
         '  node [shape=box, style="rounded,filled", fillcolor="#f2f2f2", fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10, color="#999999"];',
     ]
-    names = list(dict.fromkeys([*graph.nodes, *run.visits]))
     for name in names:
-        lines.append("  " + _node_line(graph, run, name))
+        lines.append("  " + _node_line(graph, run, name, " " if compact else "\n"))
     for index, (flow, members) in enumerate(graph.clusters.items()):
         lines.append(f"  subgraph cluster_{index} {{")
         lines.append(f'    label={_quote(_short(flow))}; style="dashed"; color="#888888";')
@@ -129,13 +140,44 @@ def to_dot(graph: Graph, run: RunPath) -> str:
     return "\n".join(lines)
 
 
+LEFT_TO_RIGHT_UP_TO = 4
+"""Ranks (nodes one after the other) that fit across the page at their own size; a longer
+graph is drawn top to bottom, so it grows down the page, where it scrolls, instead of being
+shrunk to the page's width."""
+COMPACT_FROM = 12
+"""Nodes from which labels take one line and the gaps are halved."""
+
+
+def direction(graph: Graph, run: RunPath) -> str:
+    return "LR" if ranks(graph, run) <= LEFT_TO_RIGHT_UP_TO else "TB"
+
+
+def ranks(graph: Graph, run: RunPath) -> int:
+    """How many nodes the longest shortest path from the start passes (a chain of n: n)."""
+    following: dict[str, list[str]] = {}
+    for source, _action, target in [*graph.edges, *run.taken]:
+        following.setdefault(source, []).append(target)
+    start = graph.start or (graph.nodes[0] if graph.nodes else next(iter(run.visits), None))
+    if start is None:
+        return 0
+    depth = {start: 1}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for target in following.get(node, ()):
+            if target not in depth:
+                depth[target] = depth[node] + 1
+                queue.append(target)
+    return max(depth.values())
+
+
 def _short(key: str) -> str:
     return key.rsplit("/", 1)[-1]
 
 
-def _node_line(graph: Graph, run: RunPath, name: str) -> str:
+def _node_line(graph: Graph, run: RunPath, name: str, gap: str = "\n") -> str:
     count = run.visits.get(name, 0)
-    label = f"{_short(name)}\n×{count}" if count else _short(name)
+    label = f"{_short(name)}{gap}×{count}" if count else _short(name)
     fill = "#f8d0d0" if name in run.failed else ("#cfe8cf" if count else "#f2f2f2")
     extra = ", penwidth=2" if name == graph.start else ""
     return f'{_quote(name)} [label={_quote(label)}, fillcolor="{fill}"{extra}];'

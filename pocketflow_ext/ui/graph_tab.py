@@ -7,15 +7,14 @@ from typing import Any
 
 import streamlit as st
 
-from .graph_dot import graph_from_json, graph_of_path, path_from_events, to_dot, visit_rows
-
-
-def top_path(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
-    """The run's own level path (event paths of its nodes start with it)."""
-    for e in events:
-        if e.get("event") == "flow_start" and e.get("path"):
-            return str(e["path"]).split("/", 1)[0]
-    return str(run.get("flow_name") or "")
+from .graph_dot import (
+    graph_from_json,
+    graph_of_path,
+    path_from_events,
+    to_dot,
+    top_path,
+    visit_rows,
+)
 
 
 def render_graph(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> None:
@@ -39,5 +38,6 @@ def render_graph(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) ->
     if not graph.nodes:
         st.info("This run has not run any node yet.")
         return
-    st.graphviz_chart(to_dot(graph, path), width="stretch")
+    # Drawn at its own size: a one-node flow stays a small box instead of filling the page.
+    st.graphviz_chart(to_dot(graph, path), width="content")
     st.dataframe(visit_rows(graph, path), hide_index=True, width="stretch")

@@ -1,7 +1,7 @@
 """The Streamlit monitor over recorded runs, as a script and as an embeddable function.
 
-    streamlit run pocketflow_ext/ui/monitor.py -- runs.db
     pocketflow-ext monitor runs.db
+    streamlit run pocketflow_ext/ui/monitor.py --server.address 127.0.0.1 -- runs.db
 
 or, inside any Streamlit page, ``render_workflow_monitor("runs.db")``. The database is only
 ever opened read-only. Needs the ``ui`` extra (``pip install "pocketflow-ext[ui]"``).
@@ -9,12 +9,14 @@ ever opened read-only. Needs the ``ui`` extra (``pip install "pocketflow-ext[ui]
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from contextlib import closing
 from pathlib import Path
 
 import streamlit as st
+from streamlit import config
 
 # Absolute imports: `streamlit run` executes this file as a script, outside its package.
 from pocketflow_ext.errors import PocketFlowExtError
@@ -41,6 +43,8 @@ def render_workflow_monitor(
     >>> render_workflow_monitor("runs.db")            # doctest: +SKIP
     """
     path = str(db_path)
+    if _refused_remote_viewer():
+        return
     st.subheader(plain(title))
     col_path, col_auto, col_every, col_button = st.columns([5, 2, 2, 2])
     col_path.text(f"Database: {path}")
@@ -61,6 +65,37 @@ def render_workflow_monitor(
         _render_body(path, key)
 
     live()
+
+
+def _refused_remote_viewer() -> bool:
+    """Show nothing to another machine unless the user chose the address to listen on.
+
+    A Streamlit server binds every interface unless told otherwise, and a page cannot
+    change that after the server started (``server.address`` is read before any script
+    runs). So ``streamlit run`` without ``--server.address`` serves the monitor to the
+    network; the store contents stay on this machine unless the user asked to share them.
+    """
+    if config.is_manually_set("server.address") or not _remote(st.context.ip_address):
+        return False  # chosen by the user, or a viewer on this machine (loopback)
+    st.error(
+        "This monitor shows run data to this machine only: the server listens on every "
+        "network interface because no address was chosen. Start it with "
+        "`pocketflow-ext monitor runs.db` (this machine only), or pass "
+        "`--server.address 0.0.0.0` to `streamlit run` to share it on purpose."
+    )
+    return True
+
+
+def _remote(ip: object) -> bool:
+    """Whether ``ip`` (the viewer's address; None on loopback) is another machine's."""
+    if not isinstance(ip, str) or not ip:
+        return False  # no client address: a test harness, or loopback
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return True
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return not (address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def _render_body(path: str, key: str) -> None:
@@ -94,8 +129,9 @@ def main() -> None:
         st.error(
             plain(
                 "No database given. Start the monitor with "
-                "`streamlit run pocketflow_ext/ui/monitor.py -- runs.db` or "
-                "`pocketflow-ext monitor runs.db`."
+                "`pocketflow-ext monitor runs.db` or "
+                "`streamlit run pocketflow_ext/ui/monitor.py --server.address 127.0.0.1 -- "
+                "runs.db`."
             )
         )
         return

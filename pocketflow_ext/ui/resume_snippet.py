@@ -4,8 +4,9 @@ A checkpoint is the store right *after* its node finished, so the run continues 
 node that started next; that node is read from the run's events (the first ``node_start``
 written after the checkpointed node's ``node_end``), so the snippet never re-runs the
 checkpointed node. The latest checkpoint of a failed, cancelled or interrupted run is
-resumed with ``flow.resume(run_id)``, which finds the same point itself (nested flows too),
-or from the command line with ``pocketflow-ext run --resume RUN_ID SCRIPT.py``.
+resumed with ``flow.resume(run_id)``, which finds the next node in the flow's graph itself
+(nested flows too), or from the command line with ``pocketflow-ext run --resume RUN_ID
+SCRIPT.py`` (the script ``pocketflow-ext run`` recorded, when it recorded the run).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .graph_dot import node_key
-
-RESUMABLE = ("failed", "cancelled", "interrupted")
+from .run_facts import RESUMABLE, resume_command_line
 
 
 @dataclass(frozen=True)
@@ -74,17 +74,24 @@ def python_snippet(
         f"store = WorkflowDB({db_path!r}, readonly=True).load_checkpoint({run_id!r}, "
         f"step={point.step})\n"
     )
+    if has_resume and point.latest and run.get("status") in RESUMABLE:
+        # flow.resume finds the node after the checkpointed one in the flow's graph, so
+        # this holds whether or not the next node had started when the run stopped.
+        after = (
+            f"The next node to run is {point.next_path}."
+            if point.next_path
+            else f"It goes on with the node that follows {point.node} in the flow."
+        )
+        return (
+            f"# Continue run {run_id!r} ({run.get('status')}) after its last checkpoint: "
+            f"step {point.step} ({point.node}).\n# {after}\n"
+            + build
+            + f"store = flow.resume({run_id!r}, db_path={db_path!r})\n"
+        )
     if point.next_node is None:
         return (
             f"# Nothing ran after step {point.step} ({point.node}) in run {run_id!r},\n"
             "# so there is nothing to continue. The store saved at that checkpoint:\n" + load
-        )
-    if has_resume and point.latest and run.get("status") in RESUMABLE:
-        return (
-            f"# Continue run {run_id!r} after its last checkpoint: step {point.step} "
-            f"({point.node}).\n# The next node to run is {point.next_path}.\n"
-            + build
-            + f"store = flow.resume({run_id!r}, db_path={db_path!r})\n"
         )
     if point.nested_next:
         return (
@@ -128,16 +135,14 @@ def show_command(run: Mapping[str, Any], db_path: str) -> str:
 def resume_command(
     run: Mapping[str, Any], point: ResumePoint | None, db_path: str, *, has_resume: bool
 ) -> str | None:
-    """The CLI line continuing ``run`` by running the unmodified script again, or None.
+    """The CLI line continuing ``run`` by running the script that recorded it again, or None.
 
     ``pocketflow-ext run --resume`` continues after the run's last checkpoint only (as
     ``flow.resume`` does); ``point`` None: the run has no checkpoint but resumed another.
+    The script is the one ``pocketflow-ext run`` recorded, else ``your_script.py``.
     """
     if not has_resume or run.get("status") not in RESUMABLE:
         return None
-    if point is not None and (not point.latest or point.next_node is None):
+    if point is not None and not point.latest:
         return None
-    return (
-        f"pocketflow-ext run --db {shlex.quote(db_path)} "
-        f"--resume {shlex.quote(str(run['run_id']))} your_script.py"
-    )
+    return resume_command_line(run, db_path)[0]

@@ -7,6 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from ..flows.resume.warning import resumed_before_message
+from .display import plain
 from .resume_snippet import (
     RESUMABLE,
     ResumePoint,
@@ -16,6 +18,7 @@ from .resume_snippet import (
     resume_point,
     show_command,
 )
+from .run_facts import resume_command_line
 from .store_tab import pick_checkpoint
 
 
@@ -29,6 +32,9 @@ def render_resume(
     key: str,
 ) -> None:
     """``ours``: the database has pocketflow-ext's schema (so ``flow.resume`` applies)."""
+    resumed_before = resumed_before_message(run)
+    if resumed_before is not None:
+        st.warning(plain(resumed_before[0].upper() + resumed_before[1:] + "."))
     if run.get("status") == "completed":
         st.text(
             "This run completed; resuming it would run nothing. Pick an earlier checkpoint "
@@ -64,10 +70,17 @@ def _command_lines(
 ) -> None:
     command = resume_command(run, point, db_path, has_resume=ours)
     if command is not None:
-        st.text(
-            "Or from the command line: run the unmodified script that recorded the run again "
-            "(your_script.py stands for it), continuing after the last checkpoint:"
-        )
+        if resume_command_line(run, db_path)[1]:
+            st.text(
+                "Or from the command line: the command that recorded the run, run again, "
+                "continuing after the last checkpoint:"
+            )
+        else:
+            st.text(
+                "Or from the command line: run the unmodified script that recorded the run "
+                "again (your_script.py stands for it; for runs recorded by pocketflow-ext run "
+                "it names the script), continuing after the last checkpoint:"
+            )
         st.code(command, language="bash")
     else:
         st.text(

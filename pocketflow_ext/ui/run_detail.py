@@ -25,6 +25,8 @@ def render_run(runs: RunStore, db_path: str, run_id: str, key: str) -> None:
     del summary["Run id"]  # already the heading
     if run.get("resumed_from"):
         summary["Resumed from"] = str(run["resumed_from"])
+    if run.get("resumed_by"):
+        summary["Resumed by"] = ", ".join(run["resumed_by"])
     if run.get("parent_run_id"):
         summary["Parent run"] = str(run["parent_run_id"])
     if run.get("error_msg"):

@@ -9,7 +9,8 @@ import pandas as pd  # ships with streamlit
 import streamlit as st
 
 from ..runstore.base import RunFilter, RunStore
-from .display import STATUSES, badge, badge_colour, duration, seconds_between, short_time
+from .display import STATUSES, badge, badge_colour, duration, short_time
+from .run_facts import current_node, resumed_note, run_duration, run_steps
 
 PAGE_SIZES = (25, 50, 100)
 COLUMNS = ("Run id", "Flow", "Status", "Started (UTC)", "Duration", "Steps", "Current node")
@@ -29,28 +30,16 @@ def render_filters(store: RunStore, key: str) -> RunFilter:
     return RunFilter(statuses=tuple(picked), flows=tuple(flows), search=search)
 
 
-def run_seconds(run: dict[str, Any]) -> float | None:
-    """How long the run took, or has taken so far; an interrupted run until its last
-    heartbeat (its process died after that)."""
-    if run["completed_at"]:
-        return seconds_between(run["started_at"], run["completed_at"])
-    if run["status"] == "running":
-        return seconds_between(run["started_at"], None)
-    if run["status"] == "interrupted" and run.get("heartbeat_at"):
-        return seconds_between(run["started_at"], run["heartbeat_at"])
-    return None
-
-
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "Run id": r["run_id"],
             "Flow": r["flow_name"] or "—",
-            "Status": badge(r["status"]),
+            "Status": " ".join(p for p in (badge(r["status"]), resumed_note(r)) if p),
             "Started (UTC)": short_time(r["started_at"]),
-            "Duration": duration(run_seconds(r)),
-            "Steps": "—" if r["total_steps"] is None else str(r["total_steps"]),
-            "Current node": r["current_node"] or "—",
+            "Duration": duration(run_duration(r)),
+            "Steps": "—" if run_steps(r) is None else str(run_steps(r)),
+            "Current node": current_node(r) or "—",
         }
         for r in rows
     ]
@@ -77,8 +66,9 @@ def render_runs(store: RunStore, key: str) -> str | None:
             if filt != RunFilter()
             else "No runs recorded yet. Run a flow with db_path set to this file, then refresh."
         )
-    ids = [r["run_id"] for r in page.rows]
-    table = pd.DataFrame(table_rows(page.rows), columns=COLUMNS)
+    rows = page.rows
+    ids = [r["run_id"] for r in rows]
+    table = pd.DataFrame(table_rows(rows), columns=COLUMNS)
     event = st.dataframe(
         table.style.map(badge_colour, subset=["Status"]),
         # A new key when the page's runs change (a refresh brought new ones): a ticked row

@@ -383,5 +383,5 @@ def test_resuming_a_run_already_resumed_successfully_warns(tmp_path):
     run_id = failed_run(flow)
     broken["on"] = False
     flow.resume(run_id)
-    with pytest.warns(UserWarning, match="already resumed successfully"):
+    with pytest.warns(UserWarning, match="already resumed and completed"):
         assert flow.resume(run_id)["trail"] == ["A", "B", "C"]

@@ -7,18 +7,17 @@ outside CI; in CI (``$CI`` set) a missing browser fails the test.
 
 from __future__ import annotations
 
+import ipaddress
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from record_runs import record
+from served import free_port, serving
+from synthetic_runs import write_all
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,6 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TABLE = "[data-testid='stDataFrame'] table"
+MONITOR_PY = Path(__file__).resolve().parents[2] / "pocketflow_ext" / "ui" / "monitor.py"
 
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip(
@@ -43,58 +43,15 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 pytestmark = pytest.mark.timeout(180)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the monitor exited with {process.returncode} before serving")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"the monitor did not answer at {url} within {timeout} s")
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``pocketflow-ext monitor DB --port N`` on a freshly recorded database."""
     db = record(tmp_path / "runs.db")
     port = free_port()
-    env = {
-        **os.environ,
-        # No browser tab of its own, no network look-ups: a test server on localhost only.
-        "STREAMLIT_SERVER_HEADLESS": "true",
-        "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    process = subprocess.Popen(
-        # Relative path, run from the database's directory: screenshots show "runs.db".
-        [sys.executable, "-m", "pocketflow_ext", "monitor", db.name, "--port", str(port)],
-        cwd=db.parent,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # the CLI starts streamlit as its child: stop both together
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_serving(url, process)
+    # Relative path, run from the database's directory: screenshots show "runs.db".
+    command = [sys.executable, "-m", "pocketflow_ext", "monitor", db.name, "--port", str(port)]
+    with serving(command, port, db.parent) as url:
         yield url, db
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture
@@ -176,3 +133,86 @@ def test_monitor_in_chromium_shows_runs_opens_one_and_refreshes_live(
         finally:
             browser.close()
     assert (shots / "monitor-runs.png").stat().st_size > 10_000
+
+
+def non_loopback_address() -> str | None:
+    """This machine's address on its network (no packet is sent), or None without one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.123", 9))  # TEST-NET-1: only picks the outgoing interface
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def test_a_server_started_without_an_address_shows_other_machines_no_runs(
+    tmp_path: Path, shots: Path
+) -> None:
+    own = non_loopback_address()
+    if own is None:
+        pytest.skip("this machine has no network address besides loopback")
+    db = record(tmp_path / "runs.db")
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(MONITOR_PY)]
+    with serving([*command, "--server.port", str(port), "--", str(db)], port, tmp_path) as url:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.goto(f"http://{own}:{port}")  # as another machine reaches it
+                wait_for_text(page, "body", "shows run data to this machine only", 60)
+                page.screenshot(path=str(shots / "monitor-remote-refused.png"))
+                assert page.locator("[data-testid='stDataFrame']").count() == 0
+                assert "writer-bad" not in (page.text_content("body") or "")
+                page.goto(url)  # loopback: this machine
+                wait_for_text(page, TABLE, "writer-bad", timeout_s=60)
+            finally:
+                browser.close()
+
+
+def open_by_id(page: Page, run_id: str) -> None:
+    picker = page.locator("[data-testid='stSelectbox']").filter(has_text="Open run")
+    picker.locator("input").click()
+    page.keyboard.type(run_id)
+    page.keyboard.press("Enter")
+    wait_for_text(page, "h3", f"Run {run_id}")
+    page.wait_for_timeout(800)  # let the chart and graph finish drawing
+
+
+def test_chart_and_graph_read_well_from_one_to_a_hundred_nodes_and_1_ms_to_1_h(
+    tmp_path: Path, shots: Path
+) -> None:
+    db = write_all(tmp_path / "scales.db")
+    port = free_port()
+    command = [sys.executable, "-m", "pocketflow_ext", "monitor", db.name, "--port", str(port)]
+    with serving(command, port, tmp_path) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 3000})
+            page.goto(url)
+            wait_for_text(page, TABLE, "one-1ms", timeout_s=60)
+            heights = {}
+            for run_id in ("one-1ms", "one-1h", "hundred-mixed", "five-1ms-to-1h"):
+                open_by_id(page, run_id)
+                chart = page.locator("[data-testid='stVegaLiteChart']").first
+                chart.scroll_into_view_if_needed()
+                box = chart.bounding_box()
+                assert box is not None
+                heights[run_id] = box["height"]
+                tabs = page.locator("[data-testid='stTabs']").first
+                tabs.screenshot(path=str(shots / f"timeline-{run_id}.png"))
+                page.get_by_role("tab", name="Graph").click()
+                graph = page.locator("[data-testid='stGraphVizChart'] svg").first
+                graph.wait_for()
+                page.wait_for_timeout(500)
+                tabs.screenshot(path=str(shots / f"graph-{run_id}.png"))
+                size = graph.bounding_box()
+                assert size is not None
+                if run_id.startswith("one-"):  # drawn at its own size, not the page's width
+                    assert size["width"] < 400, size
+                page.get_by_role("tab", name="Timeline").click()
+            # One row per node execution at a fixed row height: 100 rows make a taller chart.
+            assert heights["hundred-mixed"] > 10 * heights["one-1ms"]
+        finally:
+            browser.close()

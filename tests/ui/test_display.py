@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pocketflow_ext.store.codec import Unserialisable
-from pocketflow_ext.ui.display import badge, duration, plain, seconds_between, type_name, value_text
+from pocketflow_ext.ui.display import badge, duration, plain, type_name, value_text
 
 
 def test_every_status_has_a_badge_and_unknown_ones_stay_visible() -> None:
@@ -14,18 +14,16 @@ def test_every_status_has_a_badge_and_unknown_ones_stay_visible() -> None:
 
 
 def test_durations_read_naturally() -> None:
-    assert [duration(s) for s in (None, 0.0042, 2.5, 75, 4000)] == [
+    assert [duration(s) for s in (None, 0.00003, 0.00042, 0.0042, 0.023, 2.5, 75, 4000)] == [
         "—",
-        "4 ms",
+        "30 µs",
+        "420 µs",
+        "4.2 ms",
+        "23 ms",
         "2.5 s",
         "1 m 15 s",
         "1 h 06 m",
     ]
-
-
-def test_seconds_between_iso_timestamps_of_both_schemas() -> None:
-    assert seconds_between("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:02.5+00:00") == 2.5
-    assert seconds_between("not a time", None) is None
 
 
 def test_unserialisable_values_name_their_original_type() -> None:

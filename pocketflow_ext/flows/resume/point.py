@@ -25,6 +25,7 @@ from ...store.store import Store
 from ..observe import flow_label
 from .groups import group_resume
 from .plan import check_resumable_kind, find_node, node_names
+from .warning import resumed_before_message
 
 RESUMABLE = ("failed", "cancelled", "interrupted")
 
@@ -87,14 +88,10 @@ def _check_status(run: Mapping[str, Any]) -> None:
             f"run {run_id!r} of flow {run['flow_name']!r} is {status}; wait for it to end "
             "(or cancel it) before resuming it"
         )
-    if run.get("resumed_ok"):
-        warnings.warn(
-            f"run {run_id!r} was already resumed successfully (by "
-            f"{', '.join(map(repr, run['resumed_by']))}); resuming it again records another "
-            "continuation of it",
-            UserWarning,
-            stacklevel=4,
-        )
+    message = resumed_before_message(run)
+    if message is not None:
+        # _check_status <- resume_point <- prepare <- _prepare_for <- flow.resume <- caller
+        warnings.warn(message, UserWarning, stacklevel=6)
 
 
 def _point(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
