@@ -21,6 +21,18 @@ class Graph:
     edges: list[tuple[str, str, str]] = field(default_factory=list)
     start: str | None = None
     clusters: dict[str, list[str]] = field(default_factory=dict)
+    # Parallel groups: the group's key (where its branches fan out) -> its join node's key
+    # (where they meet again and the group's own edges leave from).
+    joins: dict[str, str] = field(default_factory=dict)
+
+
+JOIN = "//join"
+"""Ends the key of a group's join node: no event path has an empty segment."""
+
+
+def join_key(group: str) -> str:
+    """The key of the join node of the Parallel group at ``group``."""
+    return group + JOIN
 
 
 def graph_from_json(text: str, prefix: str) -> Graph:
@@ -39,21 +51,36 @@ def _add_level(graph: Graph, level: Mapping[str, Any], prefix: str) -> str | Non
     if graph.start is None:
         graph.start = start
     for node in level["nodes"]:
-        key = f"{prefix}/{node['name']}"
-        graph.nodes.append(key)
-        inner = node.get("graph")
-        if isinstance(inner, Mapping):
-            graph.clusters[key] = []
-            before = len(graph.nodes)
-            inner_start = _add_level(graph, inner, key)
-            graph.clusters[key] = graph.nodes[before:]
-            if inner_start:
-                graph.edges.append((key, "enters", inner_start))
+        _add_node(graph, node, prefix)
     for edge in level.get("edges") or []:
+        source = f"{prefix}/{edge['from']}"
         graph.edges.append(
-            (f"{prefix}/{edge['from']}", str(edge["action"]), f"{prefix}/{edge['to']}")
+            # A group's own edges leave from its join: the flow goes on once all branches end.
+            (graph.joins.get(source, source), str(edge["action"]), f"{prefix}/{edge['to']}")
         )
     return start
+
+
+def _add_node(graph: Graph, node: Mapping[str, Any], prefix: str) -> None:
+    key = f"{prefix}/{node['name']}"
+    graph.nodes.append(key)
+    inner = node.get("graph")
+    if isinstance(inner, Mapping):
+        graph.clusters[key] = []
+        before = len(graph.nodes)
+        inner_start = _add_level(graph, inner, key)
+        graph.clusters[key] = graph.nodes[before:]
+        if inner_start:
+            graph.edges.append((key, "enters", inner_start))
+    branches = node.get("branches")
+    if node.get("kind") == "parallel" and isinstance(branches, list):
+        join = graph.joins[key] = join_key(key)
+        for branch in branches:
+            branch_key = f"{key}/{branch['name']}"
+            graph.edges.append((key, "branch", branch_key))
+            _add_node(graph, branch, key)
+            graph.edges.append((graph.joins.get(branch_key, branch_key), "joins", join))
+        graph.nodes.append(join)
 
 
 @dataclass
@@ -70,23 +97,42 @@ def node_key(event: Mapping[str, Any]) -> str:
     return str(event.get("path") or event.get("node_name") or "?")
 
 
-def path_from_events(events: Iterable[Mapping[str, Any]]) -> RunPath:
+def path_from_events(
+    events: Iterable[Mapping[str, Any]], joins: Mapping[str, str] | None = None
+) -> RunPath:
     """Visits and edges in the order nodes finished; an edge joins a node that ended with
-    an action to the next node that started after it."""
+    an action to the next node that started after it in the same flow level.
+
+    ``joins`` (``Graph.joins``) names the Parallel groups: their branches, which run at the
+    same time, are linked to the group (``branch``) and to its join (``joins``), never to
+    each other; the group's next node follows its join."""
+    joins = joins or {}
     run = RunPath()
-    last: tuple[str, str] | None = None
+    last: dict[str, tuple[str, str]] = {}  # flow level -> (node that ended there last, action)
     for event in events:
         kind = event.get("event")
+        if kind not in ("node_start", "node_end", "node_error"):
+            continue
+        node = node_key(event)
+        level = node.rpartition("/")[0]
         if kind == "node_start":
-            node = node_key(event)
             run.visits[node] += 1
-            if last is not None:
-                run.taken[(last[0], last[1], node)] += 1
-            last = None
+            if level in joins:
+                run.taken[(level, "branch", node)] += 1
+            else:
+                before = last.pop(level, None)
+                if before is not None:
+                    run.taken[(before[0], before[1], node)] += 1
         elif kind == "node_end":
-            last = (node_key(event), str(event.get("action") or "default"))
-        elif kind == "node_error":
-            run.failed.add(node_key(event))
+            source = joins.get(node, node)
+            if level in joins:
+                run.taken[(source, "joins", joins[level])] += 1
+            else:
+                if node in joins:
+                    run.visits[source] += 1
+                last[level] = (source, str(event.get("action") or "default"))
+        else:
+            run.failed.add(node)
     return run
 
 
@@ -177,6 +223,9 @@ def _short(key: str) -> str:
 
 def _node_line(graph: Graph, run: RunPath, name: str, gap: str = "\n") -> str:
     count = run.visits.get(name, 0)
+    if name.endswith(JOIN):  # where a Parallel group's branches meet again
+        fill = "#cfe8cf" if count else "#f2f2f2"
+        return f'{_quote(name)} [label="join", shape=diamond, fontsize=9, fillcolor="{fill}"];'
     label = f"{_short(name)}{gap}×{count}" if count else _short(name)
     fill = "#f8d0d0" if name in run.failed else ("#cfe8cf" if count else "#f2f2f2")
     extra = ", penwidth=2" if name == graph.start else ""
@@ -184,7 +233,8 @@ def _node_line(graph: Graph, run: RunPath, name: str, gap: str = "\n") -> str:
 
 
 def visit_rows(graph: Graph, run: RunPath) -> list[dict[str, str]]:
-    names = list(dict.fromkeys([*graph.nodes, *run.visits]))
+    joins = set(graph.joins.values())
+    names = [n for n in dict.fromkeys([*graph.nodes, *run.visits]) if n not in joins]
     return [
         {
             "Node": name,
