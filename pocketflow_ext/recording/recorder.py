@@ -36,6 +36,7 @@ class RunRecord:
         "warnings",
         "steps",
         "last_path",
+        "failed",
     )
 
     def __init__(self, recorder: Recorder, run_id: str) -> None:
@@ -49,6 +50,8 @@ class RunRecord:
         self.warnings = LossyKeyWarnings()
         self.steps = 0  # node executions that ended (steps count from 0, so the last + 1)
         self.last_path: str | None = None
+        # A node failed: current_node keeps naming it, though parallel branches still end.
+        self.failed = False
 
     def relative(self, path: str) -> str:
         """A path below the recorded flow (``Inner/Summarise``), as shown in ``current_node``."""
@@ -103,6 +106,7 @@ class Recorder:
             self._flow_end(record, event)
         elif kind == ev.NODE_ERROR:
             self._ended(record, event)
+            record.failed = True
             self._commit(record, (_event_rows, record.run_id, event, _params(event)))
         else:  # flow_start, node_retry
             self._add(record, (_event_rows, record.run_id, event, _params(event)))
@@ -128,6 +132,8 @@ class Recorder:
         if step is not None and step >= record.steps:
             record.steps = step + 1
         last, path = record.last_path, event.path
+        if record.failed and event.kind == ev.NODE_END:
+            return  # a branch ending after another failed is not where the run stopped
         # A nested flow ends after its own last node: current_node keeps naming that leaf.
         if last is None or not last.startswith(path + "/"):
             record.last_path = path
