@@ -188,7 +188,7 @@ def test_max_concurrency_bounds_the_branches_in_flight() -> None:
 
     group = Parallel(*(Count(name=f"n{i}") for i in range(8)), max_concurrency=2)
     pf.Flow(start=group).run({})
-    assert peak[0] == 2
+    assert 1 <= peak[0] <= 2  # (that branches do overlap is the barrier test's job)
 
 
 def test_max_concurrency_bounds_async_branches_too() -> None:
