@@ -1,16 +1,21 @@
-"""Per-node cost of recording runs, and query speed on a large history.
+"""Per-node cost of recording runs, checkpoint size, and query speed on a large history.
 
 Measured side by side in one run (variants interleaved, median of rounds):
 
 * plain upstream PocketFlow (no recording) - the baseline node cost;
 * ``Flow(db_path=..., durability="sync" | "async" | "exit")``;
 * a stdlib ``sqlite3`` reference: one long-lived connection, WAL, ``synchronous=NORMAL``,
-  two event rows + one checkpoint (JSON of the 10-key store) + one commit per node;
+  two event rows + one checkpoint (JSON of the whole store) + one commit per node, and
+  the WAL copied back into the database by a background thread once a second, as the
+  recorder's writer does (SQLite's automatic checkpoint off on the timed connection);
 * PocoFlow 0.2.1 on the same flow, in its own venv (created under
   ``~/.cache/pocketflow-ext/`` on first use; ``--no-pocoflow`` skips it).
 
-Then ``list_runs(limit=100)`` and ``get_events(run)`` on a database of
-``--history`` runs x 20 nodes (built with executemany), for PocoFlow's schema and ours.
+Then delta checkpoints: stores of 1 KB, 1 MB (large strings; nested records) and 100 KB
+(nested records) where each node changes one small key: sync cost per node, per run and
+over whole runs, the database size for a 100-node run, and the reference writing the
+whole store per node. Last, ``list_runs(limit=100)`` and ``get_events(run)`` on a database
+of ``--history`` runs x 20 nodes (built with executemany), for PocoFlow's schema and ours.
 Informational by default; ``--check`` exits 1 if a target is missed.
 Run: ``python bench/bench_recording.py [--rounds N] [--history N] [--check]``.
 """
@@ -27,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -38,18 +44,6 @@ import pocketflow
 
 import pocketflow_ext
 from pocketflow_ext import WorkflowDB
-from pocketflow_ext.runstore import sqlite_schema as schema
-from pocketflow_ext.runstore.runs import iso
-
-# The reference writer's statements: the same rows into the same schema as the recorder.
-INSERT_EVENT = (
-    f"INSERT INTO pf_events ({', '.join(schema.EVENT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(schema.EVENT_COLUMNS))})"
-)
-INSERT_CHECKPOINT = (
-    f"INSERT INTO pf_checkpoints ({', '.join(schema.CHECKPOINT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(schema.CHECKPOINT_COLUMNS))})"
-)
 
 CHAIN = 20  # distinct nodes in the flow graph
 SHORT, LONG = 20, 220  # nodes per run of the two run lengths (the chain loops)
@@ -65,6 +59,7 @@ TARGETS = {
     "list_runs_ms": 2.0,
     "get_events_ms": 1.0,
 }
+POCOFLOW_TARGET = 20.0  # PocoFlow 0.2.1's recording cost / ours (sync), at least
 
 
 def base_store() -> dict[str, Any]:
@@ -84,23 +79,69 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+WAL_CHECKPOINT_S = 1.0  # how often the recorder's writer thread copies the WAL back
+
+
+class WalCheckpointer:
+    """What the recorder's writer thread does for the WAL, done for the reference: SQLite's
+    automatic checkpoint is off on the timed connection and a background thread runs a
+    PASSIVE checkpoint once a second, so neither side pays it on the timed thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.wait(WAL_CHECKPOINT_S):
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.conn.close()
+
+
+EVENT_SQL = (
+    "INSERT INTO pf_events (run_id, step, node_name, event, action, elapsed_ms, error_msg, "
+    "ts, path, params, attempt, delay_ms, traceback) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+CHECKPOINT_SQL = (
+    "INSERT INTO pf_checkpoints (run_id, step, node_name, store_json, created_at, path, "
+    "params) VALUES (?,?,?,?,?,?,?)"
+)
+
+
 class Reference:
     """Recording written by hand with the stdlib: one long-lived connection, WAL,
-    ``synchronous=NORMAL``, node_start + node_end events and a checkpoint (JSON of the
-    store) per node, one commit per node.
+    ``synchronous=NORMAL``, the WAL checkpointed by a background thread (as ours), the
+    given events and a checkpoint (JSON of the whole store) per node, one commit per node.
 
-    ``same_schema=True`` writes exactly the rows pocketflow-ext writes into its schema
-    (the fair baseline for the target); ``False`` uses three minimal tables without
-    indexes (shown for scale).
+    ``same_schema=True`` writes into pocketflow-ext's schema (the fair baseline for the
+    targets); ``False`` uses three minimal tables without indexes (shown for scale).
+    ``events`` are the event rows per node: node_start and node_end, like the recorder.
     """
 
-    def __init__(self, path: Path, same_schema: bool) -> None:
+    def __init__(
+        self, path: Path, same_schema: bool, events: tuple[str, ...] = ("node_start", "node_end")
+    ) -> None:
         if same_schema:
             WorkflowDB(path).close()
         self.conn = sqlite3.connect(str(path), isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")
+        self.wal = WalCheckpointer(path)
         self.same = same_schema
+        self.events = events
         if not same_schema:
             self.conn.execute(
                 "CREATE TABLE runs (run_id TEXT PRIMARY KEY, status TEXT, started_at TEXT, "
@@ -116,6 +157,10 @@ class Reference:
             )
         self.n = 0
 
+    def close(self) -> None:
+        self.wal.close()
+        self.conn.close()
+
     def run(self, store: dict[str, Any], nodes_per_run: int) -> None:
         self.n += 1
         run_id, c = f"ref-{self.n:08x}", self.conn
@@ -126,25 +171,25 @@ class Reference:
             )
         else:
             c.execute("INSERT INTO runs VALUES (?, 'running', ?, NULL)", (run_id, utc_now()))
-        for step in range(1, nodes_per_run + 1):
+        for step in range(nodes_per_run):
             t0 = time.perf_counter()
             store["count"] += 1
             elapsed = (time.perf_counter() - t0) * 1000
             c.execute("BEGIN")
             path = "ref/Step"
             if self.same:
-                start = (run_id, step, "Step", "node_start", None, None, None, utc_now())
-                end = (run_id, step, "Step", "node_end", None, elapsed, None, utc_now())
-                for row in (start, end):
-                    c.execute(INSERT_EVENT, (*row, path, None, None, None, None))
+                for event in self.events:
+                    ms = elapsed if event == "node_end" else None
+                    row = (run_id, step, "Step", event, None, ms, None, utc_now(), path)
+                    c.execute(EVENT_SQL, (*row, None, None, None, None))
                 c.execute(
-                    INSERT_CHECKPOINT,
+                    CHECKPOINT_SQL,
                     (run_id, step, "Step", json.dumps(store), utc_now(), path, None),
                 )
             else:
                 ins = "INSERT INTO events (run_id, step, node, event, ts) VALUES (?,?,?,?,?)"
-                c.execute(ins, (run_id, step, "Step", "node_start", utc_now()))
-                c.execute(ins, (run_id, step, "Step", "node_end", utc_now()))
+                for event in self.events:
+                    c.execute(ins, (run_id, step, "Step", event, utc_now()))
                 c.execute(
                     "INSERT INTO checkpoints (run_id, step, node, store, ts) VALUES (?,?,?,?,?)",
                     (run_id, step, "Step", json.dumps(store), utc_now()),
@@ -231,7 +276,264 @@ def measure_nodes(tmp: Path, rounds: int, runs: int) -> tuple[dict[str, Any], di
             "async (flow thread CPU)", "upstream (thread CPU)", "upstream (thread CPU)"
         ),
     }
+    reference.close()
+    minimal.close()
     return figures, ratios
+
+
+# ── delta checkpoints: large stores where each node changes one small key ─────
+WORDS = "the run store records what each node changed and a full snapshot now and then".split()
+
+
+def store_1kb() -> dict[str, Any]:
+    """A counter and nine ~100-character strings: about 1 KB of JSON."""
+    rng = random.Random(1)
+    store: dict[str, Any] = {"count": 0}
+    for i in range(9):
+        store[f"field_{i}"] = " ".join(rng.choice(WORDS) for _ in range(20))[:100]
+    return store
+
+
+def store_strings(total: int) -> dict[str, Any]:
+    """A counter and 100 documents of text (immutable str values) adding up to ``total`` bytes."""
+    rng = random.Random(2)
+    store: dict[str, Any] = {"count": 0}
+    for i in range(100):
+        words = " ".join(rng.choice(WORDS) for _ in range(total // 100 // 4))
+        store[f"doc_{i:03}"] = words[: total // 100]
+    return store
+
+
+def records(n: int) -> list[dict[str, Any]]:
+    """Nested records: dicts holding strings, numbers, a list and a nested dict."""
+    rng = random.Random(3)
+    return [
+        {
+            "id": i,
+            "name": f"user {i}",
+            "email": f"user{i}@example.com",
+            "score": round(rng.random() * 100, 3),
+            "active": i % 3 != 0,
+            "tags": [rng.choice(WORDS) for _ in range(3)],
+            "address": {"city": rng.choice(WORDS).title(), "zip": f"{rng.randrange(10**5):05}"},
+            "history": [rng.randrange(1000) for _ in range(4)],
+        }
+        for i in range(n)
+    ]
+
+
+def store_nested(total: int) -> dict[str, Any]:
+    """A counter, a settings dict and a list of nested records adding up to ``total`` bytes."""
+    one = len(json.dumps(records(1)[0])) + 2
+    return {
+        "count": 0,
+        "settings": {"model": "small", "temperature": 0.2, "stop": ["\n\n"]},
+        "records": records(total // one),
+    }
+
+
+STORES: dict[str, Callable[[], dict[str, Any]]] = {
+    "1 KB": store_1kb,
+    "1 MB strings": lambda: store_strings(1_000_000),
+    "1 MB nested": lambda: store_nested(1_000_000),
+    "100 KB nested": lambda: store_nested(100_000),
+}
+STORE_LABELS = {
+    "1 KB": "1 KB: a counter + 9 strings of 100 characters",
+    "1 MB strings": "1 MB: a counter + 100 strings of 10 KB (immutable values)",
+    "1 MB nested": "1 MB: a counter + a list of ~5,000 nested dicts (mutable values)",
+    "100 KB nested": "100 KB: a counter + a list of ~500 nested dicts",
+}
+STORE_TARGETS = {
+    "1 MB strings / 1 KB": 1.5,
+    "1 MB nested / 1 KB": 1.5,
+    "100 KB nested / reference (1 event + full checkpoint)": 1.2,
+}
+SIZE_NODES = 100
+SIZE_TARGET_MB = 5.0
+WHOLE_RUNS = (SHORT, 1020)  # whole-run averages: a short run, and one past the delta chain limit
+
+
+def fresh(template: dict[str, Any]) -> dict[str, Any]:
+    """A run's store: a new top-level dict sharing the template's (never mutated) values,
+    so building a 1 MB store is not timed."""
+    store = dict(template)
+    store["count"] = 0
+    return store
+
+
+def db_size_mb(path: Path) -> float:
+    """Pages in use (the WAL's included), in MB."""
+    conn = sqlite3.connect(str(path))
+    try:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        conn.close()
+    return pages * size / 1e6
+
+
+def measure_loads(path: Path, repeats: int = 5) -> tuple[float, float, int]:
+    """``load_checkpoint`` of the newest run's first step (a full snapshot) and of the
+    step at the end of its longest delta chain, in ms, and that chain's length."""
+    conn = sqlite3.connect(str(path))
+    try:
+        run_id = conn.execute("SELECT run_id FROM pf_runs ORDER BY started_at DESC").fetchone()[0]
+        rows = conn.execute(
+            "SELECT step, kind, parent_step FROM pf_checkpoints WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        ).fetchall()
+    finally:
+        conn.close()
+    depth: dict[int, int] = {}
+    for step, kind, parent in rows:  # commit order: a parent is (nearly always) first
+        depth[step] = depth.get(parent, 0) + 1 if kind == "delta" else 0
+    deepest = max(depth, key=lambda step: depth[step])
+    db = WorkflowDB(path)
+
+    def median_ms(step: int) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            db.load_checkpoint(run_id, step)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times) * 1e3
+
+    try:
+        return median_ms(rows[0][0]), median_ms(deepest), depth[deepest]
+    finally:
+        db.close()
+
+
+def measure_stores(tmp: Path, rounds: int, whole_rounds: int) -> dict[str, Any]:
+    """Per store: sync per node (SHORT vs LONG runs) and per run, upstream, the reference
+    writing the full store per node (with two events, and with one event); whole-run
+    averages; database size of a SIZE_NODES-node run, ours and the reference's."""
+    templates = {name: make() for name, make in STORES.items()}
+    lengths = (SHORT, LONG)
+    variants: dict[tuple[str, str], Callable[[int], Any]] = {}
+    references = []
+    for name, template in templates.items():
+        slug = name.replace(" ", "_")
+        upstream = {n: build(pocketflow, n) for n in lengths}
+        ours = {n: build(pocketflow_ext, n, db_path=tmp / f"s_{slug}.db") for n in lengths}
+        ref2 = Reference(tmp / f"r2_{slug}.db", same_schema=True)
+        ref1 = Reference(tmp / f"r1_{slug}.db", same_schema=True, events=("node_end",))
+        references += [ref2, ref1]
+        t = template
+        variants[(name, "upstream")] = lambda n, u=upstream, t=t: u[n].run(fresh(t))
+        variants[(name, "sync")] = lambda n, o=ours, t=t: o[n].run(fresh(t))
+        variants[(name, "reference")] = lambda n, r=ref2, t=t: r.run(fresh(t), n)
+        variants[(name, "reference, 1 event")] = lambda n, r=ref1, t=t: r.run(fresh(t), n)
+    node: dict[tuple[str, str], list[float]] = {key: [] for key in variants}
+    run_cost: dict[tuple[str, str], list[float]] = {key: [] for key in variants}
+    keys = list(variants)
+    for r in range(rounds):
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
+            run = variants[key]
+            times = []
+            for n in lengths:
+                t0 = time.perf_counter()
+                run(n)
+                times.append((time.perf_counter() - t0) * 1e6)
+            per_node = (times[1] - times[0]) / (LONG - SHORT)
+            node[key].append(per_node)
+            run_cost[key].append(times[0] - SHORT * per_node)
+    for ref in references:
+        ref.close()
+
+    def added(name: str) -> list[float]:
+        return [s - u for s, u in zip(node[(name, "sync")], node[(name, "upstream")], strict=True)]
+
+    def ratio(top: list[float], base: list[float]) -> float:
+        return statistics.median(t / b for t, b in zip(top, base, strict=True))
+
+    results: dict[str, Any] = {
+        "node": {key: statistics.median(v) for key, v in node.items()},
+        "run": {key: statistics.median(v) for key, v in run_cost.items()},
+        "ratios": {
+            "1 MB strings / 1 KB": ratio(added("1 MB strings"), added("1 KB")),
+            "1 MB nested / 1 KB": ratio(added("1 MB nested"), added("1 KB")),
+            "100 KB nested / reference (1 event + full checkpoint)": ratio(
+                added("100 KB nested"), node[("100 KB nested", "reference, 1 event")]
+            ),
+            "100 KB nested / reference (2 events + full checkpoint)": ratio(
+                added("100 KB nested"), node[("100 KB nested", "reference")]
+            ),
+        },
+    }
+
+    whole: dict[tuple[str, int], float] = {}
+    loads: dict[str, tuple[float, float, int]] = {}
+    for name, template in templates.items():
+        slug = name.replace(" ", "_")
+        for n in WHOLE_RUNS:
+            flow = build(pocketflow_ext, n, db_path=tmp / f"w_{slug}.db")
+            times = []
+            for _ in range(whole_rounds):
+                t0 = time.perf_counter()
+                flow.run(fresh(template))
+                times.append((time.perf_counter() - t0) / (n + 1) * 1e6)
+            whole[(name, n)] = statistics.median(times)
+        loads[name] = measure_loads(tmp / f"w_{slug}.db")
+    results["whole"] = whole
+    results["loads"] = loads
+
+    sizes: dict[str, tuple[float, float]] = {}
+    for name, template in templates.items():
+        slug = name.replace(" ", "_")
+        ours_path, ref_path = tmp / f"size_{slug}.db", tmp / f"size_ref_{slug}.db"
+        build(pocketflow_ext, SIZE_NODES - 1, db_path=ours_path).run(fresh(template))
+        ref = Reference(ref_path, same_schema=True)
+        ref.run(fresh(template), SIZE_NODES)
+        ref.close()
+        sizes[name] = (db_size_mb(ours_path), db_size_mb(ref_path))
+    results["sizes"] = sizes
+    return results
+
+
+def report_stores(results: dict[str, Any]) -> list[str]:
+    """Print the delta-checkpoint section; returns the names of missed targets."""
+    print("\nDelta checkpoints (sync): each node changes one small key of a large store")
+    for name in STORES:
+        print(f"  {name:14} {STORE_LABELS[name]}")
+    node, run = results["node"], results["run"]
+    print(
+        f"\n  {'store':14} {'recording us/node':>18} {'us/run':>9} {'reference us/node':>18}"
+        f" {'1 event':>9}   whole runs: us/node at {' / '.join(map(str, WHOLE_RUNS))} nodes"
+    )
+    for name in STORES:
+        ours = node[(name, "sync")] - node[(name, "upstream")]
+        whole = " / ".join(f"{results['whole'][(name, n)]:.0f}" for n in WHOLE_RUNS)
+        print(
+            f"  {name:14} {ours:18.1f} {run[(name, 'sync')]:9.0f} "
+            f"{node[(name, 'reference')]:18.1f} {node[(name, 'reference, 1 event')]:9.1f}   {whole}"
+        )
+    print(f"\n  load_checkpoint in a {WHOLE_RUNS[-1]}-node run (ms): a full snapshot / the end of")
+    print("  the longest delta chain (deltas in it)")
+    for name, (full_ms, end_ms, deltas) in results["loads"].items():
+        print(f"  {name:14} {full_ms:8.2f} / {end_ms:8.2f}  ({deltas})")
+    print(f"\n  database size after one {SIZE_NODES}-node run (ours / full store per node):")
+    missed = []
+    for name, (ours_mb, ref_mb) in results["sizes"].items():
+        target = ""
+        if name.startswith("1 MB"):
+            ok = ours_mb <= SIZE_TARGET_MB
+            target = f"  (target <= {SIZE_TARGET_MB:.0f} MB: {'pass' if ok else 'MISSED'})"
+            if not ok:
+                missed.append(f"size {name}")
+        print(f"  {name:14} {ours_mb:8.2f} MB / {ref_mb:8.2f} MB{target}")
+    print()
+    for label, value in results["ratios"].items():
+        limit = STORE_TARGETS.get(label)
+        verdict = ""
+        if limit is not None:
+            ok = value <= limit
+            verdict = f"  (target <= {limit}: {'pass' if ok else 'MISSED'})"
+            if not ok:
+                missed.append(label)
+        print(f"  {label:56} {value:6.2f}x{verdict}")
+    return missed
 
 
 # ── PocoFlow 0.2.1 in its own venv ────────────────────────────────────────────
@@ -437,9 +739,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--runs", type=int, default=4, help="runs per variant per round")
     parser.add_argument("--history", type=int, default=10_000, help="runs in the query database")
+    parser.add_argument(
+        "--store-rounds", type=int, help="rounds of the large-store section (--rounds / 3)"
+    )
+    parser.add_argument(
+        "--whole-rounds", type=int, help="runs per whole-run average, large stores (<= 3)"
+    )
+    parser.add_argument("--no-stores", action="store_true", help="skip the large-store section")
     parser.add_argument("--no-pocoflow", action="store_true")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
+    if args.store_rounds is None:
+        args.store_rounds = max(1, args.rounds // 3)
+    if args.whole_rounds is None:
+        args.whole_rounds = min(3, args.store_rounds)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-recording-"))
     try:
@@ -462,6 +775,9 @@ def report(tmp: Path, args: argparse.Namespace) -> int:
         added = per_node if name.startswith("reference") else per_node - base
         print(f"  {name:32} {per_node:8.1f} {added:8.1f} {per_run:8.0f}")
     results = dict(ratios)
+    store_missed: list[str] = []
+    if not args.no_stores:
+        store_missed = report_stores(measure_stores(tmp, args.store_rounds, args.whole_rounds))
 
     history = tmp / "history.db"
     print(f"\nQueries on {args.history:,} runs x {HISTORY_NODES} nodes")
@@ -473,9 +789,10 @@ def report(tmp: Path, args: argparse.Namespace) -> int:
     )
     t0 = time.perf_counter()
     WorkflowDB(history).close()
-    print(
-        f"  migrated it in place to schema v{schema.SCHEMA_VERSION} in {time.perf_counter() - t0:.1f} s"
-    )
+    with sqlite3.connect(str(history)) as conn:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    print(f"  migrated it in place to schema v{version} in {time.perf_counter() - t0:.1f} s")
     queries = measure_queries(history)
     for name, value in queries.items():
         print(f"  {name:28} {value:8.3f} ms")
@@ -494,8 +811,9 @@ def report(tmp: Path, args: argparse.Namespace) -> int:
         print(
             f"  PocoFlow 0.2.1 recording cost / reference   {poco_cost / ref:6.2f}x  ({poco_cost:.0f} us/node)"
         )
+        results["pocoflow_vs_sync"] = poco_cost / (node["sync"][0] - up)
         print(
-            f"  PocoFlow 0.2.1 cost / ours (sync)           {poco_cost / (node['sync'][0] - up):6.2f}x"
+            f"  PocoFlow 0.2.1 cost / ours (sync)           {results['pocoflow_vs_sync']:6.2f}x  (target >= {POCOFLOW_TARGET:.0f}x)"
         )
         print(
             f"  PocoFlow 0.2.1 list_runs(limit=100)         {poco['list_runs_ms']:8.3f} ms (its own schema, no indexes)"
@@ -504,6 +822,9 @@ def report(tmp: Path, args: argparse.Namespace) -> int:
     else:
         print("  PocoFlow 0.2.1: not measured")
     missed = [name for name, limit in TARGETS.items() if results[name] > limit]
+    if results.get("pocoflow_vs_sync", POCOFLOW_TARGET) < POCOFLOW_TARGET:
+        missed.append("pocoflow_vs_sync")
+    missed += store_missed
     print("\nTargets: " + ("all met" if not missed else "MISSED " + ", ".join(missed)))
     return 1 if (missed and args.check) else 0
 

@@ -10,7 +10,6 @@ and nested levels are recorded under their paths. Each run's state lives in its 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,8 @@ from ..runstore.runs import iso, params_json
 from ..stream import events as ev
 from ..stream.events import Event
 from .checkpoint_files import write_checkpoint
-from .snapshot import LossyKeyWarnings, flat_copy, store_json
+from .checkpoints import CheckpointText, CheckpointTracker, StoreCapture, immutable_copy
+from .snapshot import LossyKeyWarnings, store_json
 from .writer import RowSource, RunRows, Writer
 
 
@@ -37,6 +37,7 @@ class RunRecord:
         "steps",
         "last_path",
         "failed",
+        "tracker",
     )
 
     def __init__(self, recorder: Recorder, run_id: str) -> None:
@@ -52,6 +53,7 @@ class RunRecord:
         self.last_path: str | None = None
         # A node failed: current_node keeps naming it, though parallel branches still end.
         self.failed = False
+        self.tracker = CheckpointTracker()  # full snapshot or delta, per node end
 
     def relative(self, path: str) -> str:
         """A path below the recorded flow (``Inner/Summarise``), as shown in ``current_node``."""
@@ -141,19 +143,24 @@ class Recorder:
     def _node_end(self, record: RunRecord, event: Event) -> None:
         self._ended(record, event)
         step = event.step or 0
-        # A store of plain scalars is snapshotted by copying it; JSON text comes later.
-        snapshot: dict[str, Any] | str | None = flat_copy(event.store)
-        if snapshot is None or self.checkpoint_dir is not None:
+        if self.checkpoint_dir is not None:  # files always hold the whole store
+            text, _lossy = store_json(event.store)
             name = event.node or ""
-            text, lossy = store_json(event.store)
-            if lossy:
-                record.warnings.report(lossy, record.run_id, f"the checkpoint after node {name!r}")
-            if self.checkpoint_dir is not None:
-                write_checkpoint(
-                    self.checkpoint_dir, step, name, f"{record.run_id}@step{step}", text
-                )
-            snapshot = text
-        self._commit(record, (_node_end_rows, record.run_id, event, _params(event), snapshot))
+            write_checkpoint(self.checkpoint_dir, step, name, f"{record.run_id}@step{step}", text)
+        rows = record.rows
+        checkpoint: StoreCapture | CheckpointText | dict[Any, Any] | None = None
+        if rows is not None and rows.mode != "sync":
+            # A store of immutable values is only copied here; what changed is worked out
+            # on the writer's thread (the tracker takes captures in any order).
+            checkpoint = immutable_copy(event.store)
+        if checkpoint is None:
+            capture = record.tracker.capture(event.store, step)
+            checkpoint = capture
+            if rows is not None and rows.mode == "sync":
+                # Rendered now, from the live store (cheaper than from captured bytes):
+                # sync commits before the next node runs, so the store is as captured.
+                checkpoint = _rendered(record, event, capture, live=True)
+        self._commit(record, (_node_end_rows, record, event, _params(event), checkpoint))
 
     def _flow_end(self, record: RunRecord, event: Event) -> None:
         rows: list[Row] = [_event_row(record.run_id, event, None)]
@@ -199,21 +206,42 @@ def _start_rows(run_id: str, event: Event, params: dict[str, Any] | None, prefix
     return [_event_row(run_id, event, params), RunUpdate(run_id, {"current_node": current})]
 
 
+def _rendered(record: RunRecord, event: Event, capture: StoreCapture, live: bool) -> CheckpointText:
+    text = capture.render(live)
+    if text.lossy:  # on the writer's thread in async and exit modes: warnings are global
+        where = f"the checkpoint after node {event.node or ''!r}"
+        record.warnings.report(list(text.lossy), record.run_id, where)
+    return text
+
+
 def _node_end_rows(
-    run_id: str, event: Event, params: dict[str, Any] | None, snapshot: dict[str, Any] | str
+    record: RunRecord,
+    event: Event,
+    params: dict[str, Any] | None,
+    checkpoint: StoreCapture | CheckpointText | dict[Any, Any],
 ) -> list[Row]:
-    text = snapshot if isinstance(snapshot, str) else json.dumps(snapshot, ensure_ascii=False)
+    run_id = record.run_id
+    if isinstance(checkpoint, dict):  # an immutable copy: captured here, in queue order
+        checkpoint = record.tracker.capture(checkpoint, event.step or 0)
+    text = (
+        _rendered(record, event, checkpoint, live=False)
+        if isinstance(checkpoint, StoreCapture)
+        else checkpoint
+    )
     params_text = params_json(params)
-    checkpoint = CheckpointRow(
+    row = CheckpointRow(
         run_id=run_id,
         step=event.step or 0,
         node_name=event.node or "",
-        store_json=text,
+        store_json=text.store_json,
         created_at=iso(event.ts),
         path=event.path,
         params=params_text,
+        kind=text.kind,
+        parent_step=text.parent_step,
+        deleted_json=text.deleted_json,
     )
-    return [_event_row(run_id, event, params, params_text), checkpoint]
+    return [_event_row(run_id, event, params, params_text), row]
 
 
 def _event_row(

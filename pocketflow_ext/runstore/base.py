@@ -63,7 +63,12 @@ class EventRow:
 
 @dataclass(frozen=True, slots=True)
 class CheckpointRow:
-    """The store after node execution ``step`` (``pf_checkpoints``), as JSON text."""
+    """The store after node execution ``step`` (``pf_checkpoints``), as JSON text.
+
+    ``kind="full"``: ``store_json`` is the whole store. ``kind="delta"``: only the keys the
+    node changed, applied on top of the checkpoint of ``parent_step``, after removing the
+    keys in ``deleted_json`` (see ``recording/checkpoints.py``).
+    """
 
     run_id: str
     step: int
@@ -72,6 +77,9 @@ class CheckpointRow:
     created_at: str
     path: str | None = None
     params: str | None = None
+    kind: str = "full"
+    parent_step: int | None = None
+    deleted_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +218,8 @@ class RunStore(ABC):
     @abstractmethod
     def get_checkpoints(self, run_id: str) -> list[dict[str, Any]]:
         """A run's checkpoints by step: ``id``, ``step``, ``node_name``, ``created_at``,
-        ``path``, ``params`` (no store; ``load_checkpoint`` gives that)."""
+        ``path``, ``params``, ``kind``, ``parent_step`` (no store; ``load_checkpoint``
+        gives that)."""
 
     @abstractmethod
     def last_checkpoint(self, run_id: str) -> dict[str, Any] | None:
@@ -225,7 +234,9 @@ class RunStore(ABC):
 
     @abstractmethod
     def checkpoint_text(self, run_id: str, step: int) -> str | None:
-        """The checkpoint of ``step`` as stored (raw text), or None."""
+        """The store after ``step`` as JSON text, or None: a full checkpoint as stored; for
+        a delta checkpoint the store rebuilt and encoded as a full one would be (its row as
+        stored when it cannot be rebuilt, so a damaged row can still be looked at)."""
 
     def __enter__(self) -> RunStore:
         return self

@@ -31,7 +31,7 @@ from ..errors import (
     StoreBusy,
 )
 from ..logging import get_logger
-from ..store.codec import loads
+from ..store.codec import dumps_store, loads
 from . import sqlite_schema as schema
 from .base import (
     ALL_RUNS,
@@ -46,6 +46,7 @@ from .base import (
     RunUpdate,
     check_run_fields,
 )
+from .checkpoints import DELTA, MAX_CHAIN, store_at
 from .runs import derive_status, iso, run_view
 
 _log = get_logger("db")
@@ -71,6 +72,21 @@ _INSERTS: dict[type, tuple[str, Callable[[Any], tuple[Any, ...]], int]] = {
     )
 }
 _multi_sql: dict[tuple[type, int], str] = {}
+
+# The rows the store at a step is rebuilt from: the step's own row, then, while the row is
+# a delta, its parent's, back to a full snapshot. Each hop is a lookup on the
+# UNIQUE(run_id, step) index; the depth bound stops a damaged file from looping.
+_CHAIN_SQL = """
+WITH RECURSIVE chain(step, kind, parent_step, store_json, deleted_json, depth) AS (
+    SELECT step, kind, parent_step, store_json, deleted_json, 0 FROM pf_checkpoints
+    WHERE run_id = ? AND step = ?
+    UNION ALL
+    SELECT c.step, c.kind, c.parent_step, c.store_json, c.deleted_json, chain.depth + 1
+    FROM chain JOIN pf_checkpoints AS c ON c.run_id = ? AND c.step = chain.parent_step
+    WHERE chain.kind = 'delta' AND chain.depth < ?
+)
+SELECT step, kind, parent_step, store_json, deleted_json FROM chain
+"""
 _update_sql: dict[tuple[str, ...], str] = {}
 
 T = TypeVar("T")
@@ -535,7 +551,8 @@ class SQLiteRunStore(RunStore):
         return [dict(r) for r in rows]
 
     def _checkpoint_cols(self) -> str:
-        wanted = ("id", *(c for c in schema.CHECKPOINT_COLUMNS if c != "store_json"))
+        text = ("store_json", "deleted_json")
+        wanted = ("id", *(c for c in schema.CHECKPOINT_COLUMNS if c not in text))
         return self._cols(self._found.checkpoints, wanted)
 
     @_translated
@@ -565,23 +582,50 @@ class SQLiteRunStore(RunStore):
     def checkpoint_text(self, run_id: str, step: int) -> str | None:
         if not self._found.checkpoints:
             return None
+        kind = ", kind" if "kind" in self._found.checkpoints else ""
         if self._shifted:
             sql = (
-                "SELECT store_json FROM pf_checkpoints WHERE run_id = ? AND "
+                f"SELECT store_json{kind} FROM pf_checkpoints WHERE run_id = ? AND "
                 "((path IS NULL AND step = ?) OR (path IS NOT NULL AND step = ?))"
             )
             args: tuple[Any, ...] = (run_id, step, step + 1)
         else:
-            sql = "SELECT store_json FROM pf_checkpoints WHERE run_id = ? AND step = ?"
+            sql = f"SELECT store_json{kind} FROM pf_checkpoints WHERE run_id = ? AND step = ?"
             args = (run_id, step)
         row = self.conn().execute(sql, args).fetchone()
-        return None if row is None else str(row[0])
+        if row is None:
+            return None
+        if kind and row[1] == DELTA:  # the whole store, as a full snapshot would hold it
+            try:
+                data = self._rebuild(run_id, step)
+            except CheckpointDamaged:  # what there is to see is the row as stored
+                return str(row[0])
+            return None if data is None else dumps_store(data)[0]
+        return str(row[0])
 
     def load_checkpoint(self, run_id: str, step: int) -> dict[str, Any] | None:
-        text = self.checkpoint_text(run_id, step)
-        if text is None:
+        if "kind" not in self._found.checkpoints:  # a file from before delta checkpoints
+            text = self.checkpoint_text(run_id, step)
+            if text is None:
+                return None
+            return decode_checkpoint(text, run_id, step, self.location)
+        return self._rebuild(run_id, step)
+
+    @_translated
+    def _rebuild(self, run_id: str, step: int) -> dict[str, Any] | None:
+        rows = self.conn().execute(_CHAIN_SQL, (run_id, step, run_id, MAX_CHAIN + 1)).fetchall()
+        if not rows:
             return None
-        return decode_checkpoint(text, run_id, step, self.location)
+        try:
+            return store_at({row["step"]: row for row in rows}, step)
+        except RecursionError:
+            problem = "it is nested too deeply to decode"
+        except ValueError as exc:  # names the row at fault, which may be one it builds on
+            problem = str(exc)
+        raise CheckpointDamaged(
+            f"the checkpoint of run {run_id!r} at step {step} in {self.location} is damaged: "
+            f"{problem}; read its raw text with checkpoint_text() or pick another step"
+        )
 
 
 def decode_checkpoint(text: str, run_id: str, step: int, location: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The human-readable contract is ``docs/schema.md``. Versions live in ``PRAGMA user_version``:
 0 is an empty file or a PocoFlow 0.2.1 database, 1 the first pocketflow-ext schema (steps
-numbered from 1), 2 the current one (steps from 0 as in PocoFlow; status ``waiting``).
+numbered from 1), 2 (steps from 0 as in PocoFlow; status ``waiting``), 3 the current one
+(delta checkpoints: ``kind``, ``parent_step``, ``deleted_json``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from ..errors import RecordingError
 from .runs import STATUSES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # PocoFlow 0.2.1 allowed 'paused'; kept valid so its rows survive the upgrade unchanged.
 STORED_STATUSES = (*STATUSES, "paused")
@@ -114,7 +115,14 @@ _ADDED_COLUMNS = {
         ("delay_ms", "REAL"),
         ("traceback", "TEXT"),
     ),
-    "pf_checkpoints": (("path", "TEXT"), ("params", "TEXT")),
+    "pf_checkpoints": (
+        ("path", "TEXT"),
+        ("params", "TEXT"),
+        # Delta checkpoints (v3). Rows from before, and PocoFlow's, read as full (kind NULL).
+        ("kind", "TEXT"),
+        ("parent_step", "INTEGER"),
+        ("deleted_json", "TEXT"),
+    ),
 }
 
 # The readers' queries: newest runs (optionally by status or flow), a run's events in
@@ -150,6 +158,9 @@ CHECKPOINT_COLUMNS = (
     "created_at",
     "path",
     "params",
+    "kind",
+    "parent_step",
+    "deleted_json",
 )
 
 RUNS, EVENTS, CHECKPOINTS = "pf_runs", "pf_events", "pf_checkpoints"
@@ -250,6 +261,8 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
             _create_or_upgrade_pocoflow(conn, found)
         elif found.version == 1:
             _v1_to_v2(conn)
+        if 0 < found.version < 3:
+            _add_columns(conn)  # v2 -> v3: delta checkpoints
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -280,13 +293,19 @@ def _create_or_upgrade_pocoflow(conn: sqlite3.Connection, found: Found) -> None:
         conn.execute(RUNS_DDL.format(table=RUNS))
     conn.execute(EVENTS_DDL)
     conn.execute(CHECKPOINTS_DDL)
+    _add_columns(conn)
+    for statement in INDEXES:
+        conn.execute(statement)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Our columns on PocoFlow's events and checkpoints tables, where missing (ALTER TABLE
+    ADD COLUMN keeps every row and rewrites none)."""
     for table, added in _ADDED_COLUMNS.items():
         present = _columns(conn, table)
         for name, sql_type in added:
             if name not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
-    for statement in INDEXES:
-        conn.execute(statement)
 
 
 # Far below any step a program records: rows are parked here while they are renumbered,

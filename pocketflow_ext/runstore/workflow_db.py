@@ -144,7 +144,8 @@ class WorkflowDB:
         return lossy
 
     def get_checkpoints(self, run_id: str) -> list[dict[str, Any]]:
-        """A run's checkpoints in step order, each with its ``store_json`` text."""
+        """A run's checkpoints in step order, each with its ``store_json`` text: the whole
+        store after that step, as PocoFlow returned it, also where the row is a delta."""
         check_run_id(run_id)
         checkpoints = self.store.get_checkpoints(run_id)
         for checkpoint in checkpoints:

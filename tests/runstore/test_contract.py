@@ -4,6 +4,7 @@ and what every reader gets back. Each store implementation adds its factory to S
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -109,6 +110,26 @@ def test_rows_are_written_in_order_and_read_back(stores) -> None:
     assert store.checkpoint_text("r-1", 1) == '{"a": 2}'
     assert store.load_checkpoint("r-1", 5) is None
     assert store.last_checkpoint("r-1")["node_name"] == "B"
+
+
+def test_delta_checkpoints_read_back_as_whole_stores(stores) -> None:
+    # A nested flow's own checkpoint (step 1) is written after the node inside it (step 2).
+    writer, reader = stores
+    writer.create_run(run("r-1"))
+    rows = [
+        CheckpointRow("r-1", 0, "A", '{"a": 1, "b": [1]}', at(1)),
+        CheckpointRow("r-1", 2, "Inner/C", '{"c": 3}', at(2), kind="delta", parent_step=0,
+                      deleted_json='["a"]'),
+        CheckpointRow("r-1", 1, "Inner", "{}", at(3), kind="delta", parent_step=2,
+                      deleted_json="[]"),
+    ]  # fmt: skip
+    writer.write(rows)
+    store = reader()
+    assert store.load_checkpoint("r-1", 2) == {"b": [1], "c": 3}
+    assert store.load_checkpoint("r-1", 1) == {"b": [1], "c": 3}
+    assert json.loads(store.checkpoint_text("r-1", 2) or "") == {"b": [1], "c": 3}
+    assert [c["kind"] for c in store.get_checkpoints("r-1")] == ["full", "delta", "delta"]
+    assert store.last_checkpoint("r-1")["step"] == 1
 
 
 def test_a_write_is_all_or_nothing(stores) -> None:
