@@ -28,8 +28,10 @@ from .errors import (
     StoreBusy,
     StoreTypeError,
     StoreValidationError,
+    WaitingForAnswer,
 )
 from .flows.handle import RunHandle
+from .flows.interrupt import interrupt
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
 from .nodes.parallel import Parallel
@@ -132,6 +134,7 @@ __all__ = [
     # recorded runs and background runs
     "RunHandle",
     "WorkflowDB",
+    "interrupt",
     # events, subscribers and zero-code instrumentation
     "EVENT_KINDS",
     "ConsoleTrace",
@@ -163,4 +166,5 @@ __all__ = [
     "StoreBusy",
     "StoreTypeError",
     "StoreValidationError",
+    "WaitingForAnswer",
 ]

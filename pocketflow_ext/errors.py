@@ -71,3 +71,32 @@ class ParallelConflict(PocketFlowExtError, ValueError):
 
 class ExecutorError(PocketFlowExtError, RuntimeError):
     """A node or item could not be sent to its ``executor=``, or its worker died."""
+
+
+class WaitingForAnswer(BaseException):
+    """``interrupt(payload)`` (or ``halt_before``/``halt_after``) paused the run for an answer.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: retry loops, ``exec_fallback`` and a
+    node's own ``except Exception`` let it through, and the run is recorded ``waiting``,
+    not ``failed``. It leaves ``flow.run()`` so code after it does not run on a store the
+    flow never finished; answer with ``flow.resume(run_id, answer=...)``.
+    """
+
+    def __init__(self, payload: object = None, *, path: str | None = None) -> None:
+        super().__init__(payload)
+        self.payload = payload
+        self.path = path  # the node that asked (``Flow/Inner/Review``), set where it asked
+        self.run_id: str | None = None
+        self.flow_name: str | None = None
+        self.reported = False  # run_waiting was delivered (once, by the innermost level)
+
+    def __str__(self) -> str:
+        if self.run_id is None:
+            return (
+                f"node {self.path!r} asked for an answer ({self.payload!r}), but no run records "
+                "it: give the flow db_path= so the pause is recorded and can be answered"
+            )
+        return (
+            f"run {self.run_id!r} of flow {self.flow_name!r} is waiting at {self.path!r} for an "
+            f"answer to {self.payload!r}; answer it with flow.resume({self.run_id!r}, answer=...)"
+        )

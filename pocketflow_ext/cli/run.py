@@ -13,16 +13,18 @@ from __future__ import annotations
 import argparse
 import atexit
 import importlib.util
+import json
 import os
 import re
 import runpy
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import PocketFlowExtError
+from ..errors import PocketFlowExtError, WaitingForAnswer
 from ..flows.resume import PendingResume, resume_next_run
 from ..flows.resume.warning import resumed_before_message
 from ..instrument import instrument, uninstrument
@@ -41,7 +43,17 @@ _OUR_FILES = {
 }
 
 # Options of `run` that take a value, so the script name is found without guessing.
-_VALUE_OPTIONS = ("--db", "--resume", "--trace-mode", "--log-dir", "--log-format")
+_VALUE_OPTIONS = (
+    "--db",
+    "--resume",
+    "--trace-mode",
+    "--log-dir",
+    "--log-format",
+    "--halt-before",
+    "--halt-after",
+    "--step",
+    "--set",
+)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,6 +72,26 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="continue this failed, cancelled or interrupted run of the database: the "
         "script's first run of that flow restores the run's last checkpoint and starts "
         "after its last completed node",
+    )
+    add_script_options(run)
+    run.set_defaults(handler=_checked_run)
+
+
+def add_script_options(run: argparse.ArgumentParser) -> None:
+    """The options of every command that runs a script (``run``, ``answer``, ``fork``)."""
+    run.add_argument(
+        "--halt-before",
+        metavar="NODE",
+        action="append",
+        default=[],
+        help="pause the run before this node (repeatable); answer it with pocketflow-ext answer",
+    )
+    run.add_argument(
+        "--halt-after",
+        metavar="NODE",
+        action="append",
+        default=[],
+        help="pause the run after this node (repeatable)",
     )
     trace = run.add_mutually_exclusive_group()
     trace.add_argument(
@@ -82,39 +114,65 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's arguments"
     )
-    run.set_defaults(handler=_checked_run)
 
 
-def split_run_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+def split_run_args(argv: Sequence[str], positionals: int = 0) -> tuple[list[str], list[str]]:
     """Split ``run``'s arguments into ours (options and the script or ``-m MODULE``) and the
-    script's own, which may look like options too (``run app.py -v`` passes ``-v`` on)."""
+    script's own, which may look like options too (``run app.py -v`` passes ``-v`` on).
+
+    ``positionals``: how many positionals of the command's own come first (``answer``'s
+    RUN_ID and JSON); they are moved right before the script so argparse, which matches
+    positionals in runs between options, reads them together with it.
+    """
+    rest = list(argv)
+    taken: list[str] = []
     i = 0
-    while i < len(argv):
-        token = argv[i]
+    while i < len(rest):
+        token = rest[i]
         if token == "--":
-            return [*argv[:i], *argv[i + 1 : i + 2]], list(argv[i + 2 :])
+            own, script_args = [*rest[:i], *rest[i + 1 : i + 2]], rest[i + 2 :]
+            break
         if token == "-m":
-            return list(argv[: i + 2]), list(argv[i + 2 :])
+            own, script_args = rest[:i] + taken + rest[i : i + 2], rest[i + 2 :]
+            return own, script_args
         if token.startswith("-m") and not token.startswith("--"):
-            return list(argv[: i + 1]), list(argv[i + 1 :])
+            return rest[:i] + taken + rest[i : i + 1], rest[i + 1 :]
         if token in _VALUE_OPTIONS:
             i += 2
         elif token.startswith("-"):
             i += 1
+        elif len(taken) < positionals:
+            taken.append(rest.pop(i))
         else:
-            return list(argv[: i + 1]), list(argv[i + 1 :])
-    return list(argv), []
+            own, script_args = rest[: i + 1], rest[i + 1 :]
+            break
+    else:
+        return [*rest, *taken], []
+    return [*own[:-1], *taken, *own[-1:]] if own else taken, script_args
 
 
 def _checked_run(args: argparse.Namespace) -> int:
-    if args.module and args.script:
-        usage_error("run", f"give a script or -m MODULE, not both ({args.script!r})")
-    if not args.module and not args.script:
-        usage_error("run", "give the script to run: pocketflow-ext run SCRIPT.py [ARGS ...]")
+    check_script(args, "run")
     return run_command(args, args.script_args)
 
 
-def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
+def check_script(args: argparse.Namespace, command: str) -> None:
+    if args.script is None and not args.module and getattr(args, "args", None):
+        # argparse hands a script after options to the remainder when positionals of the
+        # command's own (answer's RUN_ID JSON) came before those options.
+        args.script, rest = args.args[0], args.args[1:]
+        args.script_args = [*rest, *args.script_args]
+    if args.module and args.script:
+        usage_error(command, f"give a script or -m MODULE, not both ({args.script!r})")
+    if not args.module and not args.script:
+        usage_error(command, f"give the script to run: pocketflow-ext {command} ... SCRIPT.py")
+
+
+def run_command(
+    args: argparse.Namespace, script_args: list[str], pending: PendingResume | None = None
+) -> int:
+    """Run the script recorded; ``pending``: a run its flow continues (``answer``,
+    ``fork``), else ``--resume``'s, if given."""
     script: str | None = args.script
     module: str | None = args.module
     if script is not None:
@@ -133,10 +191,13 @@ def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
         name = Path(script).stem if script else (module or "run").rpartition(".")[2]
         setup_logging(name, log_dir=args.log_dir, log_format=args.log_format)
     db_path = _db_path(args.db)
-    pending = _pending_resume(db_path, args.resume) if args.resume else None
+    if pending is None and getattr(args, "resume", None):
+        pending = _pending_resume(db_path, args.resume)
     created = not os.path.lexists(db_path)
     try:
-        active = instrument(db_path=db_path, trace=trace)
+        active = instrument(
+            db_path=db_path, trace=trace, halt_before=args.halt_before, halt_after=args.halt_after
+        )
     except (PocketFlowExtError, OSError) as exc:
         fail("run", str(exc))
     destinations = RunDestinations(active.db, script_command(script, module, script_args), created)
@@ -157,9 +218,15 @@ def run_command(args: argparse.Namespace, script_args: list[str]) -> int:
         raise  # Python itself turns these into the exit status, as for a plain run
     except KeyboardInterrupt:
         raise
+    except WaitingForAnswer as exc:  # a pause is a clean stop: exit 0, say how to answer
+        _check_resumed(pending, script or f"-m {module}")
+        target = [script] if script is not None else ["-m", str(module)]
+        print(waiting_message(exc, db_path, shlex.join([*target, *script_args])), file=sys.stderr)
+        return 0
     except BaseException as exc:
         if pending is not None and exc is pending.error:
-            fail("run", str(exc))  # the resume was refused before any node ran
+            # the resume (answer, fork) was refused before any node ran
+            fail(getattr(args, "command", None) or "run", str(exc))
         tb = _script_frames(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         return 1
@@ -205,6 +272,17 @@ def _warn_if_resumed_before(db_path: str, run_id: str) -> None:
     if message is not None:
         sys.stderr.write(f"pocketflow-ext run: warning: {message}\n")
         warnings.filterwarnings("ignore", message=re.escape(message), category=UserWarning)
+
+
+def waiting_message(exc: WaitingForAnswer, db_path: str, script: str) -> str:
+    """What a pause prints on stderr: the question and the ``answer`` line for ``script``
+    (already shell-quoted, with its arguments)."""
+    question = json.dumps(exc.payload, ensure_ascii=False)
+    return (
+        f"{PROG}: run {exc.run_id} of flow {exc.flow_name!r} is waiting at {exc.path} for an "
+        f"answer to: {question}\nanswer it with:\n  {PROG} answer {shlex.quote(str(exc.run_id))} "
+        f"'<JSON answer>' --db {shlex.quote(db_path)} {script}"
+    )
 
 
 def _check_resumed(pending: PendingResume | None, script: str) -> None:

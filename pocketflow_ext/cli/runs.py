@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import PocketFlowExtError
 from ..ui.display import duration
@@ -13,9 +15,9 @@ from .database import local_time, open_recorded
 from .options import db_help, positive_int
 from .output import fail, report
 
-_COLUMNS = ("RUN ID", "FLOW", "STATUS", "STARTED", "DURATION", "STEPS", "ERROR")
+_COLUMNS = ("RUN ID", "FLOW", "STATUS", "STARTED", "DURATION", "STEPS", "LINEAGE", "ERROR")
 _ERROR_WIDTH = 60
-STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "waiting", "completed", "failed", "cancelled", "interrupted")
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +58,7 @@ def runs_command(args: argparse.Namespace) -> int:
             local_time(r.get("started_at")),
             duration(run_duration(r)),
             "" if run_steps(r) is None else str(run_steps(r)),
+            lineage(r),
             _short(r.get("error_msg")),
         )
         for r in runs
@@ -66,6 +69,18 @@ def runs_command(args: argparse.Namespace) -> int:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     return 0
+
+
+def lineage(run: Mapping[str, Any]) -> str:
+    """Where a run came from and what came of it: ``<- RUN`` (resumed from), ``<- RUN@N``
+    (forked at step N), ``=> RUN`` (forked by); the status column names its resumes."""
+    parts = []
+    if run.get("resumed_from"):
+        parts.append(f"<- {run['resumed_from']}")
+    if run.get("forked_from"):
+        parts.append(f"<- {run['forked_from']}@{run.get('forked_at_step')}")
+    parts += [f"=> {r}" for r in run.get("forked_by") or ()]
+    return " ".join(parts)
 
 
 def _short(error: str | None) -> str:

@@ -75,7 +75,12 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
         f"run {run['run_id']} · flow {run.get('flow_name') or '?'} · {run.get('status')}"
         f" · {count} step{'' if count == 1 else 's'} · {duration(run_duration(run))}",
         f"started {local_time(run.get('started_at'))}"
-        + (f" · finished {local_time(run['completed_at'])}" if run.get("completed_at") else ""),
+        + (
+            f" · {'paused' if run.get('status') == 'waiting' else 'finished'} "
+            f"{local_time(run['completed_at'])}"
+            if run.get("completed_at")
+            else ""
+        ),
     ]
     for key, label in (("resumed_from", "resumed from"), ("parent_run_id", "inside run")):
         if run.get(key):
@@ -86,6 +91,7 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"{'failed at' if run.get('status') == 'failed' else 'at'} {current_node(run)}"
         )
+    lines += lineage_lines(run)
     steps = _steps(events, str(run.get("flow_name") or ""))
     if steps:
         width = max(len(s["label"]) for s in steps)
@@ -103,11 +109,37 @@ def timeline(run: Mapping[str, Any], events: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def lineage_lines(run: Mapping[str, Any]) -> list[str]:
+    """Forks both ways (resumes are in ``resumed_note``), what a waiting run asks and what
+    an answering run was told."""
+    lines = []
+    if run.get("forked_from"):
+        lines.append(f"forked from {run['forked_from']} at step {run.get('forked_at_step')}")
+    if run.get("forked_by"):
+        lines.append(f"forked by {', '.join(run['forked_by'])}")
+    if run.get("question") is not None:
+        lines.append(f"question: {run['question']}")
+        if run.get("status") == "waiting":
+            lines.append(
+                f"answer with: flow.resume({run['run_id']!r}, answer=...)  or  "
+                f"{PROG} answer {run['run_id']} '<JSON>' --db DB SCRIPT.py"
+            )
+    if run.get("answer") is not None:
+        lines.append(f"answered: {run['answer']}")
+    return lines
+
+
 def _steps(events: list[dict[str, Any]], flow_name: str) -> list[dict[str, Any]]:
     by_step: dict[Any, dict[str, Any]] = {}
     for event in events:
         kind, step = event.get("event"), event.get("step")
-        if step is None or kind not in ("node_start", "node_retry", "node_end", "node_error"):
+        if step is None or kind not in (
+            "node_start",
+            "node_retry",
+            "node_end",
+            "node_error",
+            "run_waiting",
+        ):
             continue
         entry = by_step.setdefault(
             step,
@@ -126,6 +158,8 @@ def _steps(events: list[dict[str, Any]], flow_name: str) -> list[dict[str, Any]]
         elif kind == "node_error":
             entry["ms"] = _ms(event.get("elapsed_ms"))
             entry["result"] = f"FAILED {event.get('error_msg') or ''}".rstrip()
+        elif kind == "run_waiting":
+            entry["result"] = "WAITING for an answer (interrupt)"
         elif kind == "node_retry":
             delay = event.get("delay_ms")
             wait = f", retried after {delay:.0f} ms" if delay else ", retried"

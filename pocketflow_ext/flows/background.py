@@ -18,7 +18,7 @@ import pocketflow
 from ..errors import ConfigurationError, RunExistsError
 from ..runstore.runs import check_run_id
 from ..stream.scope import RunOptions, new_run_id, run_options, set_current_frame
-from .handle import RunHandle, StatusReader
+from .handle import Answerer, RunHandle, StatusReader
 from .observe import flow_label, status_for
 
 
@@ -74,6 +74,7 @@ def start_background(
     cancel = threading.Event()
     options = RunOptions(run_id=run_id, cancel=cancel, extra=dict(extra or {}))
     handle = RunHandle(run_id, shared, cancel, status_reader(flow))
+    handle.answerer = answerer(flow)
 
     def target() -> None:
         # The caller's context variables come along, but not its run: a background run
@@ -104,6 +105,19 @@ def check_new_run_id(flow: Any, run_id: str) -> None:
             f"run {run_id!r} is already recorded in {db.db_path}; run ids are never reused: "
             "pass another run_id (or none to get a fresh one)"
         )
+
+
+def answerer(flow: Any) -> Answerer | None:
+    """How a waiting run of ``flow`` is continued in this process (recording flows only)."""
+    resume = getattr(flow, "resume_background", None)
+    if getattr(flow, "db", None) is None or resume is None:
+        return None
+
+    def answer(run_id: str, values: list[Any], overrides: Any) -> RunHandle:
+        handle: RunHandle = resume(run_id, answers=values, overrides=overrides)
+        return handle
+
+    return answer
 
 
 def status_reader(flow: Any) -> StatusReader | None:

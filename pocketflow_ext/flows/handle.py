@@ -6,10 +6,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ConfigurationError, RunTimeout
+from ..errors import ConfigurationError, ResumeError, RunTimeout, WaitingForAnswer
 
 # Reads a recorded run's status from the database; None while the row does not exist yet.
 StatusReader = Callable[[str], "str | None"]
+# Continues a waiting run with answers (and overrides): the new run's handle.
+Answerer = Callable[[str, list[Any], Any], "RunHandle"]
 
 
 class RunHandle:
@@ -17,7 +19,8 @@ class RunHandle:
 
     ``run_id`` is known at once; ``status`` is live (read from the database when the flow
     records, else kept in memory); ``wait()`` returns the store or re-raises the flow's
-    exception; ``cancel()`` asks the run to stop before its next node.
+    exception; ``cancel()`` asks the run to stop before its next node. A run paused by
+    ``interrupt()`` is ``waiting``: ``question`` is what it asks, ``answer(value)`` continues it.
 
     >>> handle = flow.run_background(store)  # doctest: +SKIP
     >>> handle.wait(timeout=300)["summary"]  # doctest: +SKIP
@@ -37,10 +40,15 @@ class RunHandle:
         self._status = "running"
         self._error: BaseException | None = None
         self._done = threading.Event()
+        self._waiting: WaitingForAnswer | None = None
+        self.answerer: Answerer | None = None  # set by start_background for recording flows
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[RunHandle], None]] = []
 
     @property
     def status(self) -> str:
-        """``running`` (or ``queued``), then ``completed``, ``failed`` or ``cancelled``."""
+        """``running`` (or ``queued``), then ``completed``, ``failed``, ``cancelled`` or
+        ``waiting`` (paused by ``interrupt()``: see ``question`` and ``answer``)."""
         if not self._done.is_set() and self._status_reader is not None:
             recorded = self._status_reader(self.run_id)
             if recorded is not None:
@@ -78,6 +86,48 @@ class RunHandle:
             raise self._error
         return self.store
 
+    @property
+    def question(self) -> Any:
+        """What the waiting run asks (``interrupt``'s payload); None unless ``waiting``."""
+        return self._waiting.payload if self._waiting is not None else None
+
+    def answer(
+        self, value: Any = None, *, answers: list[Any] | None = None, overrides: Any = None
+    ) -> RunHandle:
+        """Answer the waiting run in this process; this handle then follows the run that
+        continues it (``run_id`` becomes that run's, ``wait()`` waits for it). Returns self.
+
+        ``answers=[...]`` answers several ``interrupt()`` calls of the node in order.
+        """
+        if self._waiting is None or not self._done.is_set():
+            raise ResumeError(
+                f"run {self.run_id!r} is {self.status}, not waiting for an answer; answer "
+                "it once handle.status == 'waiting'"
+            )
+        if self.answerer is None:
+            raise ResumeError(
+                f"run {self.run_id!r} is not recorded (the flow has no db_path), so it cannot "
+                "be continued after its pause; give the flow db_path="
+            )
+        nxt = self.answerer(self.run_id, [value] if answers is None else list(answers), overrides)
+        self.run_id, self.store, self._cancel = nxt.run_id, nxt.store, nxt._cancel
+        self._waiting, self._error, self._status = None, None, "running"
+        self._done.clear()
+        nxt.on_finish(self._follow)
+        return self
+
+    def _follow(self, other: RunHandle) -> None:
+        self.answerer = other.answerer
+        self.finish(other._status, other._error, other._waiting)
+
+    def on_finish(self, callback: Callable[[RunHandle], None]) -> None:
+        """Call ``callback(self)`` once the run ends (at once if it has)."""
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback(self)
+
     def cancel(self) -> None:
         """Ask the run to stop before its next node; its final status becomes ``cancelled``.
 
@@ -85,10 +135,22 @@ class RunHandle:
         """
         self._cancel.set()
 
-    def finish(self, status: str, error: BaseException | None = None) -> None:
-        """Called once by the background thread when the run ends."""
-        self._status, self._error = status, error
-        self._done.set()
+    def finish(
+        self,
+        status: str,
+        error: BaseException | None = None,
+        waiting: WaitingForAnswer | None = None,
+    ) -> None:
+        """Called once by the background thread when the run ends (or pauses: ``waiting``
+        is the pause, and ``wait()`` returns the store, not an error)."""
+        if isinstance(error, WaitingForAnswer):
+            error, waiting = None, error
+        with self._lock:
+            self._status, self._error, self._waiting = status, error, waiting
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(self)
 
     def __repr__(self) -> str:
         return f"<RunHandle {self.run_id} {self.status}>"

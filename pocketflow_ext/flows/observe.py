@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import Token
 from typing import Any
 
-from ..errors import MaxStepsExceeded, RunCancelled
+from ..errors import MaxStepsExceeded, RunCancelled, WaitingForAnswer
 from ..graph import base_name, names_cache, naming_root, renamed
 from ..stream import dispatch
 from ..stream.scope import (
@@ -27,6 +27,7 @@ from ..stream.scope import (
     reset_current_frame,
     set_current_frame,
 )
+from .interrupt import halt_after, halt_before, halts_for, process_halts, report_pause
 
 _advance = dispatch.advance  # called once per node: one module lookup fewer
 
@@ -42,6 +43,8 @@ def _wants_run(flow: Any) -> bool:
         or getattr(flow, "_listeners", None)
         or getattr(flow, "max_steps", None) is not None
         or pending_options() is not None
+        or getattr(flow, "halts", None)
+        or process_halts() is not None
     )
 
 
@@ -53,6 +56,9 @@ def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | 
         path = flow_label(flow)
         run = Run(path, shared)
         parent_level = None
+        halts = halts_for(flow)
+        if halts is not None:
+            run.options.extra["halts"] = halts
     else:
         parent_level = parent.level
         run = parent_level.run
@@ -70,6 +76,8 @@ def _begin_level(flow: Any, shared: Any) -> tuple[Level, Token[Frame | None]] | 
         tuple(getattr(flow, "_listeners", ())),
         shared,
     )
+    if "halts" in run.options.extra:
+        level.guarded = True  # halts are checked between nodes, as max_steps is
     token = set_current_frame(Frame(level, None))
     dispatch.flow_start(level)
     return level, token
@@ -86,6 +94,8 @@ def _end_level(level: Level, token: Token[Frame | None], exc: BaseException | No
 
 
 def status_for(exc: BaseException) -> str:
+    if isinstance(exc, WaitingForAnswer):
+        return "waiting"
     # CancelledError: Ctrl+C under asyncio.run cancels the main task (and parallel branches).
     stopped = (RunCancelled, KeyboardInterrupt, asyncio.CancelledError)
     return "cancelled" if isinstance(exc, stopped) else "failed"
@@ -135,7 +145,9 @@ def _begin_frame(flow: Any, params: Any) -> tuple[Frame, Token[Frame | None]] | 
 
 
 def _fail_frame(frame: Frame, exc: BaseException) -> None:
-    if frame.node is not None:
+    if isinstance(exc, WaitingForAnswer):
+        report_pause(frame, exc)
+    elif frame.node is not None:
         dispatch.node_error(frame, exc)
 
 
@@ -209,7 +221,10 @@ def next_node(
     if not level.guarded:
         _advance(frame, action, name)  # one call: nothing can stop the next node
     else:
+        finished, finished_path = frame.node, frame.path
         dispatch.advance(frame, action, None)
+        if finished is not None:
+            halt_after(frame, finished, finished_path)
         _check_guards(frame, name)
         dispatch.advance(frame, None, name)
     return nxt
@@ -233,7 +248,8 @@ def _new_node_name(level: Level, node: Any) -> str:
 
 
 def _check_guards(frame: Frame, name: str) -> None:
-    """Stop before node ``name`` if the run was cancelled or ``max_steps`` is used up."""
+    """Stop before node ``name`` if the run was cancelled or ``max_steps`` is used up;
+    pause there if a halt names it."""
     level = frame.level
     cancel = level.run.cancel
     if cancel is not None and cancel.is_set():
@@ -247,3 +263,4 @@ def _check_guards(frame: Frame, name: str) -> None:
             f"flow {level.path!r} exceeded max_steps={level.max_steps} "
             f"(last nodes run: {trail}); raise max_steps or check the loop's exit action"
         )
+    halt_before(frame, name)

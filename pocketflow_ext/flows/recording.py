@@ -171,6 +171,8 @@ def recording(flow: Any, recorder: Recorder) -> Iterator[None]:
                 else graph_json(flow),
                 params=params_json(getattr(flow, "params", None)),
                 resumed_from=extra.get("resumed_from"),
+                forked_from=extra.get("forked_from"),
+                forked_at_step=extra.get("forked_at_step"),
                 parent_run_id=parent,
                 **process_identity(),
             ),

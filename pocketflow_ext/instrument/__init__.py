@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..flows.interrupt import Halts, set_process_halts
 from ..logging import get_logger
 from ..stream.scope import add_global_hook, subscribe
 from ..subscribers.log import EventLog
@@ -64,6 +65,9 @@ def instrument(
     db_path: str | os.PathLike[str] | None = None,
     trace: bool | str | None = None,
     hooks: HooksArg | None = None,
+    *,
+    halt_before: Iterable[str] | None = None,
+    halt_after: Iterable[str] | None = None,
 ) -> Instrumentation:
     """Make every PocketFlow flow run in this process observable, without editing it.
 
@@ -71,7 +75,8 @@ def instrument(
     (True/"auto", "friendly", "plain"; False/"off" for none; None follows
     ``$POCKETFLOW_EXT_TRACE`` and is off when unset); ``hooks`` maps event names to a
     PocoFlow-style callback or a list of them, called for every top-level run. Events are
-    also logged through the ``pocketflow_ext.flow``/``.node`` loggers.
+    also logged through the ``pocketflow_ext.flow``/``.node`` loggers. ``halt_before`` /
+    ``halt_after`` pause every run at these node names (docs/human-in-the-loop.md).
 
     Calling it again replaces the previous configuration; ``uninstrument()`` (or leaving a
     ``with instrument(...):`` block) restores upstream pocketflow exactly.
@@ -84,6 +89,7 @@ def instrument(
     if db_path is not None and (not isinstance(db_path, (str, os.PathLike)) or not str(db_path)):
         raise ConfigurationError(f"db_path must be a file path such as 'runs.db', got {db_path!r}")
     checked_hooks = check_hooks(hooks)
+    halts = Halts(halt_before or (), halt_after or ())
     mode = _trace_mode(trace)
     with _lock:
         recorder = ProcessRecorder(os.fspath(db_path)) if db_path is not None else None
@@ -107,6 +113,9 @@ def instrument(
         if recorder is not None:
             recorder.activate()
             active._unsubscribe.append(recorder.deactivate)
+        if halts:
+            set_process_halts(halts)
+            active._unsubscribe.append(lambda: set_process_halts(None))
         _patches.apply()
         _active = active
         return active

@@ -10,6 +10,8 @@ and nested levels are recorded under their paths. Each run's state lives in its 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ class RunRecord:
         "last_path",
         "failed",
         "tracker",
+        "initial",
     )
 
     def __init__(self, recorder: Recorder, run_id: str) -> None:
@@ -54,6 +57,9 @@ class RunRecord:
         # A node failed: current_node keeps naming it, though parallel branches still end.
         self.failed = False
         self.tracker = CheckpointTracker()  # full snapshot or delta, per node end
+        # The store the run started with (a shallow copy), kept only so a run that pauses
+        # before any checkpoint can still be answered: see _run_waiting.
+        self.initial: dict[str, Any] | None = None
 
     def relative(self, path: str) -> str:
         """A path below the recorded flow (``Inner/Summarise``), as shown in ``current_node``."""
@@ -98,6 +104,8 @@ class Recorder:
                 return
             record.top = event.path
             record.prefix = len(event.path) + 1
+            if isinstance(event.store, Mapping):
+                record.initial = dict(event.store)
             if record.rows is not None and self.writer is not None:
                 self.writer.start(record.rows)
         if kind == ev.NODE_END:
@@ -106,6 +114,11 @@ class Recorder:
             self._node_start(record, event)
         elif kind == ev.FLOW_END:
             self._flow_end(record, event)
+        elif kind == ev.RUN_WAITING:
+            self._run_waiting(record, event)
+        elif kind == ev.RUN_ANSWERED:
+            update = RunUpdate(record.run_id, {"answer": _json(event.data)})
+            self._commit(record, [_event_row(record.run_id, event, _params(event)), update])
         elif kind == ev.NODE_ERROR:
             self._ended(record, event)
             record.failed = True
@@ -162,6 +175,17 @@ class Recorder:
                 checkpoint = _rendered(record, event, capture, live=True)
         self._commit(record, (_node_end_rows, record, event, _params(event), checkpoint))
 
+    def _run_waiting(self, record: RunRecord, event: Event) -> None:
+        """The question goes on the run row; a run that paused before any node completed
+        keeps the store it started with, since no checkpoint holds it."""
+        first = record.steps == 0  # before _ended counts the paused node
+        self._ended(record, event)
+        fields: dict[str, Any] = {"question": _json(event.data)}
+        if first and record.initial is not None:
+            fields["start_store"], _lossy = store_json(record.initial)
+        update = RunUpdate(record.run_id, fields)
+        self._commit(record, [_event_row(record.run_id, event, _params(event)), update])
+
     def _flow_end(self, record: RunRecord, event: Event) -> None:
         rows: list[Row] = [_event_row(record.run_id, event, None)]
         if event.path != record.top:  # a nested level ended
@@ -191,6 +215,11 @@ class Recorder:
     def _commit(self, record: RunRecord, source: RowSource) -> None:
         if record.rows is not None and self.writer is not None:
             self.writer.commit(record.rows, source)
+
+
+def _json(value: Any) -> str:
+    # interrupt() checked the question is JSON; an answer that is not is kept as its repr.
+    return json.dumps(value, ensure_ascii=False, default=repr)
 
 
 def _params(event: Event) -> dict[str, Any] | None:

@@ -40,6 +40,13 @@ class RunRow:
     current_node: str | None = None
     error_msg: str | None = None
     traceback: str | None = None
+    question: str | None = None  # JSON: what a waiting run asks (interrupt's payload)
+    answer: str | None = None  # JSON: the answer a resumed run handed to interrupt()
+    start_store: str | None = (
+        None  # JSON: the store it began with, if it paused before any checkpoint
+    )
+    forked_from: str | None = None
+    forked_at_step: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +142,8 @@ class RunStore(ABC):
 
     Run dicts returned by ``get_run``/``list_runs`` hold the stored columns plus the
     fields :func:`~pocketflow_ext.runstore.runs.run_view` derives (``status``,
-    ``last_activity_at``, ``duration_s``, ``steps``, ``resumed_by``, ``resumed_ok``).
+    ``last_activity_at``, ``duration_s``, ``steps``, ``resumed_by``, ``resumed_ok``,
+    ``forked_by``).
     """
 
     location: str
@@ -163,6 +171,14 @@ class RunStore(ABC):
     @abstractmethod
     def heartbeat(self, run_ids: Sequence[str]) -> None:
         """Mark these live runs' processes as alive now (``heartbeat_at``)."""
+
+    def claim_waiting(self, run_id: str) -> bool:
+        """Take the answer of waiting run ``run_id``: its stored status goes from ``waiting``
+        to ``completed`` (its part is done; the answering run continues it) in one
+        conditional update. True for exactly one of several callers at once."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot answer waiting runs yet (claim_waiting)"
+        )
 
     def maintain(self) -> None:  # noqa: B027 - optional upkeep, nothing by default
         """Periodic upkeep, called by the writer thread about once a second."""

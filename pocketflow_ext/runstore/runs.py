@@ -120,13 +120,15 @@ def run_view(
     last_event_at: str | None = None,
     counted_steps: int | None = None,
     resumed_by: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    forked_by: list[str] = (),  # type: ignore[assignment]
     now: float | None = None,
 ) -> dict[str, Any]:
     """A stored run row plus the fields every reader shows, computed the same way for all.
 
     ``last_event_at``: the ts of the run's latest event; ``counted_steps``: its node
     executions counted from events (used while ``total_steps`` is unset); ``resumed_by``:
-    ``(run_id, stored status)`` of runs resuming this one, newest first.
+    ``(run_id, stored status)`` of runs resuming this one, newest first; ``forked_by``:
+    runs forked from this one, newest first.
     """
     run = dict(row)
     now = time.time() if now is None else now
@@ -148,6 +150,9 @@ def run_view(
     run.setdefault("resumed_from", None)
     run["resumed_by"] = [run_id for run_id, _status in resumed_by]
     run["resumed_ok"] = any(status == "completed" for _run_id, status in resumed_by)
+    run.setdefault("forked_from", None)
+    run.setdefault("forked_at_step", None)
+    run["forked_by"] = list(forked_by)
     return run
 
 

@@ -370,6 +370,23 @@ class SQLiteRunStore(RunStore):
         conn.execute("COMMIT")
 
     @_translated
+    def claim_waiting(self, run_id: str) -> bool:
+        conn = self._writable()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Compare-and-set: of answers racing for one run, only the first sees 'waiting'.
+            cursor = conn.execute(
+                "UPDATE pf_runs SET status = 'completed' WHERE run_id = ? AND status = 'waiting'",
+                (run_id,),
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return cursor.rowcount == 1
+
+    @_translated
     def maintain(self) -> None:
         """Copy committed WAL pages back into the database (PASSIVE: never blocks anyone);
         from now on commits leave that to these calls."""
@@ -426,13 +443,30 @@ class SQLiteRunStore(RunStore):
                 (ids,),
             ):
                 resumed.setdefault(origin, []).append((run_id, status))
+        forked: dict[str, list[str]] = {}
+        if rows and "forked_from" in self._found.runs:
+            ids = json.dumps([r["run_id"] for r in rows])
+            for origin, run_id in conn.execute(
+                "SELECT forked_from, run_id FROM pf_runs WHERE forked_from IN "
+                "(SELECT value FROM json_each(?)) ORDER BY started_at DESC, run_id DESC",
+                (ids,),
+            ):
+                forked.setdefault(origin, []).append(run_id)
         views = []
         for row in rows:
             data = dict(row)
             last = data.pop("last_event_at", None)
             counted = data.pop("counted_steps", None)
             by = resumed.get(data["run_id"], [])
-            views.append(run_view(data, last_event_at=last, counted_steps=counted, resumed_by=by))
+            views.append(
+                run_view(
+                    data,
+                    last_event_at=last,
+                    counted_steps=counted,
+                    resumed_by=by,
+                    forked_by=forked.get(data["run_id"], []),
+                )
+            )
         return views
 
     @_translated

@@ -2,8 +2,10 @@
 
 The human-readable contract is ``docs/schema.md``. Versions live in ``PRAGMA user_version``:
 0 is an empty file or a PocoFlow 0.2.1 database, 1 the first pocketflow-ext schema (steps
-numbered from 1), 2 (steps from 0 as in PocoFlow; status ``waiting``), 3 the current one
-(delta checkpoints: ``kind``, ``parent_step``, ``deleted_json``).
+numbered from 1), 2 (steps from 0 as in PocoFlow; status ``waiting``), 3 (delta
+checkpoints: ``kind``, ``parent_step``, ``deleted_json``), 4 the current one (``pf_runs``
+columns of pauses and forks: ``question``, ``answer``, ``start_store``, ``forked_from``,
+``forked_at_step``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from ..errors import RecordingError
 from .runs import STATUSES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # PocoFlow 0.2.1 allowed 'paused'; kept valid so its rows survive the upgrade unchanged.
 STORED_STATUSES = (*STATUSES, "paused")
@@ -37,7 +39,12 @@ CREATE TABLE {{table}} (
     hostname      TEXT,
     heartbeat_at  TEXT,
     graph         TEXT,
-    params        TEXT
+    params        TEXT,
+    question      TEXT,
+    answer        TEXT,
+    start_store   TEXT,
+    forked_from   TEXT,
+    forked_at_step INTEGER
 )"""
 
 POCOFLOW_RUN_COLUMNS = (
@@ -61,6 +68,11 @@ RUN_COLUMNS = (
     "heartbeat_at",
     "graph",
     "params",
+    "question",
+    "answer",
+    "start_store",
+    "forked_from",
+    "forked_at_step",
 )
 """Every ``pf_runs`` column of the current schema, in table order."""
 
@@ -132,6 +144,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS pf_runs_status_started ON pf_runs(status, started_at DESC)",
     "CREATE INDEX IF NOT EXISTS pf_runs_flow_started ON pf_runs(flow_name, started_at DESC)",
     "CREATE INDEX IF NOT EXISTS pf_runs_resumed_from ON pf_runs(resumed_from)",
+    "CREATE INDEX IF NOT EXISTS pf_runs_forked_from ON pf_runs(forked_from)",
     "CREATE INDEX IF NOT EXISTS pf_events_run ON pf_events(run_id, id)",
 )
 
@@ -263,6 +276,8 @@ def migrate(conn: sqlite3.Connection, location: str) -> int:
             _v1_to_v2(conn)
         if 0 < found.version < 3:
             _add_columns(conn)  # v2 -> v3: delta checkpoints
+        if found.version < 4:
+            _pause_and_fork_columns(conn)  # v3 -> v4; idempotent, whatever came before
         if found.version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -325,3 +340,24 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE pf_events SET step = step - 1 WHERE path IS NOT NULL AND step IS NOT NULL")
     conn.execute(f"UPDATE pf_checkpoints SET step = step - 1 - {_PARK} WHERE path IS NOT NULL")
     conn.execute(f"UPDATE pf_checkpoints SET step = step + {_PARK} WHERE step < -{_PARK // 2}")
+
+
+# Version 4's pf_runs columns (pauses and forks), added in place: no row is rewritten.
+_V4_RUN_COLUMNS = (
+    ("question", "TEXT"),
+    ("answer", "TEXT"),
+    ("start_store", "TEXT"),
+    ("forked_from", "TEXT"),
+    ("forked_at_step", "INTEGER"),
+)
+
+
+def _pause_and_fork_columns(conn: sqlite3.Connection) -> None:
+    """Version 4: the columns of durable pauses and forks, and the index that finds a
+    run's forks; adds only what is missing, so it is safe after any earlier step."""
+    present = _columns(conn, RUNS)
+    for name, sql_type in _V4_RUN_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE {RUNS} ADD COLUMN {name} {sql_type}")
+    for statement in INDEXES:
+        conn.execute(statement)

@@ -174,6 +174,30 @@ def node_retry(frame: Frame, attempt: int, exc: BaseException, delay_s: float) -
     _deliver(level, ev.NODE_RETRY, event, path, (attempt, exc, delay_s, level.store))
 
 
+def run_waiting(frame: Frame, path: str, payload: Any, step: int | None) -> None:
+    """The run pauses at node ``path`` for an answer to ``payload``; ``step`` is the
+    paused node's (None for a halt: no node execution is under way)."""
+    level = frame.level
+    name = path.rsplit("/", 1)[-1]
+    event = (
+        _event(level, ev.RUN_WAITING, path, step=step, node=name, data=payload)
+        if level.records[ev.RUN_WAITING]
+        else None
+    )
+    _deliver(level, ev.RUN_WAITING, event, path, (payload, level.store))
+
+
+def run_answered(frame: Frame, answer: Any) -> None:
+    """``interrupt()`` in the node running in ``frame`` returns ``answer``."""
+    level, path = frame.level, frame.path
+    event = (
+        _node_event(frame, ev.RUN_ANSWERED, path, frame.node, data=answer)
+        if level.records[ev.RUN_ANSWERED]
+        else None
+    )
+    _deliver(level, ev.RUN_ANSWERED, event, path, (answer, level.store))
+
+
 def flow_start(level: Level) -> None:
     event = _event(level, ev.FLOW_START, level.path) if level.records[ev.FLOW_START] else None
     _deliver(level, ev.FLOW_START, event, level.path, (level.path.rsplit("/", 1)[-1], level.store))
@@ -182,7 +206,8 @@ def flow_start(level: Level) -> None:
 def flow_end(level: Level, status: str, exc: BaseException | None) -> None:
     event = None
     if level.records[ev.FLOW_END]:
-        failure = _failure(exc) if exc else {}
+        # A pause is no failure: no error text or traceback to record.
+        failure = _failure(exc) if exc and status != "waiting" else {}
         event = _event(level, ev.FLOW_END, level.path, status=status, steps=level.steps, **failure)
     _deliver(level, ev.FLOW_END, event, level.path, (level.steps, level.store))
 

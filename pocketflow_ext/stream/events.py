@@ -12,6 +12,8 @@ NODE_RETRY = "node_retry"
 NODE_END = "node_end"
 NODE_ERROR = "node_error"
 FLOW_END = "flow_end"
+RUN_WAITING = "run_waiting"  # interrupt(payload) or a halt paused the run; ``data`` is the payload
+RUN_ANSWERED = "run_answered"  # interrupt() returned an answer; ``data`` is the answer
 
 # Hook signatures are PocoFlow's so its hook code ports unchanged.
 HOOK_SIGNATURES: Mapping[str, str] = {
@@ -21,6 +23,8 @@ HOOK_SIGNATURES: Mapping[str, str] = {
     NODE_END: "(name, action, elapsed_s, store)",
     NODE_ERROR: "(name, exc, store)",
     FLOW_END: "(steps, store)",
+    RUN_WAITING: "(name, payload, store)",
+    RUN_ANSWERED: "(name, answer, store)",
 }
 EVENT_KINDS = tuple(HOOK_SIGNATURES)
 
@@ -45,6 +49,7 @@ FIELDS = (
     "steps",
     "store",
     "exc",
+    "data",
 )
 
 
@@ -55,7 +60,8 @@ class Event:
     written today keeps working. ``path`` is the node's place in the run
     (``Outer/Inner/Summarise``); ``node`` its name within its own flow. The top flow of a
     run is the one whose ``path == flow_name``. ``status`` is set on ``flow_end``
-    (completed, failed, cancelled). ``store`` and ``exc`` are live references for
+    (completed, failed, cancelled, waiting). ``data`` is the question of ``run_waiting``
+    and the answer of ``run_answered``. ``store`` and ``exc`` are live references for
     in-process subscribers; persist their serialised form, never the objects.
     """
 
@@ -84,6 +90,7 @@ class Event:
     steps: int | None
     store: Any
     exc: BaseException | None
+    data: Any
 
     def __init__(
         self,
@@ -106,6 +113,7 @@ class Event:
         steps: int | None = None,
         store: Any = None,
         exc: BaseException | None = None,
+        data: Any = None,
     ) -> None:
         self._kind = kind
         self._run_id = run_id
@@ -125,6 +133,7 @@ class Event:
         self._steps = steps
         self._store = store
         self._exc = exc
+        self._data = data
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in FIELDS)

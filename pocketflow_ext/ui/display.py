@@ -17,6 +17,7 @@ from ..store.codec import Unserialisable
 STATUS_BADGES = {
     "queued": "◷ queued",
     "running": "▶ running",
+    "waiting": "⏸ waiting",
     "completed": "✔ completed",
     "failed": "✖ failed",
     "cancelled": "■ cancelled",
@@ -25,6 +26,7 @@ STATUS_BADGES = {
 }
 STATUS_COLOURS = {
     "running": "#1565c0",
+    "waiting": "#f9a825",
     "completed": "#2e7d32",
     "failed": "#c62828",
     "cancelled": "#6d4c41",

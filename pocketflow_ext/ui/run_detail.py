@@ -7,10 +7,13 @@ import streamlit as st
 from ..runstore.base import RunStore
 from .display import plain
 from .graph_tab import render_graph
+from .lineage import render_lineage
 from .resume_tab import render_resume
+from .run_facts import lineage_facts
 from .runs_table import table_rows
 from .store_tab import render_store
 from .timeline_tab import render_timeline
+from .waiting_panel import render_waiting
 
 TABS = ("Timeline", "Store", "Graph", "Resume")
 
@@ -27,11 +30,17 @@ def render_run(runs: RunStore, db_path: str, run_id: str, key: str) -> None:
         summary["Resumed from"] = str(run["resumed_from"])
     if run.get("resumed_by"):
         summary["Resumed by"] = ", ".join(run["resumed_by"])
+    summary.update(lineage_facts(run))
+    if run.get("answer") is not None:
+        summary["Answer"] = str(run["answer"])
     if run.get("parent_run_id"):
         summary["Parent run"] = str(run["parent_run_id"])
     if run.get("error_msg"):
         summary["Error"] = str(run["error_msg"])
     st.dataframe([summary], hide_index=True, width="stretch")
+    render_lineage(run, key)
+    if run.get("status") == "waiting":
+        render_waiting(run, db_path)
     events = runs.get_events([run_id, *runs.child_run_ids(run_id)])
     checkpoints = runs.get_checkpoints(run_id)
     timeline, store, graph, resume = st.tabs(list(TABS))

@@ -84,3 +84,31 @@ def resume_command_line(run: Mapping[str, Any], db_path: str) -> tuple[str, bool
     line = shlex.join([*head, *target, *args])
     cwd = command.get("cwd")
     return (f"cd {shlex.quote(str(cwd))} && {line}" if cwd else line), True
+
+
+def answer_command_line(run: Mapping[str, Any], db_path: str) -> tuple[str, bool]:
+    """``pocketflow-ext answer RUN_ID '<JSON>' --db DB SCRIPT ARGS`` for a waiting run, and
+    whether the script is the recorded one (False: ``your_script.py`` stands for it)."""
+    command = recorded_command(run)
+    head = ["pocketflow-ext", "answer", str(run["run_id"])]
+    if command is None:
+        return (
+            f"{shlex.join(head)} '<JSON answer>' --db {shlex.quote(db_path)} your_script.py",
+            False,
+        )
+    db = os.path.abspath(db_path)
+    args = [str(a) for a in command.get("args") or ()]
+    target = [str(command["script"])] if command.get("script") else ["-m", str(command["module"])]
+    line = f"{shlex.join(head)} '<JSON answer>' " + shlex.join(["--db", db, *target, *args])
+    cwd = command.get("cwd")
+    return (f"cd {shlex.quote(str(cwd))} && {line}" if cwd else line), True
+
+
+def lineage_facts(run: Mapping[str, Any]) -> dict[str, str]:
+    """The run's origin and descendants beyond resumes: forks, both ways."""
+    facts = {}
+    if run.get("forked_from"):
+        facts["Forked from"] = f"{run['forked_from']} at step {run.get('forked_at_step')}"
+    if run.get("forked_by"):
+        facts["Forked by"] = ", ".join(str(r) for r in run["forked_by"])
+    return facts

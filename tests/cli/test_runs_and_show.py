@@ -67,6 +67,7 @@ def test_runs_lists_newest_first_as_a_table(run_cli: Runner, db: Path) -> None:
         "STARTED",
         "DURATION",
         "STEPS",
+        "LINEAGE",
         "ERROR",
     ]
     assert [row.split()[1:3] for row in rows] == [

@@ -16,6 +16,8 @@ def test_event_kinds_and_hook_signatures_are_pocoflows() -> None:
         "node_end",
         "node_error",
         "flow_end",
+        "run_waiting",
+        "run_answered",
     )
     assert HOOK_SIGNATURES["node_end"] == "(name, action, elapsed_s, store)"
 
@@ -29,7 +31,7 @@ def test_events_are_immutable() -> None:
 def test_events_carry_the_documented_fields_and_default_the_optional_ones_to_none() -> None:
     assert list(FIELDS) == [
         "kind", "run_id", "flow_name", "path", "ts", "step", "node", "action", "elapsed_s",
-        "attempt", "delay_s", "error", "traceback", "params", "status", "steps", "store", "exc",
+        "attempt", "delay_s", "error", "traceback", "params", "status", "steps", "store", "exc", "data",
     ]  # fmt: skip
     event = Event(kind="node_start", run_id="r", flow_name="f", path="f/A", ts=1.0, node="A")
     assert event.node == "A" and event.action is None and event.store is None

@@ -4,7 +4,7 @@ recorded run after its last completed node (``resume(run_id)``)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,11 +14,14 @@ from ...runstore.open import open_store
 from ...store.store import Store
 from ...stream.scope import RunOptions, run_options
 from ..background import start_background
+from ..fork import prepare_fork
 from ..handle import RunHandle
+from ..interrupt import Halts
 from ..observe import flow_label
+from .answer import NO_ANSWER, answer_values, claim_answer, prepare_answer
 from .pending import claimed_by
 from .plan import check_resumable_kind, graph_node, planned_start, run_plan, starting_at
-from .point import Prepared, prepare
+from .point import Prepared, prepare_resume
 
 
 @contextmanager
@@ -40,13 +43,59 @@ def recorded_in(flow: Any, run_id: str, db_path: Any) -> Iterator[RunStore]:
 
 def _prepare_for(
     flow: Any, run_id: str, db_path: Any, overrides: Mapping[str, Any] | None
-) -> Prepared:
+) -> tuple[Prepared, dict[str, Any]]:
+    """What the resume needs, and the new run's options (``resumed_from``, and the finished
+    branches of a Parallel group it stopped in)."""
     with recorded_in(flow, run_id, db_path) as store:
-        return prepare(flow, store, run_id, overrides)
+        prepared, options = prepare_resume(flow, store, run_id, overrides)
+    return prepared, {"resumed_from": run_id, **options}
+
+
+@contextmanager
+def _writable(flow: Any, run_id: str, db_path: Any) -> Iterator[RunStore]:
+    """The store run ``run_id`` is recorded in, writable: answering claims the run there."""
+    if db_path is None:
+        with recorded_in(flow, run_id, None) as own:
+            yield own
+        return
+    with open_store(db_path) as store:
+        yield store
+
+
+def _prepare_answer(
+    flow: Any, run_id: str, db_path: Any, values: list[Any], overrides: Any
+) -> tuple[Prepared, dict[str, Any]]:
+    """Check, then claim: only a run that can be continued is taken off ``waiting``."""
+    with _writable(flow, run_id, db_path) as store:
+        prepared, answers = prepare_answer(flow, store, run_id, values, overrides)
+        claim_answer(store, run_id)
+    return prepared, {"resumed_from": run_id, "answers": answers}
+
+
+def _prepare_fork(
+    flow: Any, run_id: str, step: int | None, db_path: Any, overrides: Any
+) -> tuple[Prepared, dict[str, Any]]:
+    with recorded_in(flow, run_id, db_path) as store:
+        prepared, at = prepare_fork(flow, store, run_id, step, overrides)
+    return prepared, {"forked_from": run_id, "forked_at_step": at}
 
 
 class ResumeMixin:
-    """``flow.run(store, resume_from=node)`` and ``flow.resume(run_id)``."""
+    """``flow.run(store, resume_from=node)``, ``flow.resume(run_id)`` (also answering a
+    waiting run), ``flow.fork(run_id, step=N)`` and ``halt_before=``/``halt_after=``."""
+
+    halts: Halts | None = None
+
+    def __init__(
+        self,
+        *args: Any,
+        halt_before: Iterable[str] | None = None,
+        halt_after: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if halt_before is not None or halt_after is not None:
+            self.halts = Halts(halt_before or (), halt_after or ()) or None
 
     def resume(
         self,
@@ -54,17 +103,31 @@ class ResumeMixin:
         db_path: str | os.PathLike[str] | None = None,
         *,
         overrides: Mapping[str, Any] | None = None,
+        answer: Any = NO_ANSWER,
+        answers: Sequence[Any] | None = None,
     ) -> Store:
-        """Continue a failed, cancelled or interrupted recorded run; returns its store.
+        """Continue a failed, cancelled or interrupted recorded run, or answer a waiting
+        one; returns its store.
 
         Restores the store of the run's last checkpoint and runs the flow from the node
         after the last completed one, as a new run whose ``resumed_from`` is ``run_id``.
         ``db_path`` defaults to the flow's own database (the new run is recorded only if the
         flow records); ``overrides`` puts back values the checkpoint could not save as
-        JSON (clients, locks, ...).
+        JSON (clients, locks, ...) or edits the store.
+
+        ``answer=value`` answers a ``waiting`` run: the node that paused runs again from
+        its start and its ``interrupt()`` returns ``value`` (``answers=[...]`` for several
+        calls, in order). Exactly one of several concurrent answers wins; the others, and
+        answering a run that is not waiting, raise ``ResumeError``.
         """
-        store, top_start, nested, extra = _prepare_for(self, run_id, db_path, overrides)
-        with run_options(RunOptions(extra={"resumed_from": run_id, **extra})):
+        values = answer_values(answer, answers)
+        if values is None:
+            (store, top_start, nested), extra = _prepare_for(self, run_id, db_path, overrides)
+        else:
+            (store, top_start, nested), extra = _prepare_answer(
+                self, run_id, db_path, values, overrides
+            )
+        with run_options(RunOptions(extra=extra)):
             run_plan(self, store, top_start, nested)
         return store
 
@@ -74,14 +137,51 @@ class ResumeMixin:
         db_path: str | os.PathLike[str] | None = None,
         *,
         overrides: Mapping[str, Any] | None = None,
+        answer: Any = NO_ANSWER,
+        answers: Sequence[Any] | None = None,
     ) -> RunHandle:
         """``resume`` in a daemon thread; returns the new run's ``RunHandle``."""
-        store, top_start, nested, extra = _prepare_for(self, run_id, db_path, overrides)
+        values = answer_values(answer, answers)
+        if values is None:
+            (store, top_start, nested), extra = _prepare_for(self, run_id, db_path, overrides)
+        else:
+            (store, top_start, nested), extra = _prepare_answer(
+                self, run_id, db_path, values, overrides
+            )
         return start_background(
-            self,
-            store,
-            lambda: run_plan(self, store, top_start, nested),
-            extra={"resumed_from": run_id, **extra},
+            self, store, lambda: run_plan(self, store, top_start, nested), extra=extra
+        )
+
+    def fork(
+        self,
+        run_id: str,
+        step: int | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        db_path: str | os.PathLike[str] | None = None,
+    ) -> Store:
+        """Start a new run from the checkpoint after ``step`` of run ``run_id`` (default:
+        its latest), with ``overrides`` put into the store, at the node that followed that
+        step; returns the new run's store. The new run records ``forked_from`` and
+        ``forked_at_step``; the original run is only read. Any status can be forked.
+        """
+        (store, top_start, nested), extra = _prepare_fork(self, run_id, step, db_path, overrides)
+        with run_options(RunOptions(extra=extra)):
+            run_plan(self, store, top_start, nested)
+        return store
+
+    def fork_background(
+        self,
+        run_id: str,
+        step: int | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        db_path: str | os.PathLike[str] | None = None,
+    ) -> RunHandle:
+        """``fork`` in a daemon thread; returns the new run's ``RunHandle``."""
+        (store, top_start, nested), extra = _prepare_fork(self, run_id, step, db_path, overrides)
+        return start_background(
+            self, store, lambda: run_plan(self, store, top_start, nested), extra=extra
         )
 
     def run(self, shared: Any, resume_from: Any = None) -> Any:

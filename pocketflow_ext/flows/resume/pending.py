@@ -11,26 +11,48 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from ...errors import ResumeError
+from ...errors import ResumeError, RunNotFound
 from ...runstore.open import open_store
 from ...stream.scope import RunOptions, current_frame, run_options
+from ..fork import prepare_fork
 from ..observe import flow_label
+from .answer import claim_answer, prepare_answer, waiting_question
 from .plan import run_plan, run_plan_async
-from .point import prepare, resume_point
+from .point import prepare_resume, resume_point
 
 
 class PendingResume:
-    """A recorded run waiting for the script to run its flow."""
+    """A recorded run waiting for the script to run its flow: resumed, answered
+    (``answers``) or forked (``fork=True``, at ``step`` with ``overrides``)."""
 
-    def __init__(self, db_path: str | os.PathLike[str], run_id: str) -> None:
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        run_id: str,
+        *,
+        answers: list[Any] | None = None,
+        fork: bool = False,
+        step: int | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
         self.db_path = os.fspath(db_path)
         self.run_id = run_id
+        self.answers, self.fork, self.step, self.overrides = answers, fork, step, overrides
         # Checked now, before the script starts: unknown, completed or checkpoint-less runs.
         with open_store(self.db_path, readonly=True) as store:
-            self.flow_name = resume_point(store, run_id).flow_name
+            if answers is not None:
+                waiting_question(store, run_id)
+                self.flow_name = str((store.get_run(run_id) or {})["flow_name"])
+            elif fork:
+                found = store.get_run(run_id)
+                if found is None:
+                    raise RunNotFound(f"no run {run_id!r} in {store.location}; check --db")
+                self.flow_name = str(found["flow_name"])
+            else:
+                self.flow_name = resume_point(store, run_id).flow_name
         self.claimed = False
         self.error: ResumeError | None = None  # the refusal raised into the script, if any
         self._lock = threading.Lock()
@@ -47,26 +69,42 @@ class PendingResume:
 
     def run(self, flow: Any, shared: Any) -> Any:
         top_start, nested, extra = self._restore(flow, shared)
-        with run_options(RunOptions(extra={"resumed_from": self.run_id, **extra})):
+        with run_options(RunOptions(extra=extra)):
             return run_plan(flow, shared, top_start, nested)
 
     async def run_async(self, flow: Any, shared: Any) -> Any:
         top_start, nested, extra = self._restore(flow, shared)
-        with run_options(RunOptions(extra={"resumed_from": self.run_id, **extra})):
+        with run_options(RunOptions(extra=extra)):
             return await run_plan_async(flow, shared, top_start, nested)
 
     def _restore(self, flow: Any, shared: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
         """Checks the graph, then puts the checkpoint into the script's own store object."""
+        extra: dict[str, Any] = {"resumed_from": self.run_id}
         try:
             if not isinstance(shared, MutableMapping):
                 raise ResumeError(
                     f"flow {self.flow_name!r} was run on a {type(shared).__name__}, not a "
                     f"dict, so run {self.run_id!r}'s store cannot be restored into it"
                 )
-            with open_store(self.db_path, readonly=True) as runs:
-                store, top_start, nested, extra = prepare(
-                    flow, runs, self.run_id, None, live=shared
-                )
+            if self.answers is not None:
+                with open_store(self.db_path) as runs:
+                    (store, top_start, nested), answers = prepare_answer(
+                        flow, runs, self.run_id, self.answers, self.overrides, live=shared
+                    )
+                    claim_answer(runs, self.run_id)
+                extra["answers"] = answers
+            elif self.fork:
+                with open_store(self.db_path, readonly=True) as runs:
+                    (store, top_start, nested), at = prepare_fork(
+                        flow, runs, self.run_id, self.step, self.overrides, live=shared
+                    )
+                extra = {"forked_from": self.run_id, "forked_at_step": at}
+            else:
+                with open_store(self.db_path, readonly=True) as runs:
+                    (store, top_start, nested), options = prepare_resume(
+                        flow, runs, self.run_id, self.overrides, live=shared
+                    )
+                extra.update(options)  # a Parallel group's finished branches
         except ResumeError as exc:
             self.error = exc
             raise
@@ -79,10 +117,11 @@ class PendingResume:
 _pending: PendingResume | None = None
 
 
-def resume_next_run(db_path: str | os.PathLike[str], run_id: str) -> PendingResume:
-    """Make the next top-level run of run ``run_id``'s flow continue that run."""
+def resume_next_run(db_path: str | os.PathLike[str], run_id: str, **how: Any) -> PendingResume:
+    """Make the next top-level run of run ``run_id``'s flow continue that run (answer it
+    with ``answers=[...]``, or fork it with ``fork=True, step=, overrides=``)."""
     global _pending
-    _pending = PendingResume(db_path, run_id)
+    _pending = PendingResume(db_path, run_id, **how)
     return _pending
 
 

@@ -20,18 +20,17 @@ import pocketflow
 from ...errors import CheckpointDamaged, PocketFlowExtError, ResumeError, RunNotFound
 from ...graph import is_group
 from ...runstore.base import RunStore
-from ...store.codec import Unserialisable
+from ...store.codec import Unserialisable, loads
 from ...store.store import Store
 from ..observe import flow_label
 from .groups import group_resume
-from .plan import check_resumable_kind, find_node, node_names
+from .plan import check_resumable_kind, find_node, naming_root, node_names
 from .warning import resumed_before_message
 
 RESUMABLE = ("failed", "cancelled", "interrupted")
 
-Prepared = tuple[Store, Any, dict[str, Any], dict[str, Any]]
-"""What a resume needs, checked before any node runs: store, top start, nested starts, and
-the options the new run carries (the finished branches of a Parallel group it stopped in)."""
+Prepared = tuple[Store, Any, dict[str, Any]]
+"""What a resume needs, checked before any node runs: store, top start, nested starts."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +45,14 @@ class ResumePoint:
     store: Store
 
 
-def resume_point(store: RunStore, run_id: str) -> ResumePoint:
-    """The point a failed, cancelled or interrupted run continues from.
+def resume_point(
+    store: RunStore, run_id: str, statuses: tuple[str, ...] | None = RESUMABLE
+) -> ResumePoint:
+    """The point a failed, cancelled or interrupted run (or a run in ``statuses``; None:
+    the caller checked the status) continues from.
 
     A resumed run that failed before completing any node continues from the point of the
-    run it resumed.
+    run it resumed; a run that paused before any node completed, from its start.
     """
     seen: list[str] = []
     while True:
@@ -60,13 +62,15 @@ def resume_point(store: RunStore, run_id: str) -> ResumePoint:
                 f"no run {run_id!r} in {store.location}; list the recorded runs with "
                 "WorkflowDB.list_runs() (or check db_path)"
             )
-        if not seen:
-            _check_status(run)
+        if not seen and statuses is not None:
+            _check_status(run, statuses)
         seen.append(run_id)
         last = store.last_checkpoint(run_id)  # commit order: a nested flow ends after its nodes
         if last is not None:
-            return _point(store, run, last)
+            return point_at(store, run, last)
         origin = run.get("resumed_from")
+        if (not origin or origin in seen) and run.get("start_store"):
+            return _start_point(run)  # the chain's first run paused in its first node
         if not origin or origin in seen:
             raise ResumeError(
                 f"run {seen[0]!r} of flow {run['flow_name']!r} has no checkpoint: no node "
@@ -76,14 +80,30 @@ def resume_point(store: RunStore, run_id: str) -> ResumePoint:
         run_id = origin
 
 
-def _check_status(run: Mapping[str, Any]) -> None:
+def _start_point(run: Mapping[str, Any]) -> ResumePoint:
+    """A run that paused in (or halted before) its first node: it starts again from the
+    store it began with (step -1, no path)."""
+    try:
+        data = loads(run["start_store"])
+    except (ValueError, RecursionError) as exc:
+        raise ResumeError(f"the start store of run {run['run_id']!r} is damaged: {exc}") from None
+    store = Store(data=data, name=f"{run['run_id']}@start")
+    return ResumePoint(run["run_id"], run["flow_name"], -1, "", None, store)
+
+
+def _check_status(run: Mapping[str, Any], statuses: tuple[str, ...] = RESUMABLE) -> None:
     status, run_id = run["status"], run["run_id"]
+    if status == "waiting" and "waiting" not in statuses:
+        raise ResumeError(
+            f"run {run_id!r} of flow {run['flow_name']!r} is waiting for an answer; answer it "
+            f"with flow.resume({run_id!r}, answer=...) (or pocketflow-ext answer)"
+        )
     if status == "completed":
         raise ResumeError(
             f"run {run_id!r} of flow {run['flow_name']!r} completed; only failed, cancelled "
             "or interrupted runs can be resumed (run the flow again for a new run)"
         )
-    if status not in RESUMABLE:
+    if status not in statuses:
         raise ResumeError(
             f"run {run_id!r} of flow {run['flow_name']!r} is {status}; wait for it to end "
             "(or cancel it) before resuming it"
@@ -94,7 +114,8 @@ def _check_status(run: Mapping[str, Any]) -> None:
         warnings.warn(message, UserWarning, stacklevel=6)
 
 
-def _point(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
+def point_at(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
+    """The point right after ``checkpoint`` (metadata as ``get_checkpoints`` gives) of ``run``."""
     run_id, step = run["run_id"], checkpoint["step"]
     # PocoFlow 0.2.1 checkpoints carry no path: their nodes are the top flow's own.
     path = checkpoint.get("path") or f"{run['flow_name']}/{checkpoint['node_name']}"
@@ -124,10 +145,23 @@ def _point(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any
     return ResumePoint(run_id, run["flow_name"], step, path, ends[-1]["action"], restored)
 
 
-def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any], str | None]:
-    """The node the top flow starts at, the start of each nested flow level on the way, and
-    the path of the Parallel group the run stopped inside (None if it did not)."""
+def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
+    """The node the top flow starts at, and the start of each nested flow level on the way."""
+    top_start, nested, _group = plan_group_starts(flow, point)
+    return top_start, nested
+
+
+def plan_group_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any], str | None]:
+    """``plan_starts``, and the path of the Parallel group the run stopped inside (None if
+    it did not): the group runs again, as the start of its level."""
     label = flow_label(flow)
+    if point.path == "":  # paused before any node completed: from the start
+        if point.flow_name != label:
+            raise ResumeError(
+                f"run {point.run_id!r} was recorded by flow {point.flow_name!r}, not {label!r}; "
+                "resume it with the flow that recorded it"
+            )
+        return naming_root(flow), {}, None
     top, *segments = point.path.split("/")
     if top != label or not segments:
         raise ResumeError(
@@ -251,11 +285,23 @@ def prepare(
     live: Mapping[str, Any] | None = None,
 ) -> Prepared:
     """Where run ``run_id`` (recorded in ``store``) continues in ``flow``, and its store."""
+    return prepare_resume(flow, store, run_id, overrides, live)[0]
+
+
+def prepare_resume(
+    flow: Any,
+    store: RunStore,
+    run_id: str,
+    overrides: Mapping[str, Any] | None,
+    live: Mapping[str, Any] | None = None,
+) -> tuple[Prepared, dict[str, Any]]:
+    """``prepare``, and the options the new run carries: for a run that stopped inside a
+    Parallel group, the branches that finished (the group then runs only the others)."""
     check_resumable_kind(flow, "resume")
     point = resume_point(store, run_id)
-    top_start, nested, group_path = plan_starts(flow, point)
+    top_start, nested, group_path = plan_group_starts(flow, point)
     if group_path is None:
-        return restored_store(point, overrides, live), top_start, nested, {}
+        return (restored_store(point, overrides, live), top_start, nested), {}
     group = group_resume(store, point.run_id, group_path)
     point = dataclasses.replace(point, store=group.store)
-    return restored_store(point, overrides, live), top_start, nested, group.options()
+    return (restored_store(point, overrides, live), top_start, nested), group.options()
