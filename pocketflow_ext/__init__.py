@@ -37,6 +37,7 @@ from .logging import get_logger, setup_logging
 from .nodes.parallel import Parallel
 from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
+from .stream.emit import emit
 from .stream.events import EVENT_KINDS, Event
 from .stream.scope import subscribe
 from .subscribers import ConsoleTrace, EventLog
@@ -83,6 +84,8 @@ class AsyncParallelBatchNode(
 
 
 class Flow(
+    mixins.StreamMixin,
+    mixins.GraphExportMixin,
     mixins.ResumeMixin,
     mixins.BackgroundMixin,
     mixins.RecordingMixin,
@@ -90,7 +93,8 @@ class Flow(
     BaseNode,
     _upstream.Flow,
 ):
-    """Upstream ``Flow`` plus hooks, ``flow_name``, ``max_steps``, resume and background runs."""
+    """Upstream ``Flow`` plus hooks, ``flow_name``, ``max_steps``, resume, background runs,
+    ``stream()``/``astream()`` and ``to_mermaid()``/``to_dot()``."""
 
 
 class BatchFlow(Flow, _upstream.BatchFlow):
@@ -140,6 +144,7 @@ __all__ = [
     "ConsoleTrace",
     "Event",
     "EventLog",
+    "emit",
     "Instrumentation",
     "instrument",
     "is_instrumented",

@@ -14,6 +14,8 @@ from .flows.background import BackgroundMixin
 from .flows.hooks import HooksMixin
 from .flows.recording import RecordingMixin
 from .flows.resume import AsyncResumeMixin, ResumeMixin
+from .flows.stream import StreamMixin
+from .graph_export import GraphExportMixin
 from .nodes.async_bridge import AsyncBridgeMixin
 from .nodes.edges import EdgesMixin
 from .nodes.executors import ExecutorMixin
@@ -31,10 +33,12 @@ __all__ = [
     "EdgesMixin",
     "ExecutorMixin",
     "FanOutMixin",
+    "GraphExportMixin",
     "HooksMixin",
     "NamedMixin",
     "PassLimitMixin",
     "RecordingMixin",
     "ResumeMixin",
     "RetryMixin",
+    "StreamMixin",
 ]

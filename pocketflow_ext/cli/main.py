@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import answer, fork, monitor, run, runs, show
+from . import answer, fork, graph, metrics, monitor, plugins, run, runs, show
 from .output import PROG, Parser
 
-SUBCOMMANDS = (run, answer, fork, runs, show, monitor)
+SUBCOMMANDS = (run, answer, fork, runs, show, monitor, graph, metrics, plugins)
 # Commands running a script, and how many positionals of their own come before it.
 _SCRIPT_COMMANDS = {"run": 0, "answer": 2, "fork": 1}
 

@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ..errors import PocketFlowExtError, WaitingForAnswer
 from ..flows.resume import PendingResume, resume_next_run
@@ -32,6 +33,7 @@ from ..logging import setup_logging
 from ..runstore.workflow_db import WorkflowDB
 from ..stream.scope import subscribe
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
+from .metrics import port_or_zero
 from .options import db_help, default_db
 from .output import PROG, fail, usage_error
 from .run_destinations import RunDestinations, script_command
@@ -53,6 +55,8 @@ _VALUE_OPTIONS = (
     "--halt-after",
     "--step",
     "--set",
+    "--subscriber",
+    "--metrics-port",
 )
 
 
@@ -108,6 +112,32 @@ def add_script_options(run: argparse.ArgumentParser) -> None:
         "--log-format",
         choices=("text", "jsonl", "both"),
         help="log file format (default: text; implies logging to ./logs without --log-dir)",
+    )
+    run.add_argument(
+        "--log-all",
+        action="store_true",
+        help="also write the script's own log records (any logger) to the log file, each "
+        "with the run id and node path it was written in",
+    )
+    run.add_argument(
+        "--subscriber",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch on an installed subscriber plugin (repeatable; see `plugins list`; "
+        "also $POCKETFLOW_EXT_SUBSCRIBERS=a,b)",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=port_or_zero,
+        metavar="N",
+        help='serve Prometheus metrics on port N while the script runs (needs "[metrics]")',
+    )
+    run.add_argument(
+        "--otel",
+        action="store_true",
+        help="send OpenTelemetry traces as the standard OTEL_* variables say "
+        '(needs "[otel]"; see docs/tracing.md)',
     )
     run.add_argument("-m", dest="module", metavar="MODULE", help="run a module, like python -m")
     run.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the script to run")
@@ -187,16 +217,20 @@ def run_command(
         sys.path[0] = os.getcwd()  # as `python -m` does
         _check_module(module)
     trace = _trace_choice(args)
-    if args.log_dir or args.log_format:
+    if args.log_dir or args.log_format or args.log_all:
         name = Path(script).stem if script else (module or "run").rpartition(".")[2]
-        setup_logging(name, log_dir=args.log_dir, log_format=args.log_format)
+        setup_logging(name, log_dir=args.log_dir, log_format=args.log_format, capture=args.log_all)
     db_path = _db_path(args.db)
     if pending is None and getattr(args, "resume", None):
         pending = _pending_resume(db_path, args.resume)
     created = not os.path.lexists(db_path)
     try:
         active = instrument(
-            db_path=db_path, trace=trace, halt_before=args.halt_before, halt_after=args.halt_after
+            db_path=db_path,
+            trace=trace,
+            halt_before=args.halt_before,
+            halt_after=args.halt_after,
+            subscribers=[*args.subscriber, *_asked_for(args)],
         )
     except (PocketFlowExtError, OSError) as exc:
         fail("run", str(exc))
@@ -232,6 +266,25 @@ def run_command(
         return 1
     _check_resumed(pending, script or f"-m {module}")
     return 0
+
+
+def _asked_for(args: argparse.Namespace) -> list[Any]:
+    """The metrics and tracing subscribers ``--metrics-port`` and ``--otel`` ask for; any
+    problem (extra not installed, port taken) stops here, before the script starts."""
+    chosen: list[Any] = []
+    try:
+        if args.metrics_port is not None:
+            from ..subscribers.metrics import PrometheusMetrics, serve_metrics
+
+            chosen.append(PrometheusMetrics())
+            serve_metrics(args.metrics_port)
+        if args.otel:
+            from ..subscribers.otel import OpenTelemetryTracer, provider_from_env
+
+            chosen.append(OpenTelemetryTracer(provider_from_env()))
+    except PocketFlowExtError as exc:
+        fail("run", str(exc))
+    return chosen
 
 
 def _db_path(given: str | None) -> str:

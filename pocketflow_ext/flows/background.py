@@ -57,8 +57,10 @@ def start_background(
     call: Callable[[], Any],
     run_id: str | None = None,
     extra: dict[str, Any] | None = None,
+    subscribers: tuple[Any, ...] = (),
 ) -> RunHandle:
-    """Run ``call()`` in a daemon thread as a new top-level run of ``flow``."""
+    """Run ``call()`` in a daemon thread as a new top-level run of ``flow``;
+    ``subscribers`` listen to this run only (``flow.stream()``)."""
     if not hasattr(flow, "_listeners"):
         raise ConfigurationError(
             f"flow {flow_label(flow)!r} does not report events, so a background run of it "
@@ -72,7 +74,9 @@ def start_background(
     else:
         check_new_run_id(flow, run_id)
     cancel = threading.Event()
-    options = RunOptions(run_id=run_id, cancel=cancel, extra=dict(extra or {}))
+    options = RunOptions(
+        run_id=run_id, cancel=cancel, extra=dict(extra or {}), subscribers=subscribers
+    )
     handle = RunHandle(run_id, shared, cancel, status_reader(flow))
     handle.answerer = answerer(flow)
 

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
+from .. import plugins
 from ..errors import ConfigurationError
 from ..flows.interrupt import Halts, set_process_halts
 from ..logging import get_logger
+from ..stream.events import Subscriber
 from ..stream.scope import add_global_hook, subscribe
 from ..subscribers.log import EventLog
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
 from ..subscribers.trace import ConsoleTrace, trace_mode
+from ..subscribers.webhook import Webhook
 from .hooks import HooksArg, check_hooks
 from .patches import Patches
 from .recording import ProcessRecorder
@@ -68,6 +72,7 @@ def instrument(
     *,
     halt_before: Iterable[str] | None = None,
     halt_after: Iterable[str] | None = None,
+    subscribers: Sequence[str | Subscriber] = (),
 ) -> Instrumentation:
     """Make every PocketFlow flow run in this process observable, without editing it.
 
@@ -77,6 +82,10 @@ def instrument(
     PocoFlow-style callback or a list of them, called for every top-level run. Events are
     also logged through the ``pocketflow_ext.flow``/``.node`` loggers. ``halt_before`` /
     ``halt_after`` pause every run at these node names (docs/human-in-the-loop.md).
+    ``subscribers``: more subscribers, each a callable or the name of an installed plugin
+    (``pocketflow-ext plugins list``); the plugins named in ``$POCKETFLOW_EXT_SUBSCRIBERS``
+    and a webhook configured by ``$POCKETFLOW_EXT_WEBHOOK_URL`` are added too. A plugin
+    that cannot be switched on is warned about and left out.
 
     Calling it again replaces the previous configuration; ``uninstrument()`` (or leaving a
     ``with instrument(...):`` block) restores upstream pocketflow exactly.
@@ -91,6 +100,7 @@ def instrument(
     checked_hooks = check_hooks(hooks)
     halts = Halts(halt_before or (), halt_after or ())
     mode = _trace_mode(trace)
+    extra = _extra_subscribers(subscribers)
     with _lock:
         recorder = ProcessRecorder(os.fspath(db_path)) if db_path is not None else None
         if _active is not None:
@@ -98,13 +108,14 @@ def instrument(
         active = Instrumentation(
             recorder.db if recorder else None, ConsoleTrace(mode) if mode != "off" else None
         )
-        subscribers: list[Callable[..., Any]] = []
+        listeners: list[Callable[..., Any]] = []
         if recorder is not None:
-            subscribers.append(recorder)
+            listeners.append(recorder)
         if active.trace is not None:
-            subscribers.append(active.trace)
-        subscribers.append(EventLog())
-        active._unsubscribe = [subscribe(subscriber) for subscriber in subscribers]
+            listeners.append(active.trace)
+        listeners.append(EventLog())
+        listeners.extend(extra)
+        active._unsubscribe = [subscribe(subscriber) for subscriber in listeners]
         active._unsubscribe.extend(
             add_global_hook(kind, callback)
             for kind, callbacks in checked_hooks.items()
@@ -142,6 +153,40 @@ def uninstrument() -> None:
 def is_instrumented() -> bool:
     """Whether ``instrument()`` is in effect."""
     return _patches.active
+
+
+def _extra_subscribers(subscribers: Sequence[str | Subscriber]) -> list[Subscriber]:
+    """Callables as given, then the plugins named here or in the environment, then a
+    webhook from the environment (unless the webhook plugin was named)."""
+    if isinstance(subscribers, str) or not isinstance(subscribers, Sequence):
+        raise ConfigurationError(
+            f"subscribers must be a list of callables or plugin names, got {subscribers!r}"
+        )
+    direct: list[Subscriber] = []
+    names: list[str] = []
+    for each in subscribers:
+        if isinstance(each, str):
+            names.append(each)
+        elif callable(each):
+            direct.append(each)
+        else:
+            raise ConfigurationError(
+                f"subscribers takes callables or plugin names, got {type(each).__name__}"
+            )
+    names = plugins.unique([*names, *plugins.names_from_env()])
+    loaded, _failed = plugins.load_all(names)  # failures are warned about and logged there
+    result: list[Subscriber] = [*direct, *loaded]
+    if "webhook" not in names:
+        try:
+            hook = Webhook.from_env()
+        except ConfigurationError as exc:
+            warnings.warn(
+                f"{exc}; runs go on without the webhook", plugins.PluginWarning, stacklevel=3
+            )
+            hook = None
+        if hook is not None:
+            result.append(hook)
+    return result
 
 
 def _trace_mode(trace: bool | str | None) -> str:

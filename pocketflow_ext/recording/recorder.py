@@ -123,6 +123,10 @@ class Recorder:
             self._ended(record, event)
             record.failed = True
             self._commit(record, (_event_rows, record.run_id, event, _params(event)))
+        elif kind == ev.CUSTOM:  # emit(): kept only when its emitter asked (record=True)
+            if event.recorded:
+                data = {"topic": event.topic, "data": event.data}
+                self._add(record, (_event_rows, record.run_id, event, data))
         else:  # flow_start, node_retry
             self._add(record, (_event_rows, record.run_id, event, _params(event)))
 

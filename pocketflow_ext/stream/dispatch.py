@@ -4,16 +4,17 @@ before its own), each isolated so a raising listener is logged and never breaks 
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from typing import Any
 
-from ..logging import get_logger
 from . import events as ev
 from .events import NODE_END, NODE_START, Event
 from .scope import Frame, Level, _global_subscribers
 
-_log = get_logger("hooks")
+# The stdlib logger, not pocketflow_ext.logging: that module reads the run scope.
+_log = logging.getLogger("pocketflow_ext.hooks")
 
 _clock = time.perf_counter
 
@@ -210,6 +211,27 @@ def flow_end(level: Level, status: str, exc: BaseException | None) -> None:
         failure = _failure(exc) if exc and status != "waiting" else {}
         event = _event(level, ev.FLOW_END, level.path, status=status, steps=level.steps, **failure)
     _deliver(level, ev.FLOW_END, event, level.path, (level.steps, level.store))
+
+
+def custom(frame: Frame, topic: str, data: Any, recorded: bool) -> None:
+    """``emit(topic, data)`` from the node running in ``frame`` (or from the flow level
+    itself, between nodes): to hooks as ``(name, topic, data, store)`` and to subscribers."""
+    level = frame.level
+    path = frame.path if frame.node is not None else level.path
+    event = None
+    if level.records[ev.CUSTOM]:
+        event = _event(
+            level,
+            ev.CUSTOM,
+            path,
+            step=frame.step if frame.node is not None else None,
+            node=frame.node,
+            params=frame.params,
+            topic=topic,
+            data=data,
+            recorded=recorded,
+        )
+    _deliver(level, ev.CUSTOM, event, path, (topic, data, level.store))
 
 
 def error_text(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ NODE_ERROR = "node_error"
 FLOW_END = "flow_end"
 RUN_WAITING = "run_waiting"  # interrupt(payload) or a halt paused the run; ``data`` is the payload
 RUN_ANSWERED = "run_answered"  # interrupt() returned an answer; ``data`` is the answer
+CUSTOM = "custom"  # emit(topic, data) from inside a node: tokens, progress, partial results
 
 # Hook signatures are PocoFlow's so its hook code ports unchanged.
 HOOK_SIGNATURES: Mapping[str, str] = {
@@ -25,6 +26,7 @@ HOOK_SIGNATURES: Mapping[str, str] = {
     FLOW_END: "(steps, store)",
     RUN_WAITING: "(name, payload, store)",
     RUN_ANSWERED: "(name, answer, store)",
+    CUSTOM: "(name, topic, data, store)",
 }
 EVENT_KINDS = tuple(HOOK_SIGNATURES)
 
@@ -49,7 +51,9 @@ FIELDS = (
     "steps",
     "store",
     "exc",
+    "topic",
     "data",
+    "recorded",
 )
 
 
@@ -63,9 +67,11 @@ class Event:
     (completed, failed, cancelled, waiting). ``data`` is the question of ``run_waiting``
     and the answer of ``run_answered``. ``store`` and ``exc`` are live references for
     in-process subscribers; persist their serialised form, never the objects.
+    A ``custom`` event (``emit(topic, data)``) carries ``topic`` and ``data``; ``recorded``
+    says whether its emitter asked for it to be kept in the run store.
     """
 
-    # Why not a frozen dataclass: its __init__ sets each of the 18 fields through
+    # Why not a frozen dataclass: its __init__ sets each field through
     # object.__setattr__, 2-5 µs per record, and two records are built per node for every
     # subscriber (recording included): several times upstream's whole per-node cost.
     # Here __init__ stores into private slots (about 1 µs) and each field is a read-only
@@ -90,7 +96,9 @@ class Event:
     steps: int | None
     store: Any
     exc: BaseException | None
+    topic: str | None
     data: Any
+    recorded: bool
 
     def __init__(
         self,
@@ -113,7 +121,9 @@ class Event:
         steps: int | None = None,
         store: Any = None,
         exc: BaseException | None = None,
+        topic: str | None = None,
         data: Any = None,
+        recorded: bool = False,
     ) -> None:
         self._kind = kind
         self._run_id = run_id
@@ -133,7 +143,9 @@ class Event:
         self._steps = steps
         self._store = store
         self._exc = exc
+        self._topic = topic
         self._data = data
+        self._recorded = recorded
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in FIELDS)
@@ -151,7 +163,7 @@ class Event:
         shown = (
             f"{name}={value!r}"
             for name, value in zip(FIELDS, self._values(), strict=True)
-            if value is not None and name != "store"
+            if value is not None and value is not False and name != "store"
         )
         return f"Event({', '.join(shown)})"
 

@@ -9,6 +9,7 @@ per BatchFlow item) is a *frame*. asyncio tasks inherit the frame; threads get i
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
 import threading
 from collections import deque
@@ -18,10 +19,10 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..logging import get_logger
 from .events import EVENT_KINDS, FLOW_END, FLOW_START, NODE_END, NODE_START, Subscriber
 
-_log = get_logger("hooks")
+# The stdlib logger, not pocketflow_ext.logging: that module reads the run scope.
+_log = logging.getLogger("pocketflow_ext.hooks")
 
 _current: ContextVar[Frame | None] = ContextVar("pocketflow_ext_frame", default=None)
 _global_subscribers: list[Subscriber] = []
@@ -89,6 +90,9 @@ class RunOptions:
     run_id: str | None = None
     cancel: threading.Event | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Subscribers of this run only (``flow.stream()``): they listen as if subscribed to
+    # the top flow, so nested levels inherit them.
+    subscribers: tuple[Subscriber, ...] = ()
 
 
 _pending_options: ContextVar[RunOptions | None] = ContextVar(
@@ -249,6 +253,8 @@ class Level:
         if parent is None and _global_hooks:
             # Process-wide hooks listen as if registered on the top flow, before its own.
             own = (*_global_hooks, *own)
+        if parent is None and run.options.subscribers:
+            own = (*own, *((None, each) for each in run.options.subscribers))
         inherited = parent.listeners if parent else ()
         self.listeners: tuple[ListenerLevel, ...] = (*inherited, (len(path) + 1, own))
         self.table = _delivery_table(self.listeners)

@@ -23,6 +23,7 @@ _NODE = get_logger("node")
 _LEVELS = {
     ev.NODE_RETRY: logging.WARNING,
     ev.NODE_ERROR: logging.ERROR,
+    ev.CUSTOM: logging.DEBUG,  # emit(): possibly one per token, so only when asked for
 }
 _STATUS_LEVELS = {"failed": logging.ERROR, "cancelled": logging.WARNING}
 
@@ -38,6 +39,7 @@ _FIELDS = (
     "params",
     "status",
     "steps",
+    "topic",
 )
 
 

@@ -76,10 +76,11 @@ class ConsoleTrace:
         self._started: dict[tuple[str, str], list[float]] = {}
 
     def wants(self, kind: str) -> bool:
-        return self.mode != "off"
+        # emit()'s custom events (tokens, progress) would drown the trace: not shown.
+        return self.mode != "off" and kind != ev.CUSTOM
 
     def __call__(self, event: Event) -> None:
-        if self.mode == "off":
+        if self.mode == "off" or event.kind == ev.CUSTOM:
             return
         elapsed_ms = self._flow_elapsed_ms(event)
         line = (

@@ -5,82 +5,18 @@ graphviz package is needed.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass
-class Graph:
-    """Nodes keyed by their path in the run, ``(source, action, target)`` edges, and the
-    nodes of each nested flow (drawn as a box around them)."""
-
-    nodes: list[str] = field(default_factory=list)
-    edges: list[tuple[str, str, str]] = field(default_factory=list)
-    start: str | None = None
-    clusters: dict[str, list[str]] = field(default_factory=dict)
-    # Parallel groups: the group's key (where its branches fan out) -> its join node's key
-    # (where they meet again and the group's own edges leave from).
-    joins: dict[str, str] = field(default_factory=dict)
-
-
-JOIN = "//join"
-"""Ends the key of a group's join node: no event path has an empty segment."""
-
-
-def join_key(group: str) -> str:
-    """The key of the join node of the Parallel group at ``group``."""
-    return group + JOIN
-
-
-def graph_from_json(text: str, prefix: str) -> Graph:
-    """The recorder's graph JSON (``pocketflow_ext/graph.py``) with node keys ``prefix/name``,
-    matching the ``path`` of the run's events; raises ``ValueError`` if it is malformed."""
-    graph = Graph()
-    _add_level(graph, json.loads(text), prefix)
-    graph.start = graph.nodes[0] if graph.nodes and graph.start is None else graph.start
-    return graph
-
-
-def _add_level(graph: Graph, level: Mapping[str, Any], prefix: str) -> str | None:
-    if not isinstance(level, Mapping) or not isinstance(level.get("nodes"), list):
-        raise ValueError("graph JSON has no 'nodes' list")
-    start = f"{prefix}/{level['start']}" if level.get("start") else None
-    if graph.start is None:
-        graph.start = start
-    for node in level["nodes"]:
-        _add_node(graph, node, prefix)
-    for edge in level.get("edges") or []:
-        source = f"{prefix}/{edge['from']}"
-        graph.edges.append(
-            # A group's own edges leave from its join: the flow goes on once all branches end.
-            (graph.joins.get(source, source), str(edge["action"]), f"{prefix}/{edge['to']}")
-        )
-    return start
-
-
-def _add_node(graph: Graph, node: Mapping[str, Any], prefix: str) -> None:
-    key = f"{prefix}/{node['name']}"
-    graph.nodes.append(key)
-    inner = node.get("graph")
-    if isinstance(inner, Mapping):
-        graph.clusters[key] = []
-        before = len(graph.nodes)
-        inner_start = _add_level(graph, inner, key)
-        graph.clusters[key] = graph.nodes[before:]
-        if inner_start:
-            graph.edges.append((key, "enters", inner_start))
-    branches = node.get("branches")
-    if node.get("kind") == "parallel" and isinstance(branches, list):
-        join = graph.joins[key] = join_key(key)
-        for branch in branches:
-            branch_key = f"{key}/{branch['name']}"
-            graph.edges.append((key, "branch", branch_key))
-            _add_node(graph, branch, key)
-            graph.edges.append((graph.joins.get(branch_key, branch_key), "joins", join))
-        graph.nodes.append(join)
+# The graph model, its reading from the recorded JSON and DOT quoting are the graph export's
+# (``flow.to_dot()``, ``pocketflow-ext graph``); this module adds what the run did.
+from ..graph_export import JOIN as JOIN
+from ..graph_export import Graph as Graph
+from ..graph_export import dot_quote as _quote
+from ..graph_export import graph_from_json as graph_from_json
+from ..graph_export import join_key as join_key
 
 
 @dataclass
@@ -149,11 +85,6 @@ def top_path(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str
         if e.get("event") == "flow_start" and e.get("path"):
             return str(e["path"]).split("/", 1)[0]
     return str(run.get("flow_name") or "")
-
-
-def _quote(text: str) -> str:
-    # A DOT quoted string: only backslash and double quote need escaping. Never an HTML label.
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def to_dot(graph: Graph, run: RunPath) -> str:

@@ -123,7 +123,9 @@ def test_every_subcommand_module_adds_its_own_parser() -> None:
 
     parser = main.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    assert sorted(commands.choices) == ["answer", "fork", "monitor", "run", "runs", "show"]
+    assert sorted(commands.choices) == [
+        "answer", "fork", "graph", "metrics", "monitor", "plugins", "run", "runs", "show"
+    ]  # fmt: skip
     for module in main.SUBCOMMANDS:
         name = module.__name__.rsplit(".", 1)[-1]
         assert commands.choices[name].get_default("handler") is not None, name

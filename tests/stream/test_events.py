@@ -9,17 +9,21 @@ from pocketflow_ext.stream.events import FIELDS, HOOK_SIGNATURES
 
 
 def test_event_kinds_and_hook_signatures_are_pocoflows() -> None:
-    assert EVENT_KINDS == (
+    assert EVENT_KINDS[:6] == (
         "flow_start",
         "node_start",
         "node_retry",
         "node_end",
         "node_error",
         "flow_end",
-        "run_waiting",
-        "run_answered",
     )
+    assert {"run_waiting", "run_answered"} <= set(EVENT_KINDS)
     assert HOOK_SIGNATURES["node_end"] == "(name, action, elapsed_s, store)"
+
+
+def test_custom_events_of_emit_are_a_kind_with_their_own_hook_signature() -> None:
+    assert "custom" in EVENT_KINDS
+    assert HOOK_SIGNATURES["custom"] == "(name, topic, data, store)"
 
 
 def test_events_are_immutable() -> None:
@@ -31,7 +35,8 @@ def test_events_are_immutable() -> None:
 def test_events_carry_the_documented_fields_and_default_the_optional_ones_to_none() -> None:
     assert list(FIELDS) == [
         "kind", "run_id", "flow_name", "path", "ts", "step", "node", "action", "elapsed_s",
-        "attempt", "delay_s", "error", "traceback", "params", "status", "steps", "store", "exc", "data",
+        "attempt", "delay_s", "error", "traceback", "params", "status", "steps", "store", "exc",
+        "topic", "data", "recorded",
     ]  # fmt: skip
     event = Event(kind="node_start", run_id="r", flow_name="f", path="f/A", ts=1.0, node="A")
     assert event.node == "A" and event.action is None and event.store is None
