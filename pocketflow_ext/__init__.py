@@ -15,10 +15,12 @@ from .errors import (
     CacheError,
     CheckpointDamaged,
     ConfigurationError,
+    ExecutorError,
     HookError,
     MaxStepsExceeded,
     MonitorDatabaseError,
     NodeInputError,
+    ParallelConflict,
     PocketFlowExtError,
     RecordingError,
     ResumeError,
@@ -36,6 +38,7 @@ from .flows.interrupt import interrupt
 from .instrument import Instrumentation, instrument, is_instrumented, uninstrument
 from .logging import get_logger, setup_logging
 from .nodes.function import Action, node, task
+from .nodes.parallel import Parallel
 from .runstore import WorkflowDB
 from .store import MISSING, Store, Unserialisable
 from .stream.emit import emit
@@ -46,8 +49,8 @@ from .subscribers import ConsoleTrace, EventLog
 __version__ = "0.1.0"
 
 
-class BaseNode(mixins.EdgesMixin, mixins.NamedMixin, _upstream.BaseNode):
-    """Upstream ``BaseNode`` plus ``then`` and ``name``."""
+class BaseNode(mixins.FanOutMixin, mixins.EdgesMixin, mixins.NamedMixin, _upstream.BaseNode):
+    """Upstream ``BaseNode`` plus ``then``, ``name`` and fan-out (``a >> [b, c]``)."""
 
 
 # The retry mixins replace upstream's attempt loops (Node._exec, AsyncNode._exec), so each
@@ -59,8 +62,9 @@ class Node(BaseNode, mixins.WhenMixin, mixins.CacheMixin, mixins.RetryMixin, _up
     and the result cache (``cache=``)."""
 
 
-class BatchNode(Node, _upstream.BatchNode, mixins.RetryMixin):
-    """Upstream ``BatchNode`` with the ``Node`` extras; each item retries on its own."""
+class BatchNode(Node, mixins.ExecutorMixin, _upstream.BatchNode, mixins.RetryMixin):
+    """Upstream ``BatchNode`` with the ``Node`` extras; each item retries on its own, and
+    ``executor=`` runs the items' ``exec`` on threads, processes or a Dask cluster."""
 
 
 class AsyncNode(
@@ -74,9 +78,14 @@ class AsyncBatchNode(AsyncNode, BatchNode, _upstream.AsyncBatchNode, mixins.Asyn
 
 
 class AsyncParallelBatchNode(
-    AsyncNode, BatchNode, _upstream.AsyncParallelBatchNode, mixins.AsyncRetryMixin
+    AsyncNode,
+    BatchNode,
+    _upstream.AsyncParallelBatchNode,
+    mixins.ConcurrencyLimitMixin,
+    mixins.AsyncRetryMixin,
 ):
-    """Upstream ``AsyncParallelBatchNode`` with the ``AsyncNode`` extras."""
+    """Upstream ``AsyncParallelBatchNode`` with the ``AsyncNode`` extras and
+    ``max_concurrency=`` (at most that many items in flight)."""
 
 
 class Flow(
@@ -105,8 +114,11 @@ class AsyncBatchFlow(AsyncFlow, BatchFlow, _upstream.AsyncBatchFlow):
     """Upstream ``AsyncBatchFlow`` with the ``AsyncFlow`` extras."""
 
 
-class AsyncParallelBatchFlow(AsyncFlow, BatchFlow, _upstream.AsyncParallelBatchFlow):
-    """Upstream ``AsyncParallelBatchFlow`` with the ``AsyncFlow`` extras."""
+class AsyncParallelBatchFlow(
+    mixins.PassLimitMixin, AsyncFlow, BatchFlow, _upstream.AsyncParallelBatchFlow
+):
+    """Upstream ``AsyncParallelBatchFlow`` with the ``AsyncFlow`` extras and
+    ``max_concurrency=`` (at most that many batch passes in flight)."""
 
 
 __all__ = [
@@ -127,6 +139,8 @@ __all__ = [
     "Cache",
     "node",
     "task",
+    # parallel branches
+    "Parallel",
     # the shared store
     "MISSING",
     "Store",
@@ -153,10 +167,12 @@ __all__ = [
     "CacheError",
     "CheckpointDamaged",
     "ConfigurationError",
+    "ExecutorError",
     "HookError",
     "MaxStepsExceeded",
     "MonitorDatabaseError",
     "NodeInputError",
+    "ParallelConflict",
     "PocketFlowExtError",
     "RecordingError",
     "ResumeError",

@@ -64,6 +64,15 @@ class CheckpointDamaged(PocketFlowExtError, ValueError):
     """A recorded checkpoint cannot be decoded into a store (invalid JSON, wrong shape)."""
 
 
+class ParallelConflict(PocketFlowExtError, ValueError):
+    """Two branches of a ``Parallel`` group wrote the same store key and no reducer or
+    ``merge`` says how to combine them."""
+
+
+class ExecutorError(PocketFlowExtError, RuntimeError):
+    """A node or item could not be sent to its ``executor=``, or its worker died."""
+
+
 class WaitingForAnswer(BaseException):
     """``interrupt(payload)`` (or ``halt_before``/``halt_after``) paused the run for an answer.
 

@@ -193,10 +193,13 @@ def _class_name(obj: Any) -> str:
 
 
 def describe(flow: Any, _depth: int = 0) -> dict[str, Any]:
-    """``{"format", "start", "nodes": [{"name", "class", "kind", "graph"?}], "edges": [...]}``.
+    """``{"format", "start", "nodes": [{"name", "class", "kind", "graph"?, "branches"?}],
+    "edges": [...]}``.
 
     A nested flow's node carries its own graph under ``"graph"``, so the monitor can draw
-    the whole run; this is what ``pf_runs.graph`` stores.
+    the whole run; a ``Parallel`` group's node has kind ``"parallel"`` and its branches
+    under ``"branches"`` (node entries; a branch flow with its ``"graph"``). This is what
+    ``pf_runs.graph`` stores.
     """
     nodes = graph_nodes(naming_root(flow))
     names = unique_names(nodes)
@@ -210,6 +213,9 @@ def describe(flow: Any, _depth: int = 0) -> dict[str, Any]:
         }
         if entry["kind"] == "flow" and _depth < _MAX_DEPTH:
             entry["graph"] = describe(node, _depth + 1)
+        elif is_group(node):
+            entry["kind"] = "parallel"
+            entry["branches"] = _describe_branches(node, _depth)
         described.append(entry)
         for action, target in (getattr(node, "successors", None) or {}).items():
             edges.append({"from": names[id(node)], "to": names[id(target)], "action": str(action)})
@@ -220,6 +226,33 @@ def describe(flow: Any, _depth: int = 0) -> dict[str, Any]:
         "nodes": described,
         "edges": edges,
     }
+
+
+def is_group(node: Any) -> bool:
+    """Whether ``node`` is a ``Parallel`` group (known by a class marker: no import)."""
+    return bool(getattr(type(node), "_is_parallel_group", False))
+
+
+def _describe_branches(group: Any, depth: int) -> list[dict[str, Any]]:
+    """A group's branches as node entries (names unique within the group, in branch
+    order); a branch flow carries its graph, a nested group its branches."""
+    branches = list(getattr(group, "branches", ()))
+    names = unique_names(branches)
+    described = []
+    for branch in branches:
+        entry: dict[str, Any] = {
+            "name": names[id(branch)],
+            "class": _class_name(branch),
+            "kind": "flow" if hasattr(branch, "start_node") else "node",
+        }
+        if depth < _MAX_DEPTH:
+            if entry["kind"] == "flow":
+                entry["graph"] = describe(branch, depth + 1)
+            elif is_group(branch):
+                entry["kind"] = "parallel"
+                entry["branches"] = _describe_branches(branch, depth + 1)
+        described.append(entry)
+    return described
 
 
 def graph_json(flow: Any) -> str | None:
@@ -242,6 +275,26 @@ def _signature(flow: Any, _depth: int = 0) -> tuple[Any, ...]:
         parts.extend((action, id(target)) for action, target in successors.items())
         if hasattr(node, "start_node") and _depth < _MAX_DEPTH:
             parts.append(_signature(node, _depth + 1))
+        elif is_group(node) and _depth < _MAX_DEPTH:
+            parts.append(_group_signature(node, _depth + 1))
+    return tuple(parts)
+
+
+def _group_signature(group: Any, depth: int) -> tuple[Any, ...]:
+    parts: list[Any] = []
+    for branch in getattr(group, "branches", ()):
+        parts.append(
+            (
+                id(branch),
+                type(branch),
+                getattr(branch, "name", None),
+                getattr(branch, "flow_name", None),
+            )
+        )
+        if hasattr(branch, "start_node") and depth < _MAX_DEPTH:
+            parts.append(_signature(branch, depth + 1))
+        elif is_group(branch) and depth < _MAX_DEPTH:
+            parts.append(_group_signature(branch, depth + 1))
     return tuple(parts)
 
 

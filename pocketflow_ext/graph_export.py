@@ -27,6 +27,18 @@ class Graph:
     edges: list[tuple[str, str, str]] = field(default_factory=list)
     start: str | None = None
     clusters: dict[str, list[str]] = field(default_factory=dict)
+    # Parallel groups: the group's key (where its branches fan out) -> its join node's key
+    # (where they meet again and the group's own edges leave from).
+    joins: dict[str, str] = field(default_factory=dict)
+
+
+JOIN = "//join"
+"""Ends the key of a group's join node: no event path has an empty segment."""
+
+
+def join_key(group: str) -> str:
+    """The key of the join node of the Parallel group at ``group``."""
+    return group + JOIN
 
 
 def graph_from_description(description: Mapping[str, Any], prefix: str) -> Graph:
@@ -57,20 +69,32 @@ def _add_level(graph: Graph, level: Mapping[str, Any], prefix: str) -> str | Non
     if graph.start is None:
         graph.start = start
     for node in level["nodes"]:
-        key = f"{prefix}/{node['name']}"
-        graph.nodes.append(key)
-        inner = node.get("graph")
-        if isinstance(inner, Mapping):
-            _add_cluster(graph, key, key, inner)
-        # A parallel group's branches, when its description lists them.
-        for branch in node.get("branches") or ():
-            if isinstance(branch, Mapping) and isinstance(branch.get("graph"), Mapping):
-                _add_cluster(graph, f"{key}/{branch['name']}", key, branch["graph"])
+        _add_node(graph, node, prefix)
     for edge in level.get("edges") or []:
+        source = f"{prefix}/{edge['from']}"
         graph.edges.append(
-            (f"{prefix}/{edge['from']}", str(edge["action"]), f"{prefix}/{edge['to']}")
+            # A group's own edges leave from its join: the flow goes on once all branches end.
+            (graph.joins.get(source, source), str(edge["action"]), f"{prefix}/{edge['to']}")
         )
     return start
+
+
+def _add_node(graph: Graph, node: Mapping[str, Any], prefix: str) -> None:
+    key = f"{prefix}/{node['name']}"
+    graph.nodes.append(key)
+    inner = node.get("graph")
+    if isinstance(inner, Mapping):
+        _add_cluster(graph, key, key, inner)
+    branches = node.get("branches")
+    if node.get("kind") == "parallel" and isinstance(branches, list):
+        # A parallel group fans out to its branches, which meet again at its join.
+        join = graph.joins[key] = join_key(key)
+        for branch in branches:
+            branch_key = f"{key}/{branch['name']}"
+            graph.edges.append((key, "branch", branch_key))
+            _add_node(graph, branch, key)
+            graph.edges.append((graph.joins.get(branch_key, branch_key), "joins", join))
+        graph.nodes.append(join)
 
 
 def _add_cluster(graph: Graph, key: str, owner: str, inner: Mapping[str, Any]) -> None:

@@ -19,7 +19,10 @@ from .graph_export import GraphExportMixin
 from .nodes.async_bridge import AsyncBridgeMixin
 from .nodes.cached import CacheMixin
 from .nodes.edges import EdgesMixin
+from .nodes.executors import ExecutorMixin
+from .nodes.limits import ConcurrencyLimitMixin, PassLimitMixin
 from .nodes.named import NamedMixin
+from .nodes.parallel import FanOutMixin
 from .nodes.retry import AsyncRetryMixin, RetryMixin
 from .nodes.when import WhenMixin
 
@@ -29,10 +32,14 @@ __all__ = [
     "AsyncRetryMixin",
     "BackgroundMixin",
     "CacheMixin",
+    "ConcurrencyLimitMixin",
     "EdgesMixin",
+    "ExecutorMixin",
+    "FanOutMixin",
     "GraphExportMixin",
     "HooksMixin",
     "NamedMixin",
+    "PassLimitMixin",
     "RecordingMixin",
     "ResumeMixin",
     "RetryMixin",

@@ -123,7 +123,9 @@ def test_parallel_branches_in_a_description_are_drawn_as_their_own_clusters() ->
         "Flow/Fan/b": ["Flow/Fan/b/Fetch"],
     }
     dot = graph_to_dot(graph)
-    assert '"Flow/Fan" -> "Flow/Fan/a/Fetch" [label="enters", style="dashed"];' in dot
+    # the group fans out to branch a, whose flow it enters; the branches meet at the join
+    assert '"Flow/Fan/a" -> "Flow/Fan/a/Fetch" [label="enters", style="dashed"];' in dot
+    assert '"Flow/Fan//join" -> "Flow/Join" [label="default"];' in dot
     mermaid = graph_to_mermaid(graph)
     assert mermaid.count("subgraph") == 2 and '["a"]' in mermaid and '["b"]' in mermaid
 

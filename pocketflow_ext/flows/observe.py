@@ -8,6 +8,7 @@ and ``instrument()``'s wrapt wrappers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import Token
 from typing import Any
@@ -97,7 +98,9 @@ def _end_level(level: Level, token: Token[Frame | None], exc: BaseException | No
 def status_for(exc: BaseException) -> str:
     if isinstance(exc, WaitingForAnswer):
         return "waiting"
-    return "cancelled" if isinstance(exc, (RunCancelled, KeyboardInterrupt)) else "failed"
+    # CancelledError: Ctrl+C under asyncio.run cancels the main task (and parallel branches).
+    stopped = (RunCancelled, KeyboardInterrupt, asyncio.CancelledError)
+    return "cancelled" if isinstance(exc, stopped) else "failed"
 
 
 def run_flow(flow: Any, shared: Any, call: Callable[[Any], Any]) -> Any:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -18,6 +21,22 @@ from ..stream import dispatch
 from ..stream.scope import current_frame
 
 ANY_EXCEPTION: tuple[type[BaseException], ...] = (Exception,)
+
+# Where an item running outside any run (on an executor's worker) keeps its failed attempts,
+# so they can be reported to the run when its result comes back (nodes/executors.py).
+_collected: ContextVar[list[tuple[int, BaseException, float]] | None] = ContextVar(
+    "pocketflow_ext_collected_retries", default=None
+)
+
+
+@contextmanager
+def collecting_retries(into: list[tuple[int, BaseException, float]]) -> Iterator[None]:
+    """Keep the failed attempts made here as ``(attempt, exc, delay_s)`` in ``into``."""
+    token = _collected.set(into)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
 
 
 def run_attempts(node: Any, prep_res: Any) -> Any:
@@ -63,6 +82,10 @@ def _failed_attempt(node: Any, attempt: int, exc: Exception) -> Any:
     frame = current_frame()
     if frame is not None and frame.node is not None:
         dispatch.node_retry(frame, attempt, exc, delay)
+    else:
+        collected = _collected.get()
+        if collected is not None:
+            collected.append((attempt, exc, delay))
     return delay
 
 

@@ -45,6 +45,9 @@ class EdgesMixin:
             raise TypeError(
                 f"action must be a string such as 'default' or '*', got {type(action).__name__}"
             )
+        if isinstance(target, (list, tuple)):  # fan-out: FanOutMixin's next makes the group
+            self.next(target, action)
+            return self
         if target is None or not hasattr(target, "successors"):
             raise TypeError(f"then({action!r}, ...) needs a node or flow as target, got {target!r}")
         self.next(target, action)

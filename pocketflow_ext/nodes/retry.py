@@ -55,7 +55,12 @@ def _check_attempts_reach_the_mixin(cls: type) -> None:
     if not issubclass(cls, pocketflow.Node):
         return  # mixins composed of mixins; checked once they meet an upstream node
     mro = cls.__mro__
-    definers = [klass for klass in mro if "_exec" in vars(klass)]
+    # Mixins that wrap an _exec and pass it on (executor=, max_concurrency=) decide nothing.
+    definers = [
+        klass
+        for klass in mro
+        if "_exec" in vars(klass) and not vars(klass).get("_exec_passes_through", False)
+    ]
     index = 0
     while definers[index] in _ITEM_LOOPS:  # each item goes to the next definer
         index += 1

@@ -44,6 +44,7 @@ class RunRecord:
         "warnings",
         "steps",
         "last_path",
+        "failed",
         "tracker",
         "initial",
     )
@@ -62,6 +63,8 @@ class RunRecord:
         self.warnings = LossyKeyWarnings()
         self.steps = 0  # node executions that ended (steps count from 0, so the last + 1)
         self.last_path: str | None = None
+        # A node failed: current_node keeps naming it, though parallel branches still end.
+        self.failed = False
         # The store the run started with (a shallow copy), kept only so a run that pauses
         # before any checkpoint can still be answered: see _run_waiting.
         self.initial: dict[str, Any] | None = None
@@ -136,6 +139,7 @@ class Recorder:
             self._commit(record, [_event_row(record.run_id, event, _params(event)), update])
         elif kind == ev.NODE_ERROR:
             self._ended(record, event)
+            record.failed = True
             self._commit(record, (_event_rows, record.run_id, event, _params(event)))
         elif kind == ev.CUSTOM:  # emit(): kept only when its emitter asked (record=True)
             if event.recorded:
@@ -168,6 +172,8 @@ class Recorder:
         if step is not None and step >= record.steps:
             record.steps = step + 1
         last, path = record.last_path, event.path
+        if record.failed and event.kind == ev.NODE_END:
+            return  # a branch ending after another failed is not where the run stopped
         # A nested flow ends after its own last node: current_node keeps naming that leaf.
         if last is None or not last.startswith(path + "/"):
             record.last_path = path

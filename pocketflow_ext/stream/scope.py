@@ -293,3 +293,42 @@ class Frame:
         self.recent: deque[str] | None = deque(maxlen=5) if level.max_steps is not None else None
         # A conditional node (``when=``) about to run: it starts or skips itself (nodes/when.py).
         self.pending: str | None = None
+
+
+# ── parallel branches ────────────────────────────────────────────────────────
+class BranchCancel(threading.Event):
+    """The cancel flag branches of one ``Parallel`` group check before each node: set when
+    the group stops its branches (one failed, Ctrl+C), or when the run's own flag is."""
+
+    def __init__(self, outer: threading.Event | None) -> None:
+        super().__init__()
+        self.outer = outer  # the enclosing run's flag (another group's, for nested groups)
+
+    def is_set(self) -> bool:
+        outer = self.outer
+        return super().is_set() or (outer is not None and outer.is_set())
+
+
+def branch_run(run: Run, cancel: BranchCancel) -> Run:
+    """``run`` as its parallel branches see it: the same run id, name, options and step
+    counter (``itertools.count`` hands out numbers atomically across threads), with the
+    group's cancel flag, so stopping a group stops every node of every branch."""
+    branch = Run.__new__(Run)
+    branch.run_id = run.run_id
+    branch.flow_name = run.flow_name
+    branch.store = run.store
+    branch.options = run.options
+    branch.step_numbers = run.step_numbers
+    branch.cancel = cancel
+    return branch
+
+
+def branch_level(template: Level, store: Any) -> Level:
+    """Another branch's level of the same group: ``template``'s run, path and listener
+    tables (computed once per group, not once per branch), with the branch's own store."""
+    level = Level.__new__(Level)
+    for name in Level.__slots__:
+        setattr(level, name, getattr(template, name))
+    level.store = store
+    level.steps = 0
+    return level

@@ -12,9 +12,11 @@ from typing import Any
 
 # The graph model, its reading from the recorded JSON and DOT quoting are the graph export's
 # (``flow.to_dot()``, ``pocketflow-ext graph``); this module adds what the run did.
+from ..graph_export import JOIN as JOIN
 from ..graph_export import Graph as Graph
 from ..graph_export import dot_quote as _quote
 from ..graph_export import graph_from_json as graph_from_json
+from ..graph_export import join_key as join_key
 
 
 @dataclass
@@ -31,23 +33,42 @@ def node_key(event: Mapping[str, Any]) -> str:
     return str(event.get("path") or event.get("node_name") or "?")
 
 
-def path_from_events(events: Iterable[Mapping[str, Any]]) -> RunPath:
+def path_from_events(
+    events: Iterable[Mapping[str, Any]], joins: Mapping[str, str] | None = None
+) -> RunPath:
     """Visits and edges in the order nodes finished; an edge joins a node that ended with
-    an action to the next node that started after it."""
+    an action to the next node that started after it in the same flow level.
+
+    ``joins`` (``Graph.joins``) names the Parallel groups: their branches, which run at the
+    same time, are linked to the group (``branch``) and to its join (``joins``), never to
+    each other; the group's next node follows its join."""
+    joins = joins or {}
     run = RunPath()
-    last: tuple[str, str] | None = None
+    last: dict[str, tuple[str, str]] = {}  # flow level -> (node that ended there last, action)
     for event in events:
         kind = event.get("event")
+        if kind not in ("node_start", "node_end", "node_error"):
+            continue
+        node = node_key(event)
+        level = node.rpartition("/")[0]
         if kind == "node_start":
-            node = node_key(event)
             run.visits[node] += 1
-            if last is not None:
-                run.taken[(last[0], last[1], node)] += 1
-            last = None
+            if level in joins:
+                run.taken[(level, "branch", node)] += 1
+            else:
+                before = last.pop(level, None)
+                if before is not None:
+                    run.taken[(before[0], before[1], node)] += 1
         elif kind == "node_end":
-            last = (node_key(event), str(event.get("action") or "default"))
-        elif kind == "node_error":
-            run.failed.add(node_key(event))
+            source = joins.get(node, node)
+            if level in joins:
+                run.taken[(source, "joins", joins[level])] += 1
+            else:
+                if node in joins:
+                    run.visits[source] += 1
+                last[level] = (source, str(event.get("action") or "default"))
+        else:
+            run.failed.add(node)
     return run
 
 
@@ -133,6 +154,9 @@ def _short(key: str) -> str:
 
 def _node_line(graph: Graph, run: RunPath, name: str, gap: str = "\n") -> str:
     count = run.visits.get(name, 0)
+    if name.endswith(JOIN):  # where a Parallel group's branches meet again
+        fill = "#cfe8cf" if count else "#f2f2f2"
+        return f'{_quote(name)} [label="join", shape=diamond, fontsize=9, fillcolor="{fill}"];'
     label = f"{_short(name)}{gap}×{count}" if count else _short(name)
     fill = "#f8d0d0" if name in run.failed else ("#cfe8cf" if count else "#f2f2f2")
     extra = ", penwidth=2" if name == graph.start else ""
@@ -140,7 +164,8 @@ def _node_line(graph: Graph, run: RunPath, name: str, gap: str = "\n") -> str:
 
 
 def visit_rows(graph: Graph, run: RunPath) -> list[dict[str, str]]:
-    names = list(dict.fromkeys([*graph.nodes, *run.visits]))
+    joins = set(graph.joins.values())
+    names = [n for n in dict.fromkeys([*graph.nodes, *run.visits]) if n not in joins]
     return [
         {
             "Node": name,

@@ -18,7 +18,6 @@ from .graph_dot import (
 
 
 def render_graph(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> None:
-    path = path_from_events(events)
     graph = None
     if run.get("graph"):
         try:
@@ -28,6 +27,7 @@ def render_graph(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) ->
                 f"The recorded graph could not be read ({type(exc).__name__}); "
                 "showing the nodes this run visited instead."
             )
+    path = path_from_events(events, graph.joins if graph is not None else None)
     if graph is None:
         if not run.get("graph"):
             st.text(

@@ -22,7 +22,7 @@ from .answer import NO_ANSWER, answer_values, claim_answer, prepare_answer
 from .claim import claim, claim_store, next_run_id
 from .pending import claimed_by
 from .plan import check_resumable_kind, graph_node, planned_start, run_plan, starting_at
-from .point import Prepared, prepare
+from .point import Prepared, prepare_resume
 
 
 @contextmanager
@@ -44,9 +44,12 @@ def recorded_in(flow: Any, run_id: str, db_path: Any) -> Iterator[RunStore]:
 
 def _prepare_for(
     flow: Any, run_id: str, db_path: Any, overrides: Mapping[str, Any] | None
-) -> Prepared:
+) -> tuple[Prepared, dict[str, Any]]:
+    """What the resume needs, and the new run's options (``resumed_from``, and the finished
+    branches of a Parallel group it stopped in)."""
     with recorded_in(flow, run_id, db_path) as store:
-        return prepare(flow, store, run_id, overrides)
+        prepared, options = prepare_resume(flow, store, run_id, overrides)
+    return prepared, {"resumed_from": run_id, **options}
 
 
 def _claimed(flow: Any, run_id: str, db_path: Any) -> str:
@@ -129,10 +132,8 @@ class ResumeMixin:
         """
         values = answer_values(answer, answers)
         if values is None:
-            store, top_start, nested = _prepare_for(self, run_id, db_path, overrides)
-            options = RunOptions(
-                run_id=_claimed(self, run_id, db_path), extra={"resumed_from": run_id}
-            )
+            (store, top_start, nested), extra = _prepare_for(self, run_id, db_path, overrides)
+            options = RunOptions(run_id=_claimed(self, run_id, db_path), extra=extra)
         else:
             (store, top_start, nested), extra = _prepare_answer(
                 self, run_id, db_path, values, overrides
@@ -155,9 +156,8 @@ class ResumeMixin:
         values = answer_values(answer, answers)
         new_id: str | None = None
         if values is None:
-            store, top_start, nested = _prepare_for(self, run_id, db_path, overrides)
+            (store, top_start, nested), extra = _prepare_for(self, run_id, db_path, overrides)
             new_id = _claimed(self, run_id, db_path)
-            extra: dict[str, Any] = {"resumed_from": run_id}
         else:
             (store, top_start, nested), extra = _prepare_answer(
                 self, run_id, db_path, values, overrides

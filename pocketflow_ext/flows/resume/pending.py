@@ -23,7 +23,7 @@ from ..observe import flow_label
 from .answer import claim_answer, prepare_answer, waiting_question
 from .claim import claim, claim_store, next_run_id
 from .plan import run_plan, run_plan_async
-from .point import prepare, resume_point
+from .point import prepare_resume, resume_point
 
 
 class PendingResume:
@@ -128,9 +128,10 @@ class PendingResume:
                 extra = {"forked_from": self.run_id, "forked_at_step": at}
             else:
                 with open_store(self.db_path, readonly=True) as runs:
-                    store, top_start, nested = prepare(
+                    (store, top_start, nested), options = prepare_resume(
                         flow, runs, self.run_id, self.overrides, live=shared
                     )
+                extra.update(options)  # a Parallel group's finished branches
         except ResumeError as exc:
             self.error = exc
             raise

@@ -9,6 +9,7 @@ successor.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from typing import Any
 import pocketflow
 
 from ...errors import CheckpointDamaged, PocketFlowExtError, ResumeError, RunNotFound
+from ...graph import is_group
 from ...runstore.base import RunStore
 from ...store.codec import Unserialisable, loads
 from ...store.store import Store
 from ..observe import flow_label
+from .groups import group_resume
 from .plan import check_resumable_kind, find_node, naming_root, node_names
 from .warning import resumed_before_message
 
@@ -144,6 +147,13 @@ def point_at(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, A
 
 def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
     """The node the top flow starts at, and the start of each nested flow level on the way."""
+    top_start, nested, _group = plan_group_starts(flow, point)
+    return top_start, nested
+
+
+def plan_group_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any], str | None]:
+    """``plan_starts``, and the path of the Parallel group the run stopped inside (None if
+    it did not): the group runs again, as the start of its level."""
     label = flow_label(flow)
     if point.path == "":  # paused before any node completed: from the start
         if point.flow_name != label:
@@ -151,7 +161,7 @@ def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
                 f"run {point.run_id!r} was recorded by flow {point.flow_name!r}, not {label!r}; "
                 "resume it with the flow that recorded it"
             )
-        return naming_root(flow), {}
+        return naming_root(flow), {}, None
     top, *segments = point.path.split("/")
     if top != label or not segments:
         raise ResumeError(
@@ -161,6 +171,7 @@ def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
     current, level_path = flow, label
     top_start: Any = None
     nested: dict[str, Any] = {}
+    group_path = None
     for i, name in enumerate(segments):
         _check_not_batch(current, level_path, point)
         node = find_node(current, name)
@@ -175,6 +186,9 @@ def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
             start = node.successors.get(point.action or "default")
             if start is None:
                 raise _nothing_left(point, name, level_path, nested=i > 0)
+        elif is_group(node):
+            # Stopped inside a group: it runs again, without the branches that finished.
+            start, group_path = node, f"{level_path}/{name}"
         elif isinstance(node, pocketflow.Flow):
             start = node
         else:
@@ -187,8 +201,10 @@ def plan_starts(flow: Any, point: ResumePoint) -> tuple[Any, dict[str, Any]]:
             top_start = start
         else:
             nested[level_path] = start
+        if group_path is not None:
+            break
         current, level_path = node, f"{level_path}/{name}"
-    return top_start, nested
+    return top_start, nested, group_path
 
 
 def _check_not_batch(flow: Any, level_path: str, point: ResumePoint) -> None:
@@ -269,7 +285,23 @@ def prepare(
     live: Mapping[str, Any] | None = None,
 ) -> Prepared:
     """Where run ``run_id`` (recorded in ``store``) continues in ``flow``, and its store."""
+    return prepare_resume(flow, store, run_id, overrides, live)[0]
+
+
+def prepare_resume(
+    flow: Any,
+    store: RunStore,
+    run_id: str,
+    overrides: Mapping[str, Any] | None,
+    live: Mapping[str, Any] | None = None,
+) -> tuple[Prepared, dict[str, Any]]:
+    """``prepare``, and the options the new run carries: for a run that stopped inside a
+    Parallel group, the branches that finished (the group then runs only the others)."""
     check_resumable_kind(flow, "resume")
     point = resume_point(store, run_id)
-    top_start, nested = plan_starts(flow, point)
-    return restored_store(point, overrides, live), top_start, nested
+    top_start, nested, group_path = plan_group_starts(flow, point)
+    if group_path is None:
+        return (restored_store(point, overrides, live), top_start, nested), {}
+    group = group_resume(store, point.run_id, group_path)
+    point = dataclasses.replace(point, store=group.store)
+    return (restored_store(point, overrides, live), top_start, nested), group.options()
