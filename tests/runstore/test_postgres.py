@@ -111,10 +111,10 @@ def test_workers_starting_together_migrate_the_schema_exactly_once(postgres_url:
         for _ in range(6)
     ]
     assert [w.wait(timeout=120) for w in workers] == [0] * 6, [w.stderr.read() for w in workers]  # type: ignore[union-attr]
+    from pocketflow_ext.runstore import postgres_schema
+
     assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [
-        (1,),
-        (2,),
-        (3,),
+        (version,) for version in range(1, postgres_schema.SCHEMA_VERSION + 1)
     ]
 
 
@@ -262,12 +262,10 @@ def test_a_version_1_database_gains_the_cache_and_delta_columns_keeping_its_runs
     execute(postgres_url, "INSERT INTO pf_migrations VALUES (1, 'then')")
     execute(postgres_url, "INSERT INTO pf_runs (run_id, started_at) VALUES ('old', 'then')")
     with open_store(postgres_url) as store:
-        assert store.schema_version == postgres_schema.SCHEMA_VERSION == 3
+        assert store.schema_version == postgres_schema.SCHEMA_VERSION == 4
         assert store.has_run("old")
         store.cache_put("k", "N", "1", "2026-01-01T00:00:00.000000+00:00", None)
         assert store.cache_get("k") is not None
     assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [
-        (1,),
-        (2,),
-        (3,),
+        (version,) for version in range(1, postgres_schema.SCHEMA_VERSION + 1)
     ]

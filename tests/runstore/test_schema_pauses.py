@@ -38,7 +38,9 @@ def test_a_version_3_file_reads_the_new_fields_as_empty(tmp_path: Path) -> None:
 def test_a_version_3_file_is_upgraded_in_place_keeping_its_runs(tmp_path: Path) -> None:
     path = _version_3_file(tmp_path / "runs.db")
     with WorkflowDB(path) as db:
-        assert db.schema_version == schema.SCHEMA_VERSION == 5  # 4: pauses and forks, 5: pf_cache
+        assert (
+            db.schema_version == schema.SCHEMA_VERSION == 6
+        )  # 4: pauses and forks, 5: pf_cache, 6: claims
         assert db.get_run("old-1")["status"] == "failed"
         columns = {r[1] for r in db.store.conn().execute("PRAGMA table_info(pf_runs)")}
         indexes = {r[1] for r in db.store.conn().execute("PRAGMA index_list(pf_runs)")}

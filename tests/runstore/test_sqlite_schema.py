@@ -211,16 +211,16 @@ def test_row_records_have_one_field_per_column() -> None:
     assert set(CheckpointRow.__dataclass_fields__) == set(schema.CHECKPOINT_COLUMNS)
 
 
-def test_a_version_4_file_gains_resume_claims_keeping_its_runs(tmp_path: Path) -> None:
-    path = tmp_path / "v4.db"
+def test_a_version_5_file_gains_resume_claims_keeping_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
     with open_store(path) as store:
         store.create_run(RunRow(run_id="r-1", flow_name="f", status="failed"))
-    conn = sqlite3.connect(path)  # what a version-4 writer (with the cache) left behind
+    conn = sqlite3.connect(path)  # what a version-5 writer (with the cache) left behind
     conn.execute("DROP TABLE pf_resume_claims")
-    conn.execute("PRAGMA user_version = 4")
+    conn.execute("PRAGMA user_version = 5")
     conn.commit()
     conn.close()
     with open_store(path) as store:
-        assert store.schema_version == schema.SCHEMA_VERSION == 5
+        assert store.schema_version == schema.SCHEMA_VERSION == 6
         assert store.get_run("r-1") is not None
         assert store.claim_resume("r-1", "r-2") is True
