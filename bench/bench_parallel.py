@@ -11,7 +11,8 @@ machine and repeat). One task per item on Dask (chunksize=1) is shown beside, fo
 chunking saves; it has no target.
 Part 4: the same variants on items whose exec does nothing: what the executor path itself
 costs per item (pickling, tasks, the scheduler; a process pool's start-up spread over
-the items), which part 3's ratio pays on top.
+the items), which part 3's ratio pays on top, and the CPU time this process spent (the
+flow and a LocalCluster's scheduler run here, on the cores the workers need).
 Each figure is the median of ``--rounds`` rounds. Informational; ``--check`` exits 1 when a
 target is missed. Run: ``python bench/bench_parallel.py [--rounds N] [--quick] [--no-dask]``.
 """
@@ -26,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
 import pocketflow_ext as pf
@@ -136,12 +138,13 @@ DASK = "Dask LocalCluster (2 workers)"
 PER_ITEM = "Dask, chunksize=1 (no target)"
 
 
-Rows = list[tuple[str, float, list[float]]]
+# (variant, median seconds, speedups over sequential per round, median CPU seconds of
+# this process: the flow's, and a LocalCluster's scheduler, which runs here too).
+Rows = list[tuple[str, float, list[float], float]]
 
 
 def cpu_batches(rounds: int, items: int, loads: list[float], dask: bool) -> dict[float, Rows]:
-    """For each load (ms of exec per item): (variant, median seconds, speedups over
-    sequential per round). The variants run back to back in each round, so a change in
+    """For each load (ms of exec per item), a row per variant (see ``Rows``). The variants run back to back in each round, so a change in
     the machine's load hits them alike; every load uses the one LocalCluster."""
     with ExitStack() as stack:
         variants: dict[str, pf.Flow] = {
@@ -169,12 +172,20 @@ def cpu_batches(rounds: int, items: int, loads: list[float], dask: bool) -> dict
         for ms in loads:
             shared = {"ms": ms, "count": items}
             times: dict[str, list[float]] = {name: [] for name in variants}
+            cpu: dict[str, list[float]] = {name: [] for name in variants}
             for _ in range(rounds):
                 for name, flow in variants.items():
-                    times[name].append(median_time(lambda f=flow, s=shared: f.run(dict(s)), 1))
+                    cpu_before = time.process_time()
+                    times[name].append(median_time(partial(flow.run, dict(shared)), 1))
+                    cpu[name].append(time.process_time() - cpu_before)
             sequential = times["sequential"]
             found[ms] = [
-                (name, statistics.median(t), [s / x for s, x in zip(sequential, t, strict=True)])
+                (
+                    name,
+                    statistics.median(t),
+                    [s / x for s, x in zip(sequential, t, strict=True)],
+                    statistics.median(cpu[name]),
+                )
                 for name, t in times.items()
             ]
     return found
@@ -217,7 +228,7 @@ def main() -> int:
         f"3. {items} items of {ms:g} ms CPU-bound exec (target >= 1.6x faster; needs 2 idle cores)"
     )
     batches = cpu_batches(args.rounds, items, [ms, 0.0], dask)
-    for label, seconds, speedups in batches[ms]:
+    for label, seconds, speedups, _ in batches[ms]:
         speedup = statistics.median(speedups)
         spread = (
             f"(rounds: {', '.join(f'{x:.2f}' for x in speedups)}x)" if len(speedups) > 1 else ""
@@ -225,9 +236,12 @@ def main() -> int:
         print(f"   {label:<32} {seconds * 1000:8.1f} ms   {speedup:.2f}x faster {spread}")
         if label not in ("sequential", PER_ITEM) and speedup < 1.6:
             missed.append(label)
-    print(f"4. the executor's own cost: {items} items whose exec does nothing (informational)")
-    for label, seconds, _ in batches[0.0]:
-        print(f"   {label:<32} {seconds * 1000:8.1f} ms   {seconds / items * 1e6:8.1f} µs per item")
+    print(f"4. the executor's own cost: {items} items whose exec does nothing (no target)")
+    for label, seconds, _, cpu in batches[0.0]:
+        print(
+            f"   {label:<32} {seconds * 1000:8.1f} ms   {seconds / items * 1e6:8.1f} µs per item"
+            f"   CPU here {cpu * 1000:7.1f} ms"
+        )
     if missed:
         print("missed: " + "; ".join(missed))
     return 1 if args.check and missed else 0
