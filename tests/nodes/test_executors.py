@@ -201,7 +201,7 @@ def dask_client() -> Iterator[Any]:
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -233,3 +233,38 @@ def test_dask_raises_the_first_failed_item_of_a_chunk(dask_client: Any, tmp_path
     with pytest.raises(ValueError, match="item 2 is bad"):
         pf.Flow(start=node).run({"items": list(range(8))})
     assert "ran3" not in {p.name for p in tmp_path.iterdir()}
+
+
+def test_an_unpicklable_item_is_named_before_any_item_runs_on_dask(
+    dask_client: Any, tmp_path: Path
+) -> None:
+    node = Marks(str(tmp_path), executor=dask_client.get_executor())
+    with pytest.raises(pf.ExecutorError, match=r"item 1 of node 'Marks' \(<unlocked _thread.lock"):
+        pf.Flow(start=node).run({"items": [1, threading.Lock(), 3]})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def fragile_dask_client() -> Iterator[Any]:
+    """A LocalCluster whose scheduler runs a task again once after its worker dies."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def test_dask_runs_a_chunk_again_when_its_worker_dies_and_names_it_when_it_gives_up(
+    fragile_dask_client: Any, tmp_path: Path
+) -> None:
+    executor = fragile_dask_client.get_executor()
+    shared: dict[str, Any] = {"items": list(range(8))}
+    pf.Flow(start=DiesOnceOnFour(str(tmp_path), executor=executor, chunksize=3)).run(shared)
+    assert shared["results"] == [i * 10 for i in range(8)]  # the scheduler's own retry
+
+    with pytest.raises(pf.ExecutorError, match="items 2-3 of node 'DiesOnThree' did not come back"):
+        pf.Flow(start=DiesOnThree(executor=executor, chunksize=2)).run({"items": list(range(6))})
