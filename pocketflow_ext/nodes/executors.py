@@ -35,6 +35,7 @@ from ..stream import dispatch
 from ..stream.scope import current_frame
 from .attempts import collecting_retries, run_attempts
 from .limits import check_count
+from .variants import Layer, with_layer
 
 EXECUTOR_NAMES = ("threads", "processes")
 
@@ -346,6 +347,25 @@ class ExecutorMixin:
         return map_items(self, list(items or ()), executor, self.max_workers, self.chunksize)
 
 
-def ship_exec(node: Any, prep_res: Any, executor: Any) -> Any:
-    """One node's ``exec`` (with its attempts) on ``executor``: a ``Parallel`` branch."""
-    return map_items(node, [prep_res], executor, what="prep result")[0]
+class ShippedExec(Layer):
+    """In front of a Parallel branch's plain node (its own copy) whose ``exec`` goes to the
+    group's executor: ``prep``, ``post`` and every layer around ``_exec`` (``when=``, the
+    cache) stay where they run."""
+
+    def _exec(self, prep_res: Any) -> Any:
+        executor = self.executor  # type: ignore[attr-defined]
+        return map_items(self, [prep_res], executor, what="prep result")[0]
+
+
+def ship_exec(node: Any, executor: Executor) -> None:
+    """Make ``node``, a Parallel branch's own copy, run its ``exec`` on ``executor``: a
+    batch node's items each (as its ``executor=`` would, chunked by its ``chunksize``), a
+    plain node's one ``exec``. A node with an executor of its own keeps it; an upstream
+    batch node (no ``executor=``) runs its items where it is."""
+    if getattr(node, "executor", None) is not None:
+        return
+    if isinstance(node, ExecutorMixin):
+        node.executor = executor
+    elif not isinstance(node, pocketflow.BatchNode):
+        node.executor = executor
+        with_layer(node, ShippedExec)

@@ -136,3 +136,8 @@ class DiesOnceOnFour(InFolder):
 
     def post(self, shared: Any, prep_res: Any, exec_res: Any) -> Any:
         shared["results"] = exec_res
+
+
+def when_go(go: bool) -> bool:
+    """A ``when=`` predicate that can travel (module level): reads ``shared["go"]``."""
+    return go

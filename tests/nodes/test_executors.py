@@ -19,6 +19,7 @@ from executor_nodes import (
     Marks,
     Square,
     Upper,
+    when_go,
 )
 
 import pocketflow_ext as pf
@@ -173,6 +174,24 @@ def test_a_parallel_group_ships_its_node_branches_exec() -> None:
     pf.Flow(start=group).run(shared)
     assert shared["a"][0] == shared["b"][0] == "HI"
     assert os.getpid() not in {shared["a"][1], shared["b"][1]}
+
+
+def test_a_parallel_group_ships_a_batch_branchs_items_one_by_one() -> None:
+    group = pf.Parallel(Square(), Upper("a"), executor="processes", max_workers=2)
+    shared: dict[str, Any] = {"items": [1, 2, 3], "text": "hi"}
+    pf.Flow(start=group).run(shared)
+    assert shared["squares"] == [1, 4, 9] and shared["a"][0] == "HI"
+    assert os.getpid() not in shared["exec_pids"]
+
+
+@pytest.mark.parametrize("go", [True, False])
+def test_a_shipped_branch_keeps_its_when_condition(go: bool) -> None:
+    group = pf.Parallel(Upper("a", when=when_go), Upper("b"), executor="processes")
+    shared: dict[str, Any] = {"text": "hi", "go": go}
+    pf.Flow(start=group).run(shared)
+    assert ("a" in shared) is go and shared["b"][0] == "HI"
+    if go:
+        assert shared["a"][1] != os.getpid()
 
 
 def test_executor_on_an_async_batch_node_is_refused() -> None:
