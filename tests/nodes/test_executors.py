@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -287,3 +289,17 @@ def test_dask_runs_a_chunk_again_when_its_worker_dies_and_names_it_when_it_gives
 
     with pytest.raises(pf.ExecutorError, match="items 2-3 of node 'DiesOnThree' did not come back"):
         pf.Flow(start=DiesOnThree(executor=executor, chunksize=2)).run({"items": list(range(6))})
+
+
+def test_executors_and_groups_run_without_importing_dask() -> None:
+    script = (
+        "import sys, pocketflow_ext as pf\n"
+        "node = pf.BatchNode(executor='threads')\n"
+        "pf.Flow(start=pf.Parallel(node, pf.Node())).run({})\n"
+        "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
