@@ -1,12 +1,13 @@
 """``executor=``: a node's ``exec`` runs on threads, processes or a Dask cluster.
 
 Only ``exec`` travels (PocketFlow's pure step); ``prep`` and ``post`` stay where the flow
-runs. Each item ships with a copy of its node (settings included, successors left behind)
-and runs the node's own attempt loop (``attempts.run_attempts``) where it lands, so
-``max_retries``, backoff, ``retry_on`` and ``exec_fallback`` apply per item there. The
-retries an item went through come back with its result and are reported to the run as
-``node_retry`` events, in item order. Nothing here imports Dask: any
-``concurrent.futures.Executor`` works, ``client.get_executor()`` included.
+runs. Items go to other processes in chunks (``chunksize``), each task with a copy of the
+node (settings included, successors left behind), and run the node's own attempt loop
+(``attempts.run_attempts``) where they land, so ``max_retries``, backoff, ``retry_on`` and
+``exec_fallback`` apply per item there. The retries an item went through come back with
+its result and are reported to the run as ``node_retry`` events, in item order. Nothing
+here imports Dask: any ``concurrent.futures.Executor`` works, ``client.get_executor()``
+included.
 """
 
 from __future__ import annotations
@@ -157,7 +158,11 @@ def _pickled_items(node: Any, items: Sequence[Any], span: tuple[int, int], what:
                     f"be sent to the executor's worker processes: {type(exc).__name__}: {exc}. "
                     "Return picklable values from prep, or use executor='threads'"
                 ) from exc
-        raise
+        raise ExecutorError(
+            f"{_items_named(span, what)} of node {base_name(node)!r} cannot be sent to the "
+            "executor's worker processes together, though each one pickles; pass a smaller "
+            "chunksize= (1 sends them one by one)"
+        ) from None
 
 
 def _short(value: Any) -> str:
@@ -285,14 +290,17 @@ def _alone(
 
 def _lost(node: Any, span: tuple[int, int], what: str, exc: BaseException) -> ExecutorError:
     """The worker running a chunk died or was lost: not the exec's failure."""
-    first, end = span
-    which = f"{what} {first}" if end - first == 1 else f"{what}s {first}-{end - 1}"
     return ExecutorError(
-        f"{which} of node {base_name(node)!r} did not come back from the executor: "
+        f"{_items_named(span, what)} of node {base_name(node)!r} did not come back from the executor: "
         f"{type(exc).__name__}: {exc} Its worker died or was lost (out of memory, a crash "
         "in native code, os._exit); give a Dask executor retries (client.get_executor("
         "retries=2)) or run the batch again"
     )
+
+
+def _items_named(span: tuple[int, int], what: str) -> str:
+    first, end = span
+    return f"{what} {first}" if end - first == 1 else f"{what}s {first}-{end - 1}"
 
 
 def report_retries(retries: Retries) -> None:
