@@ -335,18 +335,23 @@ class ExecutorMixin:
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Set on the instance only when given (upstream copies each node it runs); class
+        # attributes get the same checks, now rather than mid-run.
         if executor is not None:
-            if isinstance(self, pocketflow.AsyncNode):
-                raise ConfigurationError(
-                    f"executor= is for sync batch nodes; {type(self).__name__} is async: its "
-                    "items already run on the event loop (bound them with "
-                    "AsyncParallelBatchNode(max_concurrency=N))"
-                )
-            self.executor = check_executor(executor)
+            self.executor = executor
         if max_workers is not None:
-            self.max_workers = check_workers(max_workers)
+            self.max_workers = max_workers
         if chunksize is not None:
-            self.chunksize = check_chunksize(chunksize)
+            self.chunksize = chunksize
+        if self.executor is not None and isinstance(self, pocketflow.AsyncNode):
+            raise ConfigurationError(
+                f"executor= is for sync batch nodes; {type(self).__name__} is async: its "
+                "items already run on the event loop (bound them with "
+                "AsyncParallelBatchNode(max_concurrency=N))"
+            )
+        check_executor(self.executor)
+        check_workers(self.max_workers)
+        check_chunksize(self.chunksize)
 
     def _exec(self, items: Any) -> Any:
         executor = self.executor

@@ -69,7 +69,9 @@ class ConcurrencyLimitMixin:
     def __init__(self, *args: Any, max_concurrency: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if max_concurrency is not None:
-            self.max_concurrency = check_limit(max_concurrency)
+            self.max_concurrency = max_concurrency
+        # A class attribute too: a limit of 0 would hang every item on its semaphore.
+        check_limit(self.max_concurrency)
 
     async def _exec(self, item: Any) -> Any:
         limit = self.max_concurrency
@@ -87,7 +89,9 @@ class PassLimitMixin:
     def __init__(self, *args: Any, max_concurrency: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if max_concurrency is not None:
-            self.max_concurrency = check_limit(max_concurrency)
+            self.max_concurrency = max_concurrency
+        # A class attribute too: a limit of 0 would hang every item on its semaphore.
+        check_limit(self.max_concurrency)
 
     async def _orch_async(self, shared: Any, params: Any = None) -> Any:
         limit = self.max_concurrency

@@ -154,12 +154,20 @@ def test_a_bad_chunksize_is_refused_saying_what_it_takes(bad: Any) -> None:
         pf.BatchNode(executor="processes", chunksize=bad)
 
 
-def test_a_bad_chunksize_set_on_the_class_is_refused_when_the_node_runs() -> None:
-    class Chunky(Square):
-        chunksize = 0
-
-    with pytest.raises(pf.ConfigurationError, match="chunksize must be an int >= 1"):
-        pf.Flow(start=Chunky(executor="threads")).run({"items": [1]})
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("chunksize", 0, "chunksize must be an int >= 1"),
+        ("max_workers", -1, "max_workers must be an int >= 1"),
+        ("executor", "thread", "executor must be 'threads', 'processes' or"),
+    ],
+)
+def test_bad_executor_settings_on_the_class_are_refused_when_a_node_is_made(
+    setting: str, value: Any, message: str
+) -> None:
+    Chunky = type("Chunky", (Square,), {setting: value})
+    with pytest.raises(pf.ConfigurationError, match=message):
+        Chunky()
 
 
 def test_a_given_executor_is_used_and_left_open() -> None:
