@@ -17,6 +17,7 @@ import copy
 import math
 import os
 import pickle
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import (
     BrokenExecutor,
@@ -60,6 +61,11 @@ def check_workers(value: Any, what: str = "max_workers") -> int | None:
     return check_count(value, what, "(the pool's size), or None for the default")
 
 
+# The pools opened() made: a broken one is ours to work around (a Parallel group's pool is
+# passed on to its branches as an executor object, so the name alone does not tell).
+_own_pools: weakref.WeakSet[Executor] = weakref.WeakSet()
+
+
 @contextmanager
 def opened(executor: Any, max_workers: int | None) -> Iterator[Executor]:
     """The executor to submit to: a named one is made for this call and shut down after;
@@ -72,6 +78,7 @@ def opened(executor: Any, max_workers: int | None) -> Iterator[Executor]:
         if executor == "threads"
         else ProcessPoolExecutor(max_workers)
     )
+    _own_pools.add(pool)
     try:
         yield pool
     finally:
@@ -249,7 +256,7 @@ def map_items(
                 try:
                     outcomes = future.result()
                 except BrokenExecutor as exc:
-                    if executor != "processes":  # not ours to restart
+                    if not (_crosses_processes(pool) and pool in _own_pools):  # not ours
                         raise _lost(node, span, what, exc) from exc
                     outcomes = _alone(node, node_bytes, items, span, what)
                 except Exception as exc:

@@ -141,3 +141,21 @@ class DiesOnceOnFour(InFolder):
 def when_go(go: bool) -> bool:
     """A ``when=`` predicate that can travel (module level): reads ``shared["go"]``."""
     return go
+
+
+class DiesAtOnce(pf.Node):
+    """A branch whose exec kills the worker process running it."""
+
+    def exec(self, prep_res: Any) -> Any:
+        os._exit(1)
+
+
+class Sleepy(pf.Node):
+    """A branch whose exec is still running in its worker when another worker dies."""
+
+    def exec(self, prep_res: Any) -> Any:
+        time.sleep(0.5)
+        return os.getpid()
+
+    def post(self, shared: Any, prep_res: Any, exec_res: Any) -> Any:
+        shared[self.name] = exec_res

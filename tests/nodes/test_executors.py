@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from executor_nodes import (
     CountsItems,
+    DiesAtOnce,
     DiesOnceOnFour,
     DiesOnThree,
     FailsOnTwo,
     FlakyItems,
     Marks,
+    Sleepy,
     Square,
     Upper,
     when_go,
@@ -202,6 +204,13 @@ def test_a_shipped_branch_keeps_its_when_condition(go: bool) -> None:
     assert ("a" in shared) is go and shared["b"][0] == "HI"
     if go:
         assert shared["a"][1] != os.getpid()
+
+
+def test_a_branch_that_kills_its_worker_is_named_not_the_branches_beside_it() -> None:
+    sleepers = [Sleepy(name=f"s{i}") for i in range(3)]
+    group = pf.Parallel(*sleepers, DiesAtOnce(), executor="processes", max_workers=4)
+    with pytest.raises(pf.ExecutorError, match="of node 'DiesAtOnce' did not come back"):
+        pf.Flow(start=group).run({})
 
 
 def test_executor_on_an_async_batch_node_is_refused() -> None:
