@@ -239,7 +239,10 @@ def map_items(
     with opened(executor, max_workers) as pool:
         shipped = travelling_copy(node)
         if _crosses_processes(pool):
-            size = chunksize or auto_chunksize(len(items), worker_count(pool))
+            # One item (a Parallel branch's exec) needs no worker count: asking Dask for it
+            # is a round trip to the scheduler.
+            many = len(items) > 1
+            size = chunksize or (auto_chunksize(len(items), worker_count(pool)) if many else 1)
             spans = _spans(len(items), size)
             node_bytes = _pickled_node(shipped)
             # Every chunk pickled before the first is sent: a bad item fails before any runs.
