@@ -5,8 +5,14 @@ Part 1: 16 branches each waiting 50 ms on I/O, against one such branch alone (ta
 Part 2: the cost per branch of a Parallel of trivial nodes against the same nodes run one
 after another in a flow (target <= 100 µs per branch), dormant and with a subscriber.
 Part 3: a BatchNode of 200 items of 20 ms CPU-bound exec, sequential against
-executor="processes" and a Dask LocalCluster of 2 worker processes (target >= 1.6x; needs
-both cores free: run it on a quiet machine and repeat).
+executor="processes" and a Dask LocalCluster of 2 worker processes, both with the default
+(automatic) chunking a user gets (target >= 1.6x; needs both cores free: run it on a quiet
+machine and repeat). One task per item on Dask (chunksize=1) is shown beside, for what the
+chunking saves; it has no target.
+Part 4: the same variants on items whose exec does nothing: what the executor path itself
+costs per item (pickling, tasks, the scheduler; a process pool's start-up spread over
+the items), which part 3's ratio pays on top, and the CPU time this process spent (the
+flow and a LocalCluster's scheduler run here, on the cores the workers need).
 Each figure is the median of ``--rounds`` rounds. Informational; ``--check`` exits 1 when a
 target is missed. Run: ``python bench/bench_parallel.py [--rounds N] [--quick] [--no-dask]``.
 """
@@ -21,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
 import pocketflow_ext as pf
@@ -127,12 +134,18 @@ def overhead(rounds: int, branches: int, laps: int) -> list[tuple[str, float]]:
     return rows
 
 
-def cpu_batches(
-    rounds: int, items: int, ms: float, dask: bool
-) -> list[tuple[str, float, list[float]]]:
-    """(variant, median seconds, speedups over sequential per round). The variants run
-    back to back in each round, so a change in the machine's load hits them alike."""
-    shared = {"ms": ms, "count": items}
+DASK = "Dask LocalCluster (2 workers)"
+PER_ITEM = "Dask, chunksize=1 (no target)"
+
+
+# (variant, median seconds, speedups over sequential per round, median CPU seconds of
+# this process: the flow's, and a LocalCluster's scheduler, which runs here too).
+Rows = list[tuple[str, float, list[float], float]]
+
+
+def cpu_batches(rounds: int, items: int, loads: list[float], dask: bool) -> dict[float, Rows]:
+    """For each load (ms of exec per item), a row per variant (see ``Rows``). The variants run back to back in each round, so a change in
+    the machine's load hits them alike; every load uses the one LocalCluster."""
     with ExitStack() as stack:
         variants: dict[str, pf.Flow] = {
             "sequential": pf.Flow(start=Burn()),
@@ -151,19 +164,31 @@ def cpu_batches(
                 )
             )
             client = stack.enter_context(Client(cluster))
-            variants["Dask LocalCluster (2 workers)"] = pf.Flow(
-                start=Burn(executor=client.get_executor())
-            )
-            variants["Dask LocalCluster (2 workers)"].run(dict(shared))  # workers import Burn
-        times: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(rounds):
-            for name, flow in variants.items():
-                times[name].append(median_time(lambda flow=flow: flow.run(dict(shared)), 1))
-    sequential = times["sequential"]
-    return [
-        (name, statistics.median(t), [s / x for s, x in zip(sequential, t, strict=True)])
-        for name, t in times.items()
-    ]
+            # As a user writes it: the default (automatic) chunking.
+            variants[DASK] = pf.Flow(start=Burn(executor=client.get_executor()))
+            variants[PER_ITEM] = pf.Flow(start=Burn(executor=client.get_executor(), chunksize=1))
+            variants[DASK].run({"ms": 0, "count": items})  # workers import Burn
+        found: dict[float, Rows] = {}
+        for ms in loads:
+            shared = {"ms": ms, "count": items}
+            times: dict[str, list[float]] = {name: [] for name in variants}
+            cpu: dict[str, list[float]] = {name: [] for name in variants}
+            for _ in range(rounds):
+                for name, flow in variants.items():
+                    cpu_before = time.process_time()
+                    times[name].append(median_time(partial(flow.run, dict(shared)), 1))
+                    cpu[name].append(time.process_time() - cpu_before)
+            sequential = times["sequential"]
+            found[ms] = [
+                (
+                    name,
+                    statistics.median(t),
+                    [s / x for s, x in zip(sequential, t, strict=True)],
+                    statistics.median(cpu[name]),
+                )
+                for name, t in times.items()
+            ]
+    return found
 
 
 def main() -> int:
@@ -202,12 +227,21 @@ def main() -> int:
     print(
         f"3. {items} items of {ms:g} ms CPU-bound exec (target >= 1.6x faster; needs 2 idle cores)"
     )
-    for label, seconds, speedups in cpu_batches(args.rounds, items, ms, dask):
+    batches = cpu_batches(args.rounds, items, [ms, 0.0], dask)
+    for label, seconds, speedups, _ in batches[ms]:
         speedup = statistics.median(speedups)
-        spread = f"(rounds: {min(speedups):.2f}-{max(speedups):.2f}x)" if len(speedups) > 1 else ""
+        spread = (
+            f"(rounds: {', '.join(f'{x:.2f}' for x in speedups)}x)" if len(speedups) > 1 else ""
+        )
         print(f"   {label:<32} {seconds * 1000:8.1f} ms   {speedup:.2f}x faster {spread}")
-        if label != "sequential" and speedup < 1.6:
+        if label not in ("sequential", PER_ITEM) and speedup < 1.6:
             missed.append(label)
+    print(f"4. the executor's own cost: {items} items whose exec does nothing (no target)")
+    for label, seconds, _, cpu in batches[0.0]:
+        print(
+            f"   {label:<32} {seconds * 1000:8.1f} ms   {seconds / items * 1e6:8.1f} µs per item"
+            f"   CPU here {cpu * 1000:7.1f} ms"
+        )
     if missed:
         print("missed: " + "; ".join(missed))
     return 1 if args.check and missed else 0

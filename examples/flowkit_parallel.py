@@ -1,8 +1,9 @@
-"""Flowkit's parallel processing example in pocketflow-ext, as a sequential chain.
+"""Flowkit's parallel processing example in pocketflow-ext.
 
-Flowkit fans out to three batch tasks and merges them. pocketflow-ext's Parallel node is
-not in this version, so the three tasks run one after the other (same result); the
-batch form of @task (``batch=``) shows the map-over-items alternative.
+Flowkit fans out to three batch tasks and merges them; here too: ``fetch_data >> [...]``
+runs the three tasks at once (a Parallel group, docs/parallel.md) and ``[...] >>
+aggregate_results`` joins them. The batch form of @task (``batch=``) shows the
+map-over-items alternative.
 """
 
 from pocketflow_ext import Flow, task
@@ -52,7 +53,9 @@ def sum_slice(part, fetch_data):
     return sum(fetch_data[part[0] : part[1]])
 
 
-fetch_data >> process_batch_1 >> process_batch_2 >> process_batch_3 >> aggregate_results
+batches = [process_batch_1, process_batch_2, process_batch_3]
+fetch_data >> batches
+batches >> aggregate_results
 pipeline = Flow(start=fetch_data, flow_name="parallel_processing")
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ Needs only the core install: no graphviz, no Streamlit.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,9 +140,28 @@ def graph_to_dot(graph: Graph) -> str:
 
 
 def _dot_clusters(graph: Graph) -> list[str]:
-    # Clusters nest as their keys do: a cluster lists only members no inner cluster holds.
+    index = {key: i for i, key in enumerate(graph.clusters)}
+    return _nested_clusters(
+        graph,
+        opening=lambda key: [
+            f"subgraph cluster_{index[key]} {{",
+            f'  label={dot_quote(short(key))}; style="dashed"; color="#888888";',
+        ],
+        member=lambda key: f"{dot_quote(key)};",
+        closing="}",
+    )
+
+
+def _nested_clusters(
+    graph: Graph,
+    opening: Callable[[str], list[str]],
+    member: Callable[[str], str | None],
+    closing: str,
+) -> list[str]:
+    """The clusters' lines, nested as their keys are: each cluster's ``opening`` lines, a
+    ``member`` line for each of its nodes no inner cluster holds (None: no line), its inner
+    clusters, then ``closing``. Both picture formats draw their boxes with it."""
     keys = list(graph.clusters)
-    index = {key: i for i, key in enumerate(keys)}
 
     def parent_of(key: str) -> str | None:
         owners = [k for k in keys if k != key and key.startswith(k + "/")]
@@ -155,14 +174,14 @@ def _dot_clusters(graph: Graph) -> list[str]:
     def emit(key: str, depth: int) -> list[str]:
         pad = "  " * depth
         inner = set().union(*(graph.clusters[c] for c in children.get(key, []))) or set()
-        out = [
-            f"{pad}subgraph cluster_{index[key]} {{",
-            f'{pad}  label={dot_quote(short(key))}; style="dashed"; color="#888888";',
-        ]
-        out.extend(f"{pad}  {dot_quote(m)};" for m in graph.clusters[key] if m not in inner)
+        out = [pad + line for line in opening(key)]
+        for node in graph.clusters[key]:
+            line = member(node) if node not in inner else None
+            if line is not None:
+                out.append(f"{pad}  {line}")
         for child in children.get(key, []):
             out.extend(emit(child, depth + 1))
-        out.append(f"{pad}}}")
+        out.append(pad + closing)
         return out
 
     return [line for key in children.get(None, []) for line in emit(key, 1)]
@@ -210,29 +229,17 @@ def graph_to_mermaid(graph: Graph) -> str:
 def _mermaid_clusters(
     graph: Graph, ids: dict[str, str], sub_ids: dict[str, str], as_subgraph: set[str]
 ) -> list[str]:
-    keys = list(graph.clusters)
+    def member(key: str) -> str | None:
+        if key in as_subgraph:  # a nested flow: drawn as its own subgraph, not a node
+            return None
+        return f'{ids[key]}["{_mermaid_text(short(key))}"]'
 
-    def parent_of(key: str) -> str | None:
-        owners = [k for k in keys if k != key and key.startswith(k + "/")]
-        return max(owners, key=len) if owners else None
-
-    children: dict[str | None, list[str]] = {}
-    for key in keys:
-        children.setdefault(parent_of(key), []).append(key)
-
-    def emit(key: str, depth: int) -> list[str]:
-        pad = "  " * depth
-        inner = set().union(*(graph.clusters[c] for c in children.get(key, []))) or set()
-        out = [f'{pad}subgraph {sub_ids[key]}["{_mermaid_text(short(key))}"]']
-        for member in graph.clusters[key]:
-            if member not in inner and member not in as_subgraph:
-                out.append(f'{pad}  {ids[member]}["{_mermaid_text(short(member))}"]')
-        for child in children.get(key, []):
-            out.extend(emit(child, depth + 1))
-        out.append(f"{pad}end")
-        return out
-
-    return [line for key in children.get(None, []) for line in emit(key, 1)]
+    return _nested_clusters(
+        graph,
+        opening=lambda key: [f'subgraph {sub_ids[key]}["{_mermaid_text(short(key))}"]'],
+        member=member,
+        closing="end",
+    )
 
 
 def to_mermaid(flow: Any) -> str:

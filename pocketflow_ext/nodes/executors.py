@@ -1,20 +1,24 @@
 """``executor=``: a node's ``exec`` runs on threads, processes or a Dask cluster.
 
 Only ``exec`` travels (PocketFlow's pure step); ``prep`` and ``post`` stay where the flow
-runs. Each item ships with a copy of its node (settings included, successors left behind)
-and runs the node's own attempt loop (``attempts.run_attempts``) where it lands, so
-``max_retries``, backoff, ``retry_on`` and ``exec_fallback`` apply per item there. The
-retries an item went through come back with its result and are reported to the run as
-``node_retry`` events, in item order. Nothing here imports Dask: any
-``concurrent.futures.Executor`` works, ``client.get_executor()`` included.
+runs. Items go to other processes in chunks (``chunksize``), each task with a copy of the
+node (settings included, successors left behind), and run the node's own attempt loop
+(``attempts.run_attempts``) where they land, so ``max_retries``, backoff, ``retry_on`` and
+``exec_fallback`` apply per item there. The retries an item went through come back with
+its result and are reported to the run as ``node_retry`` events, in item order. Nothing
+here imports Dask: any ``concurrent.futures.Executor`` works, ``client.get_executor()``
+included.
 """
 
 from __future__ import annotations
 
 import contextvars
 import copy
+import math
+import os
 import pickle
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import (
     BrokenExecutor,
     Executor,
@@ -32,11 +36,15 @@ from ..graph import base_name
 from ..stream import dispatch
 from ..stream.scope import current_frame
 from .attempts import collecting_retries, run_attempts
+from .limits import check_count
+from .variants import Layer, with_layer
 
 EXECUTOR_NAMES = ("threads", "processes")
 
 # (attempt, exception, delay_s) for each failed attempt of one item, in order.
 Retries = list[tuple[int, BaseException, float]]
+# One item's (ok, result or exception, retries).
+Outcome = tuple[bool, Any, Retries]
 
 
 def check_executor(value: Any) -> Any:
@@ -50,11 +58,12 @@ def check_executor(value: Any) -> Any:
 
 
 def check_workers(value: Any, what: str = "max_workers") -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{what} must be an int >= 1 (or None), got {value!r}")
-    return value
+    return check_count(value, what, "(the pool's size), or None for the default")
+
+
+# The pools opened() made: a broken one is ours to work around (a Parallel group's pool is
+# passed on to its branches as an executor object, so the name alone does not tell).
+_own_pools: weakref.WeakSet[Executor] = weakref.WeakSet()
 
 
 @contextmanager
@@ -69,6 +78,7 @@ def opened(executor: Any, max_workers: int | None) -> Iterator[Executor]:
         if executor == "threads"
         else ProcessPoolExecutor(max_workers)
     )
+    _own_pools.add(pool)
     try:
         yield pool
     finally:
@@ -89,10 +99,50 @@ def _crosses_processes(pool: Executor) -> bool:
     return not isinstance(pool, ThreadPoolExecutor)
 
 
-def check_picklable(node: Any, items: Sequence[Any], what: str) -> None:
-    """Refuse, before anything runs, a node or item that cannot travel to another process."""
+def check_chunksize(value: Any) -> int | None:
+    return check_count(
+        value,
+        "chunksize",
+        "(items sent to a worker in one task), or None to size chunks from the worker count",
+    )
+
+
+CHUNKS_PER_WORKER = 4
+"""Automatic chunking: about this many chunks per worker, so a slow chunk still leaves the
+other workers something to take, while each task carries enough items to pay its way."""
+
+
+def auto_chunksize(count: int, workers: int) -> int:
+    return max(1, math.ceil(count / (CHUNKS_PER_WORKER * workers)))
+
+
+def worker_count(pool: Executor) -> int:
+    """How many items ``pool`` runs at once: a process pool's size, a Dask client's total
+    threads, else this machine's CPU count (a process pool's default size)."""
+    size = getattr(pool, "_max_workers", None)  # a ProcessPoolExecutor's, set by CPython
+    if isinstance(pool, ProcessPoolExecutor) and isinstance(size, int) and size > 0:
+        return size
+    # A Dask ClientExecutor keeps its Client in ``_client``: asked by duck typing, so
+    # nothing here imports Dask. nthreads() is {worker address: threads}.
+    nthreads = getattr(getattr(pool, "_client", None), "nthreads", None)
+    if callable(nthreads):
+        try:
+            threads = nthreads()
+            total = sum(threads.values()) if isinstance(threads, Mapping) else 0
+        except Exception:  # a client that cannot answer now: fall back to the CPU count
+            total = 0
+        if total > 0:
+            return total
+    return os.cpu_count() or 1
+
+
+def _spans(count: int, size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def _pickled_node(node: Any) -> bytes:
     try:
-        pickle.dumps(node)
+        return pickle.dumps(node)
     except Exception as exc:
         raise ExecutorError(
             f"node {base_name(node)!r} cannot be sent to the executor's worker processes: "
@@ -100,15 +150,26 @@ def check_picklable(node: Any, items: Sequence[Any], what: str) -> None:
             "unpicklable values (clients, locks) out of its attributes, or use "
             "executor='threads'"
         ) from exc
-    for index, item in enumerate(items):
-        try:
-            pickle.dumps(item)
-        except Exception as exc:
-            raise ExecutorError(
-                f"{what} {index} of node {base_name(node)!r} ({_short(item)}) cannot be sent to "
-                f"the executor's worker processes: {type(exc).__name__}: {exc}. Return "
-                "picklable values from prep, or use executor='threads'"
-            ) from exc
+
+
+def _pickled_items(node: Any, items: Sequence[Any], span: tuple[int, int], what: str) -> bytes:
+    try:
+        return pickle.dumps(list(items[span[0] : span[1]]))
+    except Exception:
+        for index in range(*span):  # which one: only on the way to the error
+            try:
+                pickle.dumps(items[index])
+            except Exception as exc:
+                raise ExecutorError(
+                    f"{what} {index} of node {base_name(node)!r} ({_short(items[index])}) cannot "
+                    f"be sent to the executor's worker processes: {type(exc).__name__}: {exc}. "
+                    "Return picklable values from prep, or use executor='threads'"
+                ) from exc
+        raise ExecutorError(
+            f"{_items_named(span, what)} of node {base_name(node)!r} cannot be sent to the "
+            "executor's worker processes together, though each one pickles; pass a smaller "
+            "chunksize= (1 sends them one by one)"
+        ) from None
 
 
 def _short(value: Any) -> str:
@@ -116,25 +177,39 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def run_item(node: Any, item: Any) -> tuple[bool, Any, Retries]:
-    """Runs where the executor puts it: the node's attempts at ``item``.
+def run_items(node: Any, items: Sequence[Any]) -> list[Outcome]:
+    """Runs where the executor puts it: the node's attempts at each item in turn, up to
+    the first that fails (the batch fails there, as upstream's loop does).
 
-    Returns ``(ok, result or exception, retries)``: the exec's own failure travels back as
-    a value so its retries are reported too; only a broken worker raises.
+    Each outcome is ``(ok, result or exception, retries)``: the exec's own failure travels
+    back as a value so its retries are reported too; only a broken worker raises.
     """
     # A fresh context: a forked worker inherits the flow thread's frame, whose listeners
     # are copies there; retries must come back to the real ones instead.
-    return contextvars.Context().run(_attempts, node, item)
+    return contextvars.Context().run(_each, node, items)
 
 
-def _attempts(node: Any, item: Any) -> tuple[bool, Any, Retries]:
-    retries: Retries = []
-    with collecting_retries(retries):
-        try:
-            result = run_attempts(node, item)
-        except Exception as exc:
-            return False, _portable(exc), [(a, _portable(e), d) for a, e, d in retries]
-    return True, result, [(a, _portable(e), d) for a, e, d in retries]
+def run_pickled(node: bytes, items: bytes) -> list[Outcome]:
+    """``run_items`` in another process: the node and a chunk of items arrive pickled (the
+    node once per chunk, pickled once per batch); exceptions go back picklable."""
+    outcomes = run_items(pickle.loads(node), pickle.loads(items))
+    return [
+        (ok, value if ok else _portable(value), [(a, _portable(e), d) for a, e, d in retries])
+        for ok, value, retries in outcomes
+    ]
+
+
+def _each(node: Any, items: Sequence[Any]) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for item in items:
+        retries: Retries = []
+        with collecting_retries(retries):
+            try:
+                outcomes.append((True, run_attempts(node, item), retries))
+            except Exception as exc:
+                outcomes.append((False, exc, retries))
+                break
+    return outcomes
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -151,74 +226,91 @@ def map_items(
     items: Sequence[Any],
     executor: Any,
     max_workers: int | None = None,
+    chunksize: int | None = None,
     what: str = "item",
 ) -> list[Any]:
     """``node``'s attempts at each item on ``executor``; results in item order.
 
+    Executors that cross processes get the items in chunks of ``chunksize`` (None: about
+    four chunks per worker), the node pickled once; threads take one item per task.
     Retries are reported as each item's result arrives (item order); the first failed item
     (in item order) raises its exception after the items before it are reported."""
+    check_chunksize(chunksize)
     with opened(executor, max_workers) as pool:
         shipped = travelling_copy(node)
         if _crosses_processes(pool):
-            check_picklable(shipped, items, what)
-        futures: list[Future[Any]] = [pool.submit(run_item, shipped, item) for item in items]
+            # One item (a Parallel branch's exec) needs no worker count: asking Dask for it
+            # is a round trip to the scheduler.
+            many = len(items) > 1
+            size = chunksize or (auto_chunksize(len(items), worker_count(pool)) if many else 1)
+            spans = _spans(len(items), size)
+            node_bytes = _pickled_node(shipped)
+            # Every chunk pickled before the first is sent: a bad item fails before any runs.
+            loads = [_pickled_items(node, items, span, what) for span in spans]
+            futures: list[Future[list[Outcome]]] = [
+                pool.submit(run_pickled, node_bytes, load) for load in loads
+            ]
+        else:  # threads: nothing to pickle, so nothing saved by grouping items
+            spans = _spans(len(items), 1)
+            futures = [pool.submit(run_items, shipped, [item]) for item in items]
         try:
-            results = []
-            for index, future in enumerate(futures):
+            results: list[Any] = []
+            for span, future in zip(spans, futures, strict=True):
                 try:
-                    outcome = future.result()
-                except BrokenExecutor:
-                    if executor != "processes":  # not ours to restart
-                        raise
-                    # A dead worker breaks every item in flight with it: run those again
-                    # one at a time, each in a fresh process, which also tells which one
-                    # kills its worker.
-                    outcome = _alone(shipped, items[index])
-                results.append(_result(outcome))
+                    outcomes = future.result()
+                except BrokenExecutor as exc:
+                    if not (_crosses_processes(pool) and pool in _own_pools):  # not ours
+                        raise _lost(node, span, what, exc) from exc
+                    outcomes = _alone(node, node_bytes, items, span, what)
+                except Exception as exc:
+                    raise _lost(node, span, what, exc) from exc
+                results.extend(_result(outcome) for outcome in outcomes)
             return results
-        except BrokenExecutor as exc:
-            raise _lost(node, index, what, exc) from exc
-        except ExecutorError:
-            raise
-        except Exception as exc:
-            if isinstance(exc, _ExecFailure):
-                raise exc.error from None
-            raise _lost(node, index, what, exc) from exc
         finally:
             for future in futures:
                 future.cancel()
 
 
-class _ExecFailure(Exception):
-    """An item's exec failed (after its retries and fallback): re-raised as it was."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _result(outcome: tuple[bool, Any, Retries]) -> Any:
+def _result(outcome: Outcome) -> Any:
     ok, value, retries = outcome
     report_retries(retries)
     if not ok:
-        raise _ExecFailure(value)
+        raise value
     return value
 
 
-def _alone(shipped: Any, item: Any) -> tuple[bool, Any, Retries]:
+def _alone(
+    node: Any, node_bytes: bytes, items: Sequence[Any], span: tuple[int, int], what: str
+) -> list[Outcome]:
+    """A dead worker breaks every chunk in flight with it: run this chunk's items again one
+    at a time in a fresh process, which also tells which item kills its worker."""
+    outcomes: list[Outcome] = []
     with ProcessPoolExecutor(1) as solo:
-        result: tuple[bool, Any, Retries] = solo.submit(run_item, shipped, item).result()
-        return result
+        for index in range(*span):
+            load = pickle.dumps([items[index]])
+            try:
+                (outcome,) = solo.submit(run_pickled, node_bytes, load).result()
+            except BrokenExecutor as exc:
+                raise _lost(node, (index, index + 1), what, exc) from exc
+            outcomes.append(outcome)
+            if not outcome[0]:
+                break
+    return outcomes
 
 
-def _lost(node: Any, index: int, what: str, exc: BaseException) -> ExecutorError:
-    """The worker running an item died or was lost: not the exec's failure."""
+def _lost(node: Any, span: tuple[int, int], what: str, exc: BaseException) -> ExecutorError:
+    """The worker running a chunk died or was lost: not the exec's failure."""
     return ExecutorError(
-        f"{what} {index} of node {base_name(node)!r} did not come back from the executor: "
+        f"{_items_named(span, what)} of node {base_name(node)!r} did not come back from the executor: "
         f"{type(exc).__name__}: {exc} Its worker died or was lost (out of memory, a crash "
         "in native code, os._exit); give a Dask executor retries (client.get_executor("
         "retries=2)) or run the batch again"
     )
+
+
+def _items_named(span: tuple[int, int], what: str) -> str:
+    first, end = span
+    return f"{what} {first}" if end - first == 1 else f"{what}s {first}-{end - 1}"
 
 
 def report_retries(retries: Retries) -> None:
@@ -234,35 +326,69 @@ def report_retries(retries: Retries) -> None:
 
 class ExecutorMixin:
     """``BatchNode(executor=...)``: run each item's ``exec`` on threads, processes or any
-    ``concurrent.futures.Executor``; ``max_workers`` sizes the pools named by a string."""
+    ``concurrent.futures.Executor``; ``max_workers`` sizes the pools named by a string;
+    ``chunksize`` is how many items go to another process in one task (None: about four
+    chunks per worker)."""
 
     executor: Any = None
     max_workers: int | None = None
+    chunksize: int | None = None
     # Wraps upstream's item loop and hands it on: the retry mixin's class check looks past it.
     _exec_passes_through = True
 
     def __init__(
-        self, *args: Any, executor: Any = None, max_workers: int | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        executor: Any = None,
+        max_workers: int | None = None,
+        chunksize: int | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Set on the instance only when given (upstream copies each node it runs); class
+        # attributes get the same checks, now rather than mid-run.
         if executor is not None:
-            if isinstance(self, pocketflow.AsyncNode):
-                raise ConfigurationError(
-                    f"executor= is for sync batch nodes; {type(self).__name__} is async: its "
-                    "items already run on the event loop (bound them with "
-                    "AsyncParallelBatchNode(max_concurrency=N))"
-                )
-            self.executor = check_executor(executor)
+            self.executor = executor
         if max_workers is not None:
-            self.max_workers = check_workers(max_workers)
+            self.max_workers = max_workers
+        if chunksize is not None:
+            self.chunksize = chunksize
+        if self.executor is not None and isinstance(self, pocketflow.AsyncNode):
+            raise ConfigurationError(
+                f"executor= is for sync batch nodes; {type(self).__name__} is async: its "
+                "items already run on the event loop (bound them with "
+                "AsyncParallelBatchNode(max_concurrency=N))"
+            )
+        check_executor(self.executor)
+        check_workers(self.max_workers)
+        check_chunksize(self.chunksize)
 
     def _exec(self, items: Any) -> Any:
         executor = self.executor
         if executor is None:
             return super()._exec(items)  # type: ignore[misc]
-        return map_items(self, list(items or ()), executor, self.max_workers)
+        return map_items(self, list(items or ()), executor, self.max_workers, self.chunksize)
 
 
-def ship_exec(node: Any, prep_res: Any, executor: Any) -> Any:
-    """One node's ``exec`` (with its attempts) on ``executor``: a ``Parallel`` branch."""
-    return map_items(node, [prep_res], executor, None, what="prep result")[0]
+class ShippedExec(Layer):
+    """In front of a Parallel branch's plain node (its own copy) whose ``exec`` goes to the
+    group's executor: ``prep``, ``post`` and every layer around ``_exec`` (``when=``, the
+    cache) stay where they run."""
+
+    def _exec(self, prep_res: Any) -> Any:
+        executor = self.executor  # type: ignore[attr-defined]
+        return map_items(self, [prep_res], executor, what="prep result")[0]
+
+
+def ship_exec(node: Any, executor: Executor) -> None:
+    """Make ``node``, a Parallel branch's own copy, run its ``exec`` on ``executor``: a
+    batch node's items each (as its ``executor=`` would, chunked by its ``chunksize``), a
+    plain node's one ``exec``. A node with an executor of its own keeps it; an upstream
+    batch node (no ``executor=``) runs its items where it is."""
+    if getattr(node, "executor", None) is not None:
+        return
+    if isinstance(node, ExecutorMixin):
+        node.executor = executor
+    elif not isinstance(node, pocketflow.BatchNode):
+        node.executor = executor
+        with_layer(node, ShippedExec)

@@ -21,16 +21,19 @@ _semaphores = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def check_limit(value: Any, what: str = "max_concurrency") -> int | None:
-    """``value`` as a concurrency limit (an int >= 1, or None for none)."""
+def check_count(value: Any, what: str, meaning: str) -> int | None:
+    """``value`` if it is an int >= 1 or None, else a ConfigurationError saying what the
+    setting ``what`` takes: ``an int >= 1 <meaning>``."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(
-            f"{what} must be an int >= 1 (at most that many in flight), or None for no limit; "
-            f"got {value!r}"
-        )
+        raise ConfigurationError(f"{what} must be an int >= 1 {meaning}; got {value!r}")
     return value
+
+
+def check_limit(value: Any, what: str = "max_concurrency") -> int | None:
+    """``value`` as a concurrency limit (an int >= 1, or None for none)."""
+    return check_count(value, what, "(at most that many in flight), or None for no limit")
 
 
 def semaphore_for(owner: Any, limit: int) -> asyncio.Semaphore:
@@ -66,7 +69,9 @@ class ConcurrencyLimitMixin:
     def __init__(self, *args: Any, max_concurrency: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if max_concurrency is not None:
-            self.max_concurrency = check_limit(max_concurrency)
+            self.max_concurrency = max_concurrency
+        # A class attribute too: a limit of 0 would hang every item on its semaphore.
+        check_limit(self.max_concurrency)
 
     async def _exec(self, item: Any) -> Any:
         limit = self.max_concurrency
@@ -84,7 +89,9 @@ class PassLimitMixin:
     def __init__(self, *args: Any, max_concurrency: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if max_concurrency is not None:
-            self.max_concurrency = check_limit(max_concurrency)
+            self.max_concurrency = max_concurrency
+        # A class attribute too: a limit of 0 would hang every item on its semaphore.
+        check_limit(self.max_concurrency)
 
     async def _orch_async(self, shared: Any, params: Any = None) -> Any:
         limit = self.max_concurrency

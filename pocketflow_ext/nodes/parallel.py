@@ -381,13 +381,10 @@ class _GroupRun:
         node = self._started(branch)
         if node is None:
             return
+        if shipper is not None and _ships(node):
+            ship_exec(node, shipper)
         try:
-            if shipper is not None and _ships(node):
-                prep_res = node.prep(branch.view)
-                exec_res = ship_exec(node, prep_res, shipper)
-                action = node.post(branch.view, prep_res, exec_res)
-            else:
-                action = node._run(branch.view)
+            action = node._run(branch.view)
         except BaseException as exc:
             self._failed(branch, exc)
         else:

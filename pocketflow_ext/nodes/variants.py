@@ -24,7 +24,9 @@ class Layer:
         made_of = type(self).variant_of
         if made_of is None:  # a class listing a layer among its bases pickles its own way
             return super().__reduce__()
-        return (_instance, made_of, self.__getstate__())  # type: ignore[attr-defined]
+        # object.__getstate__ is new in Python 3.11; before it, the state is the __dict__.
+        state = self.__getstate__() if hasattr(self, "__getstate__") else self.__dict__
+        return (_instance, made_of, state)
 
 
 def layers_of(cls: type) -> tuple[type[Layer], ...]:

@@ -29,8 +29,9 @@ class Square(pf.BatchNode):
         shared["post_pid"] = os.getpid()
 
 
-class FlakyItems(pf.BatchNode):
-    """Item ``i`` fails its first ``i`` attempts (counted in files, so any process can count)."""
+class InFolder(pf.BatchNode):
+    """A batch of ``shared["items"]`` whose exec leaves files in ``folder`` (any process
+    can write and read them)."""
 
     def __init__(self, folder: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -38,6 +39,10 @@ class FlakyItems(pf.BatchNode):
 
     def prep(self, shared: Any) -> Any:
         return shared["items"]
+
+
+class FlakyItems(InFolder):
+    """Item ``i`` fails its first ``i`` attempts (counted in files, so any process can count)."""
 
     def exec(self, item: Any) -> Any:
         marker = Path(self.folder, f"item{item}")
@@ -54,15 +59,8 @@ class FlakyItems(pf.BatchNode):
         shared["results"] = exec_res
 
 
-class Marks(pf.BatchNode):
+class Marks(InFolder):
     """Leaves a file per item it runs: proves whether any item ran."""
-
-    def __init__(self, folder: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.folder = folder
-
-    def prep(self, shared: Any) -> Any:
-        return shared["items"]
 
     def exec(self, item: Any) -> Any:
         Path(self.folder, f"ran{id(item)}").write_text("")
@@ -97,3 +95,67 @@ class Upper(pf.Node):
 
     def post(self, shared: Any, prep_res: Any, exec_res: Any) -> Any:
         shared[self.key] = exec_res
+
+
+class CountsItems(pf.BatchNode):
+    """Counts the items its copy has run: a chunk's items share one copy, so the counts
+    restart at 1 with each chunk."""
+
+    seen = 0
+
+    def prep(self, shared: Any) -> Any:
+        return shared["items"]
+
+    def exec(self, item: Any) -> Any:
+        self.seen += 1
+        return self.seen
+
+    def post(self, shared: Any, prep_res: Any, exec_res: Any) -> Any:
+        shared["counts"] = exec_res
+
+
+class FailsOnTwo(InFolder):
+    """Item 2 always fails; every item leaves a file saying it ran."""
+
+    def exec(self, item: Any) -> Any:
+        Path(self.folder, f"ran{item}").write_text("")
+        if item == 2:
+            raise ValueError(f"item {item} is bad")
+        return item
+
+
+class DiesOnceOnFour(InFolder):
+    """The worker running item 4 dies the first time only (a marker file remembers)."""
+
+    def exec(self, item: Any) -> Any:
+        marker = Path(self.folder, "died")
+        if item == 4 and not marker.exists():
+            marker.write_text("")
+            os._exit(1)
+        return item * 10
+
+    def post(self, shared: Any, prep_res: Any, exec_res: Any) -> Any:
+        shared["results"] = exec_res
+
+
+def when_go(go: bool) -> bool:
+    """A ``when=`` predicate that can travel (module level): reads ``shared["go"]``."""
+    return go
+
+
+class DiesAtOnce(pf.Node):
+    """A branch whose exec kills the worker process running it."""
+
+    def exec(self, prep_res: Any) -> Any:
+        os._exit(1)
+
+
+class Sleepy(pf.Node):
+    """A branch whose exec is still running in its worker when another worker dies."""
+
+    def exec(self, prep_res: Any) -> Any:
+        time.sleep(0.5)
+        return os.getpid()
+
+    def post(self, shared: Any, prep_res: Any, exec_res: Any) -> Any:
+        shared[self.name] = exec_res

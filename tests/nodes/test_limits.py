@@ -103,6 +103,19 @@ def test_a_bad_limit_is_refused(bad: Any) -> None:
         pf.AsyncParallelBatchFlow(max_concurrency=bad)
 
 
+def test_a_bad_limit_given_as_a_class_attribute_is_refused_when_the_node_is_made() -> None:
+    class Stuck(pf.AsyncParallelBatchNode):
+        max_concurrency = 0  # would hang every item on its semaphore
+
+    class StuckFlow(pf.AsyncParallelBatchFlow):
+        max_concurrency = 0
+
+    with pytest.raises(pf.ConfigurationError, match="max_concurrency must be an int >= 1"):
+        Stuck()
+    with pytest.raises(pf.ConfigurationError, match="max_concurrency must be an int >= 1"):
+        StuckFlow()
+
+
 def test_one_node_run_on_two_event_loops_gets_a_limit_on_each() -> None:
     class Fetch(pf.AsyncParallelBatchNode):
         async def prep_async(self, shared: Any) -> Any:
