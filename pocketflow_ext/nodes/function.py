@@ -319,6 +319,8 @@ def node(
     batch: bool | str | None = None,
     parallel: bool = False,
     executor: Any = None,
+    max_workers: int | None = None,
+    chunksize: int | None = None,
 ) -> Any:
     """Make a node of a function: ``@node`` or ``@node(...)``. See docs/functions.md.
 
@@ -354,27 +356,25 @@ def node(
     if parallel:
         options["parallel"] = True
 
+    # Where a batch's items run: settings of the node instance (see nodes/executors.py).
+    placement = {
+        k: v
+        for k, v in (("executor", executor), ("max_workers", max_workers), ("chunksize", chunksize))
+        if v is not None
+    }
+
     def decorate(function: Callable[..., Any]) -> Any:
-        if executor is not None and batch is None:
+        if placement and batch is None:
+            given = ", ".join(f"{k}=" for k in placement)
             raise ConfigurationError(
-                f"executor= on @node {function.__qualname__!r} runs a batch's items "
-                "elsewhere; add batch= (the parameter to map over), or leave executor= out"
+                f"{given} on @node {function.__qualname__!r} runs a batch's items "
+                "elsewhere; add batch= (the parameter to map over), or leave it out"
             )
         cls = node_class(function, **options)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(placement)
         if name is not None:
             kwargs["name"] = name
-        if executor is not None:
-            kwargs["executor"] = executor
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:
-            if executor is not None and "executor" in str(exc):
-                raise ConfigurationError(
-                    f"executor= on @node {function.__qualname__!r} needs the Parallel support "
-                    "of pocketflow-ext, which this version does not have; leave it out"
-                ) from None
-            raise
+        return cls(**kwargs)
 
     return decorate if fn is None else decorate(fn)
 

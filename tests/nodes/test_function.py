@@ -256,6 +256,7 @@ def test_batch_over_something_not_iterable_is_a_clear_error() -> None:
         ({"parallel": True}, "parallel=True .* needs an async def function and batch="),
         ({"when": 3}, "when= .* must be callable"),
         ({"executor": object()}, "executor= .* runs a batch's items elsewhere; add batch="),
+        ({"max_workers": 2}, "max_workers= .* runs a batch's items elsewhere; add batch="),
     ],
 )
 def test_bad_options_are_refused_when_decorating(options, message) -> None:
@@ -266,25 +267,27 @@ def test_bad_options_are_refused_when_decorating(options, message) -> None:
             return a
 
 
-def test_executor_goes_to_the_batch_node_or_says_it_is_not_supported() -> None:
-    try:
-        BatchNode(executor="threads")
-    except TypeError:  # no Parallel support in this version: a clear error at decoration
-        with pytest.raises(ConfigurationError, match="executor= .* needs the Parallel support"):
-
-            @node(batch=True, executor="threads")
-            def each(items):
-                return items
-
-        return
-
-    @node(batch=True, executor="threads")
+def test_executor_settings_go_to_the_batch_node() -> None:
+    @node(batch=True, executor="threads", max_workers=2, chunksize=3)
     def doubled_each(items):
         return items * 2
 
+    assert (doubled_each.executor, doubled_each.max_workers, doubled_each.chunksize) == (
+        "threads",
+        2,
+        3,
+    )
     shared = {"items": [1, 2, 3]}
     Flow(start=doubled_each).run(shared)
     assert shared["doubled_each"] == [2, 4, 6]
+
+
+def test_bad_executor_settings_are_refused_when_decorating() -> None:
+    with pytest.raises(ConfigurationError, match="chunksize"):
+
+        @node(batch=True, executor="processes", chunksize=0)
+        def each(items):
+            return items
 
 
 def test_star_parameters_cannot_be_read_from_the_store() -> None:
