@@ -20,10 +20,11 @@ import pocketflow
 from ...errors import CheckpointDamaged, PocketFlowExtError, ResumeError, RunNotFound
 from ...graph import is_group
 from ...runstore.base import RunStore
-from ...store.codec import Unserialisable, loads
+from ...store.codec import loads
 from ...store.store import Store
 from ..observe import flow_label
 from .groups import group_resume
+from .lossy import holds_marker
 from .plan import check_resumable_kind, find_node, naming_root, node_names
 from .warning import resumed_before_message
 
@@ -245,8 +246,8 @@ def restored_store(
     if overrides:
         store.update(overrides)
     if live is not None:
-        store.update({k: live[k] for k, v in store.items() if k in live and _holds_marker(v)})
-    lost = [key for key, value in store.items() if _holds_marker(value)]
+        store.update({k: live[k] for k, v in store.items() if k in live and holds_marker(v)})
+    lost = [key for key, value in store.items() if holds_marker(value)]
     if lost and live is not None:
         raise ResumeError(
             f"the checkpoint of run {point.run_id!r} (step {point.step}) could not save "
@@ -260,21 +261,6 @@ def restored_store(
             f"resume(run_id, overrides={{{', '.join(f'{k!r}: ...' for k in lost)}}})"
         )
     return store
-
-
-def _holds_marker(value: Any) -> bool:
-    # A loop, not recursion: a checkpoint may nest as deep as JSON decoding allows.
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, Unserialisable):
-            return True
-        if isinstance(item, Mapping):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            pending.extend(item)
-    return False
 
 
 def prepare(
