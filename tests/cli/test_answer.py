@@ -144,7 +144,11 @@ def test_fork_sets_store_values_and_leaves_the_original_alone(
     assert {k: v for k, v in after.items() if k not in ("forked_by", "duration_s")} == {
         k: v for k, v in original.items() if k not in ("forked_by", "duration_s")
     }
+    # Lineage both ways, in show and runs.
     assert f"forked from {original['run_id']} at step 0" in run_cli("show", db, fork_id).stdout
+    assert f"forked by {fork_id}" in run_cli("show", db, original["run_id"]).stdout
+    listed = run_cli("runs", db).stdout
+    assert f"=> {fork_id}" in listed and f"<- {original['run_id']}@0" in listed
     # Draft ran in the first run only; the fork started at Review.
     assert (tmp_path / "counts").read_text().split() == [
         "Draft", "Review", "Publish", "Review", "Publish",
