@@ -111,8 +111,9 @@ def _check_status(run: Mapping[str, Any], statuses: tuple[str, ...] = RESUMABLE)
         )
     message = resumed_before_message(run)
     if message is not None:
-        # _check_status <- resume_point <- prepare <- _prepare_for <- flow.resume <- caller
-        warnings.warn(message, UserWarning, stacklevel=6)
+        # _check_status <- resume_point <- prepare_resume <- _prepare_for
+        # <- _prepare_continuation <- flow.resume (or resume_background) <- caller
+        warnings.warn(message, UserWarning, stacklevel=7)
 
 
 def point_at(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
