@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from ..errors import PocketFlowExtError
-from ..flows.resume import resume_next_run
 from . import run
 from .options import db_help, default_db
 from .output import PROG, fail
@@ -55,12 +52,6 @@ def _answer(args: argparse.Namespace) -> int:
     if args.many and not isinstance(value, list):
         fail("answer", f"--many needs a JSON list of answers, got {args.answer}")
     answers = list(value) if args.many and isinstance(value, list) else [value]
-    db_path = args.db or default_db()
-    if not Path(db_path).is_file():
-        fail("answer", f"no recording database at {db_path}; pass --db PATH")
-    try:
-        pending = resume_next_run(db_path, args.run_id, answers=answers)
-    except PocketFlowExtError as exc:
-        fail("answer", str(exc))
+    pending = run.pending_run("answer", args.db or default_db(), args.run_id, answers=answers)
     args.resume = None
     return run.run_command(args, args.script_args, pending)

@@ -4,11 +4,8 @@ recorded run's checkpoint, with store values changed, by running the script agai
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from ..errors import PocketFlowExtError
-from ..flows.resume import resume_next_run
 from . import run
 from .answer import parse_json
 from .options import db_help, default_db
@@ -52,14 +49,8 @@ def _overrides(sets: list[str]) -> dict[str, Any]:
 def _fork(args: argparse.Namespace) -> int:
     run.check_script(args, "fork")
     overrides = _overrides(args.sets)
-    db_path = args.db or default_db()
-    if not Path(db_path).is_file():
-        fail("fork", f"no recording database at {db_path}; pass --db PATH")
-    try:
-        pending = resume_next_run(
-            db_path, args.run_id, fork=True, step=args.step, overrides=overrides
-        )
-    except PocketFlowExtError as exc:
-        fail("fork", str(exc))
+    pending = run.pending_run(
+        "fork", args.db or default_db(), args.run_id, fork=True, step=args.step, overrides=overrides
+    )
     args.resume = None
     return run.run_command(args, args.script_args, pending)

@@ -30,7 +30,7 @@ from ..flows.resume import PendingResume, resume_next_run
 from ..flows.resume.warning import resumed_before_message
 from ..instrument import instrument, uninstrument
 from ..logging import setup_logging
-from ..runstore.location import is_url
+from ..runstore.location import is_url, masked
 from ..runstore.workflow_db import WorkflowDB
 from ..stream.scope import subscribe
 from ..subscribers.trace import ENV_VAR as TRACE_ENV_VAR
@@ -305,14 +305,21 @@ def _db_path(given: str | None) -> str:
     return given
 
 
-def _pending_resume(db_path: str, run_id: str) -> PendingResume:
+def pending_run(command: str, db_path: str, run_id: str, **how: Any) -> PendingResume:
+    """Make the script's next run continue run ``run_id`` recorded at ``db_path`` (resume,
+    answer or fork it: ``how``); a missing database file or a refused run fails ``command``."""
     if not is_url(db_path) and not Path(db_path).is_file():
-        # Never created here: resuming needs the database the run was recorded in.
-        fail("run", f"--resume {run_id}: no recording database at {db_path}; pass --db PATH")
+        # Never created here: continuing needs the database the run was recorded in.
+        where = f"--resume {run_id}: " if command == "run" else ""
+        fail(command, f"{where}no recording database at {db_path}; pass --db PATH")
     try:
-        pending = resume_next_run(db_path, run_id)
+        return resume_next_run(db_path, run_id, **how)
     except PocketFlowExtError as exc:
-        fail("run", str(exc))
+        fail(command, str(exc))
+
+
+def _pending_resume(db_path: str, run_id: str) -> PendingResume:
+    pending = pending_run("run", db_path, run_id)
     _warn_if_resumed_before(db_path, run_id)
     return pending
 
@@ -330,12 +337,12 @@ def _warn_if_resumed_before(db_path: str, run_id: str) -> None:
 
 def waiting_message(exc: WaitingForAnswer, db_path: str, script: str) -> str:
     """What a pause prints on stderr: the question and the ``answer`` line for ``script``
-    (already shell-quoted, with its arguments)."""
+    (already shell-quoted, with its arguments); a URL's password is masked, as everywhere."""
     question = json.dumps(exc.payload, ensure_ascii=False)
     return (
         f"{PROG}: run {exc.run_id} of flow {exc.flow_name!r} is waiting at {exc.path} for an "
         f"answer to: {question}\nanswer it with:\n  {PROG} answer {shlex.quote(str(exc.run_id))} "
-        f"'<JSON answer>' --db {shlex.quote(db_path)} {script}"
+        f"'<JSON answer>' --db {shlex.quote(masked(db_path))} {script}"
     )
 
 

@@ -340,6 +340,15 @@ class PostgresRunStore(RunStore):
                 f"The database {self.location} has no runs recorded yet. Run a flow with "
                 f"db_path={self.location!r} (with its password) and look again"
             )
+        if 0 < found.version < schema.SCHEMA_VERSION:
+            # The readers' queries name every column of the current schema; a reader never
+            # migrates (it may not even be allowed to), so say who can.
+            raise RecordingError(
+                f"{self.location} has run-store schema version {found.version}, older than "
+                f"this pocketflow-ext reads ({schema.SCHEMA_VERSION}); upgrade it in place, "
+                "keeping every row, by opening it once as its owner with this version "
+                "(WorkflowDB(url), or any recorded run), then look again"
+            )
 
     # ── connections ──────────────────────────────────────────────────────────
     def _pool(self) -> ConnectionPool:

@@ -12,6 +12,8 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from ..runstore.location import is_url
+
 RESUMABLE = ("failed", "cancelled", "interrupted")
 """Statuses ``flow.resume(run_id)`` and ``pocketflow-ext run --resume`` continue."""
 
@@ -69,6 +71,12 @@ def recorded_command(run: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(found)
 
 
+def command_db(db_path: str) -> str:
+    """The store as a recorded command repeated in its own directory names it: a file by
+    its absolute path, a PostgreSQL address as it is (a path would mangle it)."""
+    return db_path if is_url(db_path) else os.path.abspath(db_path)
+
+
 def resume_command_line(run: Mapping[str, Any], db_path: str) -> tuple[str, bool]:
     """``pocketflow-ext run --db DB --resume RUN_ID SCRIPT ARGS`` for this run, and whether
     it is the recorded command (False: ``your_script.py`` stands for the script). A recorded
@@ -77,7 +85,7 @@ def resume_command_line(run: Mapping[str, Any], db_path: str) -> tuple[str, bool
     if command is None:
         head = ["pocketflow-ext", "run", "--db", db_path, "--resume", str(run["run_id"])]
         return shlex.join(head) + " your_script.py", False
-    db = os.path.abspath(db_path)
+    db = command_db(db_path)
     head = ["pocketflow-ext", "run", "--db", db, "--resume", str(run["run_id"])]
     args = [str(a) for a in command.get("args") or ()]
     target = [str(command["script"])] if command.get("script") else ["-m", str(command["module"])]
@@ -96,7 +104,7 @@ def answer_command_line(run: Mapping[str, Any], db_path: str) -> tuple[str, bool
             f"{shlex.join(head)} '<JSON answer>' --db {shlex.quote(db_path)} your_script.py",
             False,
         )
-    db = os.path.abspath(db_path)
+    db = command_db(db_path)
     args = [str(a) for a in command.get("args") or ()]
     target = [str(command["script"])] if command.get("script") else ["-m", str(command["module"])]
     line = f"{shlex.join(head)} '<JSON answer>' " + shlex.join(["--db", db, *target, *args])

@@ -3,11 +3,10 @@ run and its checkpoints stay byte-for-byte as they were."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
+from store_sql import execute
 
 from pocketflow_ext import Flow, Node, ResumeError, RunNotFound, WaitingForAnswer, interrupt
 
@@ -27,7 +26,7 @@ class Boom(Node):
         shared.setdefault("ran", []).append("Boom")
 
 
-def _chain(db: Path, last: Node | None = None) -> Flow:
+def _chain(db: str, last: Node | None = None) -> Flow:
     a, b, c = Add(name="A"), Add(name="B"), Add(name="C")
     a >> b >> c
     if last is not None:
@@ -35,14 +34,14 @@ def _chain(db: Path, last: Node | None = None) -> Flow:
     return Flow(start=a, db_path=db, flow_name="sums")
 
 
-def _rows(db: Path, run_id: str) -> list[tuple[Any, ...]]:
-    """Every stored row of one run, as stored: the byte-for-byte picture of it."""
-    with sqlite3.connect(db) as conn:
-        return [
-            *conn.execute("SELECT * FROM pf_runs WHERE run_id = ?", (run_id,)),
-            *conn.execute("SELECT * FROM pf_events WHERE run_id = ? ORDER BY id", (run_id,)),
-            *conn.execute("SELECT * FROM pf_checkpoints WHERE run_id = ? ORDER BY id", (run_id,)),
-        ]
+def _rows(db: str, run_id: str) -> list[tuple[Any, ...]]:
+    """Every stored row of one run, as stored (SQLite or PostgreSQL): the byte-for-byte
+    picture of it."""
+    return [
+        *execute(db, "SELECT * FROM pf_runs WHERE run_id = ?", (run_id,)),
+        *execute(db, "SELECT * FROM pf_events WHERE run_id = ? ORDER BY id", (run_id,)),
+        *execute(db, "SELECT * FROM pf_checkpoints WHERE run_id = ? ORDER BY id", (run_id,)),
+    ]
 
 
 def _recorded(flow: Flow, store: dict[str, Any]) -> str:
@@ -50,8 +49,8 @@ def _recorded(flow: Flow, store: dict[str, Any]) -> str:
     return str(flow.db.list_runs(limit=1)[0]["run_id"])
 
 
-def test_a_fork_follows_the_override_and_leaves_the_original_untouched(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_a_fork_follows_the_override_and_leaves_the_original_untouched(run_store_url: str) -> None:
+    db = run_store_url
     original = _recorded(_chain(db), {"step_size": 1})
     before = _rows(db, original)
 
@@ -65,8 +64,8 @@ def test_a_fork_follows_the_override_and_leaves_the_original_untouched(tmp_path:
     assert flow.db.get_run(original)["forked_by"] == [fork["run_id"]]
 
 
-def test_fork_defaults_to_the_latest_checkpoint(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_fork_defaults_to_the_latest_checkpoint(run_store_url: str) -> None:
+    db = run_store_url
     flow = _chain(db, Boom())
     with pytest.raises(RuntimeError):
         flow.run({"step_size": 1})
@@ -78,8 +77,8 @@ def test_fork_defaults_to_the_latest_checkpoint(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("status", ["completed", "failed", "waiting"])
-def test_runs_of_any_status_can_be_forked(tmp_path: Path, status: str) -> None:
-    db = tmp_path / "runs.db"
+def test_runs_of_any_status_can_be_forked(run_store_url: str, status: str) -> None:
+    db = run_store_url
 
     class Ask(Node):
         def prep(self, shared: Any) -> Any:
@@ -99,27 +98,27 @@ def test_runs_of_any_status_can_be_forked(tmp_path: Path, status: str) -> None:
     assert _rows(db, original) == before
 
 
-def test_a_step_without_a_checkpoint_is_refused_listing_the_steps(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_a_step_without_a_checkpoint_is_refused_listing_the_steps(run_store_url: str) -> None:
+    db = run_store_url
     original = _recorded(_chain(db), {"step_size": 1})
     with pytest.raises(ResumeError, match="no checkpoint for step 7; its steps are 0, 1, 2"):
         _chain(db).fork(original, step=7)
 
 
-def test_forking_after_the_last_node_says_nothing_is_left(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_forking_after_the_last_node_says_nothing_is_left(run_store_url: str) -> None:
+    db = run_store_url
     original = _recorded(_chain(db), {"step_size": 1})
     with pytest.raises(ResumeError, match="no node is left to run"):
         _chain(db).fork(original)
 
 
-def test_forking_an_unknown_run_names_it(tmp_path: Path) -> None:
+def test_forking_an_unknown_run_names_it(run_store_url: str) -> None:
     with pytest.raises(RunNotFound, match="no run 'nope'"):
-        _chain(tmp_path / "runs.db").fork("nope")
+        _chain(run_store_url).fork("nope")
 
 
-def test_a_fork_in_the_background_records_its_origin(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_a_fork_in_the_background_records_its_origin(run_store_url: str) -> None:
+    db = run_store_url
     original = _recorded(_chain(db), {"step_size": 1})
     handle = _chain(db).fork_background(original, step=1, overrides={"step_size": 3})
     assert handle.wait(timeout=60)["total"] == 1 + 1 + 3

@@ -63,7 +63,12 @@ if sys.argv[3] == "start":
     except WaitingForAnswer as waiting:
         print(waiting.run_id)
 else:
-    store = build(db).resume(sys.argv[4], answer=json.loads(sys.argv[5]))
+    flow = build(db)
+    if len(sys.argv) > 6:  # racing answerers: all start answering at once
+        import os, time
+        while not os.path.exists(sys.argv[6]):
+            time.sleep(0.01)
+    store = flow.resume(sys.argv[4], answer=json.loads(sys.argv[5]))
     print(json.dumps(dict(store), sort_keys=True))
 """
 
@@ -74,10 +79,12 @@ def _python(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_run_paused_in_one_process_is_answered_in_another(tmp_path: Path) -> None:
+def test_a_run_paused_in_one_process_is_answered_in_another(
+    tmp_path: Path, run_store_url: str
+) -> None:
     script = tmp_path / "approval.py"
     script.write_text(APPROVAL)
-    db, counts = str(tmp_path / "runs.db"), tmp_path / "counts"
+    db, counts = str(run_store_url), tmp_path / "counts"
 
     first = _python(script, db, str(counts), "start")
     assert first.returncode == 0, first.stderr
@@ -104,6 +111,36 @@ def test_a_run_paused_in_one_process_is_answered_in_another(tmp_path: Path) -> N
     assert json.loads(continued["answer"]) == "yes"
 
 
+def test_exactly_one_of_several_answering_processes_wins(
+    tmp_path: Path, run_store_url: str
+) -> None:
+    script = tmp_path / "approval.py"
+    script.write_text(APPROVAL)
+    counts, go = tmp_path / "counts", tmp_path / "go"
+    run_id = _python(script, run_store_url, str(counts), "start").stdout.strip()
+    answerers = [
+        subprocess.Popen(
+            [sys.executable, str(script), run_store_url, str(counts), "answer", run_id]
+            + [json.dumps(f"answer {i}"), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    go.touch()  # every answerer has built its flow and opened the store by now or soon
+    results = [(p.wait(timeout=120), *p.communicate()) for p in answerers]
+    winners = [out for code, out, _err in results if code == 0]
+    assert len(winners) == 1, results
+    losers = [err for code, _out, err in results if code != 0]
+    assert all("not waiting" in err or "answered already" in err for err in losers), losers
+    # The paused node ran once more (for the winner) and Publish once: no double answer.
+    assert counts.read_text().split() == ["Draft", "Review", "Review", "Publish"]
+    with WorkflowDB(run_store_url, readonly=True) as runs:
+        (answering,) = runs.get_run(run_id)["resumed_by"]
+        assert runs.get_run(answering)["answer"] == json.dumps(json.loads(winners[0])["verdict"])
+
+
 class Count(Node):
     """Counts its executions in ``shared["ran"]``."""
 
@@ -119,7 +156,7 @@ class AskTwice(Node):
         shared["answers"] = exec_res
 
 
-def _two_questions(db: Path) -> Flow:
+def _two_questions(db: str) -> Flow:
     first = Count(name="First")
     first >> AskTwice()
     return Flow(start=first, db_path=db, flow_name="twice")
@@ -131,15 +168,15 @@ def _pause(flow: Flow, store: dict[str, Any] | None = None) -> WaitingForAnswer:
     return caught.value
 
 
-def test_several_interrupts_in_one_node_are_answered_in_order(tmp_path: Path) -> None:
-    waiting = _pause(_two_questions(tmp_path / "runs.db"))
+def test_several_interrupts_in_one_node_are_answered_in_order(run_store_url: str) -> None:
+    waiting = _pause(_two_questions(run_store_url))
     assert waiting.payload == "first?"
-    store = _two_questions(tmp_path / "runs.db").resume(waiting.run_id, answers=["a", "b"])
+    store = _two_questions(run_store_url).resume(waiting.run_id, answers=["a", "b"])
     assert store["answers"] == ["a", "b"] and store["ran"] == ["First"]
 
 
-def test_too_few_answers_pause_again_at_the_next_question(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_too_few_answers_pause_again_at_the_next_question(run_store_url: str) -> None:
+    db = run_store_url
     waiting = _pause(_two_questions(db))
     with pytest.raises(WaitingForAnswer) as again:
         _two_questions(db).resume(waiting.run_id, answer="a")
@@ -149,16 +186,16 @@ def test_too_few_answers_pause_again_at_the_next_question(tmp_path: Path) -> Non
 
 
 def test_a_pause_in_the_first_node_restarts_from_the_store_the_run_began_with(
-    tmp_path: Path,
+    run_store_url: str,
 ) -> None:
-    flow = Flow(start=AskTwice(), db_path=tmp_path / "runs.db")
+    flow = Flow(start=AskTwice(), db_path=run_store_url)
     waiting = _pause(flow, {"topic": "cats"})
     store = flow.resume(waiting.run_id, answers=[1, 2])
     assert dict(store) == {"topic": "cats", "answers": [1, 2]}
 
 
-def test_answering_a_run_that_is_not_waiting_is_a_clear_error(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_answering_a_run_that_is_not_waiting_is_a_clear_error(run_store_url: str) -> None:
+    db = run_store_url
     waiting = _pause(_two_questions(db))
     _two_questions(db).resume(waiting.run_id, answers=[1, 2])
     with pytest.raises(ResumeError, match="not waiting for an answer.*runs --status waiting"):
@@ -167,8 +204,8 @@ def test_answering_a_run_that_is_not_waiting_is_a_clear_error(tmp_path: Path) ->
         _two_questions(db).resume(_pause(_two_questions(db)).run_id)
 
 
-def test_exactly_one_of_concurrent_answers_wins(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_exactly_one_of_concurrent_answers_wins(run_store_url: str) -> None:
+    db = run_store_url
     run_id = _pause(_two_questions(db)).run_id
     start = threading.Barrier(4)
     outcomes: list[str] = []
@@ -193,7 +230,7 @@ def test_exactly_one_of_concurrent_answers_wins(tmp_path: Path) -> None:
     )
 
 
-def test_interrupt_is_never_retried_nor_sent_to_exec_fallback(tmp_path: Path) -> None:
+def test_interrupt_is_never_retried_nor_sent_to_exec_fallback(run_store_url: str) -> None:
     calls: list[str] = []
 
     class Retrying(Node):
@@ -205,14 +242,14 @@ def test_interrupt_is_never_retried_nor_sent_to_exec_fallback(tmp_path: Path) ->
             calls.append("fallback")
             return None
 
-    flow = Flow(start=Retrying(max_retries=3), db_path=tmp_path / "runs.db")
+    flow = Flow(start=Retrying(max_retries=3), db_path=run_store_url)
     waiting = _pause(flow)
     assert calls == ["exec"]
     assert flow.db.get_run(waiting.run_id)["status"] == "waiting"
 
 
-def test_hooks_and_subscribers_get_the_pause_and_the_answer(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_hooks_and_subscribers_get_the_pause_and_the_answer(run_store_url: str) -> None:
+    db = run_store_url
     seen: list[tuple[Any, ...]] = []
     flow = _two_questions(db)
     flow.on("run_waiting", lambda name, payload, store: seen.append(("waiting", name, payload)))
@@ -228,8 +265,8 @@ def test_hooks_and_subscribers_get_the_pause_and_the_answer(tmp_path: Path) -> N
     assert ("run_answered", "x") in kinds
 
 
-def test_a_background_run_waits_and_is_answered_through_its_handle(tmp_path: Path) -> None:
-    handle = _two_questions(tmp_path / "runs.db").run_background({})
+def test_a_background_run_waits_and_is_answered_through_its_handle(run_store_url: str) -> None:
+    handle = _two_questions(run_store_url).run_background({})
     store = handle.wait(timeout=60)
     assert handle.status == "waiting" and handle.question == "first?"
     assert store == {"ran": ["First"]}
@@ -240,12 +277,12 @@ def test_a_background_run_waits_and_is_answered_through_its_handle(tmp_path: Pat
 
 
 def test_halt_before_pauses_at_a_named_node_and_the_answer_edits_the_store(
-    tmp_path: Path,
+    run_store_url: str,
 ) -> None:
     def build() -> Flow:
         first = Count(name="First")
         first >> Count(name="Review") >> Count(name="Last")
-        return Flow(start=first, db_path=tmp_path / "runs.db", halt_before=["Review"])
+        return Flow(start=first, db_path=run_store_url, halt_before=["Review"])
 
     waiting = _pause(build())
     assert waiting.payload == {"halted": "before", "node": "Review"}
@@ -253,24 +290,24 @@ def test_halt_before_pauses_at_a_named_node_and_the_answer_edits_the_store(
     assert store["ran"] == ["First", "Review", "Last"] and store["note"] == "checked"
 
 
-def test_halt_after_pauses_once_the_node_is_checkpointed(tmp_path: Path) -> None:
+def test_halt_after_pauses_once_the_node_is_checkpointed(run_store_url: str) -> None:
     def build() -> Flow:
         first = Count(name="First")
         first >> Count(name="Second")
-        return Flow(start=first, db_path=tmp_path / "runs.db", halt_after=["First"])
+        return Flow(start=first, db_path=run_store_url, halt_after=["First"])
 
     waiting = _pause(build())
     assert waiting.payload == {"halted": "after", "node": "First"}
     assert build().resume(waiting.run_id, answer=None)["ran"] == ["First", "Second"]
 
 
-def test_a_question_that_is_not_json_is_refused_naming_the_type(tmp_path: Path) -> None:
+def test_a_question_that_is_not_json_is_refused_naming_the_type(run_store_url: str) -> None:
     class Bad(Node):
         def prep(self, shared: Any) -> Any:
             return interrupt(object())
 
     with pytest.raises(ValueError, match="JSON value.*object"):
-        Flow(start=Bad(), db_path=tmp_path / "runs.db").run({})
+        Flow(start=Bad(), db_path=run_store_url).run({})
 
 
 def test_interrupt_in_an_unrecorded_flow_says_how_to_make_it_durable() -> None:
@@ -278,8 +315,8 @@ def test_interrupt_in_an_unrecorded_flow_says_how_to_make_it_durable() -> None:
         Flow(start=AskTwice()).run({})
 
 
-def test_the_runs_listing_filters_waiting_runs(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_the_runs_listing_filters_waiting_runs(run_store_url: str) -> None:
+    db = run_store_url
     waiting = _pause(_two_questions(db))
     with WorkflowDB(db, readonly=True) as runs:
         assert [r["run_id"] for r in runs.list_runs(status="waiting")] == [waiting.run_id]
@@ -287,10 +324,10 @@ def test_the_runs_listing_filters_waiting_runs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("answer", [[1, 2], "not a list"])
 def test_answer_and_answers_together_or_a_bad_answers_value_is_refused(
-    tmp_path: Path, answer: Any
+    run_store_url: str, answer: Any
 ) -> None:
-    waiting = _pause(_two_questions(tmp_path / "runs.db"))
-    flow = _two_questions(tmp_path / "runs.db")
+    waiting = _pause(_two_questions(run_store_url))
+    flow = _two_questions(run_store_url)
     with pytest.raises(ResumeError, match="answers"):
         if isinstance(answer, list):
             flow.resume(waiting.run_id, answer=1, answers=answer)
@@ -298,7 +335,7 @@ def test_answer_and_answers_together_or_a_bad_answers_value_is_refused(
             flow.resume(waiting.run_id, answers=answer)  # type: ignore[arg-type]
 
 
-def test_a_pause_inside_a_nested_flow_is_answered_there(tmp_path: Path) -> None:
+def test_a_pause_inside_a_nested_flow_is_answered_there(run_store_url: str) -> None:
     class Ask(Node):
         def prep(self, shared: Any) -> Any:
             return interrupt("inner?")
@@ -312,7 +349,7 @@ def test_a_pause_inside_a_nested_flow_is_answered_there(tmp_path: Path) -> None:
         inner = Flow(start=x, flow_name="Inner")
         pre = Count(name="Pre")
         pre >> inner >> Count(name="Fin")
-        return Flow(start=pre, db_path=tmp_path / "runs.db", flow_name="Outer")
+        return Flow(start=pre, db_path=run_store_url, flow_name="Outer")
 
     paused: list[tuple[str, Any]] = []
     flow = build()
@@ -323,7 +360,7 @@ def test_a_pause_inside_a_nested_flow_is_answered_there(tmp_path: Path) -> None:
     assert store["ran"] == ["Pre", "X", "Fin"] and store["answer"] == 42
 
 
-def test_an_async_node_pauses_and_is_answered(tmp_path: Path) -> None:
+def test_an_async_node_pauses_and_is_answered(run_store_url: str) -> None:
     import asyncio
 
     from pocketflow_ext import AsyncFlow, AsyncNode
@@ -338,7 +375,7 @@ def test_an_async_node_pauses_and_is_answered(tmp_path: Path) -> None:
     def build() -> AsyncFlow:
         first = Count(name="First")
         first >> AskAsync()
-        return AsyncFlow(start=first, db_path=tmp_path / "runs.db", flow_name="asking")
+        return AsyncFlow(start=first, db_path=run_store_url, flow_name="asking")
 
     with pytest.raises(WaitingForAnswer) as caught:
         asyncio.run(build().run_async({}))
@@ -346,7 +383,7 @@ def test_an_async_node_pauses_and_is_answered(tmp_path: Path) -> None:
     assert dict(store) == {"ran": ["First"], "answer": "yes"}
 
 
-def test_instrument_halts_an_upstream_flow_before_a_named_node(tmp_path: Path) -> None:
+def test_instrument_halts_an_upstream_flow_before_a_named_node(run_store_url: str) -> None:
     import pocketflow
 
     from pocketflow_ext import instrument, uninstrument
@@ -364,11 +401,11 @@ def test_instrument_halts_an_upstream_flow_before_a_named_node(tmp_path: Path) -
     one = One()
     one >> Two()
     shared: dict[str, Any] = {}
-    with instrument(db_path=tmp_path / "runs.db", halt_before=["Two"]):
+    with instrument(db_path=run_store_url, halt_before=["Two"]):
         with pytest.raises(WaitingForAnswer) as caught:
             pocketflow.Flow(start=one).run(shared)
     uninstrument()
     assert shared == {"ran": ["One"]}
     assert caught.value.payload == {"halted": "before", "node": "Two"}
-    with WorkflowDB(tmp_path / "runs.db", readonly=True) as runs:
+    with WorkflowDB(run_store_url, readonly=True) as runs:
         assert runs.get_run(str(caught.value.run_id))["status"] == "waiting"

@@ -18,8 +18,8 @@ from typing import Any
 from ...errors import ResumeError
 from ...nodes.parallel import FINISHED_BRANCHES
 from ...runstore.base import RunStore
-from ...store.codec import Unserialisable
 from ...store.store import MISSING, Store
+from .lossy import holds_marker
 
 
 @dataclass
@@ -100,20 +100,7 @@ def _writes(
             continue
         written = {k: v for k, v in data.items() if k not in base or base[k] != v}
         written.update((k, MISSING) for k in base if k not in data)
-        if any(_lossy(v) for v in written.values()):
+        if any(holds_marker(v) for v in written.values()):
             continue
         kept[branch] = written
     return kept
-
-
-def _lossy(value: Any) -> bool:
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, Unserialisable):
-            return True
-        if isinstance(item, Mapping):
-            pending.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            pending.extend(item)
-    return False

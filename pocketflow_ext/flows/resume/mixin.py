@@ -82,6 +82,25 @@ def _prepare_answer(
     return prepared, {"resumed_from": run_id, "answers": answers}
 
 
+def _prepare_continuation(
+    flow: Any,
+    run_id: str,
+    db_path: Any,
+    overrides: Mapping[str, Any] | None,
+    answer: Any,
+    answers: Sequence[Any] | None,
+) -> tuple[Prepared, RunOptions]:
+    """What ``resume`` and ``resume_background`` start: a plain resume claims run
+    ``run_id`` for a new run id; an answer's claim is the run's status change (``waiting``
+    to answered), so its new run takes the usual fresh id."""
+    values = answer_values(answer, answers)
+    if values is None:
+        prepared, extra = _prepare_for(flow, run_id, db_path, overrides)
+        return prepared, RunOptions(run_id=_claimed(flow, run_id, db_path), extra=extra)
+    prepared, extra = _prepare_answer(flow, run_id, db_path, values, overrides)
+    return prepared, RunOptions(extra=extra)
+
+
 def _prepare_fork(
     flow: Any, run_id: str, step: int | None, db_path: Any, overrides: Any
 ) -> tuple[Prepared, dict[str, Any]]:
@@ -130,15 +149,9 @@ class ResumeMixin:
         calls, in order). Exactly one of several concurrent answers wins; the others, and
         answering a run that is not waiting, raise ``ResumeError``.
         """
-        values = answer_values(answer, answers)
-        if values is None:
-            (store, top_start, nested), extra = _prepare_for(self, run_id, db_path, overrides)
-            options = RunOptions(run_id=_claimed(self, run_id, db_path), extra=extra)
-        else:
-            (store, top_start, nested), extra = _prepare_answer(
-                self, run_id, db_path, values, overrides
-            )
-            options = RunOptions(extra=extra)  # the answer's claim is the status change
+        (store, top_start, nested), options = _prepare_continuation(
+            self, run_id, db_path, overrides, answer, answers
+        )
         with run_options(options):
             run_plan(self, store, top_start, nested)
         return store
@@ -153,21 +166,15 @@ class ResumeMixin:
         answers: Sequence[Any] | None = None,
     ) -> RunHandle:
         """``resume`` in a daemon thread; returns the new run's ``RunHandle``."""
-        values = answer_values(answer, answers)
-        new_id: str | None = None
-        if values is None:
-            (store, top_start, nested), extra = _prepare_for(self, run_id, db_path, overrides)
-            new_id = _claimed(self, run_id, db_path)
-        else:
-            (store, top_start, nested), extra = _prepare_answer(
-                self, run_id, db_path, values, overrides
-            )
+        (store, top_start, nested), options = _prepare_continuation(
+            self, run_id, db_path, overrides, answer, answers
+        )
         return start_background(
             self,
             store,
             lambda: run_plan(self, store, top_start, nested),
-            run_id=new_id,
-            extra=extra,
+            run_id=options.run_id,
+            extra=options.extra,
         )
 
     def fork(

@@ -20,10 +20,11 @@ import pocketflow
 from ...errors import CheckpointDamaged, PocketFlowExtError, ResumeError, RunNotFound
 from ...graph import is_group
 from ...runstore.base import RunStore
-from ...store.codec import Unserialisable, loads
+from ...store.codec import loads
 from ...store.store import Store
 from ..observe import flow_label
 from .groups import group_resume
+from .lossy import holds_marker
 from .plan import check_resumable_kind, find_node, naming_root, node_names
 from .warning import resumed_before_message
 
@@ -110,8 +111,9 @@ def _check_status(run: Mapping[str, Any], statuses: tuple[str, ...] = RESUMABLE)
         )
     message = resumed_before_message(run)
     if message is not None:
-        # _check_status <- resume_point <- prepare <- _prepare_for <- flow.resume <- caller
-        warnings.warn(message, UserWarning, stacklevel=6)
+        # _check_status <- resume_point <- prepare_resume <- _prepare_for
+        # <- _prepare_continuation <- flow.resume (or resume_background) <- caller
+        warnings.warn(message, UserWarning, stacklevel=7)
 
 
 def point_at(store: RunStore, run: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> ResumePoint:
@@ -245,8 +247,8 @@ def restored_store(
     if overrides:
         store.update(overrides)
     if live is not None:
-        store.update({k: live[k] for k, v in store.items() if k in live and _holds_marker(v)})
-    lost = [key for key, value in store.items() if _holds_marker(value)]
+        store.update({k: live[k] for k, v in store.items() if k in live and holds_marker(v)})
+    lost = [key for key, value in store.items() if holds_marker(value)]
     if lost and live is not None:
         raise ResumeError(
             f"the checkpoint of run {point.run_id!r} (step {point.step}) could not save "
@@ -260,21 +262,6 @@ def restored_store(
             f"resume(run_id, overrides={{{', '.join(f'{k!r}: ...' for k in lost)}}})"
         )
     return store
-
-
-def _holds_marker(value: Any) -> bool:
-    # A loop, not recursion: a checkpoint may nest as deep as JSON decoding allows.
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, Unserialisable):
-            return True
-        if isinstance(item, Mapping):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            pending.extend(item)
-    return False
 
 
 def prepare(

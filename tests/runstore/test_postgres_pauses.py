@@ -1,0 +1,152 @@
+"""PostgreSQL migration 4 (the pause and fork columns of pf_runs, added in place to a
+database at schema 3, keeping every row) and ``claim_waiting`` on both stores: of several
+answers racing for one waiting run, exactly one takes it."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from store_sql import execute
+
+from pocketflow_ext import RecordingError, WorkflowDB
+from pocketflow_ext.runstore import open_store, postgres_schema
+from pocketflow_ext.runstore.base import RunRow
+from pocketflow_ext.runstore.sqlite_schema import PAUSE_AND_FORK_COLUMNS
+
+NEW_COLUMNS = sorted(name for name, _type in PAUSE_AND_FORK_COLUMNS)
+OLD = "2026-01-01T00:00:00.000000+00:00"
+
+
+def _version_3_database(url: str) -> None:
+    """What a schema-3 writer left behind: migrations 1 to 3 only, and a failed run with
+    its events and checkpoints (a full one and a delta one)."""
+    execute(url, "CREATE TABLE pf_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    for version, statements in enumerate(postgres_schema.MIGRATIONS[:3], start=1):
+        for statement in statements:
+            execute(url, statement)
+        execute(url, "INSERT INTO pf_migrations VALUES (?, ?)", (version, OLD))
+    execute(
+        url,
+        "INSERT INTO pf_runs (run_id, flow_name, status, started_at, completed_at, "
+        "total_steps, current_node, error_msg) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ("old-1", "sums", "failed", OLD, OLD, 2, "B", "broken"),
+    )
+    for step, (node, event) in enumerate([("A", "node_start"), ("A", "node_end")]):
+        execute(
+            url,
+            "INSERT INTO pf_events (run_id, step, node_name, event, ts) VALUES (?, ?, ?, ?, ?)",
+            ("old-1", 0, node, event, f"2026-01-01T00:00:0{step}.000000+00:00"),
+        )
+    execute(
+        url,
+        "INSERT INTO pf_checkpoints (run_id, step, node_name, store_json, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        ("old-1", 0, "A", '{"total": 1}', OLD),
+    )
+    execute(
+        url,
+        "INSERT INTO pf_checkpoints (run_id, step, node_name, store_json, created_at, kind, "
+        "parent_step, deleted_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ("old-1", 1, "B", '{"total": 2}', OLD, "delta", 0, "[]"),
+    )
+
+
+def _everything(url: str) -> list[tuple[Any, ...]]:
+    """Every row of the three run tables, in the columns schema 3 had."""
+    old_run_columns = ", ".join(
+        ["run_id", *sorted(postgres_schema.EXPECTED["pf_runs"] - {"run_id"})]
+    )
+    return [
+        *execute(url, f"SELECT {old_run_columns} FROM pf_runs ORDER BY run_id"),
+        *execute(url, "SELECT * FROM pf_events ORDER BY id"),
+        *execute(url, "SELECT * FROM pf_checkpoints ORDER BY id"),
+    ]
+
+
+def _run_columns(url: str) -> set[str]:
+    return {
+        name
+        for (name,) in execute(
+            url,
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'pf_runs'",
+        )
+    }
+
+
+def test_a_reader_of_a_version_3_database_says_how_to_upgrade_it(postgres_url: str) -> None:
+    """Readers never migrate (a read-only role could not): a clear error, not a missing
+    column, and the database is left as it was."""
+    _version_3_database(postgres_url)
+    before = _everything(postgres_url)
+    with pytest.raises(RecordingError, match="schema version 3, older than.*upgrade it in place"):
+        open_store(postgres_url, readonly=True)
+    assert _everything(postgres_url) == before
+    assert not set(NEW_COLUMNS) & _run_columns(postgres_url)
+
+
+def test_a_version_3_database_migrates_keeping_every_row(postgres_url: str) -> None:
+    _version_3_database(postgres_url)
+    before = _everything(postgres_url)
+    with WorkflowDB(postgres_url) as db:
+        assert db.schema_version == postgres_schema.SCHEMA_VERSION == 4
+        assert db.load_checkpoint("old-1", step=1) == {"total": 2}
+        old = db.get_run("old-1")
+        # The new columns hold what a pause and a fork write, and read back.
+        db.store.create_run(
+            RunRow(run_id="ask-1", flow_name="sums", status="waiting", question='"go?"')
+        )
+        db.store.create_run(
+            RunRow(run_id="fork-1", flow_name="sums", forked_from="old-1", forked_at_step=0)
+        )
+        assert db.get_run("ask-1")["question"] == '"go?"'
+        assert db.get_run("old-1")["forked_by"] == ["fork-1"]
+        assert db.get_run("fork-1")["forked_at_step"] == 0
+    assert old["status"] == "failed" and old["question"] is None and old["forked_by"] == []
+    assert [row for row in _everything(postgres_url) if row[0] not in ("ask-1", "fork-1")] == (
+        before
+    )
+    assert set(NEW_COLUMNS) <= _run_columns(postgres_url)
+    assert execute(
+        postgres_url, "SELECT 1 FROM pg_indexes WHERE indexname = 'pf_runs_forked_from'"
+    ) == [(1,)]
+    assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [
+        (1,), (2,), (3,), (4,),
+    ]  # fmt: skip
+
+
+def test_claim_waiting_takes_a_waiting_run_once(run_store_url: str) -> None:
+    with open_store(run_store_url) as store:
+        store.create_run(RunRow(run_id="w-1", flow_name="f", status="waiting"))
+        store.create_run(RunRow(run_id="f-1", flow_name="f", status="failed"))
+        assert store.claim_waiting("w-1") is True
+        assert store.claim_waiting("w-1") is False
+        assert store.claim_waiting("f-1") is False
+        assert store.claim_waiting("nope") is False
+        assert store.get_run("w-1")["status"] == "completed"
+        assert store.get_run("f-1")["status"] == "failed"
+
+
+def test_of_claims_racing_on_their_own_connections_exactly_one_wins(run_store_url: str) -> None:
+    with open_store(run_store_url) as store:
+        for i in range(5):
+            store.create_run(RunRow(run_id=f"w-{i}", flow_name="f", status="waiting"))
+    racers = 6
+    start = threading.Barrier(racers)
+    won: list[tuple[int, str]] = []
+
+    def claim(racer: int) -> None:
+        with open_store(run_store_url) as mine:  # a store (and connection) per racer
+            start.wait()
+            for i in range(5):
+                if mine.claim_waiting(f"w-{i}"):
+                    won.append((racer, f"w-{i}"))
+
+    threads = [threading.Thread(target=claim, args=(racer,)) for racer in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(run for _racer, run in won) == [f"w-{i}" for i in range(5)], won
