@@ -83,7 +83,7 @@ def _get_next_node(
     if not _observed(instance):
         return wrapped(*args, **kwargs)
     curr, action = _arg(args, kwargs, 0, "curr"), _arg(args, kwargs, 1, "action")
-    return observe.next_node(instance, curr, action, wrapped, bound=True)
+    return observe.next_node(instance, curr, action, wrapped)
 
 
 def _attempts(is_async: bool) -> Callable[..., Any]:
