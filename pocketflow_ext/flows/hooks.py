@@ -152,6 +152,12 @@ class ReportingPass:
         except BaseException:  # e.g. upstream's "Flow ends" warning raised as an error
             _advance(frame, action, None)  # the node itself did finish
             raise
+        if nxt is not None:  # the common case, without handed_over's call (once per node)
+            level = frame.level
+            name = level.names.get(id(nxt))
+            if name is not None and not level.guarded:
+                _advance(frame, action, name)
+                return nxt
         return _handed_over(frame, action, nxt)
 
 

@@ -253,7 +253,8 @@ def _start(frame: Frame, node: Any, flow: Any) -> None:
         name = level.names[id(node)]
     except KeyError:
         name = _new_node_name(level, node)
-    _check_guards(frame, name)
+    if level.guarded:
+        _check_guards(frame, name)
     _hand_over(frame, node, name)
 
 

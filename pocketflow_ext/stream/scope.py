@@ -128,7 +128,7 @@ def new_run_id(flow_name: str) -> str:
 class Run:
     """One top-level flow execution: identity, step counter, cancel flag (or None)."""
 
-    __slots__ = ("run_id", "flow_name", "store", "cancel", "step_numbers", "options")
+    __slots__ = ("_run_id", "flow_name", "store", "cancel", "step_numbers", "options")
 
     def __init__(self, flow_name: str, store: Any) -> None:
         options = pending_options() or RunOptions()
@@ -136,11 +136,30 @@ class Run:
         clear_pending_options()
         self.options = options
         self.flow_name = flow_name
-        self.run_id = options.run_id or new_run_id(flow_name)
+        self._run_id = options.run_id  # None: made when first read (see run_id)
         self.store = store
         # None unless someone can cancel (a background run): the flag is read before every node.
         self.cancel = options.cancel
         self.step_numbers = itertools.count(0)  # next() gives each node execution its step
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, made when first asked for: a run only hooks listen to never needs
+        one, and making it (random bytes from the OS) costs more than a short run's nodes."""
+        run_id = self._run_id
+        if run_id is None:
+            with _run_id_lock:  # threads of one run (copied contexts) agree on one id
+                run_id = self._run_id
+                if run_id is None:
+                    run_id = self._run_id = new_run_id(self.flow_name)
+        return run_id
+
+    @run_id.setter
+    def run_id(self, run_id: str) -> None:
+        self._run_id = run_id
+
+
+_run_id_lock = threading.Lock()
 
 
 # One listener table entry: (cut, listeners) where ``cut`` strips a level's own path
@@ -152,45 +171,64 @@ ListenerLevel = tuple[int, tuple[tuple[str | None, Callable[..., Any]], ...]]
 # get the record; hooks get ``(path[cut:], *args)``, or ``*args`` when cut is None.
 Delivery = tuple[tuple[int | None, Callable[..., Any], bool], ...]
 
+# The two kinds delivered for every node, in call order: (how, callback). ``how`` is
+# OWN_NAME for a hook of the level's own flow (it gets the node's name), SUBSCRIBER for a
+# subscriber (it gets the record), else the cut of an enclosing flow's hook (it gets
+# ``path[how:]``). Small ints, so the per-node test is one int comparison.
+NodeDelivery = tuple[tuple[int, Callable[..., Any]], ...]
+OWN_NAME = 0
+SUBSCRIBER = -1
+
+_NO_LISTENERS: dict[str, Delivery] = dict.fromkeys(EVENT_KINDS, ())
+_NONE_WANTED: dict[str, bool] = dict.fromkeys(EVENT_KINDS, False)
+
 
 def _delivery_table(listeners: tuple[ListenerLevel, ...]) -> dict[str, Delivery]:
     """Computed once per flow execution, so delivering an event is one loop over exactly
     its listeners. Node events reach every enclosing flow's hooks; flow start/end hooks only
     fire on their own flow (their signatures carry no path); subscribers get every kind
-    they want."""
+    they want. Costs in proportion to the listeners (runs start with this)."""
     last = len(listeners) - 1
-    rows: dict[str, list[tuple[int | None, Callable[..., Any], bool]]] = {
-        kind: [] for kind in EVENT_KINDS
-    }
+    rows: dict[str, list[tuple[int | None, Callable[..., Any], bool]]] = {}
     for i, (cut, entries) in enumerate(listeners):
         for kind, callback in entries:
             if kind is None:
                 for each in EVENT_KINDS:
                     if wants(callback, each):
-                        rows[each].append((None, callback, True))
+                        rows.setdefault(each, []).append((None, callback, True))
             elif kind not in (FLOW_START, FLOW_END):
-                rows[kind].append((cut, callback, False))
+                rows.setdefault(kind, []).append((cut, callback, False))
             elif i == last:
-                rows[kind].append((None, callback, False))
-    return {kind: tuple(delivery) for kind, delivery in rows.items()}
+                rows.setdefault(kind, []).append((None, callback, False))
+    table = _NO_LISTENERS.copy()
+    for kind, delivery in rows.items():
+        table[kind] = tuple(delivery)
+    return table
+
+
+def _node_delivery(delivery: Delivery, own_cut: int) -> NodeDelivery:
+    if not delivery:
+        return ()
+    return tuple(
+        (SUBSCRIBER if is_subscriber else OWN_NAME if cut == own_cut else cut, callback)  # type: ignore[misc]
+        for cut, callback, is_subscriber in delivery
+    )
 
 
 def _records_wanted(table: dict[str, Delivery]) -> dict[str, bool]:
     """Per kind, whether anyone wants its records: a flow subscriber in ``table`` or a
     process-wide one (whose ``wants`` is asked here, once per flow execution)."""
-    subscribers = tuple(_global_subscribers)
-    wanted = {}
+    wanted = _NONE_WANTED.copy()
     for kind, delivery in table.items():
-        wanted[kind] = False
         for _, _, is_subscriber in delivery:
             if is_subscriber:
                 wanted[kind] = True
                 break
-        else:
-            for subscriber in subscribers:
-                if wants(subscriber, kind):
-                    wanted[kind] = True
-                    break
+    if _global_subscribers:
+        subscribers = tuple(_global_subscribers)
+        for kind, is_wanted in wanted.items():
+            if not is_wanted:
+                wanted[kind] = any(wants(subscriber, kind) for subscriber in subscribers)
     return wanted
 
 
@@ -259,8 +297,9 @@ class Level:
         self.listeners: tuple[ListenerLevel, ...] = (*inherited, (len(path) + 1, own))
         self.table = _delivery_table(self.listeners)
         # The two kinds delivered for every node, as attributes: the hot path reads them.
-        self.on_node_start = self.table[NODE_START]
-        self.on_node_end = self.table[NODE_END]
+        own_cut = len(path) + 1
+        self.on_node_start = _node_delivery(self.table[NODE_START], own_cut)
+        self.on_node_end = _node_delivery(self.table[NODE_END], own_cut)
         # Node name -> full path, filled as nodes first run under this path; shared by
         # every run of the same graph at the same path (see graph.GraphNames.paths).
         self.paths = paths
