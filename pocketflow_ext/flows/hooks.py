@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError, HookError
 from ..graph import GraphNames, check_label
+from ..nodes.variants import variant
 from ..runstore.runs import check_run_id
 from ..stream import dispatch
 from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Subscriber
@@ -141,14 +141,14 @@ class ReportingPass:
     integration puts on upstream's method later are honoured, and what they return is what
     gets reported."""
 
-    __slots__ = ()
-    _pf_base: type
+    __slots__ = ("_pf_frame",)
     _pf_frame: Frame
+    variant_of: tuple[type, tuple[type, ...]]  # set on the view class (nodes/variants.py)
 
     def get_next_node(self, curr: Any, action: Any) -> Any:
         frame = self._pf_frame
         try:
-            nxt = self._pf_base.get_next_node(self, curr, action)
+            nxt = self.variant_of[0].get_next_node(self, curr, action)
         except BaseException:  # e.g. upstream's "Flow ends" warning raised as an error
             _advance(frame, action, None)  # the node itself did finish
             raise
@@ -163,32 +163,14 @@ class ReportingPass:
 
 _advance = dispatch.advance  # once per node: module globals, not attribute chains
 _handed_over = observe.handed_over
-_views: dict[type, type] = {}
-_views_lock = threading.Lock()
 
 
 def reporting_view(flow: Any, frame: Frame) -> Any:
-    """``flow`` for one observed pass of upstream's loop: an object of a subclass of its
-    class with :class:`ReportingPass` in front, sharing ``flow``'s very ``__dict__``
-    (attributes read or set during the pass are the flow's), reporting into ``frame``.
-    The subclass is made once per flow class; neither the flow nor its class is changed."""
-    cls = type(flow)
-    view_cls = _views.get(cls)
-    if view_cls is None:
-        with _views_lock:
-            view_cls = _views.get(cls)
-            if view_cls is None:
-                view_cls = _views[cls] = type(
-                    cls.__name__,
-                    (ReportingPass, cls),
-                    {
-                        "__module__": cls.__module__,
-                        "__qualname__": cls.__qualname__,
-                        "__slots__": ("_pf_frame",),
-                        "_pf_base": cls,
-                    },
-                )
-    view = object.__new__(view_cls)
+    """``flow`` for one observed pass of upstream's loop: an object of its class's variant
+    with :class:`ReportingPass` in front (made once per class), sharing ``flow``'s very
+    ``__dict__`` (attributes read or set during the pass are the flow's), reporting into
+    ``frame``. Neither the flow nor its class is changed."""
+    view = object.__new__(variant(type(flow), (ReportingPass,)))
     view.__dict__ = flow.__dict__
     view._pf_frame = frame
     return view
