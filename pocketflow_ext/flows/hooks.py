@@ -128,10 +128,10 @@ class HooksMixin:
         )
 
     def _reporting_orch(self, frame: Frame) -> Callable[..., Any]:
-        return super(HooksMixin, reporting_view(self, frame))._orch  # type: ignore[misc,no-any-return]
+        return super(HooksMixin, reporting_view(self, frame))._orch  # type: ignore[misc]
 
     def _reporting_orch_async(self, frame: Frame) -> Callable[..., Any]:
-        return super(HooksMixin, reporting_view(self, frame))._orch_async  # type: ignore[misc,no-any-return]
+        return super(HooksMixin, reporting_view(self, frame))._orch_async  # type: ignore[misc]
 
 
 class ReportingPass:
@@ -148,7 +148,7 @@ class ReportingPass:
     def get_next_node(self, curr: Any, action: Any) -> Any:
         frame = self._pf_frame
         try:
-            nxt = self.variant_of[0].get_next_node(self, curr, action)
+            nxt = self.variant_of[0].get_next_node(self, curr, action)  # type: ignore[attr-defined]
         except BaseException:  # e.g. upstream's "Flow ends" warning raised as an error
             _advance(frame, action, None)  # the node itself did finish
             raise
@@ -170,7 +170,7 @@ def reporting_view(flow: Any, frame: Frame) -> Any:
     with :class:`ReportingPass` in front (made once per class), sharing ``flow``'s very
     ``__dict__`` (attributes read or set during the pass are the flow's), reporting into
     ``frame``. Neither the flow nor its class is changed."""
-    view = object.__new__(variant(type(flow), (ReportingPass,)))
+    view: Any = object.__new__(variant(type(flow), (ReportingPass,)))
     view.__dict__ = flow.__dict__
     view._pf_frame = frame
     return view

@@ -338,10 +338,11 @@ class Level:
         own_cut = len(path) + 1
         self.listeners: tuple[ListenerLevel, ...] = (*inherited, (own_cut, merged))
         if merged is own:  # the flow's own listeners: hooks only, the tables of last run
-            tables = tables_for(parent.tables if parent else None, own_cut, own, self.listeners)
+            parent_tables = parent.tables if parent is not None else None
+            tables = tables_for(parent_tables, own_cut, own, self.listeners)
         else:
             tables = Tables(self.listeners, own_cut)
-        self.tables = tables
+        self.tables: Tables = tables
         self.table = tables.table
         # The two kinds delivered for every node, as attributes: the hot path reads them.
         self.on_node_start = tables.on_node_start
