@@ -208,13 +208,13 @@ async def orchestrate_async(
 
 def next_node(flow: Any, curr: Any, action: Any, call: Callable[..., Any]) -> Any:
     """``curr`` finished with ``action``; upstream picks the next node with
-    ``call(curr, action)`` (upstream's method as wrapt hands it to ``instrument()``'s
-    wrapper). Reported when ``flow`` runs in the current frame (``handed_over``)."""
+    ``call(flow, curr, action)`` (its ``get_next_node``, under ``instrument()``). Reported
+    when ``flow`` runs in the current frame (``handed_over``)."""
     frame = current_frame()
     if frame is None or frame.level.flow is not flow:
-        return call(curr, action)
+        return call(flow, curr, action)
     try:
-        nxt = call(curr, action)
+        nxt = call(flow, curr, action)
     except BaseException:  # e.g. upstream's "Flow ends" warning raised as an error
         _advance(frame, action, None)  # the node itself did finish
         raise
