@@ -49,8 +49,11 @@ from .subscribers import ConsoleTrace, EventLog
 __version__ = "0.1.0"
 
 
-class BaseNode(mixins.FanOutMixin, mixins.EdgesMixin, mixins.NamedMixin, _upstream.BaseNode):
-    """Upstream ``BaseNode`` plus ``then``, ``name`` and fan-out (``a >> [b, c]``)."""
+class BaseNode(
+    mixins.FanOutMixin, mixins.EdgesMixin, mixins.NamedMixin, mixins.CopyMixin, _upstream.BaseNode
+):
+    """Upstream ``BaseNode`` plus ``then``, ``name``, fan-out (``a >> [b, c]``) and a cheap
+    copy for upstream's copy of each node it runs."""
 
 
 # The retry mixins replace upstream's attempt loops (Node._exec, AsyncNode._exec), so each

@@ -18,6 +18,7 @@ from .flows.stream import StreamMixin
 from .graph_export import GraphExportMixin
 from .nodes.async_bridge import AsyncBridgeMixin
 from .nodes.cached import CacheMixin
+from .nodes.copying import CopyMixin
 from .nodes.edges import EdgesMixin
 from .nodes.executors import ExecutorMixin
 from .nodes.limits import ConcurrencyLimitMixin, PassLimitMixin
@@ -33,6 +34,7 @@ __all__ = [
     "BackgroundMixin",
     "CacheMixin",
     "ConcurrencyLimitMixin",
+    "CopyMixin",
     "EdgesMixin",
     "ExecutorMixin",
     "FanOutMixin",

@@ -8,9 +8,11 @@ from typing import Any
 
 from ..errors import ConfigurationError, HookError
 from ..graph import GraphNames, check_label
+from ..nodes.variants import variant
 from ..runstore.runs import check_run_id
+from ..stream import dispatch
 from ..stream.events import EVENT_KINDS, HOOK_SIGNATURES, Subscriber
-from ..stream.scope import current_frame, new_run_id
+from ..stream.scope import Frame, new_run_id
 from ..subscribers.trace import ConsoleTrace
 from . import observe
 from .pickling import check_hooks_pickle
@@ -110,22 +112,68 @@ class HooksMixin:
     async def _run_async(self, shared: Any) -> Any:
         return await observe.run_flow_async(self, shared, super()._run_async)  # type: ignore[misc]
 
+    # Upstream's loop runs each pass. Dormant (nothing listens, nothing to guard), it runs on
+    # the flow itself, exactly as upstream: this class adds no get_next_node, so a drop-in
+    # flow pays nothing per node. Observed, it runs on a reporting view of the flow.
     def _orch(self, shared: Any, params: Any = None) -> Any:
-        return observe.orchestrate(self, shared, params, super()._orch)  # type: ignore[misc]
+        return observe.orchestrate(self, shared, params, super()._orch, self._reporting_orch)  # type: ignore[misc]
 
     async def _orch_async(self, shared: Any, params: Any = None) -> Any:
-        return await observe.orchestrate_async(self, shared, params, super()._orch_async)  # type: ignore[misc]
+        return await observe.orchestrate_async(
+            self,
+            shared,
+            params,
+            super()._orch_async,  # type: ignore[misc]
+            self._reporting_orch_async,
+        )
+
+    def _reporting_orch(self, frame: Frame) -> Callable[..., Any]:
+        return super(HooksMixin, reporting_view(self, frame))._orch  # type: ignore[misc]
+
+    def _reporting_orch_async(self, frame: Frame) -> Callable[..., Any]:
+        return super(HooksMixin, reporting_view(self, frame))._orch_async  # type: ignore[misc]
+
+
+class ReportingPass:
+    """In front of a flow's class in its reporting view: each handover upstream's loop asks
+    for (``get_next_node``) is reported in the view's frame. The class chain after it is the
+    flow's own, looked up on every call, so user overrides and wrappers a tracing
+    integration puts on upstream's method later are honoured, and what they return is what
+    gets reported."""
+
+    __slots__ = ("_pf_frame",)
+    _pf_frame: Frame
+    variant_of: tuple[type, tuple[type, ...]]  # set on the view class (nodes/variants.py)
 
     def get_next_node(self, curr: Any, action: Any) -> Any:
-        # Upstream's method is looked up on every call, so a wrapper a tracing integration
-        # puts on it later is honoured (caching it per class saved ~0.05 us per node).
-        frame = current_frame()
-        # Dormant, or another flow's frame (this flow called from a node's own code):
-        # called once per node, so skip the wrapper.
-        if frame is None or frame.level.flow is not self:
-            return super().get_next_node(curr, action)  # type: ignore[misc]
-        upstream = super(HooksMixin, type(self)).get_next_node  # type: ignore[misc]
-        return observe.next_node(self, curr, action, upstream, frame)  # calls upstream(flow, ...)
+        frame = self._pf_frame
+        try:
+            nxt = self.variant_of[0].get_next_node(self, curr, action)  # type: ignore[attr-defined]
+        except BaseException:  # e.g. upstream's "Flow ends" warning raised as an error
+            _advance(frame, action, None)  # the node itself did finish
+            raise
+        if nxt is not None:  # the common case, without handed_over's call (once per node)
+            level = frame.level
+            name = level.names.get(id(nxt))
+            if name is not None and not level.guarded:
+                _advance(frame, action, name)
+                return nxt
+        return _handed_over(frame, action, nxt)
+
+
+_advance = dispatch.advance  # once per node: module globals, not attribute chains
+_handed_over = observe.handed_over
+
+
+def reporting_view(flow: Any, frame: Frame) -> Any:
+    """``flow`` for one observed pass of upstream's loop: an object of its class's variant
+    with :class:`ReportingPass` in front (made once per class), sharing ``flow``'s very
+    ``__dict__`` (attributes read or set during the pass are the flow's), reporting into
+    ``frame``. Neither the flow nor its class is changed."""
+    view: Any = object.__new__(variant(type(flow), (ReportingPass,)))
+    view.__dict__ = flow.__dict__
+    view._pf_frame = frame
+    return view
 
 
 def _check_flow_name(flow_name: Any) -> str:

@@ -159,12 +159,23 @@ def _end_frame(frame: Frame, token: Token[Frame | None]) -> None:
     reset_current_frame(token)
 
 
-def orchestrate(flow: Any, shared: Any, params: Any, call: Callable[..., Any]) -> Any:
+def orchestrate(
+    flow: Any,
+    shared: Any,
+    params: Any,
+    call: Callable[..., Any],
+    reporting: Callable[[Frame], Callable[..., Any]] | None = None,
+) -> Any:
+    """One pass through ``flow``'s graph: ``call(shared, params)`` (upstream's ``_orch``).
+    ``reporting(frame)``, when given, returns the call to make instead in an observed pass
+    (``HooksMixin``: upstream's loop on a reporting view of the flow, see ``flows/hooks.py``)."""
     opened = _begin_frame(flow, params)
     if opened is None:
         return call(shared, params)
     frame, token = opened
     try:
+        if reporting is not None:
+            call = reporting(frame)
         return call(shared, params)
     except BaseException as exc:
         _fail_frame(frame, exc)
@@ -174,13 +185,19 @@ def orchestrate(flow: Any, shared: Any, params: Any, call: Callable[..., Any]) -
 
 
 async def orchestrate_async(
-    flow: Any, shared: Any, params: Any, call: Callable[..., Awaitable[Any]]
+    flow: Any,
+    shared: Any,
+    params: Any,
+    call: Callable[..., Awaitable[Any]],
+    reporting: Callable[[Frame], Callable[..., Awaitable[Any]]] | None = None,
 ) -> Any:
     opened = _begin_frame(flow, params)
     if opened is None:
         return await call(shared, params)
     frame, token = opened
     try:
+        if reporting is not None:
+            call = reporting(frame)
         return await call(shared, params)
     except BaseException as exc:
         _fail_frame(frame, exc)
@@ -189,29 +206,26 @@ async def orchestrate_async(
         _end_frame(frame, token)
 
 
-def next_node(
-    flow: Any,
-    curr: Any,
-    action: Any,
-    call: Callable[..., Any],
-    frame: Frame | None = None,
-    bound: bool = False,
-) -> Any:
-    """``curr`` finished with ``action``: upstream picks the next node with
-    ``call(flow, curr, action)`` (``call(curr, action)`` when ``bound``, as wrapt hands
-    upstream's method to instrument()'s wrapper); the finished node ends and the next one
-    starts.
-    ``frame``: the current frame, when the caller has already read it and checked that it
-    belongs to ``flow`` (this runs once per node, so every lookup counts)."""
-    if frame is None:
-        frame = current_frame()
-        if frame is None or frame.level.flow is not flow:
-            return call(curr, action) if bound else call(flow, curr, action)
+def next_node(flow: Any, curr: Any, action: Any, call: Callable[..., Any]) -> Any:
+    """``curr`` finished with ``action``; upstream picks the next node with
+    ``call(flow, curr, action)`` (its ``get_next_node``, under ``instrument()``). Reported
+    when ``flow`` runs in the current frame (``handed_over``)."""
+    frame = current_frame()
+    if frame is None or frame.level.flow is not flow:
+        return call(flow, curr, action)
     try:
-        nxt = call(curr, action) if bound else call(flow, curr, action)
+        nxt = call(flow, curr, action)
     except BaseException:  # e.g. upstream's "Flow ends" warning raised as an error
-        dispatch.advance(frame, action, None)  # the node itself did finish
+        _advance(frame, action, None)  # the node itself did finish
         raise
+    return handed_over(frame, action, nxt)
+
+
+def handed_over(frame: Frame, action: Any, nxt: Any) -> Any:
+    """The node running in ``frame`` finished with ``action`` and upstream chose ``nxt``
+    (None: the pass ends): the finished node ends and the next one starts. Returns ``nxt``.
+    If the run can be stopped (``max_steps``, a cancel flag, halts) it is checked between
+    the two."""
     if nxt is None:
         _advance(frame, action, None)
         return None
@@ -224,7 +238,7 @@ def next_node(
         _advance(frame, action, name)  # one call: nothing can stop the next node
     else:
         finished, finished_path = frame.node, frame.path
-        dispatch.advance(frame, action, None)
+        _advance(frame, action, None)
         if finished is not None:
             halt_after(frame, finished, finished_path)
         _check_guards(frame, name)
@@ -239,7 +253,8 @@ def _start(frame: Frame, node: Any, flow: Any) -> None:
         name = level.names[id(node)]
     except KeyError:
         name = _new_node_name(level, node)
-    _check_guards(frame, name)
+    if level.guarded:
+        _check_guards(frame, name)
     _hand_over(frame, node, name)
 
 

@@ -118,9 +118,11 @@ class StreamMixin:
 
     async def astream(self, shared: Any, *, run_id: str | None = None) -> AsyncIterator[Event]:
         """``stream()`` for ``async for``: an async flow runs as a task on the caller's
-        event loop, a synchronous one in a worker thread. Leaving the loop early cancels
-        the run; wrap the iterator in ``contextlib.aclosing`` to have that happen at once
-        rather than when the generator is collected.
+        event loop, a synchronous one in a worker thread. The worker thread keeps pace with
+        the loop as ``stream()``'s does (at most one event ahead of it), so leaving the loop
+        early cancels the run before the next node it would start. Wrap the iterator in
+        ``contextlib.aclosing`` to have that happen at once rather than when the generator
+        is collected.
 
         >>> async for event in flow.astream(shared):  # doctest: +SKIP
         ...     print(event.kind, event.path)
@@ -128,12 +130,14 @@ class StreamMixin:
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Any] = asyncio.Queue()
         loop_thread = threading.get_ident()
+        pace = _Pace()
 
         def put(item: Any) -> None:
             if threading.get_ident() == loop_thread:
-                events.put_nowait(item)
+                events.put_nowait(item)  # the run is a task on this loop: it cannot wait here
             else:
-                loop.call_soon_threadsafe(events.put_nowait, item)
+                pace.wait_turn()  # a worker thread waits until the loop took the last event
+                loop.call_soon_threadsafe(events.put_nowait, (item,))
 
         subscriber = _ToQueue(put)
         if run_id is None:
@@ -163,13 +167,44 @@ class StreamMixin:
                 item = await events.get()
                 if item is _DONE:
                     break
+                if isinstance(item, tuple):  # from a worker thread, which may go on now
+                    (item,) = item
+                    pace.taken()
                 yield item
             finished = True
             await task  # a failed run raises here, after its last event
         finally:
             if not finished:
-                cancel.set()
+                cancel.set()  # first: the worker, released next, stops before its next node
+                pace.release()
                 try:
                     await task
                 except Exception:  # noqa: S110 - the caller left; it asked for the stop
                     pass
+
+
+class _Pace:
+    """Keeps a run's worker thread at most one event ahead of the loop that takes them:
+    ``wait_turn`` before handing an event over waits while the last one is not taken."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting = 0  # events handed over, not yet taken
+        self._released = False
+
+    def wait_turn(self) -> None:
+        with self._cond:
+            while self._waiting and not self._released:
+                self._cond.wait()
+            self._waiting += 1
+
+    def taken(self) -> None:
+        with self._cond:
+            self._waiting -= 1
+            self._cond.notify_all()
+
+    def release(self) -> None:
+        """The loop takes no more events: never wait again."""
+        with self._cond:
+            self._released = True
+            self._cond.notify_all()

@@ -1,16 +1,20 @@
-"""wrapt wrappers on upstream pocketflow's seams, feeding the same observe functions as HooksMixin.
+"""Wrappers on upstream pocketflow's seams, feeding the same observe functions as HooksMixin.
 
 Wrapping the methods in the upstream classes' ``__dict__`` reaches every subclass, including
 user classes defined before ``instrument()``. Instances of our own ``HooksMixin`` classes
 already report themselves and pass straight through. Upstream's attempt loops
 (``Node._exec``, ``AsyncNode._exec``) run ``RetryMixin``'s own attempt functions instead,
-which keep upstream's contract and report each retry.
+which keep upstream's contract and report each retry. The seams run once per flow level or
+pass are wrapt wrappers; the two run once per node (``get_next_node``, ``_exec``) are plain
+functions, as cheap to call as upstream's own.
 A flow level may instead continue a recorded run (``flows/resume/pending.py``) or, nested in
 such a run, enter its graph mid-way (``flows/resume/plan.py``).
 """
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -77,37 +81,50 @@ def _orch_async(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict
     return observe.orchestrate_async(instance, shared, params, wrapped)
 
 
-def _get_next_node(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    if not _observed(instance):
-        return wrapped(*args, **kwargs)
-    curr, action = _arg(args, kwargs, 0, "curr"), _arg(args, kwargs, 1, "action")
-    return observe.next_node(instance, curr, action, wrapped, bound=True)
+def _get_next_node(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Upstream's ``get_next_node`` reporting each handover. A plain function, not a wrapt
+    wrapper: it runs once per node, and binding a wrapt wrapper to the flow on every call
+    cost more than upstream's whole handover."""
+
+    @functools.wraps(original)
+    def get_next_node(self: Any, curr: Any, action: Any = None) -> Any:
+        if isinstance(self, HooksMixin):  # our drop-ins report themselves
+            return original(self, curr, action)
+        return observe.next_node(self, curr, action, original)
+
+    return get_next_node
 
 
-def _attempts(is_async: bool) -> Callable[..., Any]:
-    """The wrapper for upstream's attempt loop: ``RetryMixin``'s loop, same contract."""
+def _attempts(is_async: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Upstream's attempt loop run by ``RetryMixin``'s (same contract, retries reported):
+    a copy of that function under upstream's name, called as upstream's was (once per node,
+    so no wrapper in between)."""
     attempts = run_attempts_async if is_async else run_attempts
 
-    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if instance is None:
-            return wrapped(*args, **kwargs)
-        return attempts(instance, *args, **kwargs)
+    def replace(original: Callable[..., Any]) -> Callable[..., Any]:
+        seam = types.FunctionType(
+            attempts.__code__, attempts.__globals__, original.__name__, attempts.__defaults__
+        )
+        return functools.update_wrapper(seam, original)
 
-    return wrapper
+    return replace
 
 
-# (class, method, wrapper): every seam upstream defines, each in the class that defines it.
-SEAMS: tuple[tuple[type, str, Callable[..., Any]], ...] = (
-    (pocketflow.Flow, "_run", _run),
-    (pocketflow.BatchFlow, "_run", _run),
-    (pocketflow.Flow, "_orch", _orch),
+def _wrapped(wrapper: Callable[..., Any]) -> Callable[[Callable[..., Any]], Any]:
+    return lambda original: wrapt.FunctionWrapper(original, wrapper)
+
+
+# (class, method, make): every seam upstream defines, each in the class that defines it;
+# ``make(original)`` makes what is installed in its place.
+SEAMS: tuple[tuple[type, str, Callable[[Callable[..., Any]], Any]], ...] = (
+    (pocketflow.Flow, "_run", _wrapped(_run)),
+    (pocketflow.BatchFlow, "_run", _wrapped(_run)),
+    (pocketflow.Flow, "_orch", _wrapped(_orch)),
     (pocketflow.Flow, "get_next_node", _get_next_node),
-    (pocketflow.AsyncFlow, "_run_async", _run_async),
-    (pocketflow.AsyncBatchFlow, "_run_async", _run_async),
-    (pocketflow.AsyncParallelBatchFlow, "_run_async", _run_async),
-    (pocketflow.AsyncFlow, "_orch_async", _orch_async),
+    (pocketflow.AsyncFlow, "_run_async", _wrapped(_run_async)),
+    (pocketflow.AsyncBatchFlow, "_run_async", _wrapped(_run_async)),
+    (pocketflow.AsyncParallelBatchFlow, "_run_async", _wrapped(_run_async)),
+    (pocketflow.AsyncFlow, "_orch_async", _wrapped(_orch_async)),
     (pocketflow.Node, "_exec", _attempts(is_async=False)),
     (pocketflow.AsyncNode, "_exec", _attempts(is_async=True)),
 )
@@ -126,9 +143,9 @@ class Patches:
     def apply(self) -> None:
         if self._installed:
             return
-        for cls, name, wrapper in SEAMS:
+        for cls, name, make in SEAMS:
             original = cls.__dict__[name]
-            proxy = wrapt.FunctionWrapper(original, wrapper)
+            proxy = make(original)
             setattr(cls, name, proxy)
             self._installed.append((cls, name, original, proxy))
 

@@ -150,15 +150,16 @@ class Store(dict):
             try:
                 observer(key, old, new)
             except Exception:
-                _log.exception(
-                    "store %r: observer %r raised on key %r; the write stands",
-                    self._name,
-                    observer,
-                    key,
-                )
+                self._observer_failed(observer, key)
+
+    def _observer_failed(self, observer: Observer, key: Any) -> None:
+        _log.exception(
+            "store %r: observer %r raised on key %r; the write stands", self._name, observer, key
+        )
 
     def __setitem__(self, key: str, value: Any) -> None:
-        # The hot path (every node writes): the full check only runs when the type is off.
+        # The hot path (every node writes), with _written_to inlined: the full check only
+        # runs when the type is off.
         expected = self._types.get(key)
         if expected is not None and not isinstance(value, expected):
             self._check(key, value)
@@ -168,10 +169,17 @@ class Store(dict):
         origin = self._origin
         if origin is not None:  # first: a refusing origin leaves both unchanged
             origin[key] = value
-        if self._observers:
+        observers = self._observers
+        if observers:
             old = _dict_get(self, key, MISSING)
             _dict_setitem(self, key, value)
-            self._written_to(key, old, value)
+            if self._written is not None:
+                self._written.add(key)
+            for observer in observers:
+                try:
+                    observer(key, old, value)
+                except Exception:
+                    self._observer_failed(observer, key)
         else:
             _dict_setitem(self, key, value)
             if self._written is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import events as ev
 from .events import NODE_END, NODE_START, Event
-from .scope import Frame, Level, _global_subscribers
+from .scope import OWN_NAME, SUBSCRIBER, Frame, Level, _global_subscribers
 
 # The stdlib logger, not pocketflow_ext.logging: that module reads the run scope.
 _log = logging.getLogger("pocketflow_ext.hooks")
@@ -79,22 +79,23 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
     """The node running in ``frame`` (if any) ended with ``action``; node ``name`` (if not
     None) starts. This runs once per node, so it is ``_deliver`` specialised by hand for
     the two node kinds: records only when some subscriber wants them, hooks called with
-    explicit arguments (a ``*args`` call costs more than the rest of the loop)."""
+    explicit arguments (a ``*args`` call costs more than the rest of the loop), the hooks
+    of the level's own flow handed the node's name as it is (no slicing of its path)."""
     level = frame.level
-    event = None
-    if frame.node is not None:
+    finished = frame.node
+    if finished is not None:
         elapsed = _clock() - frame.t0
-        path = frame.path
+        event = None
         if level.node_end_records:
             run = level.run
             event = Event(
                 kind=NODE_END,
                 run_id=run.run_id,
                 flow_name=run.flow_name,
-                path=path,
+                path=frame.path,
                 ts=time.time(),
                 step=frame.step,
-                node=frame.node,
+                node=finished,
                 action=action,
                 elapsed_s=elapsed,
                 params=frame.params,
@@ -102,12 +103,15 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
             )
             if _global_subscribers:
                 _to_global_subscribers(event)
-        for cut, callback, is_subscriber in level.on_node_end:
+        store = level.store
+        for how, callback in level.on_node_end:
             try:
-                if is_subscriber:
+                if how == OWN_NAME:
+                    callback(finished, action, elapsed, store)
+                elif how == SUBSCRIBER:
                     callback(event)
                 else:
-                    callback(path[cut:], action, elapsed, level.store)
+                    callback(frame.path[how:], action, elapsed, store)
             except Exception:
                 _listener_failed(callback)
         if name is None:
@@ -125,6 +129,7 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
     except KeyError:  # once per node name and place (the dict outlives the run)
         path = level.paths[name] = f"{level.path}/{name}"
     frame.path = path
+    event = None
     if level.node_start_records:
         run = level.run
         event = Event(
@@ -140,12 +145,14 @@ def advance(frame: Frame, action: Any, name: str | None) -> None:
         )
         if _global_subscribers:
             _to_global_subscribers(event)
-    for cut, callback, is_subscriber in level.on_node_start:
+    for how, callback in level.on_node_start:
         try:
-            if is_subscriber:
+            if how == OWN_NAME:
+                callback(name, level.store)
+            elif how == SUBSCRIBER:
                 callback(event)
             else:
-                callback(path[cut:], level.store)
+                callback(path[how:], level.store)
         except Exception:
             _listener_failed(callback)
     frame.t0 = _clock()

@@ -128,7 +128,7 @@ def new_run_id(flow_name: str) -> str:
 class Run:
     """One top-level flow execution: identity, step counter, cancel flag (or None)."""
 
-    __slots__ = ("run_id", "flow_name", "store", "cancel", "step_numbers", "options")
+    __slots__ = ("_run_id", "flow_name", "store", "cancel", "step_numbers", "options")
 
     def __init__(self, flow_name: str, store: Any) -> None:
         options = pending_options() or RunOptions()
@@ -136,11 +136,30 @@ class Run:
         clear_pending_options()
         self.options = options
         self.flow_name = flow_name
-        self.run_id = options.run_id or new_run_id(flow_name)
+        self._run_id = options.run_id  # None: made when first read (see run_id)
         self.store = store
         # None unless someone can cancel (a background run): the flag is read before every node.
         self.cancel = options.cancel
         self.step_numbers = itertools.count(0)  # next() gives each node execution its step
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, made when first asked for: a run only hooks listen to never needs
+        one, and making it (random bytes from the OS) costs more than a short run's nodes."""
+        run_id = self._run_id
+        if run_id is None:
+            with _run_id_lock:  # threads of one run (copied contexts) agree on one id
+                run_id = self._run_id
+                if run_id is None:
+                    run_id = self._run_id = new_run_id(self.flow_name)
+        return run_id
+
+    @run_id.setter
+    def run_id(self, run_id: str) -> None:
+        self._run_id = run_id
+
+
+_run_id_lock = threading.Lock()
 
 
 # One listener table entry: (cut, listeners) where ``cut`` strips a level's own path
@@ -152,45 +171,103 @@ ListenerLevel = tuple[int, tuple[tuple[str | None, Callable[..., Any]], ...]]
 # get the record; hooks get ``(path[cut:], *args)``, or ``*args`` when cut is None.
 Delivery = tuple[tuple[int | None, Callable[..., Any], bool], ...]
 
+# The two kinds delivered for every node, in call order: (how, callback). ``how`` is
+# OWN_NAME for a hook of the level's own flow (it gets the node's name), SUBSCRIBER for a
+# subscriber (it gets the record), else the cut of an enclosing flow's hook (it gets
+# ``path[how:]``). Small ints, so the per-node test is one int comparison.
+NodeDelivery = tuple[tuple[int, Callable[..., Any]], ...]
+OWN_NAME = 0
+SUBSCRIBER = -1
 
-def _delivery_table(listeners: tuple[ListenerLevel, ...]) -> dict[str, Delivery]:
-    """Computed once per flow execution, so delivering an event is one loop over exactly
-    its listeners. Node events reach every enclosing flow's hooks; flow start/end hooks only
-    fire on their own flow (their signatures carry no path); subscribers get every kind
-    they want."""
-    last = len(listeners) - 1
-    rows: dict[str, list[tuple[int | None, Callable[..., Any], bool]]] = {
-        kind: [] for kind in EVENT_KINDS
-    }
-    for i, (cut, entries) in enumerate(listeners):
-        for kind, callback in entries:
-            if kind is None:
-                for each in EVENT_KINDS:
-                    if wants(callback, each):
-                        rows[each].append((None, callback, True))
-            elif kind not in (FLOW_START, FLOW_END):
-                rows[kind].append((cut, callback, False))
-            elif i == last:
-                rows[kind].append((None, callback, False))
-    return {kind: tuple(delivery) for kind, delivery in rows.items()}
+_NO_LISTENERS: dict[str, Delivery] = dict.fromkeys(EVENT_KINDS, ())
+_NONE_WANTED: dict[str, bool] = dict.fromkeys(EVENT_KINDS, False)
 
 
-def _records_wanted(table: dict[str, Delivery]) -> dict[str, bool]:
-    """Per kind, whether anyone wants its records: a flow subscriber in ``table`` or a
-    process-wide one (whose ``wants`` is asked here, once per flow execution)."""
-    subscribers = tuple(_global_subscribers)
-    wanted = {}
-    for kind, delivery in table.items():
-        wanted[kind] = False
-        for _, _, is_subscriber in delivery:
-            if is_subscriber:
-                wanted[kind] = True
-                break
-        else:
-            for subscriber in subscribers:
-                if wants(subscriber, kind):
-                    wanted[kind] = True
-                    break
+class Tables:
+    """A level's listener tables, computed once per flow execution so delivering an event
+    is one loop over exactly its listeners: per kind who gets it (``table``), the two node
+    kinds in their hot form, and the kinds a flow subscriber wants records of. Node events
+    reach every enclosing flow's hooks; flow start/end hooks only fire on their own flow
+    (their signatures carry no path); subscribers get every kind they want."""
+
+    __slots__ = ("table", "on_node_start", "on_node_end", "subscribed", "hooks_only")
+
+    def __init__(self, listeners: tuple[ListenerLevel, ...], own_cut: int) -> None:
+        last = len(listeners) - 1
+        rows: dict[str, list[tuple[int | None, Callable[..., Any], bool]]] = {}
+        subscribed: set[str] = set()
+        self.hooks_only = True
+        for i, (cut, entries) in enumerate(listeners):
+            for kind, callback in entries:
+                if kind is None:
+                    self.hooks_only = False
+                    for each in EVENT_KINDS:
+                        if wants(callback, each):
+                            rows.setdefault(each, []).append((None, callback, True))
+                            subscribed.add(each)
+                elif kind not in (FLOW_START, FLOW_END):
+                    rows.setdefault(kind, []).append((cut, callback, False))
+                elif i == last:
+                    rows.setdefault(kind, []).append((None, callback, False))
+        table = _NO_LISTENERS.copy()  # costs in proportion to the listeners, not the kinds
+        for kind, delivery in rows.items():
+            table[kind] = tuple(delivery)
+        self.table = table
+        self.on_node_start = _node_delivery(table[NODE_START], own_cut)
+        self.on_node_end = _node_delivery(table[NODE_END], own_cut)
+        self.subscribed = frozenset(subscribed)
+
+
+def _node_delivery(delivery: Delivery, own_cut: int) -> NodeDelivery:
+    if not delivery:
+        return ()
+    return tuple(
+        (SUBSCRIBER if is_subscriber else OWN_NAME if cut == own_cut else cut, callback)  # type: ignore[misc]
+        for cut, callback, is_subscriber in delivery
+    )
+
+
+# Tables of levels whose listeners are hooks only (no subscriber's ``wants`` to ask again
+# each run), by (parent's tables, own cut, own listeners) compared by identity: a flow's
+# hooks are one tuple until ``on``/``subscribe``/``unsubscribe`` replace it, so each run
+# of a hooked flow finds its tables here instead of building them again.
+_hook_tables: dict[tuple[int, int, int], tuple[Tables | None, Any, Tables]] = {}
+_HOOK_TABLES_MAX = 512
+
+
+def tables_for(
+    parent: Tables | None,
+    own_cut: int,
+    own: tuple[tuple[str | None, Callable[..., Any]], ...],
+    listeners: tuple[ListenerLevel, ...],
+) -> Tables:
+    """The tables of a level with ``listeners``: its parent's plus ``own`` at ``own_cut``."""
+    key = (id(parent), own_cut, id(own))
+    hit = _hook_tables.get(key)
+    if hit is not None and hit[0] is parent and hit[1] is own:
+        return hit[2]
+    tables = Tables(listeners, own_cut)
+    if tables.hooks_only:  # held strongly, so the ids in the key stay theirs
+        if len(_hook_tables) >= _HOOK_TABLES_MAX:
+            _hook_tables.clear()
+        _hook_tables[key] = (parent, own, tables)
+    return tables
+
+
+def _records_wanted(subscribed: frozenset[str]) -> dict[str, bool]:
+    """Per kind, whether anyone wants its records: a flow subscriber (``subscribed``) or a
+    process-wide one (whose ``wants`` is asked here, once per flow execution). Do not
+    modify the dict returned: with no subscriber at all it is shared."""
+    if not subscribed and not _global_subscribers:
+        return _NONE_WANTED
+    wanted = _NONE_WANTED.copy()
+    for kind in subscribed:
+        wanted[kind] = True
+    if _global_subscribers:
+        subscribers = tuple(_global_subscribers)
+        for kind, is_wanted in wanted.items():
+            if not is_wanted:
+                wanted[kind] = any(wants(subscriber, kind) for subscriber in subscribers)
     return wanted
 
 
@@ -220,6 +297,7 @@ class Level:
         "parent",
         "names",
         "listeners",
+        "tables",
         "table",
         "on_node_start",
         "on_node_end",
@@ -250,22 +328,30 @@ class Level:
         self.path = path
         self.parent = parent
         self.names = names
+        merged = own
         if parent is None and _global_hooks:
             # Process-wide hooks listen as if registered on the top flow, before its own.
-            own = (*_global_hooks, *own)
+            merged = (*_global_hooks, *merged)
         if parent is None and run.options.subscribers:
-            own = (*own, *((None, each) for each in run.options.subscribers))
+            merged = (*merged, *((None, each) for each in run.options.subscribers))
         inherited = parent.listeners if parent else ()
-        self.listeners: tuple[ListenerLevel, ...] = (*inherited, (len(path) + 1, own))
-        self.table = _delivery_table(self.listeners)
+        own_cut = len(path) + 1
+        self.listeners: tuple[ListenerLevel, ...] = (*inherited, (own_cut, merged))
+        if merged is own:  # the flow's own listeners: hooks only, the tables of last run
+            parent_tables = parent.tables if parent is not None else None
+            tables = tables_for(parent_tables, own_cut, own, self.listeners)
+        else:
+            tables = Tables(self.listeners, own_cut)
+        self.tables: Tables = tables
+        self.table = tables.table
         # The two kinds delivered for every node, as attributes: the hot path reads them.
-        self.on_node_start = self.table[NODE_START]
-        self.on_node_end = self.table[NODE_END]
+        self.on_node_start = tables.on_node_start
+        self.on_node_end = tables.on_node_end
         # Node name -> full path, filled as nodes first run under this path; shared by
         # every run of the same graph at the same path (see graph.GraphNames.paths).
         self.paths = paths
         # Records are built only for kinds some subscriber wants; hooks get plain args.
-        self.records = _records_wanted(self.table)
+        self.records = _records_wanted(tables.subscribed)
         self.step_numbers = run.step_numbers  # read once per node: one hop fewer
         self.node_start_records = self.records[NODE_START]
         self.node_end_records = self.records[NODE_END]

@@ -390,3 +390,77 @@ def test_the_longest_flow_name_allowed_records_its_runs(tmp_path) -> None:
     flow = Flow(start=Step(), flow_name="x" * 191, db_path=tmp_path / "r.db")
     flow.run({})
     assert flow.db.list_runs()[0]["run_id"].startswith("x" * 191 + "-")
+
+
+# ── how a flow reports its handovers ─────────────────────────────────────────
+def _first_second() -> tuple[Node, Node]:
+    first, second = Step(name="First"), Later(name="Second")
+    first >> second
+    return first, second
+
+
+def test_a_dormant_flow_runs_upstreams_handover_as_is() -> None:
+    import pocketflow
+
+    # Nothing listens: no method of ours between upstream's loop and its get_next_node.
+    assert Flow.get_next_node is pocketflow.Flow.get_next_node
+    shared: dict[str, Any] = {}
+    Flow(start=_first_second()[0]).run(shared)
+    assert [name for name, _ in shared["ran"]] == ["Step", "Later"]
+
+
+def test_a_get_next_node_override_is_reported_with_what_it_returns_and_sees_the_flow() -> None:
+    first, second = _first_second()
+    detour = Later(name="Detour")
+
+    class Routed(Flow):
+        def get_next_node(self, curr: Any, action: Any) -> Any:
+            self.asked = getattr(self, "asked", 0) + 1  # lands on the flow itself
+            chosen = super().get_next_node(curr, action)
+            return detour if chosen is second else chosen
+
+    starts: list[str] = []
+    flow = Routed(start=first).on("node_start", lambda name, store: starts.append(name))
+    flow.run({})
+    assert starts == ["First", "Detour"]
+    assert flow.asked == 2  # after First and after Detour
+    assert type(flow) is Routed
+
+
+def test_hooks_added_or_removed_between_runs_take_effect_on_the_next_run() -> None:
+    ends: list[str] = []
+
+    def hook(name: str, action: Any, elapsed: float, store: Any) -> None:
+        ends.append(name)
+
+    flow = Flow(start=_first_second()[0])
+    flow.run({})
+    flow.on("node_end", hook)
+    flow.run({})
+    assert ends == ["First", "Second"]
+    flow.unsubscribe(hook)
+    flow.run({})
+    assert ends == ["First", "Second"]
+
+
+def test_a_nested_flows_hooks_get_names_relative_to_where_they_were_registered() -> None:
+    inner = Flow(start=_first_second()[0], flow_name="Inner")
+    outer = Flow(start=inner, flow_name="Outer")
+    inner_ends: list[str] = []
+    outer_ends: list[str] = []
+    inner.on("node_end", lambda name, action, elapsed, store: inner_ends.append(name))
+    outer.on("node_end", lambda name, action, elapsed, store: outer_ends.append(name))
+    for _ in range(2):  # the second run uses the listener tables kept from the first
+        inner_ends.clear()
+        outer_ends.clear()
+        outer.run({})
+        assert inner_ends == ["First", "Second"]
+        assert outer_ends == ["Inner/First", "Inner/Second", "Inner"]
+
+
+def test_every_event_of_a_run_carries_the_same_run_id() -> None:
+    seen: list[Event] = []
+    flow = Flow(start=_first_second()[0]).subscribe(seen.append)
+    flow.run({})
+    assert len({event.run_id for event in seen}) == 1
+    assert seen[0].run_id.startswith("Flow-")

@@ -200,3 +200,50 @@ def test_leaving_astream_early_cancels_the_run() -> None:
     asyncio.run(first_ticks())
     assert statuses == ["cancelled"]
     assert shared["n"] == 3
+
+
+def _counting_loop(times: int) -> tuple[Flow, list[str]]:
+    """A sync flow whose one node runs ``times`` times; the flow_end statuses it reports."""
+
+    class Count(Node):
+        def post(self, shared: Any, prep_res: Any, exec_res: Any) -> str:
+            shared["n"] = shared.get("n", 0) + 1
+            return "again" if shared["n"] < times else "done"
+
+    count = Count()
+    count - "again" >> count
+    count - "done" >> Node()  # a quiet end: no "Flow ends" warning
+    statuses: list[str] = []
+    flow = Flow(start=count).subscribe(
+        lambda e: statuses.append(e.status) if e.kind == "flow_end" and e.path == "Flow" else None
+    )
+    return flow, statuses
+
+
+def test_astream_of_a_sync_flow_keeps_pace_so_leaving_after_the_first_event_stops_it() -> None:
+    # The worker thread waits for the loop to take each event (one event ahead at most), so
+    # a run of 200 nodes whose consumer leaves after flow_start runs one node at the most.
+    flow, statuses = _counting_loop(200)
+    shared: dict[str, Any] = {}
+
+    async def first_event() -> str:
+        async with contextlib.aclosing(flow.astream(shared)) as events:
+            async for event in events:
+                return event.kind
+        raise AssertionError("no event")
+
+    assert asyncio.run(first_event()) == "flow_start"
+    assert shared.get("n", 0) <= 1
+    assert statuses == ["cancelled"]
+
+
+def test_astream_of_a_sync_flow_runs_to_the_end_when_the_loop_takes_every_event() -> None:
+    flow, statuses = _counting_loop(50)
+    shared: dict[str, Any] = {}
+
+    async def every_event() -> list[str]:
+        return [event.kind async for event in flow.astream(shared)]
+
+    kinds = asyncio.run(every_event())
+    assert kinds.count("node_end") == 51 and kinds[-1] == "flow_end"  # 50 and the exit node
+    assert shared["n"] == 50 and statuses == ["completed"]
