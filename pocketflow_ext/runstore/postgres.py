@@ -420,14 +420,21 @@ class PostgresRunStore(RunStore):
 
     def _execute(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
         with self._pool().connection() as conn:
-            # One round trip for the node's rows and the commit.
-            with conn.pipeline(), conn.cursor() as cur:
-                for sql, params in statements:
-                    if len(params) == 1:
-                        cur.execute(sql, params[0])
-                    else:
-                        cur.executemany(sql, params)
-                conn.commit()
+            # One round trip for the rows and the commit: in autocommit mode, the statements
+            # of a pipeline up to its Sync (sent when the block ends) run as one implicit
+            # transaction, committed at the Sync, or rolled back whole if one fails. (With
+            # BEGIN and COMMIT psycopg waits for the BEGIN, then syncs again at the end.)
+            conn.autocommit = True
+            try:
+                with conn.pipeline(), conn.cursor() as cur:
+                    for sql, params in statements:
+                        if len(params) == 1:
+                            cur.execute(sql, params[0])
+                        else:
+                            cur.executemany(sql, params)
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False  # the pool's other users expect transactions
 
     @_translated
     def heartbeat(self, run_ids: Sequence[str]) -> None:
