@@ -52,11 +52,11 @@ from .base import (
     escape_surrogates,
     row_record,
 )
-from .checkpoints import DELTA, MAX_CHAIN, store_at
+from .checkpoints import DELTA, MAX_CHAIN
 from .location import masked, scrubbed
-from .runs import claim_is_live, derive_status, process_identity, run_view
-from .sqlite import decode_checkpoint
-from .sqlite_schema import CHECKPOINT_COLUMNS, EVENT_COLUMNS, RUN_COLUMNS, STORED_STATUSES
+from .runs import claim_is_live, derive_status, process_identity
+from .sqlite_schema import CHECKPOINT_COLUMNS, EVENT_COLUMNS, RUN_COLUMNS
+from .views import check_page, count_limit, filter_sql, rebuilt_store, run_views, runs_page
 
 _log = get_logger("db")
 
@@ -557,43 +557,22 @@ class PostgresRunStore(RunStore):
     def _views(
         self, cur: psycopg.Cursor[Any], rows: Sequence[dict[str, Any]], now: float
     ) -> list[dict[str, Any]]:
-        resumed: dict[str, list[tuple[str, str]]] = {}
-        if rows:
-            cur.execute(
-                "SELECT resumed_from, run_id, status FROM pf_runs WHERE resumed_from = ANY(%s) "
-                "ORDER BY started_at DESC, run_id DESC",
-                ([r["run_id"] for r in rows],),
-            )
-            for found in cur.fetchall():
-                resumed.setdefault(found["resumed_from"], []).append(
-                    (found["run_id"], found["status"])
-                )
-        forked: dict[str, list[str]] = {}
-        if rows:
-            cur.execute(
-                "SELECT forked_from, run_id FROM pf_runs WHERE forked_from = ANY(%s) "
-                "ORDER BY started_at DESC, run_id DESC",
-                ([r["run_id"] for r in rows],),
-            )
-            for found in cur.fetchall():
-                forked.setdefault(found["forked_from"], []).append(found["run_id"])
-        views = []
-        for row in rows:
-            data = dict(row)
-            last = data.pop("last_event_at", None)
-            counted = data.pop("counted_steps", None)
-            by = resumed.get(data["run_id"], [])
-            views.append(
-                run_view(
-                    data,
-                    last_event_at=last,
-                    counted_steps=counted,
-                    resumed_by=by,
-                    forked_by=forked.get(data["run_id"], []),
-                    now=now,
-                )
-            )
-        return views
+        """Run dicts for ``rows``; who resumed and forked them is read in one query each."""
+        if not rows:
+            return []
+        ids = [r["run_id"] for r in rows]
+        cur.execute(
+            "SELECT resumed_from, run_id, status FROM pf_runs WHERE resumed_from = ANY(%s) "
+            "ORDER BY started_at DESC, run_id DESC",
+            (ids,),
+        )
+        resumed = cur.fetchall()
+        cur.execute(
+            "SELECT forked_from, run_id FROM pf_runs WHERE forked_from = ANY(%s) "
+            "ORDER BY started_at DESC, run_id DESC",
+            (ids,),
+        )
+        return run_views(rows, resumed, cur.fetchall(), now)
 
     @_translated
     def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -613,39 +592,12 @@ class PostgresRunStore(RunStore):
     def _where(
         self, filt: RunFilter, cur: psycopg.Cursor[Any], now: float
     ) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        statuses = _check_statuses(filt.statuses)
-        if statuses:
-            gone = self._gone(cur, now) if {"running", "interrupted"} & set(statuses) else []
-            parts = []
-            stored = [s for s in statuses if s not in ("running", "interrupted")]
-            if stored:
-                parts.append("r.status = ANY(%s)")
-                args.append(stored)
-            if "running" in statuses:
-                parts.append("(r.status = 'running' AND r.run_id <> ALL(%s))")
-                args.append(gone)
-            if "interrupted" in statuses:
-                parts.append("(r.status = 'interrupted' OR r.run_id = ANY(%s))")
-                args.append(gone)
-            clauses.append("(" + " OR ".join(parts) + ")")
-        if filt.flows:
-            if not all(isinstance(f, str) for f in filt.flows):
-                raise ConfigurationError(f"flow names must be strings, got {filt.flows!r}")
-            clauses.append("r.flow_name = ANY(%s)")
-            args.append(list(filt.flows))
-        term = filt.search.strip()
-        if term:
-            clauses.append("r.run_id LIKE %s ESCAPE '\\'")
-            term = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            args.append(f"%{term}%")
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+        return filter_sql(filt, lambda: self._gone(cur, now), _among, "%s")
 
     def _list(
         self, cur: psycopg.Cursor[Any], filt: RunFilter, limit: int | None, offset: int, now: float
     ) -> list[dict[str, Any]]:
-        limit, offset = _check_page(limit, offset)
+        limit, offset = check_page(limit, offset)
         where, args = self._where(filt, cur, now)
         cur.execute(
             f"{_RUN_SQL}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s OFFSET %s",
@@ -653,9 +605,17 @@ class PostgresRunStore(RunStore):
         )
         return self._views(cur, cur.fetchall(), now)
 
-    def _count(self, cur: psycopg.Cursor[Any], filt: RunFilter, now: float) -> int:
+    def _count(
+        self, cur: psycopg.Cursor[Any], filt: RunFilter, now: float, cap: int | None = None
+    ) -> int:
         where, args = self._where(filt, cur, now)
-        cur.execute(f"SELECT count(*) AS n FROM pf_runs r{where}", args)
+        if cap is None:
+            cur.execute(f"SELECT count(*) AS n FROM pf_runs r{where}", args)
+        else:  # stops after cap + 1 matching runs
+            cur.execute(
+                f"SELECT count(*) AS n FROM (SELECT 1 FROM pf_runs r{where} LIMIT %s) AS page",
+                [*args, cap + 1],
+            )
         return int(_one(cur)["n"])
 
     @_translated
@@ -675,7 +635,8 @@ class PostgresRunStore(RunStore):
         with self._cursor() as cur:
             now = self._now(cur)
             rows = self._list(cur, filt, limit, offset, now)
-            return RunsPage(rows, self._count(cur, filt, now))
+            cap = count_limit(limit, offset)
+            return runs_page(rows, self._count(cur, filt, now, cap), cap)
 
     @_translated
     def flow_names(self) -> list[str]:
@@ -804,20 +765,7 @@ class PostgresRunStore(RunStore):
         with self._cursor() as cur:
             cur.execute(_CHAIN_SQL, (run_id, step, run_id, MAX_CHAIN + 1))
             rows = cur.fetchall()
-        if not rows:
-            return None
-        if len(rows) == 1 and rows[0]["kind"] != DELTA:  # a full row: decoded as it is
-            return decode_checkpoint(rows[0]["store_json"], run_id, step, self.location)
-        try:
-            return store_at({row["step"]: row for row in rows}, step)
-        except RecursionError:
-            problem = "it is nested too deeply to decode"
-        except ValueError as exc:  # names the row at fault, which may be one it builds on
-            problem = str(exc)
-        raise CheckpointDamaged(
-            f"the checkpoint of run {run_id!r} at step {step} in {self.location} is damaged: "
-            f"{problem}; read its raw text with checkpoint_text() or pick another step"
-        )
+        return rebuilt_store(rows, run_id, step, self.location)
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────
@@ -916,19 +864,6 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _check_statuses(statuses: Sequence[str]) -> Sequence[str]:
-    for status in statuses:
-        if status not in KNOWN_STATUSES:
-            raise ConfigurationError(
-                f"unknown status filter {status!r}; use one of {', '.join(STORED_STATUSES)}"
-            )
-    return statuses
-
-
-def _check_page(limit: Any, offset: Any) -> tuple[int | None, int]:
-    for name, value in (("limit", limit), ("offset", offset)):
-        if value is None and name == "limit":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigurationError(f"{name} must be a non-negative int, got {value!r}")
-    return limit, offset
+def _among(column: str, values: Sequence[str], negate: bool) -> tuple[str, Any]:
+    """``column`` [NOT] IN ``values``, the list bound as one array parameter."""
+    return f"{column} {'<> ALL' if negate else '= ANY'}(%s)", list(values)
