@@ -141,9 +141,12 @@ _pools_lock = threading.Lock()
 
 
 def _configure_reader(conn: psycopg.Connection[Any]) -> None:
-    # Every transaction of a reader's connection starts READ ONLY: the monitor and CLI
-    # cannot write even through a role that could.
-    conn.read_only = True
+    # Every statement of a reader's session runs READ ONLY (the server's setting, so
+    # statements outside a transaction too): the monitor and CLI cannot write even through
+    # a role that could. Autocommit: a read of one statement is one round trip, not three
+    # (BEGIN, the query, COMMIT); reads that must agree take a transaction (``_cursor``).
+    conn.autocommit = True
+    conn.execute("SET default_transaction_read_only = on")
 
 
 def _acquire_pool(
@@ -352,10 +355,16 @@ class PostgresRunStore(RunStore):
         return self._pool_obj
 
     @contextmanager
-    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor in a transaction: committed on success, rolled back on error."""
-        with self._pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            yield cur
+    def _cursor(self, snapshot: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor whose statements are committed on success, rolled back on error; with
+        ``snapshot``, all in one transaction (a reader's single reads need none)."""
+        with self._pool().connection() as conn:
+            if snapshot and conn.autocommit:
+                with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+                    yield cur
+            else:
+                with conn.cursor(row_factory=dict_row) as cur:
+                    yield cur
 
     def close(self) -> None:
         if self._pool_obj is not None and self._pool_pid == os.getpid() and not self._closed:
@@ -561,22 +570,21 @@ class PostgresRunStore(RunStore):
         if not rows:
             return []
         ids = [r["run_id"] for r in rows]
+        # One round trip for both links (a BitmapOr of their two indexes).
         cur.execute(
-            "SELECT resumed_from, run_id, status FROM pf_runs WHERE resumed_from = ANY(%s) "
+            "SELECT resumed_from, forked_from, run_id, status FROM pf_runs "
+            "WHERE resumed_from = ANY(%s) OR forked_from = ANY(%s) "
             "ORDER BY started_at DESC, run_id DESC",
-            (ids,),
+            (ids, ids),
         )
-        resumed = cur.fetchall()
-        cur.execute(
-            "SELECT forked_from, run_id FROM pf_runs WHERE forked_from = ANY(%s) "
-            "ORDER BY started_at DESC, run_id DESC",
-            (ids,),
-        )
-        return run_views(rows, resumed, cur.fetchall(), now)
+        linked = cur.fetchall()
+        resumed = [r for r in linked if r["resumed_from"] is not None]
+        forked = [r for r in linked if r["forked_from"] is not None]
+        return run_views(rows, resumed, forked, now)
 
     @_translated
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        with self._cursor() as cur:
+        with self._cursor(snapshot=True) as cur:
             now = self._now(cur)
             cur.execute(f"{_RUN_SQL} WHERE r.run_id = %s", (run_id,))
             rows = cur.fetchall()
@@ -622,17 +630,17 @@ class PostgresRunStore(RunStore):
     def list_runs(
         self, filt: RunFilter = ALL_RUNS, *, limit: int | None = 100, offset: int = 0
     ) -> list[dict[str, Any]]:
-        with self._cursor() as cur:
+        with self._cursor(snapshot=True) as cur:
             return self._list(cur, filt, limit, offset, self._now(cur))
 
     @_translated
     def count_runs(self, filt: RunFilter = ALL_RUNS) -> int:
-        with self._cursor() as cur:
+        with self._cursor(snapshot=True) as cur:
             return self._count(cur, filt, self._now(cur))
 
     @_translated
     def runs_page(self, filt: RunFilter, *, limit: int, offset: int) -> RunsPage:
-        with self._cursor() as cur:
+        with self._cursor(snapshot=True) as cur:
             now = self._now(cur)
             rows = self._list(cur, filt, limit, offset, now)
             cap = count_limit(limit, offset)
@@ -713,7 +721,7 @@ class PostgresRunStore(RunStore):
     @_translated
     def export_run(self, run_id: str) -> RunExport | None:
         """The run as stored, read in one snapshot (a live run's rows stay consistent)."""
-        with self._cursor() as cur:
+        with self._cursor(snapshot=True) as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cur.execute(
                 f"SELECT {', '.join(RUN_COLUMNS)} FROM pf_runs WHERE run_id = %s", (run_id,)
