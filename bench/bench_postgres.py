@@ -20,6 +20,7 @@ Run: ``python bench/bench_postgres.py [--quick] [--check]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -39,6 +40,7 @@ from typing import Any
 
 import bench_recording
 import pocketflow
+import timing
 from bench_recording import LONG, SHORT, base_store, build
 
 import pocketflow_ext
@@ -166,83 +168,44 @@ def measure_nodes(url: str, tmp: Path, rounds: int, runs: int) -> tuple[dict, di
     references = {how: PgReference(url, how) for how in ("plain", "pipelined", "implicit")}
     sqlite_ref = bench_recording.Reference(tmp / "reference.db", same_schema=True)
 
-    def wall(run: Callable[[int], Any], n: int) -> float:
-        t0 = time.perf_counter()
-        for _ in range(runs):
-            run(n)
-        return (time.perf_counter() - t0) / runs * 1e6
-
-    def cpu(run: Callable[[int], Any], n: int) -> float:
-        t0 = time.thread_time()  # the flow's thread only: not the writer thread
-        for _ in range(runs):
-            run(n)
-        return (time.thread_time() - t0) / runs * 1e6
-
-    def flow(name: str) -> Callable[[int], Any]:
+    def flow(name: str) -> timing.Run:
         return lambda n: flows[(name, n)].run(base_store())
 
-    variants: dict[str, tuple[Callable[..., float], Callable[[int], Any]]] = {
+    def reference(how: str) -> timing.Run:
+        return lambda n: references[how].run(base_store(), n)
+
+    wall, cpu = timing.wall, timing.cpu
+    variants: dict[str, tuple[timing.Clock, timing.Run]] = {
         "upstream": (wall, flow("upstream")),
         "upstream (thread CPU)": (cpu, flow("upstream")),
         "pg sync": (wall, flow("pg sync")),
-        "pg reference (psycopg)": (wall, lambda n: references["plain"].run(base_store(), n)),
-        "pg reference (pipelined)": (
-            wall,
-            lambda n: references["pipelined"].run(base_store(), n),
-        ),
-        "pg reference (one round trip)": (
-            wall,
-            lambda n: references["implicit"].run(base_store(), n),
-        ),
+        "pg reference (psycopg)": (wall, reference("plain")),
+        "pg reference (pipelined)": (wall, reference("pipelined")),
+        "pg reference (one round trip)": (wall, reference("implicit")),
         "pg async (flow thread CPU)": (cpu, flow("pg async")),
         "sqlite sync": (wall, flow("sqlite sync")),
         "sqlite reference (stdlib)": (wall, lambda n: sqlite_ref.run(base_store(), n)),
         "sqlite async (flow thread CPU)": (cpu, flow("sqlite async")),
     }
-    node: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            clock, run = variants[name]
-            short, long = clock(run, SHORT), clock(run, LONG)
-            node[name].append((long - short) / (LONG - SHORT))
-
-    def per_round(fn: Callable[[int], float]) -> float:
-        return statistics.median(fn(i) for i in range(rounds))
-
-    def best_ref(i: int) -> float:
-        return min(
-            node["pg reference (psycopg)"][i],
-            node["pg reference (pipelined)"][i],
-            node["pg reference (one round trip)"][i],
+    node, _run_cost = timing.interleaved(variants, rounds, runs, SHORT, LONG)
+    # The fastest hand-written way, round by round, is what the store is measured against.
+    node["pg reference (fastest)"] = [
+        min(values)
+        for values in zip(
+            *(node[name] for name in variants if name.startswith("pg reference")), strict=True
         )
-
+    ]
+    ratio = functools.partial(timing.round_ratio, node)
+    cpu_up = "upstream (thread CPU)"
     ratios = {
         # Added cost over upstream, divided by what the reference pays for the same rows.
-        "sync_vs_reference": per_round(
-            lambda i: (node["pg sync"][i] - node["upstream"][i]) / best_ref(i)
-        ),
-        "sqlite_sync_vs_reference": per_round(
-            lambda i: (
-                (node["sqlite sync"][i] - node["upstream"][i])
-                / node["sqlite reference (stdlib)"][i]
-            )
-        ),
-        "async_added_vs_upstream": per_round(
-            lambda i: (
-                (node["pg async (flow thread CPU)"][i] - node["upstream (thread CPU)"][i])
-                / node["upstream (thread CPU)"][i]
-            )
-        ),
-        "sqlite_async_added_vs_upstream": per_round(
-            lambda i: (
-                (node["sqlite async (flow thread CPU)"][i] - node["upstream (thread CPU)"][i])
-                / node["upstream (thread CPU)"][i]
-            )
-        ),
+        "sync_vs_reference": ratio("pg sync", "upstream", "pg reference (fastest)"),
+        "sqlite_sync_vs_reference": ratio("sqlite sync", "upstream", "sqlite reference (stdlib)"),
+        "async_added_vs_upstream": ratio("pg async (flow thread CPU)", cpu_up, cpu_up),
+        "sqlite_async_added_vs_upstream": ratio("sqlite async (flow thread CPU)", cpu_up, cpu_up),
     }
-    for reference in references.values():
-        reference.conn.close()
+    for ref in references.values():
+        ref.conn.close()
     return {name: statistics.median(v) for name, v in node.items()}, ratios
 
 
