@@ -689,12 +689,7 @@ def measure_queries(path: Path, repeats: int = 200) -> dict[str, float]:
     rng = random.Random(3)
 
     def median_ms(fn: Callable[[], Any]) -> float:
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times) * 1e3
+        return timing.median_ms(fn, repeats, warm=False)
 
     return {
         "list_runs_ms": median_ms(lambda: db.list_runs(limit=100)),

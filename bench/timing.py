@@ -62,3 +62,16 @@ def round_ratio(
         ((t - b) if minus_base else t) / s
         for t, b, s in zip(node[top], node[base], node[scale], strict=True)
     )
+
+
+def median_ms(fn: Callable[[], Any], repeats: int, warm: bool = True) -> float:
+    """Median milliseconds of ``repeats`` calls (after one call that prepares statements
+    and fills caches, with ``warm``)."""
+    if warm:
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
