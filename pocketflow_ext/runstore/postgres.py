@@ -87,6 +87,7 @@ _INSERTS: dict[type, tuple[str, tuple[str, ...]]] = {
         (CheckpointRow, schema.CHECKPOINTS, CHECKPOINT_COLUMNS),
     )
 }
+_INSERT_ORDER = tuple(_INSERTS[cls][0] for cls in (RunRow, EventRow, CheckpointRow))
 # A live entry is kept (two processes that missed the same key at once both computed
 # it; the first wins); an expired one is replaced.
 _CACHE_PUT = (
@@ -823,32 +824,46 @@ def _check_pool(pool: ConnectionPool) -> None:
 
 
 def _statements(rows: Iterable[Row]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
-    """Statements for ``rows`` in order; consecutive rows of one kind share one statement
-    (sent with executemany in the same pipeline)."""
-    sql: str | None = None
-    group: list[tuple[Any, ...]] = []
+    """Statements for ``rows`` in order, each with its parameter tuples (sent with
+    executemany in one pipeline). Inserts between two updates are grouped by table (run
+    rows first): each table's rows keep their order, and no row depends on another
+    table's (no foreign keys), so a group commit of many nodes is three executemany calls
+    instead of one call per row."""
+    inserts: dict[str, list[tuple[Any, ...]]] = {}
     for row in rows:
         cls = type(row)
+        insert = _INSERTS.get(cls)
+        if insert is not None:
+            sql, cols = insert
+            params = tuple(_clean(getattr(row, c)) for c in cols)
+            group = inserts.get(sql)
+            if group is None:
+                group = inserts[sql] = []
+            group.append(params)
+            continue
         if cls is RunUpdate:
             this, params = _update(row)  # type: ignore[arg-type]
         elif cls is CachedValue:
             this = _CACHE_PUT
             params = tuple(_clean(getattr(row, c)) for c in CachedValue.__dataclass_fields__)
-        elif cls in _INSERTS:
-            this, cols = _INSERTS[cls]
-            params = tuple(_clean(getattr(row, c)) for c in cols)
         else:
             raise ConfigurationError(
                 f"a run store cannot write {cls.__name__}; write RunRow, EventRow, "
                 "CheckpointRow, RunUpdate or CachedValue records"
             )
-        if this != sql and group:
-            yield sql, group  # type: ignore[misc]
-            group = []
-        sql = this
-        group.append(params)
-    if group and sql is not None:
-        yield sql, group
+        yield from _grouped(inserts)  # an update may change a run row inserted above
+        inserts = {}
+        yield this, [params]
+    yield from _grouped(inserts)
+
+
+def _grouped(
+    inserts: dict[str, list[tuple[Any, ...]]],
+) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+    for sql in _INSERT_ORDER:
+        group = inserts.get(sql)
+        if group:
+            yield sql, group
 
 
 def _update(row: RunUpdate) -> tuple[str, tuple[Any, ...]]:
