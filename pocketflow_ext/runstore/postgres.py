@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -68,6 +69,9 @@ POOL_LINGER_S = 15.0
 POOL_TIMEOUT_S = 10.0
 """How long a call waits for a connection (a free one, or a new one while the server is
 away) before it reports the store busy (``StoreBusy``: the writer retries)."""
+CLOCK_CHECK_S = 30.0
+"""How often a store reads the database's clock again (heartbeats are judged by it, so
+hosts whose clocks disagree agree on which runs are interrupted)."""
 CONNECT_TIMEOUT_S = 10
 """libpq's ``connect_timeout`` when the URL sets none (libpq's own default waits forever)."""
 
@@ -236,6 +240,7 @@ class PostgresRunStore(RunStore):
         self.notice: str | None = None
         self._kwargs = _connect_kwargs(url, self.location)
         self._closed = False
+        self._clock_offset, self._clock_checked = 0.0, -CLOCK_CHECK_S  # read by _now()
         pool, made = _acquire_pool(url, self._kwargs, readonly)
         self._pool_obj: ConnectionPool | None = pool
         self._pool_pid = os.getpid()
@@ -545,10 +550,15 @@ class PostgresRunStore(RunStore):
         )
         return cur.fetchone()
 
-    @staticmethod
-    def _now(cur: psycopg.Cursor[Any]) -> float:
-        cur.execute("SELECT extract(epoch FROM clock_timestamp())::float8 AS now")
-        return float(_one(cur)["now"])
+    def _now(self, cur: psycopg.Cursor[Any]) -> float:
+        """The database's clock, which stamps heartbeats: this host's clock plus its offset
+        from the database's, read again every ``CLOCK_CHECK_S`` (not a round trip per read)."""
+        mono = time.monotonic()
+        if mono >= self._clock_checked + CLOCK_CHECK_S:
+            cur.execute("SELECT extract(epoch FROM clock_timestamp())::float8 AS now")
+            self._clock_offset = float(_one(cur)["now"]) - time.time()
+            self._clock_checked = mono
+        return time.time() + self._clock_offset
 
     # ── reads ────────────────────────────────────────────────────────────────
     @property
