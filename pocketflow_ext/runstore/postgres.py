@@ -618,23 +618,12 @@ class PostgresRunStore(RunStore):
     ) -> list[dict[str, Any]]:
         limit, offset = check_page(limit, offset)
         where, args = self._where(filt, cur, now)
-        cur.execute(
-            f"{_RUN_SQL}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s OFFSET %s",
-            [*args, limit, offset],
-        )
+        cur.execute(*_list_sql(where, args, limit, offset))
         return self._views(cur, cur.fetchall(), now)
 
-    def _count(
-        self, cur: psycopg.Cursor[Any], filt: RunFilter, now: float, cap: int | None = None
-    ) -> int:
+    def _count(self, cur: psycopg.Cursor[Any], filt: RunFilter, now: float) -> int:
         where, args = self._where(filt, cur, now)
-        if cap is None:
-            cur.execute(f"SELECT count(*) AS n FROM pf_runs r{where}", args)
-        else:  # stops after cap + 1 matching runs
-            cur.execute(
-                f"SELECT count(*) AS n FROM (SELECT 1 FROM pf_runs r{where} LIMIT %s) AS page",
-                [*args, cap + 1],
-            )
+        cur.execute(f"SELECT count(*) AS n FROM pf_runs r{where}", args)
         return int(_one(cur)["n"])
 
     @_translated
@@ -646,16 +635,31 @@ class PostgresRunStore(RunStore):
 
     @_translated
     def count_runs(self, filt: RunFilter = ALL_RUNS) -> int:
-        with self._cursor(snapshot=True) as cur:
+        with self._cursor() as cur:
             return self._count(cur, filt, self._now(cur))
 
     @_translated
     def runs_page(self, filt: RunFilter, *, limit: int, offset: int) -> RunsPage:
-        with self._cursor(snapshot=True) as cur:
+        page_limit, offset = check_page(limit, offset)
+        cap = count_limit(page_limit, offset)
+        with (
+            self._pool().connection() as conn,
+            conn.cursor(row_factory=dict_row) as cur,
+            conn.cursor(row_factory=dict_row) as counter,
+        ):
             now = self._now(cur)
-            rows = self._list(cur, filt, limit, offset, now)
-            cap = count_limit(limit, offset)
-            return runs_page(rows, self._count(cur, filt, now, cap), cap)
+            where, args = self._where(filt, cur, now)
+            # The page and its count in one round trip (then one for who resumed or forked
+            # the page's runs); the count stops after cap + 1 matching runs.
+            with conn.pipeline():
+                cur.execute(*_list_sql(where, args, page_limit, offset))
+                counter.execute(
+                    f"SELECT count(*) AS n FROM (SELECT 1 FROM pf_runs r{where} LIMIT %s) AS page",
+                    [*args, cap + 1],
+                )
+            rows = cur.fetchall()
+            counted = int(_one(counter)["n"])
+            return runs_page(self._views(cur, rows, now), counted, cap)
 
     @_translated
     def flow_names(self) -> list[str]:
@@ -792,6 +796,12 @@ def _one(cur: psycopg.Cursor[Any]) -> dict[str, Any]:
     """The row of a query that always returns one (an aggregate)."""
     row: dict[str, Any] = cur.fetchone()  # type: ignore[assignment]
     return row
+
+
+def _list_sql(where: str, args: list[Any], limit: int | None, offset: int) -> tuple[str, list[Any]]:
+    # run_id breaks ties of equal start times, so pages never overlap.
+    sql = f"{_RUN_SQL}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s OFFSET %s"
+    return sql, [*args, limit, offset]
 
 
 def _reopen(url: str, readonly: bool) -> PostgresRunStore:
