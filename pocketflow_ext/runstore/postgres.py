@@ -127,6 +127,7 @@ WITH RECURSIVE chain(step, kind, parent_step, store_json, deleted_json, depth) A
 )
 SELECT step, kind, parent_step, store_json, deleted_json FROM chain
 """
+_EVENTS_SQL = f"SELECT id, {', '.join(EVENT_COLUMNS)} FROM pf_events"
 _CHECKPOINT_META = "id, " + ", ".join(c for c in CHECKPOINT_COLUMNS if c != "store_json")
 
 T = TypeVar("T")
@@ -686,12 +687,11 @@ class PostgresRunStore(RunStore):
     def get_events(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
         if not run_ids:
             return []
+        # One run (the monitor's timeline) by equality: '= ANY(array)' costs the server
+        # twice as long for a single value.
+        test, arg = ("= %s", run_ids[0]) if len(run_ids) == 1 else ("= ANY(%s)", list(run_ids))
         with self._cursor() as cur:
-            cur.execute(
-                f"SELECT id, {', '.join(EVENT_COLUMNS)} FROM pf_events "
-                "WHERE run_id = ANY(%s) ORDER BY id",
-                (list(run_ids),),
-            )
+            cur.execute(f"{_EVENTS_SQL} WHERE run_id {test} ORDER BY id", (arg,))
             return cur.fetchall()
 
     @_translated
