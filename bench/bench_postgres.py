@@ -20,6 +20,7 @@ Run: ``python bench/bench_postgres.py [--quick] [--check]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -32,13 +33,14 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import bench_recording
 import pocketflow
+import timing
 from bench_recording import LONG, SHORT, base_store, build
 
 import pocketflow_ext
@@ -95,20 +97,26 @@ def _insert(table: str, columns: tuple[str, ...]) -> str:
 class PgReference:
     """What the store does per node, by hand: one long-lived psycopg connection; per node
     one transaction with the node_start and node_end events and the checkpoint (JSON of
-    the store), the very rows the recorder writes, into the store's own tables."""
+    the store), the very rows the recorder writes, into the store's own tables.
 
-    def __init__(self, url: str, pipeline: bool) -> None:
+    ``how``: ``plain`` (BEGIN, three INSERTs, COMMIT: five round trips), ``pipelined``
+    (the same in pipeline mode) or ``implicit`` (the three INSERTs in one pipeline, which
+    the server runs as one implicit transaction up to the Sync: one round trip, as the
+    store writes)."""
+
+    def __init__(self, url: str, how: str) -> None:
         import psycopg
 
         self.conn = psycopg.connect(url, autocommit=True)
-        self.pipeline = pipeline
+        self.how = how
+        self.pipeline = how != "plain"
         self.n = 0
         self.event_sql = _insert("pf_events", EVENT_COLUMNS)
         self.checkpoint_sql = _insert("pf_checkpoints", CHECKPOINT_COLUMNS)
 
     def run(self, store: dict[str, Any], nodes: int) -> None:
         self.n += 1
-        run_id = f"ref-{'p' if self.pipeline else 'x'}-{secrets.token_hex(6)}"
+        run_id = f"ref-{self.how}-{secrets.token_hex(6)}"
         conn = self.conn
         conn.execute(
             "INSERT INTO pf_runs (run_id, flow_name, status, started_at) "
@@ -128,7 +136,11 @@ class PgReference:
                 (self.event_sql, [getattr(end, c) for c in EVENT_COLUMNS]),
                 (self.checkpoint_sql, [getattr(checkpoint, c) for c in CHECKPOINT_COLUMNS]),
             ]
-            if self.pipeline:
+            if self.how == "implicit":
+                with conn.pipeline():
+                    for sql, params in rows:
+                        conn.execute(sql, params)
+            elif self.pipeline:
                 with conn.pipeline(), conn.transaction():
                     for sql, params in rows:
                         conn.execute(sql, params)
@@ -153,75 +165,47 @@ def measure_nodes(url: str, tmp: Path, rounds: int, runs: int) -> tuple[dict, di
             flows[(f"sqlite {mode}", n)] = build(
                 pocketflow_ext, n, db_path=tmp / f"{mode}.db", durability=mode
             )
-    pg_plain, pg_pipe = PgReference(url, False), PgReference(url, True)
+    references = {how: PgReference(url, how) for how in ("plain", "pipelined", "implicit")}
     sqlite_ref = bench_recording.Reference(tmp / "reference.db", same_schema=True)
 
-    def wall(run: Callable[[int], Any], n: int) -> float:
-        t0 = time.perf_counter()
-        for _ in range(runs):
-            run(n)
-        return (time.perf_counter() - t0) / runs * 1e6
-
-    def cpu(run: Callable[[int], Any], n: int) -> float:
-        t0 = time.thread_time()  # the flow's thread only: not the writer thread
-        for _ in range(runs):
-            run(n)
-        return (time.thread_time() - t0) / runs * 1e6
-
-    def flow(name: str) -> Callable[[int], Any]:
+    def flow(name: str) -> timing.Run:
         return lambda n: flows[(name, n)].run(base_store())
 
-    variants: dict[str, tuple[Callable[..., float], Callable[[int], Any]]] = {
+    def reference(how: str) -> timing.Run:
+        return lambda n: references[how].run(base_store(), n)
+
+    wall, cpu = timing.wall, timing.cpu
+    variants: dict[str, tuple[timing.Clock, timing.Run]] = {
         "upstream": (wall, flow("upstream")),
         "upstream (thread CPU)": (cpu, flow("upstream")),
         "pg sync": (wall, flow("pg sync")),
-        "pg reference (psycopg)": (wall, lambda n: pg_plain.run(base_store(), n)),
-        "pg reference (pipelined)": (wall, lambda n: pg_pipe.run(base_store(), n)),
+        "pg reference (psycopg)": (wall, reference("plain")),
+        "pg reference (pipelined)": (wall, reference("pipelined")),
+        "pg reference (one round trip)": (wall, reference("implicit")),
         "pg async (flow thread CPU)": (cpu, flow("pg async")),
         "sqlite sync": (wall, flow("sqlite sync")),
         "sqlite reference (stdlib)": (wall, lambda n: sqlite_ref.run(base_store(), n)),
         "sqlite async (flow thread CPU)": (cpu, flow("sqlite async")),
     }
-    node: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            clock, run = variants[name]
-            short, long = clock(run, SHORT), clock(run, LONG)
-            node[name].append((long - short) / (LONG - SHORT))
-
-    def per_round(fn: Callable[[int], float]) -> float:
-        return statistics.median(fn(i) for i in range(rounds))
-
-    def best_ref(i: int) -> float:
-        return min(node["pg reference (psycopg)"][i], node["pg reference (pipelined)"][i])
-
+    node, _run_cost = timing.interleaved(variants, rounds, runs, SHORT, LONG)
+    # The fastest hand-written way, round by round, is what the store is measured against.
+    node["pg reference (fastest)"] = [
+        min(values)
+        for values in zip(
+            *(node[name] for name in variants if name.startswith("pg reference")), strict=True
+        )
+    ]
+    ratio = functools.partial(timing.round_ratio, node)
+    cpu_up = "upstream (thread CPU)"
     ratios = {
         # Added cost over upstream, divided by what the reference pays for the same rows.
-        "sync_vs_reference": per_round(
-            lambda i: (node["pg sync"][i] - node["upstream"][i]) / best_ref(i)
-        ),
-        "sqlite_sync_vs_reference": per_round(
-            lambda i: (
-                (node["sqlite sync"][i] - node["upstream"][i])
-                / node["sqlite reference (stdlib)"][i]
-            )
-        ),
-        "async_added_vs_upstream": per_round(
-            lambda i: (
-                (node["pg async (flow thread CPU)"][i] - node["upstream (thread CPU)"][i])
-                / node["upstream (thread CPU)"][i]
-            )
-        ),
-        "sqlite_async_added_vs_upstream": per_round(
-            lambda i: (
-                (node["sqlite async (flow thread CPU)"][i] - node["upstream (thread CPU)"][i])
-                / node["upstream (thread CPU)"][i]
-            )
-        ),
+        "sync_vs_reference": ratio("pg sync", "upstream", "pg reference (fastest)"),
+        "sqlite_sync_vs_reference": ratio("sqlite sync", "upstream", "sqlite reference (stdlib)"),
+        "async_added_vs_upstream": ratio("pg async (flow thread CPU)", cpu_up, cpu_up),
+        "sqlite_async_added_vs_upstream": ratio("sqlite async (flow thread CPU)", cpu_up, cpu_up),
     }
-    pg_plain.conn.close()
-    pg_pipe.conn.close()
+    for ref in references.values():
+        ref.conn.close()
     return {name: statistics.median(v) for name, v in node.items()}, ratios
 
 
@@ -369,20 +353,11 @@ def fill_sqlite(path: Path, tables: dict[str, tuple[tuple[str, ...], list[Any]]]
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         conn.executemany(sql, ([getattr(r, c) for c in columns] for r in rows))
     conn.execute("COMMIT")
-    # No ANALYZE: the store never runs it, so users' files have no statistics (with them,
-    # SQLite 3.40 plans "who resumed these runs" as a scan of every run: 18 ms on 20,000).
+    # Statistics, as a careful user's file has them: with them SQLite judges the index of
+    # "who resumed these runs" useless (nearly all NULL), so the store names it.
+    conn.execute("ANALYZE")
     conn.close()
     return time.perf_counter() - t0
-
-
-def median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm: the first call prepares statements and fills caches
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def psycopg_floor(url: str, repeats: int) -> dict[str, float]:
@@ -402,11 +377,13 @@ def psycopg_floor(url: str, repeats: int) -> dict[str, float]:
         )
         checkpoint = "SELECT store_json FROM pf_checkpoints WHERE run_id = %s AND step = 1"
         return {
-            "runs page (50, newest)": median_ms(lambda: conn.execute(page).fetchall(), repeats),
-            "events of a run": median_ms(
+            "runs page (50, newest)": timing.median_ms(
+                lambda: conn.execute(page).fetchall(), repeats
+            ),
+            "events of a run": timing.median_ms(
                 lambda: conn.execute(events, (rng.choice(run_ids),)).fetchall(), repeats
             ),
-            "a checkpoint": median_ms(
+            "a checkpoint": timing.median_ms(
                 lambda: json.loads(
                     conn.execute(checkpoint, (rng.choice(run_ids),)).fetchone()[0]  # type: ignore[index]
                 ),
@@ -422,17 +399,19 @@ def measure_queries(location: str, repeats: int) -> dict[str, float]:
 
     try:
         return {
-            "runs page (50, newest)": median_ms(
+            "runs page (50, newest)": timing.median_ms(
                 lambda: store.runs_page(ALL_RUNS, limit=50, offset=0), repeats
             ),
-            "runs page (failed, flow3)": median_ms(
+            "runs page (failed, flow3)": timing.median_ms(
                 lambda: store.runs_page(
                     RunFilter(statuses=("failed",), flows=("flow3",)), limit=50, offset=0
                 ),
                 repeats,
             ),
-            "events of a run": median_ms(lambda: store.get_events([rng.choice(run_ids)]), repeats),
-            "a checkpoint": median_ms(
+            "events of a run": timing.median_ms(
+                lambda: store.get_events([rng.choice(run_ids)]), repeats
+            ),
+            "a checkpoint": timing.median_ms(
                 lambda: store.load_checkpoint(rng.choice(run_ids), 1), repeats
             ),
         }

@@ -23,6 +23,7 @@ Run: ``python bench/bench_recording.py [--rounds N] [--history N] [--check]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import shutil
@@ -41,6 +42,7 @@ from typing import Any
 
 import bench_core
 import pocketflow
+import timing
 
 import pocketflow_ext
 from pocketflow_ext import WorkflowDB
@@ -220,50 +222,22 @@ def measure_nodes(tmp: Path, rounds: int, runs: int) -> tuple[dict[str, Any], di
     reference = Reference(tmp / "reference.db", same_schema=True)
     minimal = Reference(tmp / "minimal.db", same_schema=False)
 
-    def wall(run: Callable[[int], Any], n: int) -> float:
-        t0 = time.perf_counter()
-        for _ in range(runs):
-            run(n)
-        return (time.perf_counter() - t0) / runs * 1e6
-
-    def cpu(run: Callable[[int], Any], n: int) -> float:
-        # CPU time of this (the flow's) thread: waiting is not counted, so neither the
-        # flush at flow end nor moments the writer thread holds the GIL are.
-        t0 = time.thread_time()
-        for _ in range(runs):
-            run(n)
-        return (time.thread_time() - t0) / runs * 1e6
-
     def flow(mode: str) -> Callable[[int], Any]:
         return lambda n: recorded[(mode, n)].run(base_store())
 
-    variants: dict[str, tuple[Callable[..., float], Callable[[int], Any]]] = {
-        "upstream": (wall, lambda n: upstream[n].run(base_store())),
-        "upstream (thread CPU)": (cpu, lambda n: upstream[n].run(base_store())),
-        "sync": (wall, flow("sync")),
-        "async (flow thread CPU)": (cpu, flow("async")),
-        "async (wall, incl. end flush)": (wall, flow("async")),
-        "exit": (wall, flow("exit")),
-        "reference": (wall, lambda n: reference.run(base_store(), n)),
-        "reference (minimal tables)": (wall, lambda n: minimal.run(base_store(), n)),
+    variants: dict[str, tuple[timing.Clock, timing.Run]] = {
+        "upstream": (timing.wall, lambda n: upstream[n].run(base_store())),
+        "upstream (thread CPU)": (timing.cpu, lambda n: upstream[n].run(base_store())),
+        "sync": (timing.wall, flow("sync")),
+        "async (flow thread CPU)": (timing.cpu, flow("async")),
+        "async (wall, incl. end flush)": (timing.wall, flow("async")),
+        "exit": (timing.wall, flow("exit")),
+        "reference": (timing.wall, lambda n: reference.run(base_store(), n)),
+        "reference (minimal tables)": (timing.wall, lambda n: minimal.run(base_store(), n)),
     }
-    node: dict[str, list[float]] = {name: [] for name in variants}
-    run_cost: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            clock, run = variants[name]
-            short, long = clock(run, SHORT), clock(run, LONG)
-            per_node = (long - short) / (LONG - SHORT)
-            node[name].append(per_node)
-            run_cost[name].append(short - SHORT * per_node)
-
-    def ratio(top: str, base: str, scale: str, minus_base: bool = True) -> float:
-        values = [
-            ((t - b) if minus_base else t) / s
-            for t, b, s in zip(node[top], node[base], node[scale], strict=True)
-        ]
-        return statistics.median(values)
+    node, run_cost = timing.interleaved(variants, rounds, runs, SHORT, LONG)
+    ratio = functools.partial(timing.round_ratio, node)
 
     figures = {
         name: (statistics.median(node[name]), statistics.median(run_cost[name])) for name in names
@@ -715,12 +689,7 @@ def measure_queries(path: Path, repeats: int = 200) -> dict[str, float]:
     rng = random.Random(3)
 
     def median_ms(fn: Callable[[], Any]) -> float:
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times) * 1e3
+        return timing.median_ms(fn, repeats, warm=False)
 
     return {
         "list_runs_ms": median_ms(lambda: db.list_runs(limit=100)),

@@ -44,10 +44,6 @@ class ResumeError(PocketFlowExtError, ValueError):
     no longer has the node it stopped after."""
 
 
-class MonitorDatabaseError(PocketFlowExtError, ValueError):
-    """The monitor cannot show a database: missing, empty, not SQLite, or another schema."""
-
-
 class RecordingError(PocketFlowExtError, OSError):
     """A recording database or checkpoint directory cannot be used (unwritable, not SQLite, ...)."""
 

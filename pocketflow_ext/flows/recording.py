@@ -19,7 +19,7 @@ from ..errors import RunExistsError
 from ..graph import cached_graph_json, graph_json
 from ..recording.checkpoint_files import prepare_dir
 from ..recording.recorder import Recorder, RunRecord, process_recorder
-from ..recording.writer import check_durability, writer_for
+from ..recording.writer import StoreGone, check_durability, writer_for
 from ..runstore.base import RunRow
 from ..runstore.open import store_key
 from ..runstore.runs import check_run_id, iso, params_json, process_identity
@@ -208,6 +208,8 @@ def recording(flow: Any, recorder: Recorder) -> Iterator[None]:
     try:
         with scope:
             yield
+    except StoreGone as exc:  # the store stayed unavailable: the run stopped (writer.py)
+        raise exc.error from None
     except BaseException as exc:
         live = recorder.is_live(record)
         if live and recorder.writer is not None and record.rows is not None:

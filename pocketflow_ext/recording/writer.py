@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
-from ..errors import ConfigurationError, RunExistsError, StoreBusy
+from ..errors import ConfigurationError, RecordingError, RunExistsError, StoreBusy
 from ..logging import get_logger
 from ..runstore import runs
 from ..runstore.base import CheckpointRow, EventRow, Row, RunRow, RunStore, RunUpdate
@@ -52,6 +52,9 @@ MAX_QUEUED_BYTES = 32 * 1024 * 1024
 EXIT_SPILL_BYTES = 4 * 1024 * 1024
 """``exit``: a run's rows beyond this much text go to a temporary file until the run ends."""
 _WRITE_ATTEMPTS = 5
+"""Commits tried while the store stays locked, busy or unreachable, 0.1-0.8 s apart; each
+waits up to the store's own limit (SQLite: 30 s for the lock; PostgreSQL: ``POOL_TIMEOUT_S``,
+10 s, for a connection). When every attempt fails the run is stopped (``StoreGone``)."""
 _ROW_OVERHEAD = 256  # bytes a row group costs besides its text, for exit mode's bound
 _BIG_ROW = 4096  # async: smaller row groups are bounded by MAX_QUEUED_ROWS alone
 
@@ -75,6 +78,8 @@ class RunRows:
         "spill",
         "on_lost_checkpoint",
         "lost_steps",
+        "gone",
+        "stopped",
     )
 
     def __init__(
@@ -94,6 +99,10 @@ class RunRows:
         # Steps whose checkpoint was lost or builds on one that was, and whether another
         # row holds that step (then a delta building on it would read that row's store).
         self.lost_steps: dict[int, bool] = {}
+        # Set when the store stayed unavailable through every attempt to commit the run's
+        # rows: the run is stopped (once, ``stopped``) and nothing more is written for it.
+        self.gone: RecordingError | None = None
+        self.stopped = False
 
     def take(self) -> list[RowSource]:
         rows, self.pending = self.pending, []
@@ -103,6 +112,18 @@ class RunRows:
 
 class _StillBusy(Exception):
     """The store stayed locked through every attempt."""
+
+
+class StoreGone(BaseException):
+    """Stops a run whose store stayed unavailable through every attempt to commit its rows.
+
+    A ``BaseException`` so the event dispatch (which isolates listeners that raise
+    ``Exception``) lets it through; ``flows/recording.py`` raises ``error``, a
+    ``RecordingError``, in its place."""
+
+    def __init__(self, error: RecordingError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Writer:
@@ -136,6 +157,9 @@ class Writer:
     def add(self, rows: RunRows, source: RowSource, size: int = 0) -> None:
         """Rows that may wait for the next commit point of their run (``size``: about the
         bytes they hold beyond the rows themselves)."""
+        if rows.gone is not None:
+            self._stop(rows)
+            return
         if rows.mode == "async":
             self._enqueue(rows.run_id, source, size)
             return
@@ -151,17 +175,27 @@ class Writer:
     def commit(self, rows: RunRows, source: RowSource, size: int = 0) -> None:
         """A node ended: its event and checkpoint become durable as the mode promises."""
         mode = rows.mode
+        if rows.gone is not None:
+            self._stop(rows)
+            return
         if mode == "async":
             self._enqueue(rows.run_id, source, size)
         elif mode == "sync":
             with rows.lock:
-                sources = [*rows.take(), source]
-                built = self._build(rows.run_id, sources)
+                if rows.gone is not None:  # the writer thread found the store gone meanwhile
+                    self._stop(rows)
+                    return
+                built = self._build(rows.run_id, [*rows.take(), source])
                 try:
                     self._commit(built)
-                except StoreBusy:  # locked or busy: the next commit retries
-                    rows.pending[:0] = sources
-                    raise
+                except StoreBusy:  # locked, busy or unreachable: retried, else the run stops
+                    try:
+                        self._commit_retrying(lambda: built, first=2)
+                    except _StillBusy as exc:
+                        self._gone(rows.run_id, exc)
+                        self._stop(rows)
+                    except Exception:
+                        self._isolate([(rows.run_id, built)])
                 except Exception:
                     self._isolate([(rows.run_id, built)])
         else:
@@ -170,12 +204,15 @@ class Writer:
     def finish(self, rows: RunRows, source: RowSource) -> None:
         """The run ended: everything it recorded is committed before this returns."""
         try:
-            if rows.mode == "async":
-                self._enqueue(rows.run_id, source)
-                self.flush()
-            else:
-                with rows.lock:
-                    self._write_run(rows, [source])
+            if rows.gone is None:
+                if rows.mode == "async":
+                    self._enqueue(rows.run_id, source)
+                    self.flush()
+                else:
+                    with rows.lock:
+                        self._write_run(rows, [source])
+            if rows.gone is not None:
+                self._stop(rows)
         finally:
             with self._cond:
                 self._live.pop(rows.run_id, None)
@@ -315,7 +352,7 @@ class Writer:
             try:
                 self._commit_retrying(all_rows)  # one transaction, streamed from the file
             except _StillBusy as exc:
-                _log.error("could not record run %r in %s: %s", rows.run_id, self.store, exc)
+                self._gone(rows.run_id, exc)
             except Exception:
                 for row in all_rows():  # one by one, streaming from the file
                     self._write_row(rows.run_id, row)
@@ -379,7 +416,15 @@ class Writer:
     def _write_units(self, units: list[tuple[str, list[Row]]]) -> None:
         """Commit ``(run_id, rows)`` units in one transaction; if a row cannot be
         written, per run, then row by row, keeping every good row."""
-        units = [(run_id, self._unbroken(run_id, unit)) for run_id, unit in units]
+        live = self._live
+        units = [
+            (run_id, self._unbroken(run_id, unit))
+            for run_id, unit in units
+            # A run whose store stayed gone is stopped: its later rows are not tried again.
+            if (rows := live.get(run_id)) is None or rows.gone is None
+        ]
+        if not units:
+            return
         try:
             self._commit_retrying(lambda: [r for _run_id, unit in units for r in unit])
         except _StillBusy as exc:
@@ -387,6 +432,7 @@ class Writer:
             _log.error("could not record %d row(s) in %s: %s", count, self.store, exc)
             for run_id, unit in units:
                 self._lost_rows(run_id, unit)
+                self._gone(run_id, exc)
         except Exception:
             self._isolate(units)
 
@@ -399,8 +445,8 @@ class Writer:
                 self._commit_retrying(lambda r=rows: r)  # type: ignore[misc]
                 continue
             except _StillBusy as exc:
-                _log.error("could not record run %r in %s: %s", run_id, self.store, exc)
                 self._lost_rows(run_id, rows)
+                self._gone(run_id, exc)
                 continue
             except Exception:
                 pass
@@ -431,17 +477,41 @@ class Writer:
         except Exception as second:
             _log.error("run %r: could not record that failure either: %s", run_id, second)
 
-    def _commit_retrying(self, rows: Callable[[], Iterable[Row]]) -> None:
-        """One transaction of ``rows()``, retried while the store is locked; raises
-        ``_StillBusy`` when it stays locked, or the error a bad row caused."""
-        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+    def _commit_retrying(self, rows: Callable[[], Iterable[Row]], first: int = 1) -> None:
+        """One transaction of ``rows()``, retried while the store is locked or unreachable;
+        raises ``_StillBusy`` when it stays so, or the error a bad row caused. ``first``:
+        the number of this attempt (the caller may have made the first)."""
+        for attempt in range(first, _WRITE_ATTEMPTS + 1):
+            if attempt > 1:
+                time.sleep(0.05 * 2 ** (attempt - 1))
             try:
                 self._commit(rows())
                 return
             except StoreBusy as exc:
                 if attempt == _WRITE_ATTEMPTS:
-                    raise _StillBusy(str(exc)) from exc
-                time.sleep(0.05 * 2**attempt)
+                    raise _StillBusy(f"{exc} (tried {_WRITE_ATTEMPTS} times)") from exc
+
+    # ── a store that stays unavailable stops the run ─────────────────────────
+    def _gone(self, run_id: str, exc: _StillBusy) -> None:
+        """The run's rows could not be committed through every attempt: nothing more is
+        written for it, and its flow is stopped at its next recorded event."""
+        _log.error("could not record run %r in %s: %s", run_id, self.store, exc)
+        rows = self._live.get(run_id)
+        if rows is None or rows.gone is not None:
+            return
+        rows.gone = RecordingError(
+            f"run {run_id!r} was stopped: its rows could not be recorded: {exc}. Everything committed before is kept, and the run "
+            "reads as interrupted once its process ends; check that the database is running "
+            "and reachable, then resume the run (flow.resume(run_id)) to continue it"
+        )
+
+    @staticmethod
+    def _stop(rows: RunRows) -> None:
+        """Raise ``StoreGone`` on the flow's thread, once per run (later rows are dropped)."""
+        if rows.stopped or rows.gone is None:
+            return
+        rows.stopped = True
+        raise StoreGone(rows.gone)
 
     # ── the run-store calls ──────────────────────────────────────────────────
     def _open(self) -> RunStore:

@@ -166,10 +166,12 @@ ALL_RUNS = RunFilter()
 
 @dataclass(frozen=True, slots=True)
 class RunsPage:
-    """One page of runs (newest first) and how many runs the filter matches in all."""
+    """One page of runs (newest first) and how many runs the filter matches in all; with
+    ``more``, at least ``total`` (stores count only so far past the page: ``views.py``)."""
 
     rows: list[dict[str, Any]]
     total: int
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)

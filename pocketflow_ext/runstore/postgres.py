@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -52,11 +53,11 @@ from .base import (
     escape_surrogates,
     row_record,
 )
-from .checkpoints import DELTA, MAX_CHAIN, store_at
+from .checkpoints import DELTA, MAX_CHAIN
 from .location import masked, scrubbed
-from .runs import claim_is_live, derive_status, process_identity, run_view
-from .sqlite import decode_checkpoint
-from .sqlite_schema import CHECKPOINT_COLUMNS, EVENT_COLUMNS, RUN_COLUMNS, STORED_STATUSES
+from .runs import claim_is_live, derive_status, process_identity
+from .sqlite_schema import CHECKPOINT_COLUMNS, EVENT_COLUMNS, RUN_COLUMNS
+from .views import check_page, count_limit, filter_sql, rebuilt_store, run_views, runs_page
 
 _log = get_logger("db")
 
@@ -68,6 +69,9 @@ POOL_LINGER_S = 15.0
 POOL_TIMEOUT_S = 10.0
 """How long a call waits for a connection (a free one, or a new one while the server is
 away) before it reports the store busy (``StoreBusy``: the writer retries)."""
+CLOCK_CHECK_S = 30.0
+"""How often a store reads the database's clock again (heartbeats are judged by it, so
+hosts whose clocks disagree agree on which runs are interrupted)."""
 CONNECT_TIMEOUT_S = 10
 """libpq's ``connect_timeout`` when the URL sets none (libpq's own default waits forever)."""
 
@@ -87,6 +91,7 @@ _INSERTS: dict[type, tuple[str, tuple[str, ...]]] = {
         (CheckpointRow, schema.CHECKPOINTS, CHECKPOINT_COLUMNS),
     )
 }
+_INSERT_ORDER = tuple(_INSERTS[cls][0] for cls in (RunRow, EventRow, CheckpointRow))
 # A live entry is kept (two processes that missed the same key at once both computed
 # it; the first wins); an expired one is replaced.
 _CACHE_PUT = (
@@ -122,6 +127,7 @@ WITH RECURSIVE chain(step, kind, parent_step, store_json, deleted_json, depth) A
 )
 SELECT step, kind, parent_step, store_json, deleted_json FROM chain
 """
+_EVENTS_SQL = f"SELECT id, {', '.join(EVENT_COLUMNS)} FROM pf_events"
 _CHECKPOINT_META = "id, " + ", ".join(c for c in CHECKPOINT_COLUMNS if c != "store_json")
 
 T = TypeVar("T")
@@ -141,9 +147,12 @@ _pools_lock = threading.Lock()
 
 
 def _configure_reader(conn: psycopg.Connection[Any]) -> None:
-    # Every transaction of a reader's connection starts READ ONLY: the monitor and CLI
-    # cannot write even through a role that could.
-    conn.read_only = True
+    # Every statement of a reader's session runs READ ONLY (the server's setting, so
+    # statements outside a transaction too): the monitor and CLI cannot write even through
+    # a role that could. Autocommit: a read of one statement is one round trip, not three
+    # (BEGIN, the query, COMMIT); reads that must agree take a transaction (``_cursor``).
+    conn.autocommit = True
+    conn.execute("SET default_transaction_read_only = on")
 
 
 def _acquire_pool(
@@ -232,6 +241,7 @@ class PostgresRunStore(RunStore):
         self.notice: str | None = None
         self._kwargs = _connect_kwargs(url, self.location)
         self._closed = False
+        self._clock_offset, self._clock_checked = 0.0, -CLOCK_CHECK_S  # read by _now()
         pool, made = _acquire_pool(url, self._kwargs, readonly)
         self._pool_obj: ConnectionPool | None = pool
         self._pool_pid = os.getpid()
@@ -361,10 +371,16 @@ class PostgresRunStore(RunStore):
         return self._pool_obj
 
     @contextmanager
-    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor in a transaction: committed on success, rolled back on error."""
-        with self._pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            yield cur
+    def _cursor(self, snapshot: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor whose statements are committed on success, rolled back on error; with
+        ``snapshot``, all in one transaction (a reader's single reads need none)."""
+        with self._pool().connection() as conn:
+            if snapshot and conn.autocommit:
+                with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+                    yield cur
+            else:
+                with conn.cursor(row_factory=dict_row) as cur:
+                    yield cur
 
     def close(self) -> None:
         if self._pool_obj is not None and self._pool_pid == os.getpid() and not self._closed:
@@ -429,14 +445,21 @@ class PostgresRunStore(RunStore):
 
     def _execute(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
         with self._pool().connection() as conn:
-            # One round trip for the node's rows and the commit.
-            with conn.pipeline(), conn.cursor() as cur:
-                for sql, params in statements:
-                    if len(params) == 1:
-                        cur.execute(sql, params[0])
-                    else:
-                        cur.executemany(sql, params)
-                conn.commit()
+            # One round trip for the rows and the commit: in autocommit mode, the statements
+            # of a pipeline up to its Sync (sent when the block ends) run as one implicit
+            # transaction, committed at the Sync, or rolled back whole if one fails. (With
+            # BEGIN and COMMIT psycopg waits for the BEGIN, then syncs again at the end.)
+            conn.autocommit = True
+            try:
+                with conn.pipeline(), conn.cursor() as cur:
+                    for sql, params in statements:
+                        if len(params) == 1:
+                            cur.execute(sql, params[0])
+                        else:
+                            cur.executemany(sql, params)
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False  # the pool's other users expect transactions
 
     @_translated
     def heartbeat(self, run_ids: Sequence[str]) -> None:
@@ -537,10 +560,15 @@ class PostgresRunStore(RunStore):
         )
         return cur.fetchone()
 
-    @staticmethod
-    def _now(cur: psycopg.Cursor[Any]) -> float:
-        cur.execute("SELECT extract(epoch FROM clock_timestamp())::float8 AS now")
-        return float(_one(cur)["now"])
+    def _now(self, cur: psycopg.Cursor[Any]) -> float:
+        """The database's clock, which stamps heartbeats: this host's clock plus its offset
+        from the database's, read again every ``CLOCK_CHECK_S`` (not a round trip per read)."""
+        mono = time.monotonic()
+        if mono >= self._clock_checked + CLOCK_CHECK_S:
+            cur.execute("SELECT extract(epoch FROM clock_timestamp())::float8 AS now")
+            self._clock_offset = float(_one(cur)["now"]) - time.time()
+            self._clock_checked = mono
+        return time.time() + self._clock_offset
 
     # ── reads ────────────────────────────────────────────────────────────────
     @property
@@ -559,47 +587,25 @@ class PostgresRunStore(RunStore):
     def _views(
         self, cur: psycopg.Cursor[Any], rows: Sequence[dict[str, Any]], now: float
     ) -> list[dict[str, Any]]:
-        resumed: dict[str, list[tuple[str, str]]] = {}
-        if rows:
-            cur.execute(
-                "SELECT resumed_from, run_id, status FROM pf_runs WHERE resumed_from = ANY(%s) "
-                "ORDER BY started_at DESC, run_id DESC",
-                ([r["run_id"] for r in rows],),
-            )
-            for found in cur.fetchall():
-                resumed.setdefault(found["resumed_from"], []).append(
-                    (found["run_id"], found["status"])
-                )
-        forked: dict[str, list[str]] = {}
-        if rows:
-            cur.execute(
-                "SELECT forked_from, run_id FROM pf_runs WHERE forked_from = ANY(%s) "
-                "ORDER BY started_at DESC, run_id DESC",
-                ([r["run_id"] for r in rows],),
-            )
-            for found in cur.fetchall():
-                forked.setdefault(found["forked_from"], []).append(found["run_id"])
-        views = []
-        for row in rows:
-            data = dict(row)
-            last = data.pop("last_event_at", None)
-            counted = data.pop("counted_steps", None)
-            by = resumed.get(data["run_id"], [])
-            views.append(
-                run_view(
-                    data,
-                    last_event_at=last,
-                    counted_steps=counted,
-                    resumed_by=by,
-                    forked_by=forked.get(data["run_id"], []),
-                    now=now,
-                )
-            )
-        return views
+        """Run dicts for ``rows``; who resumed and forked them is read in one query each."""
+        if not rows:
+            return []
+        ids = [r["run_id"] for r in rows]
+        # One round trip for both links (a BitmapOr of their two indexes).
+        cur.execute(
+            "SELECT resumed_from, forked_from, run_id, status FROM pf_runs "
+            "WHERE resumed_from = ANY(%s) OR forked_from = ANY(%s) "
+            "ORDER BY started_at DESC, run_id DESC",
+            (ids, ids),
+        )
+        linked = cur.fetchall()
+        resumed = [r for r in linked if r["resumed_from"] is not None]
+        forked = [r for r in linked if r["forked_from"] is not None]
+        return run_views(rows, resumed, forked, now)
 
     @_translated
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        with self._cursor() as cur:
+        with self._cursor(snapshot=True) as cur:
             now = self._now(cur)
             cur.execute(f"{_RUN_SQL} WHERE r.run_id = %s", (run_id,))
             rows = cur.fetchall()
@@ -615,44 +621,14 @@ class PostgresRunStore(RunStore):
     def _where(
         self, filt: RunFilter, cur: psycopg.Cursor[Any], now: float
     ) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        statuses = _check_statuses(filt.statuses)
-        if statuses:
-            gone = self._gone(cur, now) if {"running", "interrupted"} & set(statuses) else []
-            parts = []
-            stored = [s for s in statuses if s not in ("running", "interrupted")]
-            if stored:
-                parts.append("r.status = ANY(%s)")
-                args.append(stored)
-            if "running" in statuses:
-                parts.append("(r.status = 'running' AND r.run_id <> ALL(%s))")
-                args.append(gone)
-            if "interrupted" in statuses:
-                parts.append("(r.status = 'interrupted' OR r.run_id = ANY(%s))")
-                args.append(gone)
-            clauses.append("(" + " OR ".join(parts) + ")")
-        if filt.flows:
-            if not all(isinstance(f, str) for f in filt.flows):
-                raise ConfigurationError(f"flow names must be strings, got {filt.flows!r}")
-            clauses.append("r.flow_name = ANY(%s)")
-            args.append(list(filt.flows))
-        term = filt.search.strip()
-        if term:
-            clauses.append("r.run_id LIKE %s ESCAPE '\\'")
-            term = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            args.append(f"%{term}%")
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+        return filter_sql(filt, lambda: self._gone(cur, now), _among, "%s")
 
     def _list(
         self, cur: psycopg.Cursor[Any], filt: RunFilter, limit: int | None, offset: int, now: float
     ) -> list[dict[str, Any]]:
-        limit, offset = _check_page(limit, offset)
+        limit, offset = check_page(limit, offset)
         where, args = self._where(filt, cur, now)
-        cur.execute(
-            f"{_RUN_SQL}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s OFFSET %s",
-            [*args, limit, offset],
-        )
+        cur.execute(*_list_sql(where, args, limit, offset))
         return self._views(cur, cur.fetchall(), now)
 
     def _count(self, cur: psycopg.Cursor[Any], filt: RunFilter, now: float) -> int:
@@ -664,7 +640,7 @@ class PostgresRunStore(RunStore):
     def list_runs(
         self, filt: RunFilter = ALL_RUNS, *, limit: int | None = 100, offset: int = 0
     ) -> list[dict[str, Any]]:
-        with self._cursor() as cur:
+        with self._cursor(snapshot=True) as cur:
             return self._list(cur, filt, limit, offset, self._now(cur))
 
     @_translated
@@ -674,10 +650,26 @@ class PostgresRunStore(RunStore):
 
     @_translated
     def runs_page(self, filt: RunFilter, *, limit: int, offset: int) -> RunsPage:
-        with self._cursor() as cur:
+        page_limit, offset = check_page(limit, offset)
+        cap = count_limit(page_limit, offset)
+        with (
+            self._pool().connection() as conn,
+            conn.cursor(row_factory=dict_row) as cur,
+            conn.cursor(row_factory=dict_row) as counter,
+        ):
             now = self._now(cur)
-            rows = self._list(cur, filt, limit, offset, now)
-            return RunsPage(rows, self._count(cur, filt, now))
+            where, args = self._where(filt, cur, now)
+            # The page and its count in one round trip (then one for who resumed or forked
+            # the page's runs); the count stops after cap + 1 matching runs.
+            with conn.pipeline():
+                cur.execute(*_list_sql(where, args, page_limit, offset))
+                counter.execute(
+                    f"SELECT count(*) AS n FROM (SELECT 1 FROM pf_runs r{where} LIMIT %s) AS page",
+                    [*args, cap + 1],
+                )
+            rows = cur.fetchall()
+            counted = int(_one(counter)["n"])
+            return runs_page(self._views(cur, rows, now), counted, cap)
 
     @_translated
     def flow_names(self) -> list[str]:
@@ -704,12 +696,11 @@ class PostgresRunStore(RunStore):
     def get_events(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
         if not run_ids:
             return []
+        # One run (the monitor's timeline) by equality: '= ANY(array)' costs the server
+        # twice as long for a single value.
+        test, arg = ("= %s", run_ids[0]) if len(run_ids) == 1 else ("= ANY(%s)", list(run_ids))
         with self._cursor() as cur:
-            cur.execute(
-                f"SELECT id, {', '.join(EVENT_COLUMNS)} FROM pf_events "
-                "WHERE run_id = ANY(%s) ORDER BY id",
-                (list(run_ids),),
-            )
+            cur.execute(f"{_EVENTS_SQL} WHERE run_id {test} ORDER BY id", (arg,))
             return cur.fetchall()
 
     @_translated
@@ -754,7 +745,7 @@ class PostgresRunStore(RunStore):
     @_translated
     def export_run(self, run_id: str) -> RunExport | None:
         """The run as stored, read in one snapshot (a live run's rows stay consistent)."""
-        with self._cursor() as cur:
+        with self._cursor(snapshot=True) as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cur.execute(
                 f"SELECT {', '.join(RUN_COLUMNS)} FROM pf_runs WHERE run_id = %s", (run_id,)
@@ -806,20 +797,7 @@ class PostgresRunStore(RunStore):
         with self._cursor() as cur:
             cur.execute(_CHAIN_SQL, (run_id, step, run_id, MAX_CHAIN + 1))
             rows = cur.fetchall()
-        if not rows:
-            return None
-        if len(rows) == 1 and rows[0]["kind"] != DELTA:  # a full row: decoded as it is
-            return decode_checkpoint(rows[0]["store_json"], run_id, step, self.location)
-        try:
-            return store_at({row["step"]: row for row in rows}, step)
-        except RecursionError:
-            problem = "it is nested too deeply to decode"
-        except ValueError as exc:  # names the row at fault, which may be one it builds on
-            problem = str(exc)
-        raise CheckpointDamaged(
-            f"the checkpoint of run {run_id!r} at step {step} in {self.location} is damaged: "
-            f"{problem}; read its raw text with checkpoint_text() or pick another step"
-        )
+        return rebuilt_store(rows, run_id, step, self.location)
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────
@@ -827,6 +805,12 @@ def _one(cur: psycopg.Cursor[Any]) -> dict[str, Any]:
     """The row of a query that always returns one (an aggregate)."""
     row: dict[str, Any] = cur.fetchone()  # type: ignore[assignment]
     return row
+
+
+def _list_sql(where: str, args: list[Any], limit: int | None, offset: int) -> tuple[str, list[Any]]:
+    # run_id breaks ties of equal start times, so pages never overlap.
+    sql = f"{_RUN_SQL}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s OFFSET %s"
+    return sql, [*args, limit, offset]
 
 
 def _reopen(url: str, readonly: bool) -> PostgresRunStore:
@@ -869,32 +853,46 @@ def _check_pool(pool: ConnectionPool) -> None:
 
 
 def _statements(rows: Iterable[Row]) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
-    """Statements for ``rows`` in order; consecutive rows of one kind share one statement
-    (sent with executemany in the same pipeline)."""
-    sql: str | None = None
-    group: list[tuple[Any, ...]] = []
+    """Statements for ``rows`` in order, each with its parameter tuples (sent with
+    executemany in one pipeline). Inserts between two updates are grouped by table (run
+    rows first): each table's rows keep their order, and no row depends on another
+    table's (no foreign keys), so a group commit of many nodes is three executemany calls
+    instead of one call per row."""
+    inserts: dict[str, list[tuple[Any, ...]]] = {}
     for row in rows:
         cls = type(row)
+        insert = _INSERTS.get(cls)
+        if insert is not None:
+            sql, cols = insert
+            params = tuple(_clean(getattr(row, c)) for c in cols)
+            group = inserts.get(sql)
+            if group is None:
+                group = inserts[sql] = []
+            group.append(params)
+            continue
         if cls is RunUpdate:
             this, params = _update(row)  # type: ignore[arg-type]
         elif cls is CachedValue:
             this = _CACHE_PUT
             params = tuple(_clean(getattr(row, c)) for c in CachedValue.__dataclass_fields__)
-        elif cls in _INSERTS:
-            this, cols = _INSERTS[cls]
-            params = tuple(_clean(getattr(row, c)) for c in cols)
         else:
             raise ConfigurationError(
                 f"a run store cannot write {cls.__name__}; write RunRow, EventRow, "
                 "CheckpointRow, RunUpdate or CachedValue records"
             )
-        if this != sql and group:
-            yield sql, group  # type: ignore[misc]
-            group = []
-        sql = this
-        group.append(params)
-    if group and sql is not None:
-        yield sql, group
+        yield from _grouped(inserts)  # an update may change a run row inserted above
+        inserts = {}
+        yield this, [params]
+    yield from _grouped(inserts)
+
+
+def _grouped(
+    inserts: dict[str, list[tuple[Any, ...]]],
+) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+    for sql in _INSERT_ORDER:
+        group = inserts.get(sql)
+        if group:
+            yield sql, group
 
 
 def _update(row: RunUpdate) -> tuple[str, tuple[Any, ...]]:
@@ -918,19 +916,6 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _check_statuses(statuses: Sequence[str]) -> Sequence[str]:
-    for status in statuses:
-        if status not in KNOWN_STATUSES:
-            raise ConfigurationError(
-                f"unknown status filter {status!r}; use one of {', '.join(STORED_STATUSES)}"
-            )
-    return statuses
-
-
-def _check_page(limit: Any, offset: Any) -> tuple[int | None, int]:
-    for name, value in (("limit", limit), ("offset", offset)):
-        if value is None and name == "limit":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigurationError(f"{name} must be a non-negative int, got {value!r}")
-    return limit, offset
+def _among(column: str, values: Sequence[str], negate: bool) -> tuple[str, Any]:
+    """``column`` [NOT] IN ``values``, the list bound as one array parameter."""
+    return f"{column} {'<> ALL' if negate else '= ANY'}(%s)", list(values)

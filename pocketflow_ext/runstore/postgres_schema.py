@@ -16,9 +16,12 @@ from ..errors import RecordingError
 from .runs import iso
 from .sqlite_schema import (
     CHECKPOINT_COLUMNS,
+    CHECKPOINTS,
     EVENT_COLUMNS,
+    EVENTS,
     PAUSE_AND_FORK_COLUMNS,
     RUN_COLUMNS,
+    RUNS,
     STORED_STATUSES,
 )
 
@@ -30,13 +33,9 @@ default without rewriting the table, and the oldest release still in wide use.""
 # one database across processes and hosts, and is released when the transaction ends.
 MIGRATION_LOCK_KEY = 0x70667874  # "pfxt"
 
-RUNS, EVENTS, CHECKPOINTS, CLAIMS, MIGRATIONS_TABLE = (
-    "pf_runs",
-    "pf_events",
-    "pf_checkpoints",
-    "pf_resume_claims",
-    "pf_migrations",
-)
+# The run tables are named once, in sqlite_schema; pf_migrations is PostgreSQL's own
+# (SQLite keeps its version in PRAGMA user_version).
+CLAIMS, MIGRATIONS_TABLE = "pf_resume_claims", "pf_migrations"
 TABLES = (RUNS, EVENTS, CHECKPOINTS, CLAIMS)
 
 _CHECK = ", ".join(f"'{s}'" for s in STORED_STATUSES)

@@ -33,7 +33,7 @@ from ..errors import (
     StoreBusy,
 )
 from ..logging import get_logger
-from ..store.codec import dumps_store, loads
+from ..store.codec import dumps_store
 from . import sqlite_schema as schema
 from .base import (
     ALL_RUNS,
@@ -52,8 +52,17 @@ from .base import (
     escape_surrogates,
     row_record,
 )
-from .checkpoints import DELTA, MAX_CHAIN, store_at
-from .runs import claim_is_live, derive_status, iso, process_identity, run_view
+from .checkpoints import DELTA, MAX_CHAIN
+from .runs import claim_is_live, derive_status, iso, process_identity
+from .views import (
+    check_page,
+    count_limit,
+    decode_checkpoint,
+    filter_sql,
+    rebuilt_store,
+    run_views,
+    runs_page,
+)
 
 _log = get_logger("db")
 
@@ -137,6 +146,7 @@ class SQLiteRunStore(RunStore):
         self.notice: str | None = None
         self._uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro"
         self._next_wal_reset = 0.0
+        self._index_names: frozenset[str] | None = None  # read by _indexes()
         self._local = threading.local()
         # Every open connection with its thread: a dead thread's is closed at the next open,
         # so short-lived threads (background runs) do not leak file handles.
@@ -575,41 +585,33 @@ class SQLiteRunStore(RunStore):
         return f"SELECT {', '.join([cols, *extra])} FROM pf_runs r"
 
     def _views(self, conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
-        """Run dicts for ``rows``; who resumed them is read in one query for all of them."""
-        resumed: dict[str, list[tuple[str, str]]] = {}
-        if rows and "resumed_from" in self._found.runs:
-            ids = json.dumps([r["run_id"] for r in rows])
-            for origin, run_id, status in conn.execute(
-                "SELECT resumed_from, run_id, status FROM pf_runs WHERE resumed_from IN "
-                "(SELECT value FROM json_each(?)) ORDER BY started_at DESC, run_id DESC",
-                (ids,),
-            ):
-                resumed.setdefault(origin, []).append((run_id, status))
-        forked: dict[str, list[str]] = {}
-        if rows and "forked_from" in self._found.runs:
-            ids = json.dumps([r["run_id"] for r in rows])
-            for origin, run_id in conn.execute(
-                "SELECT forked_from, run_id FROM pf_runs WHERE forked_from IN "
-                "(SELECT value FROM json_each(?)) ORDER BY started_at DESC, run_id DESC",
-                (ids,),
-            ):
-                forked.setdefault(origin, []).append(run_id)
-        views = []
-        for row in rows:
-            data = dict(row)
-            last = data.pop("last_event_at", None)
-            counted = data.pop("counted_steps", None)
-            by = resumed.get(data["run_id"], [])
-            views.append(
-                run_view(
-                    data,
-                    last_event_at=last,
-                    counted_steps=counted,
-                    resumed_by=by,
-                    forked_by=forked.get(data["run_id"], []),
-                )
-            )
-        return views
+        """Run dicts for ``rows``; who resumed and forked them is read in one query each."""
+        if not rows:
+            return []
+        ids = json.dumps([r["run_id"] for r in rows])
+        resumed = self._linked(conn, "resumed_from", "status", ids)
+        return run_views(rows, resumed, self._linked(conn, "forked_from", "NULL AS status", ids))
+
+    def _linked(self, conn: sqlite3.Connection, link: str, also: str, ids: str) -> list[Any]:
+        """``(link, run_id, also)`` of the runs whose ``link`` column is one of ``ids``."""
+        if link not in self._found.runs:  # a file from before that column
+            return []
+        # Most runs hold NULL there: after ANALYZE SQLite judges the index useless and
+        # scans every run in start order instead (16 ms on 20,000 runs, 0.02 ms by index).
+        index = f"pf_runs_{link}"
+        hint = f" INDEXED BY {index}" if index in self._indexes(conn) else ""
+        return conn.execute(
+            f"SELECT {link}, run_id, {also} FROM pf_runs{hint} WHERE {link} IN "
+            "(SELECT value FROM json_each(?)) ORDER BY started_at DESC, run_id DESC",
+            (ids,),
+        ).fetchall()
+
+    def _indexes(self, conn: sqlite3.Connection) -> frozenset[str]:
+        # Read once per store: a reader's file gains indexes only by a writer's migration.
+        if self._index_names is None:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            self._index_names = frozenset(r[0] for r in rows)
+        return self._index_names
 
     @_translated
     def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -628,54 +630,26 @@ class SQLiteRunStore(RunStore):
         return [r["run_id"] for r in rows if derive_status(dict(r)) == "interrupted"]
 
     def _where(self, filt: RunFilter, conn: sqlite3.Connection) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        statuses = _check_statuses(filt.statuses)
-        if statuses:
-            gone = (
-                json.dumps(self._gone(conn)) if {"running", "interrupted"} & set(statuses) else "[]"
-            )
-            parts = []
-            stored = [s for s in statuses if s not in ("running", "interrupted")]
-            if stored:
-                parts.append(f"r.status IN ({', '.join('?' * len(stored))})")
-                args.extend(stored)
-            if "running" in statuses:
-                parts.append(
-                    "(r.status = 'running' AND r.run_id NOT IN (SELECT value FROM json_each(?)))"
-                )
-                args.append(gone)
-            if "interrupted" in statuses:
-                parts.append(
-                    "(r.status = 'interrupted' OR r.run_id IN (SELECT value FROM json_each(?)))"
-                )
-                args.append(gone)
-            clauses.append("(" + " OR ".join(parts) + ")")
-        if filt.flows:
-            if not all(isinstance(f, str) for f in filt.flows):
-                raise ConfigurationError(f"flow names must be strings, got {filt.flows!r}")
-            clauses.append(f"r.flow_name IN ({', '.join('?' * len(filt.flows))})")
-            args.extend(filt.flows)
-        term = filt.search.strip()
-        if term:
-            clauses.append("r.run_id LIKE ? ESCAPE '\\'")
-            term = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            args.append(f"%{term}%")
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+        return filter_sql(filt, lambda: self._gone(conn), _among, "?")
 
     def _list(
         self, conn: sqlite3.Connection, filt: RunFilter, limit: int | None, offset: int
     ) -> list[dict[str, Any]]:
-        limit, offset = _check_page(limit, offset)
+        limit, offset = check_page(limit, offset)
         where, args = self._where(filt, conn)
         # run_id breaks ties of equal start times, so pages never overlap.
         sql = f"{self._run_sql()}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT ? OFFSET ?"
         rows = conn.execute(sql, [*args, -1 if limit is None else limit, offset]).fetchall()
         return self._views(conn, rows)
 
-    def _count(self, conn: sqlite3.Connection, filt: RunFilter) -> int:
+    def _count(self, conn: sqlite3.Connection, filt: RunFilter, cap: int | None = None) -> int:
         where, args = self._where(filt, conn)
-        return int(conn.execute(f"SELECT count(*) FROM pf_runs r{where}", args).fetchone()[0])
+        if cap is None:
+            sql = f"SELECT count(*) FROM pf_runs r{where}"
+        else:  # stops after cap + 1 matching runs
+            sql = f"SELECT count(*) FROM (SELECT 1 FROM pf_runs r{where} LIMIT ?)"
+            args = [*args, cap + 1]
+        return int(conn.execute(sql, args).fetchone()[0])
 
     @_translated
     def list_runs(
@@ -691,8 +665,10 @@ class SQLiteRunStore(RunStore):
 
     @_translated
     def runs_page(self, filt: RunFilter, *, limit: int, offset: int) -> RunsPage:
+        cap = count_limit(limit, offset)
         with self._snapshot() as conn:
-            return RunsPage(self._list(conn, filt, limit, offset), self._count(conn, filt))
+            rows = self._list(conn, filt, limit, offset)
+            return runs_page(rows, self._count(conn, filt, cap), cap)
 
     @_translated
     def flow_names(self) -> list[str]:
@@ -839,36 +815,7 @@ class SQLiteRunStore(RunStore):
     @_translated
     def _rebuild(self, run_id: str, step: int) -> dict[str, Any] | None:
         rows = self.conn().execute(_CHAIN_SQL, (run_id, step, run_id, MAX_CHAIN + 1)).fetchall()
-        if not rows:
-            return None
-        try:
-            return store_at({row["step"]: row for row in rows}, step)
-        except RecursionError:
-            problem = "it is nested too deeply to decode"
-        except ValueError as exc:  # names the row at fault, which may be one it builds on
-            problem = str(exc)
-        raise CheckpointDamaged(
-            f"the checkpoint of run {run_id!r} at step {step} in {self.location} is damaged: "
-            f"{problem}; read its raw text with checkpoint_text() or pick another step"
-        )
-
-
-def decode_checkpoint(text: str, run_id: str, step: int, location: str) -> dict[str, Any]:
-    """A checkpoint's store, or CheckpointDamaged naming run, step and what is wrong."""
-    try:
-        data = loads(text)
-    except RecursionError:
-        problem = "it is nested too deeply to decode"
-    except (ValueError, TypeError, KeyError) as exc:
-        problem = f"it is not valid checkpoint JSON ({exc})"
-    else:
-        if isinstance(data, dict):
-            return data
-        problem = f"it holds a JSON {type(data).__name__}, not an object of store keys"
-    raise CheckpointDamaged(
-        f"the checkpoint of run {run_id!r} at step {step} in {location} is damaged: {problem}; "
-        "read its raw text with checkpoint_text() or pick another step"
-    )
+        return rebuilt_store(rows, run_id, step, self.location)
 
 
 def _statements(rows: Iterable[Row]) -> Iterator[tuple[str, tuple[Any, ...]]]:
@@ -925,24 +872,6 @@ def _update(row: RunUpdate) -> tuple[str, tuple[Any, ...]]:
     return sql, (*row.fields.values(), row.run_id)
 
 
-def _check_statuses(statuses: Sequence[str]) -> Sequence[str]:
-    for status in statuses:
-        if status not in KNOWN_STATUSES:
-            raise ConfigurationError(
-                f"unknown status filter {status!r}; use one of {', '.join(schema.STORED_STATUSES)}"
-            )
-    return statuses
-
-
-def _check_page(limit: Any, offset: Any) -> tuple[int | None, int]:
-    for name, value in (("limit", limit), ("offset", offset)):
-        if value is None and name == "limit":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigurationError(f"{name} must be a non-negative int, got {value!r}")
-    return limit, offset
-
-
 def _file_identity(path: Path) -> tuple[int, int] | None:
     # os.stat opens no descriptor: closing one would drop this process's SQLite locks.
     try:
@@ -968,3 +897,10 @@ def _hint(message: str) -> str:
     if "readonly" in text or "unable to open" in text or "permission" in text:
         return "Check that the file and its directory are readable (and writable to record)."
     return "Choose another db_path."
+
+
+def _among(column: str, values: Sequence[str], negate: bool) -> tuple[str, Any]:
+    """``column`` [NOT] IN ``values``, the list bound as one JSON parameter."""
+    return f"{column} {'NOT IN' if negate else 'IN'} (SELECT value FROM json_each(?))", json.dumps(
+        list(values)
+    )

@@ -82,7 +82,9 @@ def render_runs(store: RunStore, key: str) -> str | None:
     col_page, col_size, col_total = st.columns([2, 2, 4])
     col_page.number_input("Page", min_value=1, max_value=pages, step=1, key=f"{key}-page")
     col_size.selectbox("Runs per page", PAGE_SIZES, key=f"{key}-size")
-    col_total.text(f"{page.total:,} runs · page {page_no} of {pages:,}")
+    # A large history is counted only so far past this page (runstore/views.py).
+    more = "+" if page.more else ""
+    col_total.text(f"{page.total:,}{more} runs · page {page_no} of {pages:,}{more}")
     return _picked_run(ids, getattr(event, "selection", None), key)
 
 

@@ -13,7 +13,7 @@ import pytest
 from store_sql import execute
 
 from pocketflow_ext import Flow, Node, WorkflowDB
-from pocketflow_ext.errors import RecordingError, StoreBusy
+from pocketflow_ext.errors import RecordingError, RunExistsError, StoreBusy
 from pocketflow_ext.runstore import RunRow, RunUpdate, open_store
 
 psycopg = pytest.importorskip("psycopg", reason='needs pip install -e ".[postgres]"')
@@ -269,3 +269,18 @@ def test_a_version_1_database_gains_the_cache_and_delta_columns_keeping_its_runs
     assert execute(postgres_url, "SELECT version FROM pf_migrations ORDER BY 1") == [
         (version,) for version in range(1, postgres_schema.SCHEMA_VERSION + 1)
     ]
+
+
+def test_a_write_is_one_transaction_a_failing_row_leaves_none_of_its_rows(
+    postgres_url: str,
+) -> None:
+    # One round trip: the pipeline's statements run as one implicit transaction.
+    with open_store(postgres_url) as store:
+        store.create_run(RunRow("first"))
+        with pytest.raises(RunExistsError):
+            store.write(
+                [RunRow("second"), RunUpdate("first", {"status": "failed"}), RunRow("first")]
+            )
+        store.write([RunRow("third")])  # the session is usable again at once
+        assert not store.has_run("second") and store.has_run("third")
+        assert store.get_run("first")["status"] == "running"  # type: ignore[index]

@@ -1,0 +1,147 @@
+"""A PostgreSQL server stopped (``pg_ctl stop``) while a recorded run's node works: the run
+stops with a ``RecordingError`` naming the masked URL and what to do, in every durability
+mode, and every row committed before the loss is still there once the server is back.
+
+Each test starts a throwaway server of its own with ``.ci/postgres`` (stopping the shared
+one would break the other tests) and runs the flow in a child process, so the run's
+process is really gone afterwards (the run then reads as interrupted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pocketflow_ext import WorkflowDB
+
+pytest.importorskip("psycopg", reason='needs pip install -e ".[postgres]"')
+
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = Path(__file__).with_name("server_gone_child.py")
+
+
+class Server:
+    """A throwaway cluster started by ``.ci/postgres``, which can be stopped and started."""
+
+    def __init__(self) -> None:
+        if not shutil.which("bash") or not (
+            os.environ.get("POCKETFLOW_EXT_TEST_PG_URL") or os.environ.get("CI")
+        ):
+            pytest.skip("needs PostgreSQL's server programs (run `bash .ci/run`)")
+        started = subprocess.run(
+            ["bash", str(ROOT / ".ci" / "postgres"), "start"],
+            capture_output=True, text=True, check=True, timeout=300,
+        )  # fmt: skip
+        exports = dict(
+            line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines()
+        )
+        self.url = exports["POCKETFLOW_EXT_TEST_PG_URL"]
+        self.dir = Path(exports["POCKETFLOW_EXT_TEST_PG_DIR"])
+        self.bin = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+
+    def pg_ctl(self, *args: str) -> None:
+        command = [str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-w", *args]
+        if os.getuid() == 0:  # the cluster belongs to the postgres user (initdb refuses root)
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def stop(self) -> None:
+        self.pg_ctl("-m", "fast", "stop")
+
+    def start(self) -> None:
+        port = urllib.parse.urlsplit(self.url).port
+        options = f"-p {port} -k {self.dir} -c listen_addresses=127.0.0.1"
+        self.pg_ctl("-l", str(self.dir / "server.log"), "-o", options, "start")
+
+    def remove(self) -> None:
+        env = {**os.environ, "POCKETFLOW_EXT_TEST_PG_DIR": str(self.dir)}
+        subprocess.run(["bash", str(ROOT / ".ci" / "postgres"), "stop"], env=env, timeout=120)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    own = Server()
+    try:
+        yield own
+    finally:
+        own.remove()
+
+
+def run_while_server_stops(server: Server, mode: str, folder: Path) -> dict[str, object]:
+    """Run the child's flow, stop the server while its ``Wait`` node works, let the node
+    end, and return what the child reported; the server is started again after."""
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), server.url, mode, str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder / "waiting").exists():
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the child never reached its Wait node"
+            time.sleep(0.05)
+        server.stop()
+        (folder / "go").touch()
+        out, err = child.communicate(timeout=180)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    server.start()
+    assert child.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def assert_clean_failure(outcome: dict[str, object], server: Server) -> str:
+    assert outcome["error"] == "RecordingError", outcome
+    message = str(outcome["message"])
+    password = urllib.parse.urlsplit(server.url).password
+    assert password and password not in message
+    assert "postgresql://postgres:***@127.0.0.1" in message
+    assert "cannot be reached" in message and "resume the run" in message
+    return message
+
+
+def test_sync_retries_then_stops_the_run_before_its_next_node_keeping_every_row(
+    server: Server, tmp_path: Path
+) -> None:
+    outcome = run_while_server_stops(server, "sync", tmp_path)
+    assert_clean_failure(outcome, server)
+    assert outcome["ran"] == ["A", "Wait"]  # B never started: its store was gone
+    with WorkflowDB(server.url, readonly=True) as db:
+        run = db.get_run("gone-sync")
+        assert run is not None and run["status"] == "interrupted"  # its process is gone
+        assert [c["node_name"] for c in db.get_checkpoints("gone-sync")] == ["A"]
+        events = [(e["event"], e["node_name"]) for e in db.get_events("gone-sync")]
+    assert ("node_end", "A") in events
+    assert ("node_end", "Wait") not in events and ("node_start", "B") not in events
+
+
+def test_async_stops_the_run_once_the_writer_gives_up_keeping_every_row(
+    server: Server, tmp_path: Path
+) -> None:
+    outcome = run_while_server_stops(server, "async", tmp_path)
+    assert_clean_failure(outcome, server)
+    with WorkflowDB(server.url, readonly=True) as db:
+        run = db.get_run("gone-async")
+        assert run is not None and run["status"] == "interrupted"
+        assert [c["node_name"] for c in db.get_checkpoints("gone-async")] == ["A"]
+
+
+def test_exit_mode_fails_the_run_at_its_end_keeping_its_run_row(
+    server: Server, tmp_path: Path
+) -> None:
+    outcome = run_while_server_stops(server, "exit", tmp_path)
+    assert_clean_failure(outcome, server)
+    assert outcome["ran"] == ["A", "Wait", "B"]  # exit mode writes only when the run ends
+    with WorkflowDB(server.url, readonly=True) as db:
+        run = db.get_run("gone-exit")
+        assert run is not None and run["status"] == "interrupted"
+        assert db.get_checkpoints("gone-exit") == []
