@@ -18,7 +18,7 @@ from operator import is_not
 from typing import Any
 
 from ..runstore.checkpoints import DELTA, FULL, MAX_CHAIN
-from ..store.codec import encode_key_value, store_text
+from ..store.codec import encode_key_value, fast_json, store_text
 
 ROW_COST_BYTES = 1024
 """What reading one more checkpoint row back costs, counted in bytes of JSON. A delta row
@@ -122,6 +122,15 @@ class StoreCapture:
         """
         if self._text is not None:
             return self._text
+        deleted = None
+        if self.kind == DELTA:
+            deleted = "[" + ", ".join(encode_key_value(key)[0] for key in self._deleted or ()) + "]"
+        if not self._examined:
+            # Only immutable values: the C encoder writes them all at once when that text
+            # is exact (the same text as key by key below), as it nearly always is.
+            whole = fast_json(self._values)
+            if whole is not None:
+                return CheckpointText(self.kind, self.parent_step, whole, deleted, ())
         examined = self._examined or {}
         pairs: list[tuple[Any, str]] = []
         lossy: list[str] = []
@@ -136,9 +145,6 @@ class StoreCapture:
             if was_lossy:
                 lossy.append(str(key))
             pairs.append((key, text))
-        deleted = None
-        if self.kind == DELTA:
-            deleted = "[" + ", ".join(encode_key_value(key)[0] for key in self._deleted or ()) + "]"
         return CheckpointText(self.kind, self.parent_step, store_text(pairs), deleted, tuple(lossy))
 
 

@@ -286,29 +286,34 @@ def _node_end_rows(
         else checkpoint
     )
     params_text = params_json(params)
+    ts = iso(event.ts)
     row = CheckpointRow(
         run_id=run_id,
         step=event.step or 0,
         node_name=event.node or "",
         store_json=text.store_json,
-        created_at=iso(event.ts),
+        created_at=ts,
         path=event.path,
         params=params_text,
         kind=text.kind,
         parent_step=text.parent_step,
         deleted_json=text.deleted_json,
     )
-    return [_event_row(run_id, event, params, params_text), row]
+    return [_event_row(run_id, event, params, params_text, ts), row]
 
 
 def _event_row(
-    run_id: str, event: Event, params: dict[str, Any] | None, params_text: str | None = None
+    run_id: str,
+    event: Event,
+    params: dict[str, Any] | None,
+    params_text: str | None = None,
+    ts: str | None = None,
 ) -> EventRow:
     action = event.action
     return EventRow(
         run_id=run_id,
         event=event.kind,
-        ts=iso(event.ts),
+        ts=ts if ts is not None else iso(event.ts),
         step=event.step,
         node_name=event.node if event.node is not None else event.path.rsplit("/", 1)[-1],
         action=action if action is None or isinstance(action, str) else str(action),

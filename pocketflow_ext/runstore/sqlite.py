@@ -60,14 +60,8 @@ _log = get_logger("db")
 BUSY_TIMEOUT_MS = 30_000
 READ_BUSY_TIMEOUT_MS = 5_000
 WAL_LIMIT_BYTES = 4 * 1024 * 1024
-"""A restarted WAL is cut back to this (journal_size_limit); ``maintain`` empties a WAL
-readers keep past twice this."""
-WAL_COPY_S = 0.1
-"""How often ``maintain`` (the writer thread) copies newly committed WAL pages into the
-database file (a PASSIVE checkpoint) while writes come in, so commits do not have to."""
-WAL_COPY_BACKSTOP = 2
-"""A commit copies the WAL itself past this many times WAL_LIMIT_BYTES of pages (SQLite's
-automatic checkpoint): only when no writer thread keeps up (or none runs)."""
+"""Commits checkpoint the WAL every this many bytes of pages and a restarted WAL is cut back
+to it (journal_size_limit); ``maintain`` empties a WAL readers keep past twice this."""
 WAL_RESET_GAP_S = 0.1
 """How often ``maintain`` tries a TRUNCATE while readers keep the WAL past twice its limit."""
 WAL_RESET_WAIT_MS = 20
@@ -142,8 +136,7 @@ class SQLiteRunStore(RunStore):
         self.readonly = readonly
         self.notice: str | None = None
         self._uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro"
-        self._next_wal_reset = self._next_wal_copy = 0.0
-        self._written = False  # committed since maintain() last copied the WAL back
+        self._next_wal_reset = 0.0
         self._local = threading.local()
         # Every open connection with its thread: a dead thread's is closed at the next open,
         # so short-lived threads (background runs) do not leak file handles.
@@ -283,13 +276,11 @@ class SQLiteRunStore(RunStore):
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA synchronous = NORMAL")
-            # maintain() (the writer thread) copies committed pages back into the database
-            # every WAL_COPY_S, so a commit rarely pays for it (about a quarter of a small
-            # sync commit's cost otherwise); SQLite's automatic checkpoint is only the
-            # backstop. A commit that restarts the WAL cuts the file back to the limit.
-            # Readers holding the WAL are handled by maintain().
-            page = conn.execute("PRAGMA page_size").fetchone()[0]
-            pages = max(1, WAL_COPY_BACKSTOP * WAL_LIMIT_BYTES // page)
+            # Commits checkpoint the WAL themselves, as SQLite does by default (PASSIVE,
+            # every WAL_LIMIT_BYTES of pages: moved to the writer thread, the copy made sync
+            # commits wait on its locks instead), and a commit that restarts the WAL cuts
+            # the file back to the limit. Readers holding the WAL are handled by maintain().
+            pages = max(1, WAL_LIMIT_BYTES // conn.execute("PRAGMA page_size").fetchone()[0])
             conn.execute(f"PRAGMA wal_autocheckpoint = {pages}")
             conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
         conn.row_factory = sqlite3.Row
@@ -391,7 +382,6 @@ class SQLiteRunStore(RunStore):
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        self._written = True
 
     @_translated
     def heartbeat(self, run_ids: Sequence[str]) -> None:
@@ -480,28 +470,22 @@ class SQLiteRunStore(RunStore):
 
     @_translated
     def maintain(self, idle: bool = False) -> None:
-        """Copy committed WAL pages into the database file, and keep the ``-wal`` file
-        near WAL_LIMIT_BYTES while readers use it.
+        """Keep the ``-wal`` file near WAL_LIMIT_BYTES while readers use it.
 
-        Every WAL_COPY_S after a commit, a PASSIVE checkpoint copies the new pages back
-        (it never blocks readers or writers), and once every page is copied the next
-        commit writes the WAL from its start, truncating it to the limit. A reader still
-        using the WAL stops that restart, and then it grows: past twice the limit, this
-        empties it (TRUNCATE), waiting for the readers briefly. ``idle``: empty it now
-        (the writer has nothing more to do for a while).
+        Commits checkpoint the WAL (see ``_connect``), and once every page is copied the
+        next commit writes the WAL from its start, truncating it to the limit. A reader
+        still using the WAL stops that restart, and then it grows: past twice the limit,
+        this empties it (TRUNCATE), waiting for the readers briefly. ``idle``: empty it
+        now (the writer has nothing more to do for a while).
         """
         if self.readonly:
             return
-        now = time.monotonic()
-        if self._written and now >= self._next_wal_copy:
-            self._written = False
-            self._next_wal_copy = now + WAL_COPY_S
-            self.conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         try:
             # os.stat opens no descriptor (closing one would drop SQLite's locks).
             wal_size = os.stat(f"{self.path}-wal").st_size
         except OSError:
             return
+        now = time.monotonic()
         if not idle and (wal_size <= 2 * WAL_LIMIT_BYTES or now < self._next_wal_reset):
             return
         self._next_wal_reset = now + WAL_RESET_GAP_S
