@@ -387,16 +387,20 @@ STORES: dict[str, Callable[[], dict[str, Any]]] = {
     "1 MB strings": lambda: store_strings(1_000_000),
     "1 MB nested": lambda: store_nested(1_000_000),
     "100 KB nested": lambda: store_nested(100_000),
+    "1 MB declared": lambda: store_nested(1_000_000),
 }
+DECLARED = {"1 MB declared"}
+"""Stores run as ``Store(..., in_place="declared")``: values change only by writes."""
 STORE_LABELS = {
     "1 KB": "1 KB: a counter + 9 strings of 100 characters",
     "1 MB strings": "1 MB: a counter + 100 strings of 10 KB (immutable values)",
     "1 MB nested": "1 MB: a counter + a list of ~5,000 nested dicts (mutable values)",
     "100 KB nested": "100 KB: a counter + a list of ~500 nested dicts",
+    "1 MB declared": '1 MB nested, as Store(..., in_place="declared") (no content comparison)',
 }
 STORE_TARGETS = {
     "1 MB strings / 1 KB": 1.5,
-    "1 MB nested / 1 KB": 1.5,
+    "1 MB declared / 1 KB": 1.5,
     "100 KB nested / reference (1 event + full checkpoint)": 1.2,
 }
 SIZE_NODES = 100
@@ -404,12 +408,13 @@ SIZE_TARGET_MB = 5.0
 WHOLE_RUNS = (SHORT, 1020)  # whole-run averages: a short run, and one past the delta chain limit
 
 
-def fresh(template: dict[str, Any]) -> dict[str, Any]:
+def fresh(template: dict[str, Any], declared: bool = False) -> Any:
     """A run's store: a new top-level dict sharing the template's (never mutated) values,
-    so building a 1 MB store is not timed."""
+    so building a 1 MB store is not timed; ``declared``: in a Store that promises values
+    change only by writes."""
     store = dict(template)
     store["count"] = 0
-    return store
+    return pocketflow_ext.Store(store, in_place="declared") if declared else store
 
 
 def db_size_mb(path: Path) -> float:
@@ -470,9 +475,9 @@ def measure_stores(tmp: Path, rounds: int, whole_rounds: int) -> dict[str, Any]:
         ref2 = Reference(tmp / f"r2_{slug}.db", same_schema=True)
         ref1 = Reference(tmp / f"r1_{slug}.db", same_schema=True, events=("node_end",))
         references += [ref2, ref1]
-        t = template
-        variants[(name, "upstream")] = lambda n, u=upstream, t=t: u[n].run(fresh(t))
-        variants[(name, "sync")] = lambda n, o=ours, t=t: o[n].run(fresh(t))
+        t, d = template, name in DECLARED
+        variants[(name, "upstream")] = lambda n, u=upstream, t=t, d=d: u[n].run(fresh(t, d))
+        variants[(name, "sync")] = lambda n, o=ours, t=t, d=d: o[n].run(fresh(t, d))
         variants[(name, "reference")] = lambda n, r=ref2, t=t: r.run(fresh(t), n)
         variants[(name, "reference, 1 event")] = lambda n, r=ref1, t=t: r.run(fresh(t), n)
     node: dict[tuple[str, str], list[float]] = {key: [] for key in variants}
@@ -504,6 +509,7 @@ def measure_stores(tmp: Path, rounds: int, whole_rounds: int) -> dict[str, Any]:
         "ratios": {
             "1 MB strings / 1 KB": ratio(added("1 MB strings"), added("1 KB")),
             "1 MB nested / 1 KB": ratio(added("1 MB nested"), added("1 KB")),
+            "1 MB declared / 1 KB": ratio(added("1 MB declared"), added("1 KB")),
             "100 KB nested / reference (1 event + full checkpoint)": ratio(
                 added("100 KB nested"), node[("100 KB nested", "reference, 1 event")]
             ),
@@ -522,7 +528,7 @@ def measure_stores(tmp: Path, rounds: int, whole_rounds: int) -> dict[str, Any]:
             times = []
             for _ in range(whole_rounds):
                 t0 = time.perf_counter()
-                flow.run(fresh(template))
+                flow.run(fresh(template, name in DECLARED))
                 times.append((time.perf_counter() - t0) / (n + 1) * 1e6)
             whole[(name, n)] = statistics.median(times)
         loads[name] = measure_loads(tmp / f"w_{slug}.db")
@@ -533,7 +539,9 @@ def measure_stores(tmp: Path, rounds: int, whole_rounds: int) -> dict[str, Any]:
     for name, template in templates.items():
         slug = name.replace(" ", "_")
         ours_path, ref_path = tmp / f"size_{slug}.db", tmp / f"size_ref_{slug}.db"
-        build(pocketflow_ext, SIZE_NODES - 1, db_path=ours_path).run(fresh(template))
+        build(pocketflow_ext, SIZE_NODES - 1, db_path=ours_path).run(
+            fresh(template, name in DECLARED)
+        )
         ref = Reference(ref_path, same_schema=True)
         ref.run(fresh(template), SIZE_NODES)
         ref.close()

@@ -158,9 +158,12 @@ class CheckpointTracker:
     ``store["items"].append(x)`` are caught; values ``marshal`` refuses (objects,
     subclasses, cycles) are encoded to JSON and that text is compared instead.
 
-    The Store's own write tracking is not asked: it cannot replace the content check (an
-    in-place ``append`` is no write), identity already finds replaced immutable values in
-    C, and tracking would slow every store write. Plain dicts work the same way.
+    The Store's own write tracking is asked only when the store promises that values
+    change only by writes (``Store(..., in_place="declared")``, where ``store.touch(key)``
+    declares an in-place change): then a mutable value that was not written and is still
+    the same object is taken as unchanged without reading it. Otherwise tracking cannot
+    replace the content check (an in-place ``append`` is no write), and identity already
+    finds replaced immutable values in C. Plain dicts work the same way.
 
     One tracker per recorded run; ``capture`` may be called from several threads.
     """
@@ -196,6 +199,13 @@ class CheckpointTracker:
     def capture(self, shared: Any, step: int) -> StoreCapture:
         """What the checkpoint after node execution ``step`` holds."""
         with self._lock:
+            # A Store declared to change values only by writes (in_place="declared"):
+            # its write tracking says which values to compare, taken before the copy so
+            # a write made meanwhile is seen now or next time, never lost.
+            declared: set[Any] | None = None
+            if type(shared) is not dict and getattr(shared, "in_place", None) == "declared":
+                shared.start_tracking()
+                declared = shared.take_written()
             data = shared.copy() if type(shared) is dict else _data_of(shared)
             if data is None:  # a non-mapping ``shared``: always one full snapshot
                 self._reset()
@@ -214,7 +224,7 @@ class CheckpointTracker:
             elif keys == self._keys and not self._prints:
                 capture = self._capture_immutable(data, prev, keys, step)
             else:
-                capture = self._capture_any(data, keys, step)
+                capture = self._capture_any(data, keys, step, declared)
             self._last_step = step
             return capture
 
@@ -241,7 +251,12 @@ class CheckpointTracker:
         self._prev, self._keys = data, keys
         return StoreCapture(DELTA, step, self._last_step, written, size=size)
 
-    def _capture_any(self, data: dict[Any, Any], keys: list[Any], step: int) -> StoreCapture:
+    def _capture_any(
+        self, data: dict[Any, Any], keys: list[Any], step: int, declared: set[Any] | None = None
+    ) -> StoreCapture:
+        """``declared``: the keys written since the last capture, when the store promises
+        that values change only by writes; other values that are still the same object
+        are then taken as unchanged without comparing their content."""
         prev, prints = self._prev, self._prints
         assert prev is not None
         # 1. Keys whose value is no longer the same object, found in C when the keys are
@@ -265,6 +280,8 @@ class CheckpointTracker:
         for key, old_print in prints.items():
             if key in moved_set or key not in data:
                 continue
+            if declared is not None and key not in declared:
+                continue  # not written: unchanged, as the store promises
             found = examined[key] = _examine(data[key])
             if found[0] != old_print:
                 changed.add(key)
