@@ -365,8 +365,9 @@ def immutable_copy(shared: Any) -> dict[Any, Any] | None:
 
 def copy_size(copy: dict[Any, Any]) -> int:
     """About the bytes of JSON an :func:`immutable_copy` holds: the length of its strings
-    and bytes, 8 per other value (what its bounds count while it waits for the writer)."""
-    return sum([len(v) if type(v) in _SIZED else 8 for v in copy.values()])
+    and bytes (what its bounds count while it waits for the writer). It runs on the flow's
+    thread after every node: the other values are not counted (a number is a few bytes)."""
+    return sum(map(len, [v for v in copy.values() if type(v) in _SIZED]))
 
 
 def _data_of(shared: Any) -> dict[Any, Any] | None:

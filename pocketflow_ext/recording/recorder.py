@@ -193,7 +193,9 @@ class Recorder:
             # on the writer's thread (the tracker takes captures in any order).
             checkpoint = immutable_copy(event.store)
             if checkpoint is not None:
-                size = copy_size(checkpoint)
+                source = (_node_end_rows, record, event, _params(event), checkpoint)
+                self.writer.commit(rows, source, copy_size(checkpoint))  # type: ignore[union-attr]
+                return
         if checkpoint is None:
             capture = record.tracker.capture(event.store, step)
             checkpoint, size = capture, capture.size
