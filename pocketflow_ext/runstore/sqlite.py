@@ -111,6 +111,11 @@ _update_sql: dict[tuple[str, ...], str] = {}
 
 T = TypeVar("T")
 
+# This process's id, kept up to date across fork: conn() runs on every write, and
+# os.getpid() is a system call each time.
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
 
 def _translated(method: Callable[..., T]) -> Callable[..., T]:
     """SQLite's exceptions as the store's: busy -> StoreBusy, damage -> RecordingError."""
@@ -261,9 +266,9 @@ class SQLiteRunStore(RunStore):
         local = self._local
         conn = getattr(local, "conn", None)
         # A forked child must not share its parent's SQLite handle.
-        if conn is None or local.pid != os.getpid():
+        if conn is None or local.pid != _pid[0]:
             conn = self._connect()
-            local.conn, local.pid = conn, os.getpid()
+            local.conn, local.pid = conn, _pid[0]
         return conn
 
     def _connect(self) -> sqlite3.Connection:
