@@ -661,6 +661,11 @@ def test_a_declared_store_writes_what_was_assigned_or_touched_only() -> None:
     assert tracker.capture(store, 2).keys == ["profile"]
     store["items"] = [1, 2]  # assigned an equal value: compared, nothing new to write
     assert tracker.capture(store, 3).keys == []
+    store["items"].append(3)
+    store["items"] = store["items"]  # the same object assigned: works like touch()
+    assert tracker.capture(store, 4).keys == ["items"]
+    dict.__setitem__(store, "profile", {"name": "d"})  # around the Store: found by identity
+    assert tracker.capture(store, 5).keys == ["profile"]
 
 
 def test_a_declared_store_s_next_full_snapshot_holds_its_true_state() -> None:
@@ -684,16 +689,6 @@ def test_a_declared_store_sees_writes_made_between_the_copy_and_the_next_capture
     store["rows"].append("b")
     store.touch("rows")
     assert tracker.capture(store, 2).keys == ["rows"]
-
-
-def test_in_place_and_touch_say_what_is_wrong() -> None:
-    with pytest.raises(ValueError, match=r"in_place must be one of 'detect', 'declared'"):
-        Store({}, in_place="never")
-    store = Store({"a": []}, in_place="declared")
-    with pytest.raises(KeyError, match=r"touch\('b'\): no such key"):
-        store.touch("b")
-    store.touch("a")  # untracked: nothing to do, no error
-    assert store.copy().in_place == "declared"
 
 
 class AppendTouched(Node):
