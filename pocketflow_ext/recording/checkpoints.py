@@ -12,10 +12,9 @@ from __future__ import annotations
 import marshal
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from itertools import compress
 from operator import is_not
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..runstore.checkpoints import DELTA, FULL, MAX_CHAIN
 from ..store.codec import encode_key_value, fast_json, store_text
@@ -41,11 +40,11 @@ _SIZED = frozenset({str, bytes})
 _MARSHAL_VERSION = 2
 
 
-@dataclass(frozen=True, slots=True)
-class CheckpointText:
+class CheckpointText(NamedTuple):
     """A checkpoint rendered for storage (the columns of its row): ``store_json`` is the
     whole store (full) or the changed keys (delta); ``deleted_json`` the JSON list of
-    removed keys (delta only); ``parent_step`` the checkpoint a delta applies to."""
+    removed keys (delta only); ``parent_step`` the checkpoint a delta applies to. A named
+    tuple (immutable, built in C): one is made after every node."""
 
     kind: str
     parent_step: int | None
@@ -124,7 +123,11 @@ class StoreCapture:
             return self._text
         deleted = None
         if self.kind == DELTA:
-            deleted = "[" + ", ".join(encode_key_value(key)[0] for key in self._deleted or ()) + "]"
+            removed = self._deleted
+            # Nearly every delta removes nothing.
+            deleted = (
+                "[" + ", ".join(encode_key_value(k)[0] for k in removed) + "]" if removed else "[]"
+            )
         if not self._examined:
             # Only immutable values: the C encoder writes them all at once when that text
             # is exact (the same text as key by key below), as it nearly always is.

@@ -234,8 +234,8 @@ def test_row_records_have_one_field_per_column() -> None:
     from pocketflow_ext.runstore import CheckpointRow, EventRow, RunRow
 
     assert set(RunRow.__dataclass_fields__) == set(schema.RUN_COLUMNS)
-    assert set(EventRow.__dataclass_fields__) == set(schema.EVENT_COLUMNS)
-    assert set(CheckpointRow.__dataclass_fields__) == set(schema.CHECKPOINT_COLUMNS)
+    assert set(EventRow._fields) == set(schema.EVENT_COLUMNS)
+    assert set(CheckpointRow._fields) == set(schema.CHECKPOINT_COLUMNS)
 
 
 def test_a_version_5_file_gains_resume_claims_keeping_its_runs(tmp_path: Path) -> None:
