@@ -61,8 +61,8 @@ QUICK_PROCESSES = (1, 8)  # --quick: the ends of the table only
 STOP_AFTER = 60  # runs of the many-writer processes: three laps of the 20-node chain...
 NODES_PER_RUN = STOP_AFTER + 1  # ...and the quiet exit node
 HISTORY_NODES = 3  # node executions per run of the query history
-EVENT_COLUMNS = tuple(EventRow.__dataclass_fields__)
-CHECKPOINT_COLUMNS = tuple(CheckpointRow.__dataclass_fields__)
+EVENT_COLUMNS = EventRow._fields
+CHECKPOINT_COLUMNS = CheckpointRow._fields
 RUN_COLUMNS = tuple(RunRow.__dataclass_fields__)
 
 

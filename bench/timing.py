@@ -37,9 +37,15 @@ def cpu(run: Run, n: int, runs: int) -> float:
 
 
 def interleaved(
-    variants: dict[str, tuple[Clock, Run]], rounds: int, runs: int, short: int, long: int
+    variants: dict[str, tuple[Clock, Run]],
+    rounds: int,
+    runs: int,
+    short: int,
+    long: int,
+    after_round: Callable[[], None] | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Per-node and per-run cost of every variant, one value per round."""
+    """Per-node and per-run cost of every variant, one value per round (``after_round``
+    is called after each round, e.g. to sample a file's size)."""
     node: dict[str, list[float]] = {name: [] for name in variants}
     run_cost: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
@@ -50,6 +56,8 @@ def interleaved(
             per_node = (long_us - short_us) / (long - short)
             node[name].append(per_node)
             run_cost[name].append(short_us - short * per_node)
+        if after_round is not None:
+            after_round()
     return node, run_cost
 
 

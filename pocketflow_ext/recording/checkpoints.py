@@ -12,13 +12,12 @@ from __future__ import annotations
 import marshal
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from itertools import compress
 from operator import is_not
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..runstore.checkpoints import DELTA, FULL, MAX_CHAIN
-from ..store.codec import encode_key_value, store_text
+from ..store.codec import encode_key_value, fast_json, store_text
 
 ROW_COST_BYTES = 1024
 """What reading one more checkpoint row back costs, counted in bytes of JSON. A delta row
@@ -41,11 +40,11 @@ _SIZED = frozenset({str, bytes})
 _MARSHAL_VERSION = 2
 
 
-@dataclass(frozen=True, slots=True)
-class CheckpointText:
+class CheckpointText(NamedTuple):
     """A checkpoint rendered for storage (the columns of its row): ``store_json`` is the
     whole store (full) or the changed keys (delta); ``deleted_json`` the JSON list of
-    removed keys (delta only); ``parent_step`` the checkpoint a delta applies to."""
+    removed keys (delta only); ``parent_step`` the checkpoint a delta applies to. A named
+    tuple (immutable, built in C): one is made after every node."""
 
     kind: str
     parent_step: int | None
@@ -122,6 +121,19 @@ class StoreCapture:
         """
         if self._text is not None:
             return self._text
+        deleted = None
+        if self.kind == DELTA:
+            removed = self._deleted
+            # Nearly every delta removes nothing.
+            deleted = (
+                "[" + ", ".join(encode_key_value(k)[0] for k in removed) + "]" if removed else "[]"
+            )
+        if not self._examined:
+            # Only immutable values: the C encoder writes them all at once when that text
+            # is exact (the same text as key by key below), as it nearly always is.
+            whole = fast_json(self._values)
+            if whole is not None:
+                return CheckpointText(self.kind, self.parent_step, whole, deleted, ())
         examined = self._examined or {}
         pairs: list[tuple[Any, str]] = []
         lossy: list[str] = []
@@ -136,9 +148,6 @@ class StoreCapture:
             if was_lossy:
                 lossy.append(str(key))
             pairs.append((key, text))
-        deleted = None
-        if self.kind == DELTA:
-            deleted = "[" + ", ".join(encode_key_value(key)[0] for key in self._deleted or ()) + "]"
         return CheckpointText(self.kind, self.parent_step, store_text(pairs), deleted, tuple(lossy))
 
 
@@ -152,9 +161,12 @@ class CheckpointTracker:
     ``store["items"].append(x)`` are caught; values ``marshal`` refuses (objects,
     subclasses, cycles) are encoded to JSON and that text is compared instead.
 
-    The Store's own write tracking is not asked: it cannot replace the content check (an
-    in-place ``append`` is no write), identity already finds replaced immutable values in
-    C, and tracking would slow every store write. Plain dicts work the same way.
+    The Store's own write tracking is asked only when the store promises that values
+    change only by writes (``Store(..., in_place="declared")``, where ``store.touch(key)``
+    declares an in-place change): then a mutable value that was not written and is still
+    the same object is taken as unchanged without reading it. Otherwise tracking cannot
+    replace the content check (an in-place ``append`` is no write), and identity already
+    finds replaced immutable values in C. Plain dicts work the same way.
 
     One tracker per recorded run; ``capture`` may be called from several threads.
     """
@@ -190,6 +202,13 @@ class CheckpointTracker:
     def capture(self, shared: Any, step: int) -> StoreCapture:
         """What the checkpoint after node execution ``step`` holds."""
         with self._lock:
+            # A Store declared to change values only by writes (in_place="declared"):
+            # its write tracking says which values to compare, taken before the copy so
+            # a write made meanwhile is seen now or next time, never lost.
+            declared: set[Any] | None = None
+            if type(shared) is not dict and getattr(shared, "in_place", None) == "declared":
+                shared.start_tracking()
+                declared = shared.take_written()
             data = shared.copy() if type(shared) is dict else _data_of(shared)
             if data is None:  # a non-mapping ``shared``: always one full snapshot
                 self._reset()
@@ -208,7 +227,7 @@ class CheckpointTracker:
             elif keys == self._keys and not self._prints:
                 capture = self._capture_immutable(data, prev, keys, step)
             else:
-                capture = self._capture_any(data, keys, step)
+                capture = self._capture_any(data, keys, step, declared)
             self._last_step = step
             return capture
 
@@ -235,7 +254,12 @@ class CheckpointTracker:
         self._prev, self._keys = data, keys
         return StoreCapture(DELTA, step, self._last_step, written, size=size)
 
-    def _capture_any(self, data: dict[Any, Any], keys: list[Any], step: int) -> StoreCapture:
+    def _capture_any(
+        self, data: dict[Any, Any], keys: list[Any], step: int, declared: set[Any] | None = None
+    ) -> StoreCapture:
+        """``declared``: the keys written since the last capture, when the store promises
+        that values change only by writes; other values that are still the same object
+        are then taken as unchanged without comparing their content."""
         prev, prints = self._prev, self._prints
         assert prev is not None
         # 1. Keys whose value is no longer the same object, found in C when the keys are
@@ -259,6 +283,8 @@ class CheckpointTracker:
         for key, old_print in prints.items():
             if key in moved_set or key not in data:
                 continue
+            if declared is not None and key not in declared:
+                continue  # not written: unchanged, as the store promises
             found = examined[key] = _examine(data[key])
             if found[0] != old_print:
                 changed.add(key)
@@ -342,8 +368,9 @@ def immutable_copy(shared: Any) -> dict[Any, Any] | None:
 
 def copy_size(copy: dict[Any, Any]) -> int:
     """About the bytes of JSON an :func:`immutable_copy` holds: the length of its strings
-    and bytes, 8 per other value (what its bounds count while it waits for the writer)."""
-    return sum([len(v) if type(v) in _SIZED else 8 for v in copy.values()])
+    and bytes (what its bounds count while it waits for the writer). It runs on the flow's
+    thread after every node: the other values are not counted (a number is a few bytes)."""
+    return sum(map(len, [v for v in copy.values() if type(v) in _SIZED]))
 
 
 def _data_of(shared: Any) -> dict[Any, Any] | None:

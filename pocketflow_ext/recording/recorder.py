@@ -193,7 +193,9 @@ class Recorder:
             # on the writer's thread (the tracker takes captures in any order).
             checkpoint = immutable_copy(event.store)
             if checkpoint is not None:
-                size = copy_size(checkpoint)
+                source = (_node_end_rows, record, event, _params(event), checkpoint)
+                self.writer.commit(rows, source, copy_size(checkpoint))  # type: ignore[union-attr]
+                return
         if checkpoint is None:
             capture = record.tracker.capture(event.store, step)
             checkpoint, size = capture, capture.size
@@ -285,40 +287,48 @@ def _node_end_rows(
         if isinstance(checkpoint, StoreCapture)
         else checkpoint
     )
-    params_text = params_json(params)
+    params_text = params_json(params) if params else None
+    ts = iso(event.ts)
+    step = event.step
     row = CheckpointRow(
-        run_id=run_id,
-        step=event.step or 0,
-        node_name=event.node or "",
-        store_json=text.store_json,
-        created_at=iso(event.ts),
-        path=event.path,
-        params=params_text,
-        kind=text.kind,
-        parent_step=text.parent_step,
-        deleted_json=text.deleted_json,
+        run_id,
+        step or 0,
+        event.node or "",
+        text.store_json,
+        ts,
+        event.path,
+        params_text,
+        text.kind,
+        text.parent_step,
+        text.deleted_json,
     )
-    return [_event_row(run_id, event, params, params_text), row]
+    return [_event_row(run_id, event, params, params_text, ts), row]
 
 
 def _event_row(
-    run_id: str, event: Event, params: dict[str, Any] | None, params_text: str | None = None
+    run_id: str,
+    event: Event,
+    params: dict[str, Any] | None,
+    params_text: str | None = None,
+    ts: str | None = None,
 ) -> EventRow:
-    action = event.action
+    # Positional: a few per node (the record's fields in order).
+    action, node, path = event.action, event.node, event.path
+    elapsed, delay = event.elapsed_s, event.delay_s
     return EventRow(
-        run_id=run_id,
-        event=event.kind,
-        ts=iso(event.ts),
-        step=event.step,
-        node_name=event.node if event.node is not None else event.path.rsplit("/", 1)[-1],
-        action=action if action is None or isinstance(action, str) else str(action),
-        elapsed_ms=None if event.elapsed_s is None else event.elapsed_s * 1000.0,
-        error_msg=event.error,
-        path=event.path,
-        params=params_text if params_text is not None else params_json(params),
-        attempt=event.attempt,
-        delay_ms=None if event.delay_s is None else event.delay_s * 1000.0,
-        traceback=event.traceback,
+        run_id,
+        event.kind,
+        ts if ts is not None else iso(event.ts),
+        event.step,
+        node if node is not None else path.rsplit("/", 1)[-1],
+        action if action is None or isinstance(action, str) else str(action),
+        None if elapsed is None else elapsed * 1000.0,
+        event.error,
+        path,
+        params_text if params_text is not None else params_json(params) if params else None,
+        event.attempt,
+        None if delay is None else delay * 1000.0,
+        event.traceback,
     )
 
 

@@ -12,7 +12,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ..errors import ConfigurationError, RunExistsError
 from .runs import STATUSES, iso, parse_iso
@@ -65,8 +65,11 @@ class RunRow:
     forked_at_step: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
+# Events and checkpoints are written after every node: their records are named tuples,
+# built in C and handed to the database driver as they are (a store's INSERT lists the
+# columns in field order), where a frozen dataclass cost a Python call per field to build
+# and another pass to turn into parameters. Both are immutable, as the dataclasses are.
+class EventRow(NamedTuple):
     """One event of a run (``pf_events``); ``step`` numbers node executions from 0."""
 
     run_id: str
@@ -84,8 +87,7 @@ class EventRow:
     traceback: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CheckpointRow:
+class CheckpointRow(NamedTuple):
     """The store after node execution ``step`` (``pf_checkpoints``), as JSON text.
 
     ``kind="full"``: ``store_json`` is the whole store. ``kind="delta"``: only the keys the
@@ -185,11 +187,16 @@ class RunExport:
     checkpoints: tuple[CheckpointRow, ...]
 
 
+def row_fields(cls: type) -> tuple[str, ...]:
+    """The field names of a row record class (a dataclass or a named tuple), in order."""
+    named = getattr(cls, "_fields", None)
+    return tuple(named if named is not None else cls.__dataclass_fields__)  # type: ignore[attr-defined]
+
+
 def row_record(cls: type[T], values: Mapping[str, Any]) -> T:
     """A row record of ``cls`` from a stored row's columns (extra keys ignored, missing
     ones left at their defaults), so an export carries every column the record knows."""
-    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
-    return cls(**{name: values[name] for name in fields if name in values})
+    return cls(**{name: values[name] for name in row_fields(cls) if name in values})
 
 
 def export_differences(a: RunExport, b: RunExport) -> list[str]:
@@ -215,7 +222,7 @@ def export_differences(a: RunExport, b: RunExport) -> list[str]:
 def _differing_fields(a: Any, b: Any) -> list[str]:
     return [
         name
-        for name in a.__dataclass_fields__
+        for name in row_fields(type(a))
         if not _same_value(name, getattr(a, name), getattr(b, name))
     ]
 

@@ -50,6 +50,7 @@ from .base import (
     RunUpdate,
     check_run_fields,
     escape_surrogates,
+    row_fields,
     row_record,
 )
 from .checkpoints import DELTA, MAX_CHAIN
@@ -79,16 +80,19 @@ QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
 """Writers check every page of files up to this size when they open them."""
 _MAX_GROUP = 50  # rows per multi-row INSERT: stays under SQLite's oldest 999-variable limit
 
+# Columns in the records' field order: an event or checkpoint record (a named tuple) is
+# its own parameters, copied into an exact tuple (which the driver binds fastest; a tuple
+# subclass it binds item by item); a run row (a dataclass) is read field by field.
 _INSERTS: dict[type, tuple[str, Callable[[Any], tuple[Any, ...]], int]] = {
     cls: (
         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-        operator.attrgetter(*cols),
+        tuple if issubclass(cls, tuple) else operator.attrgetter(*cols),
         len(cols),
     )
     for cls, table, cols in (
-        (RunRow, schema.RUNS, schema.RUN_COLUMNS),
-        (EventRow, schema.EVENTS, schema.EVENT_COLUMNS),
-        (CheckpointRow, schema.CHECKPOINTS, schema.CHECKPOINT_COLUMNS),
+        (RunRow, schema.RUNS, row_fields(RunRow)),
+        (EventRow, schema.EVENTS, row_fields(EventRow)),
+        (CheckpointRow, schema.CHECKPOINTS, row_fields(CheckpointRow)),
     )
 }
 # A live entry is kept (two processes that missed the same key at once both computed
@@ -119,6 +123,11 @@ SELECT step, kind, parent_step, store_json, deleted_json FROM chain
 _update_sql: dict[tuple[str, ...], str] = {}
 
 T = TypeVar("T")
+
+# This process's id, kept up to date across fork: conn() runs on every write, and
+# os.getpid() is a system call each time.
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
 
 
 def _translated(method: Callable[..., T]) -> Callable[..., T]:
@@ -271,9 +280,9 @@ class SQLiteRunStore(RunStore):
         local = self._local
         conn = getattr(local, "conn", None)
         # A forked child must not share its parent's SQLite handle.
-        if conn is None or local.pid != os.getpid():
+        if conn is None or local.pid != _pid[0]:
             conn = self._connect()
-            local.conn, local.pid = conn, os.getpid()
+            local.conn, local.pid = conn, _pid[0]
         return conn
 
     def _connect(self) -> sqlite3.Connection:
@@ -822,30 +831,33 @@ def _statements(rows: Iterable[Row]) -> Iterator[tuple[str, tuple[Any, ...]]]:
     """INSERT/UPDATE statements for ``rows`` in order; consecutive inserts into one table
     go in as one multi-row INSERT."""
     kind: type | None = None
-    group: list[Any] = []
+    first: tuple[Any, ...] = ()  # the parameters of a group's first row
+    group: list[Any] = []  # of all its rows, once it has two (most have one)
     count = 0
     for row in rows:
         cls = type(row)
         if cls is kind and count < _MAX_GROUP:
+            if count == 1:
+                group = [*first]
             group.extend(_INSERTS[cls][1](row))
             count += 1
             continue
         if kind is not None:
-            yield _multi(kind, count), tuple(group)
+            yield _multi(kind, count), first if count == 1 else tuple(group)
             kind = None
         if cls is RunUpdate:
             yield _update(row)  # type: ignore[arg-type]
         elif cls is CachedValue:
             yield _CACHE_PUT, (row.key, row.node, row.value_text, row.created_at, row.expires_at)  # type: ignore[union-attr]
         elif cls in _INSERTS:
-            kind, group, count = cls, list(_INSERTS[cls][1](row)), 1
+            kind, first, count = cls, _INSERTS[cls][1](row), 1
         else:
             raise ConfigurationError(
                 f"a run store cannot write {cls.__name__}; write RunRow, EventRow, "
                 "CheckpointRow, RunUpdate or CachedValue records"
             )
     if kind is not None:
-        yield _multi(kind, count), tuple(group)
+        yield _multi(kind, count), first if count == 1 else tuple(group)
 
 
 def _multi(cls: type, rows: int) -> str:

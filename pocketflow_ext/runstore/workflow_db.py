@@ -23,7 +23,7 @@ from .base import (
 from .open import open_store
 from .runs import check_run_id, iso, params_json
 
-_EVENT_FIELDS = frozenset(EventRow.__dataclass_fields__) - {"run_id", "event"}
+_EVENT_FIELDS = frozenset(EventRow._fields) - {"run_id", "event"}
 
 
 class WorkflowDB:

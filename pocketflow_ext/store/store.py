@@ -42,6 +42,7 @@ class _Missing:
 
 
 MISSING = _Missing()
+IN_PLACE_MODES = ("detect", "declared")
 
 # Bound once: the write path calls these on every write, and a module global is a cheaper
 # lookup than ``dict.__setitem__`` or ``super()``.
@@ -71,15 +72,32 @@ class Store(dict):
     # slower through __dict__, and every node writes the store. ``_plain`` is True while no
     # observer, write-through target or write tracking is set: the write path then costs a
     # schema look-up and one dict store.
-    __slots__ = ("_types", "_schema", "_name", "_observers", "_origin", "_written", "_plain")
+    __slots__ = (
+        "_types",
+        "_schema",
+        "_name",
+        "_observers",
+        "_origin",
+        "_written",
+        "_plain",
+        "_in_place",
+    )
 
     def __init__(
         self,
         data: MutableMapping[str, Any] | None = None,
         schema: Mapping[str, Any] | type | None = None,
         name: str = "store",
+        in_place: str = "detect",
     ) -> None:
         super().__init__()
+        if in_place not in IN_PLACE_MODES:
+            raise ValueError(
+                f"Store in_place must be one of {', '.join(map(repr, IN_PLACE_MODES))}, got "
+                f"{in_place!r}: 'detect' (the default) finds values changed in place, "
+                "'declared' trusts store[key] = ... and store.touch(key) to say what changed"
+            )
+        self._in_place = in_place
         if data is not None and not isinstance(data, MutableMapping):
             raise TypeError(
                 f"Store data must be a dict (or another mutable mapping), got "
@@ -251,6 +269,22 @@ class Store(dict):
         self._observers = tuple(o for o in self._observers if o is not callback)
         self._refresh()
 
+    @property
+    def in_place(self) -> str:
+        """How recording finds values changed in place (``docs/persistence.md``):
+        ``"detect"`` compares every list/dict value after each node; ``"declared"``
+        trusts that a value changes only by ``store[key] = ...`` or ``store.touch(key)``."""
+        return self._in_place
+
+    def touch(self, key: str) -> None:
+        """Say that the value of ``key`` was changed in place (``store["xs"].append(1)``),
+        so recording writes it (needed with ``in_place="declared"``; harmless otherwise)."""
+        if not dict.__contains__(self, key):
+            raise KeyError(f"store {self._name!r}: touch({key!r}): no such key; set it first")
+        if not self._plain:
+            value = dict.__getitem__(self, key)
+            self._written_to(key, value, value)
+
     # ── write tracking (internal: used by recording for delta checkpoints) ────
     def start_tracking(self) -> None:
         """Remember the top-level keys written or removed through the Store from now on.
@@ -305,7 +339,9 @@ class Store(dict):
     def copy(self) -> Store:
         """A new Store with the same entries (shallow) and schema; no observers, and writes
         to the copy are not written through to the original's dict."""
-        return _detached(type(self), dict.copy(self), self._schema.reduced(), self._name)
+        clone = _detached(type(self), dict.copy(self), self._schema.reduced(), self._name)
+        clone._in_place = self._in_place
+        return clone
 
     __copy__ = copy
 

@@ -633,3 +633,108 @@ def test_an_unserialisable_value_is_recorded_as_a_marker_at_every_step(
             assert isinstance(store["lock"], Unserialisable)
     finally:
         db.close()
+
+
+# ── Store(in_place="declared"): values change only by writes or touch() ───────
+def test_by_default_a_store_s_values_changed_in_place_are_seen() -> None:
+    tracker = CheckpointTracker()
+    store = Store({"items": [1], "profile": {"name": "a"}, "n": 0})
+    assert store.in_place == "detect"
+    tracker.capture(store, 0)
+    store["items"].append(2)
+    store["profile"]["name"] = "b"
+    assert tracker.capture(store, 1).keys == ["items", "profile"]
+
+
+def test_a_declared_store_writes_what_was_assigned_or_touched_only() -> None:
+    tracker = CheckpointTracker()
+    store = Store({"items": [1], "profile": {"name": "a"}, "n": 0}, in_place="declared")
+    tracker.capture(store, 0)
+    store["items"].append(2)
+    store.touch("items")  # declared: written
+    store["profile"]["name"] = "b"  # a broken promise: not compared, not written
+    store["n"] = 1
+    capture = tracker.capture(store, 1)
+    assert capture.keys == ["items", "n"]
+    assert loads(capture.render().store_json) == {"items": [1, 2], "n": 1}
+    store["profile"] = {"name": "c"}  # assignment is always seen
+    assert tracker.capture(store, 2).keys == ["profile"]
+    store["items"] = [1, 2]  # assigned an equal value: compared, nothing new to write
+    assert tracker.capture(store, 3).keys == []
+    store["items"].append(3)
+    store["items"] = store["items"]  # the same object assigned: works like touch()
+    assert tracker.capture(store, 4).keys == ["items"]
+    dict.__setitem__(store, "profile", {"name": "d"})  # around the Store: found by identity
+    assert tracker.capture(store, 5).keys == ["profile"]
+
+
+def test_a_declared_store_s_next_full_snapshot_holds_its_true_state() -> None:
+    tracker = CheckpointTracker(max_chain=2)
+    store = Store({"items": [1]}, in_place="declared")
+    assert tracker.capture(store, 0).kind == FULL
+    store["items"].append(2)  # not touched
+    assert tracker.capture(store, 1).keys == []
+    assert tracker.capture(store, 2).keys == []
+    full = tracker.capture(store, 3)  # the chain limit: a full snapshot
+    assert full.kind == FULL and loads(full.render().store_json) == {"items": [1, 2]}
+
+
+def test_a_declared_store_sees_writes_made_between_the_copy_and_the_next_capture() -> None:
+    tracker = CheckpointTracker()
+    store = Store({"rows": []}, in_place="declared")
+    tracker.capture(store, 0)
+    store["rows"] = ["a"]
+    store.start_tracking()  # the recorder's own call again: keeps the keys gathered so far
+    assert tracker.capture(store, 1).keys == ["rows"]
+    store["rows"].append("b")
+    store.touch("rows")
+    assert tracker.capture(store, 2).keys == ["rows"]
+
+
+class AppendTouched(Node):
+    def post(self, shared, prep_res, exec_res):
+        shared["items"].append(shared["count"])
+        shared.touch("items")
+        shared["count"] += 1
+
+
+class AppendUntouched(Node):
+    def post(self, shared, prep_res, exec_res):
+        shared["items"].append("untouched")
+        shared["count"] += 1
+
+
+@durabilities
+def test_a_declared_store_records_touched_changes_in_every_mode(
+    tmp_path: Path, durability: str
+) -> None:
+    path = tmp_path / "runs.db"
+    flow = chain_flow(AppendTouched(), AppendTouched(), db_path=path, durability=durability)
+    copies = Copies()
+    flow.subscribe(copies)
+    flow.run(Store({"count": 0, "items": []}, in_place="declared"))
+    check_recorded(path, copies)  # every step loads as the store was
+
+
+@durabilities
+def test_an_untouched_in_place_change_is_recorded_by_default_but_not_when_declared(
+    tmp_path: Path, durability: str
+) -> None:
+    path = tmp_path / "runs.db"
+    for in_place in ("detect", "declared"):
+        flow = chain_flow(
+            AppendTouched(), AppendUntouched(), db_path=path, durability=durability, run_id=in_place
+        )
+        flow.run(Store({"count": 0, "items": []}, in_place=in_place))
+    db = WorkflowDB(path)
+    assert dict(db.load_checkpoint("detect", 1)) == {"count": 2, "items": [0, "untouched"]}
+    # The broken promise: the untouched append is missing from that step's delta ...
+    assert dict(db.load_checkpoint("declared", 1)) == {"count": 2, "items": [0]}
+    db.close()
+    # ... and a full snapshot, the run's next one, holds the true state again.
+    tracker = CheckpointTracker()
+    store = Store({"items": []}, in_place="declared")
+    tracker.capture(store, 0)
+    store["items"].append("untouched")
+    tracker.invalidate()
+    assert loads(tracker.capture(store, 1).render().store_json) == {"items": ["untouched"]}

@@ -44,10 +44,17 @@ def columns(path: Path) -> set[str]:
 
 
 def v2_file(path: Path) -> Path:
-    """A file as schema 2 left it: one-node runs (full rows only), no delta columns."""
-    record(path, "old-1", "a")
-    record(path, "old-2", "b")
-    conn = sqlite3.connect(path)
+    """A file as schema 2 left it: one-node runs (full rows only), no delta columns.
+
+    Recorded into another file and copied (SQLite's backup: the WAL's pages included), so
+    no writer thread of this process has ``path`` open: its background WAL copy would
+    change the file's bytes under a test comparing them."""
+    source = path.with_name(f"{path.stem}-source.db")
+    record(source, "old-1", "a")
+    record(source, "old-2", "b")
+    src, conn = sqlite3.connect(source), sqlite3.connect(path)
+    src.backup(conn)
+    src.close()
     for column in DELTA_COLUMNS:
         conn.execute(f"ALTER TABLE pf_checkpoints DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 2")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from pocketflow_ext.store.codec import REPR_LIMIT, TAG, Unserialisable, dumps_store, loads
+from pocketflow_ext.store.codec import (
+    REPR_LIMIT,
+    TAG,
+    Unserialisable,
+    dumps_store,
+    fast_json,
+    loads,
+)
 
 
 class BrokenRepr:
@@ -76,3 +83,16 @@ def test_a_top_level_key_named_like_the_tag_is_kept_verbatim() -> None:
 def test_lossy_non_string_keys_are_named() -> None:
     _, lossy = dumps_store({1: object(), 2: "fine"})
     assert lossy == ["1"]
+
+
+def test_fast_json_writes_the_stdlib_text_or_gives_way() -> None:
+    # Its C encoder is made once, without the cycle check: a cycle must still give way
+    # to the Python path (None), as NaN, lone surrogates and reshaped values do.
+    for value in ({"count": 5, "s": "é", "f": 1.5, "n": None}, [1, {"a": [2.0, "x"]}], "x", 7):
+        assert fast_json(value) == json.dumps(value, ensure_ascii=False)
+    loop: list = [1]
+    loop.append(loop)
+    ring: dict = {}
+    ring["self"] = ring
+    for value in (loop, {"ring": ring}, float("nan"), {"k": "\udcff"}, {1: 2}, (1, 2)):
+        assert fast_json(value) is None

@@ -92,3 +92,26 @@ def test_no_write_from_another_thread_is_lost_between_takes() -> None:
     thread.join()
     taken |= store.take_written()
     assert len(taken) == written
+
+
+# ── in_place="declared" and touch(): what recording trusts instead of reading values ──
+def test_touch_marks_a_key_written_and_tells_observers() -> None:
+    seen: list[tuple[str, object, object]] = []
+    store = Store({"items": [1]}, in_place="declared")
+    assert store.in_place == "declared"
+    store.start_tracking()
+    store.add_observer(lambda key, old, new: seen.append((key, old, new)))
+    store["items"].append(2)
+    store.touch("items")
+    assert store.take_written() == {"items"}
+    assert seen == [("items", [1, 2], [1, 2])]
+
+
+def test_in_place_and_touch_say_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match=r"in_place must be one of 'detect', 'declared'"):
+        Store({}, in_place="never")
+    store = Store({"a": []}, in_place="declared")
+    with pytest.raises(KeyError, match=r"touch\('b'\): no such key"):
+        store.touch("b")
+    store.touch("a")  # untracked: nothing to do, no error
+    assert store.copy().in_place == "declared"
