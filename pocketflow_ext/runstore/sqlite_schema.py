@@ -224,14 +224,25 @@ class Found:
 
 def inspect(conn: sqlite3.Connection) -> Found:
     """Read the version and the tables' columns (raises sqlite3.DatabaseError for a file
-    that is not SQLite). Only reads: safe on a file that turns out to be someone else's."""
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    tables = frozenset(
-        r[0]
-        for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
-        if not str(r[0]).startswith("sqlite_")
-    )
-    cols = [_columns(conn, t) if t in tables else frozenset() for t in _OURS]
+    that is not SQLite). Only reads: safe on a file that turns out to be someone else's.
+
+    All in one read transaction (unless the caller's is open): read statement by
+    statement, a migration another process commits in between would show the old version
+    with the new tables, a file that is neither, and be refused."""
+    began = not conn.in_transaction
+    if began:
+        conn.execute("BEGIN")  # deferred: takes no lock and writes nothing by itself
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        tables = frozenset(
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+            if not str(r[0]).startswith("sqlite_")
+        )
+        cols = [_columns(conn, t) if t in tables else frozenset() for t in _OURS]
+    finally:
+        if began and conn.in_transaction:
+            conn.execute("ROLLBACK")
     return Found(version, tables, *cols)
 
 

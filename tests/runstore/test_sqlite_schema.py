@@ -188,6 +188,33 @@ def test_concurrent_processes_upgrade_one_file_once(tmp_path: Path) -> None:
     assert all(c.returncode == 0 for c in children)
 
 
+def test_a_file_migrated_by_another_process_mid_identification_is_seen_whole(
+    tmp_path: Path,
+) -> None:
+    """What made test_concurrent_processes_upgrade_one_file_once fail now and then under
+    load: a migration committed between two of the reads that identify a file showed the
+    old version with the new tables, and the file was refused as foreign."""
+    path = pocoflow_db(tmp_path / "pocoflow.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrated: list[str] = []
+
+    def migrate_in_between(statement: str) -> None:
+        # Another connection (as another process would) migrates the file right after
+        # the version was read, before the tables are.
+        if "sqlite_master" in statement and not migrated:
+            migrated.append(statement)
+            WorkflowDB(path).close()
+
+    conn.set_trace_callback(migrate_in_between)
+    found = schema.inspect(conn)
+    conn.set_trace_callback(None)
+    assert migrated  # the migration did happen mid-identification
+    assert found.version == 0 and "pf_cache" not in found.tables  # one consistent view
+    assert schema.refusal(found, str(path)) is None
+    assert schema.inspect(conn).version == schema.SCHEMA_VERSION  # and it sees it afterwards
+    conn.close()
+
+
 def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     with sqlite3.connect(path) as conn:
