@@ -21,7 +21,7 @@ POCOFLOW_DB = Path(__file__).resolve().parents[1] / "ui" / "fixtures" / "pocoflo
 PROCESSES = 12
 
 pytestmark = pytest.mark.skipif(
-    "fork" not in multiprocessing.get_all_start_methods(), reason="needs fork()"
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="needs forkserver"
 )
 
 
@@ -32,7 +32,7 @@ class Count(Node):
 
 def _record_one(path: str, run_id: str, start: Any, results: Any) -> None:
     """A worker: builds a recording flow on ``path`` as soon as all are ready, runs it."""
-    start.wait()
+    start.wait(timeout=120)
     try:
         first = Count()
         first >> Count()
@@ -44,7 +44,10 @@ def _record_one(path: str, run_id: str, start: Any, results: Any) -> None:
 
 def _record_together(path: Path, tag: str) -> list[str]:
     """PROCESSES processes released at once by a barrier; the errors they raised."""
-    ctx = multiprocessing.get_context("fork")
+    # Forked from a server process with no threads: a plain fork of the test process
+    # copies the locks its threads (earlier tests' recorders) may hold, and can hang.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["pocketflow_ext"])
     start, results = ctx.Barrier(PROCESSES), ctx.Queue()
     workers = [
         ctx.Process(target=_record_one, args=(str(path), f"{tag}-{i}", start, results))
