@@ -194,7 +194,7 @@ class SQLiteRunStore(RunStore):
             if reason is not None:
                 raise RecordingError(reason)
             if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(conn)
             schema.migrate(conn, self.location)
             self._check_pages(conn)
             return schema.inspect(conn)
@@ -898,6 +898,32 @@ def _close(conn: sqlite3.Connection) -> None:
         conn.close()
     except sqlite3.Error:
         pass
+
+
+_WAL_SWITCH_GAP_S = 0.005  # between tries of the switch to WAL while the file is busy
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting up to BUSY_TIMEOUT_MS while the file is busy.
+
+    The switch reads the file's header in a read transaction, then upgrades it to write
+    the new header. While another connection holds the write lock (another process
+    switching or migrating the same new file: every Dask or multiprocessing worker opens
+    it at once), SQLite refuses that upgrade at once without calling the busy handler,
+    since waiting while holding a read lock could deadlock, and raises "database is
+    locked" whatever busy_timeout says. The failed statement has dropped its locks, so
+    trying again is safe; once another process has switched the file, the pragma only
+    reads the header. The caller has already identified the file as ours.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if "database is locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(_WAL_SWITCH_GAP_S)
 
 
 def _hint(message: str) -> str:
