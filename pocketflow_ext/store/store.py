@@ -339,20 +339,21 @@ class Store(dict):
     def copy(self) -> Store:
         """A new Store with the same entries (shallow) and schema; no observers, and writes
         to the copy are not written through to the original's dict."""
-        clone = _detached(type(self), dict.copy(self), self._schema.reduced(), self._name)
-        clone._in_place = self._in_place
-        return clone
+        return _detached(
+            type(self), dict.copy(self), self._schema.reduced(), self._name, self._in_place
+        )
 
     __copy__ = copy
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Store:
-        clone = type(self)(None, self._schema.reduced(), self._name)
+        clone = type(self)(None, self._schema.reduced(), self._name, in_place=self._in_place)
         memo[id(self)] = clone  # a store that contains itself copies to a clone containing itself
         dict.update(clone, copy.deepcopy(dict.copy(self), memo))
         return clone
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_detached, (type(self), dict.copy(self), self._schema.reduced(), self._name))
+        args = (type(self), dict.copy(self), self._schema.reduced(), self._name, self._in_place)
+        return (_detached, args)
 
     # ── JSON snapshots ────────────────────────────────────────────────────────
     def snapshot(self, path: str | os.PathLike[str]) -> Path:
@@ -388,10 +389,13 @@ class Store(dict):
         return _detached(cls, payload["data"], schema, payload.get("name", "store"))
 
 
-def _detached(cls: type[Store], data: dict[Any, Any], schema: Any, name: str) -> Store:
+def _detached(
+    cls: type[Store], data: dict[Any, Any], schema: Any, name: str, in_place: str = "detect"
+) -> Store:
     """A Store owning ``data`` (checked against ``schema``), writing through to nothing:
-    copies, restored snapshots and unpickled stores have no caller's dict to update."""
-    store = cls(None, schema, name)
+    copies, restored snapshots and unpickled stores have no caller's dict to update.
+    (``in_place`` defaults for pickles made before it travelled.)"""
+    store = cls(None, schema, name, in_place=in_place)
     for key, value in data.items():
         store._check(key, value)
     dict.update(store, data)

@@ -115,3 +115,24 @@ def test_in_place_and_touch_say_what_is_wrong() -> None:
         store.touch("b")
     store.touch("a")  # untracked: nothing to do, no error
     assert store.copy().in_place == "declared"
+
+
+def test_the_declared_mode_travels_with_copies_and_pickles() -> None:
+    import copy
+    import pickle
+    import subprocess
+    import sys
+
+    store = Store({"items": [1, 2]}, schema={"items": list}, in_place="declared")
+    for clone in (store.copy(), copy.deepcopy(store), pickle.loads(pickle.dumps(store))):
+        assert clone.in_place == "declared" and clone == {"items": [1, 2]}
+    # In another process, as a process pool or Dask worker receives it.
+    code = (
+        "import pickle, sys; s = pickle.loads(sys.stdin.buffer.read()); "
+        "print(s.in_place, s['items'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(store), capture_output=True, check=True
+    )
+    assert out.stdout.decode().split() == ["declared", "[1,", "2]"]
+    assert pickle.loads(pickle.dumps(Store({"a": 1}))).in_place == "detect"
