@@ -406,8 +406,16 @@ class _GroupRun:
         return node
 
     def _ended(self, branch: _Branch, action: Any) -> None:
-        if branch.frame is not None:
-            dispatch.advance(branch.frame, action, None)
+        frame = branch.frame
+        if frame is not None:
+            try:
+                dispatch.advance(frame, action, None)
+            except BaseException as exc:  # its end could not be recorded (the store is gone)
+                # Failed like a branch, so the group stops its other branches and raises
+                # this; the node itself ran to its end: no node_error for it.
+                frame.node = None
+                self._failed(branch, exc)
+                return
         branch.state = "done"
 
     def _failed(self, branch: _Branch, exc: BaseException) -> None:

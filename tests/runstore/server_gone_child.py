@@ -4,24 +4,30 @@ with the durability mode given, and prints one JSON line: the exception the run 
 
 ``A >> Wait >> B`` by default: ``Wait`` commits what is queued, creates the file
 ``<dir>/waiting`` and waits for ``<dir>/go`` (the test stops the server meanwhile).
-With a fourth argument ``parallel``: ``Start >> [B1, B2, B3] >> End``, each branch
-creating ``<dir>/waiting-<name>`` and waiting for ``<dir>/go``, so all three end, and
-commit, at about the same time on their threads."""
+With a fourth argument, ``Start >> [B1, B2, B3] >> End``: each ``B`` creates
+``<dir>/waiting-<name>`` and waits for ``<dir>/go``, so all three end, and commit, at about
+the same time. ``parallel``: three sync nodes, on threads; ``parallel-async``: three
+async nodes, on the event loop; ``parallel-flows``: ``B1`` a node, ``B2`` and ``B3``
+flows ``B >> After`` whose ``B`` ends a little later (so ``B1`` meets the gone store
+first: its branch must stop the others before their ``After``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import threading
 import time
 from pathlib import Path
 
+import pocketflow
+
 from pocketflow_ext import Flow, Node
 from pocketflow_ext.recording.writer import writer_for
 from pocketflow_ext.runstore import postgres
 
 url, mode, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-parallel = sys.argv[4:] == ["parallel"]
+shape = sys.argv[4] if len(sys.argv) > 4 else None
 postgres.POOL_TIMEOUT_S = 1.0  # this test's patience: 5 attempts of 1 s, not of 10 s
 ran: list[str] = []
 ran_lock = threading.Lock()  # branches append from their threads
@@ -33,25 +39,49 @@ class Step(Node):
             ran.append(self.name)
 
 
-class Wait(Step):
+def wait(name: str, late: float = 0.0) -> None:
+    with ran_lock:
+        ran.append(name)
+    writer_for(url).flush()  # async: the rows so far are in before the server goes
+    (folder / ("waiting" if name == "Wait" else f"waiting-{name}")).touch()
+    deadline = time.monotonic() + 60
+    while not (folder / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(late)
+
+
+class Wait(Node):
+    late = 0.0
+
     def exec(self, prep_res):
-        super().exec(prep_res)
-        writer_for(url).flush()  # async: the rows so far are in before the server goes
-        (folder / ("waiting" if self.name == "Wait" else f"waiting-{self.name}")).touch()
-        deadline = time.monotonic() + 60
-        while not (folder / "go").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait(self.name, self.late)
 
 
-def named(node: Node, name: str) -> Node:
-    node.name = name
+class AsyncWait(pocketflow.AsyncNode):
+    async def exec_async(self, prep_res):
+        await asyncio.to_thread(wait, self.name)
+
+
+def named(node, name: str, late: float = 0.0):
+    node.name, node.late = name, late
     return node
 
 
-if parallel:
+def branch(number: int):
+    name = f"B{number}"
+    if shape == "parallel-async":
+        return named(AsyncWait(), name)
+    if shape == "parallel-flows" and number > 1:
+        first = named(Wait(), name, late=0.5)
+        first >> named(Step(), f"After{number}")
+        return named(Flow(start=first), f"F{number}")
+    return named(Wait(), name)
+
+
+if shape is not None:
     start = named(Step(), "Start")
-    start >> [named(Wait(), f"B{n}") for n in (1, 2, 3)] >> named(Step(), "End")
-    run_id = f"par-{mode}"
+    start >> [branch(n) for n in (1, 2, 3)] >> named(Step(), "End")
+    run_id = f"{shape}-{mode}"
 else:
     start = named(Step(), "A")
     start >> named(Wait(), "Wait") >> named(Step(), "B")

@@ -181,21 +181,33 @@ def branches_in_flight(server: Server, folder: Path, run_id: str, mode: str) -> 
     return ready
 
 
-@pytest.mark.parametrize("mode", ["sync", "async", "exit"])
+@pytest.mark.parametrize(
+    ("shape", "mode"),
+    [
+        ("parallel", "sync"),
+        ("parallel", "async"),
+        ("parallel", "exit"),
+        ("parallel-flows", "sync"),
+        ("parallel-async", "sync"),
+    ],
+)
 def test_parallel_branches_committing_at_once_stop_the_run_with_one_error(
-    server: Server, tmp_path: Path, mode: str
+    server: Server, tmp_path: Path, shape: str, mode: str
 ) -> None:
-    """Three branch threads end, and commit, while the server is gone. Sync: one of them
-    spends the attempts under the run's lock and stops the run, the others find it stopped
-    and drop their rows; async: the writer gives up once for the run; exit: the run's end
-    does. Either way the run ends with one RecordingError (no hang, no raw psycopg error,
-    not one per branch), the child exits, and what was committed before is kept."""
-    run_id = f"par-{mode}"
+    """Three branches end, and commit, while the server is gone. Sync: one of them spends
+    the attempts under the run's lock and stops the run, the others find it stopped and
+    drop their rows (and a branch flow runs no further node); async: the writer gives up
+    once for the run; exit: the run's end does. Either way the run ends with one
+    RecordingError (no hang, no raw psycopg error, not one per branch, not the group's
+    "stopped before branches finished"), the child exits, and what was committed before
+    is kept. Async branches (on the event loop) lost the error before the fix in
+    ``nodes/parallel.py``, and a node branch that met it let branch flows run on."""
+    run_id = f"{shape}-{mode}"
     ready = branches_in_flight(server, tmp_path, run_id, mode)
-    outcome = run_while_server_stops(server, mode, tmp_path, ready, "parallel")
+    outcome = run_while_server_stops(server, mode, tmp_path, ready, shape)
     message = assert_clean_failure(outcome, server)
     assert message.count("was stopped") == 1 and f"run {run_id!r} was stopped" in message
-    if mode == "sync":  # the group's join never continued: End never started
+    if mode == "sync":  # the group stopped its branches and never joined: End never started
         assert sorted(outcome["ran"]) == [*BRANCHES, "Start"]
     with WorkflowDB(server.url, readonly=True) as db:
         run = db.get_run(run_id)
