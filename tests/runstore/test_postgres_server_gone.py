@@ -169,8 +169,10 @@ def branches_in_flight(server: Server, folder: Path, run_id: str, mode: str) -> 
             return False
         if mode == "exit":  # nothing but the run row is written before the run ends
             return True
-        # A connection of its own, closed again: a reader of this process's pool kept
-        # across the restart would hand the checks after it a dead connection.
+        # A connection of its own, closed again, not a WorkflowDB: its pooled connection,
+        # kept across the restart, would make opening the WorkflowDB below fail ("cannot
+        # use ... terminating connection due to administrator command": PostgresRunStore.
+        # _check_pooled turns the dead connection into that error instead of reconnecting).
         with psycopg.connect(server.url) as conn:
             rows = conn.execute(
                 "SELECT node_name FROM pf_events WHERE run_id = %s AND event = 'node_start'",
