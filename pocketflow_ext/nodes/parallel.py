@@ -426,7 +426,9 @@ class _GroupRun:
         with self.lock:
             if self.first_error is None and not isinstance(exc, asyncio.CancelledError):
                 self.first_error = exc
-        if self.group.on_error == "cancel":
+        # Not an Exception (Ctrl+C, the run's store gone: StoreGone): the run stops,
+        # so every branch does, whatever on_error says.
+        if self.group.on_error == "cancel" or not isinstance(exc, Exception):
             self.cancel.set()
             self._cancel_tasks()
 

@@ -9,7 +9,8 @@ With a fourth argument, ``Start >> [B1, B2, B3] >> End``: each ``B`` creates
 the same time. ``parallel``: three sync nodes, on threads; ``parallel-async``: three
 async nodes, on the event loop; ``parallel-flows``: ``B1`` a node, ``B2`` and ``B3``
 flows ``B >> After`` whose ``B`` ends a little later (so ``B1`` meets the gone store
-first: its branch must stop the others before their ``After``)."""
+first: its branch must stop the others before their ``After``). A fifth argument is the
+group's ``on_error``."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ from pathlib import Path
 
 import pocketflow
 
-from pocketflow_ext import Flow, Node
+from pocketflow_ext import Flow, Node, Parallel
 from pocketflow_ext.recording.writer import writer_for
 from pocketflow_ext.runstore import postgres
 
 url, mode, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 shape = sys.argv[4] if len(sys.argv) > 4 else None
+on_error = sys.argv[5] if len(sys.argv) > 5 else "cancel"
 postgres.POOL_TIMEOUT_S = 1.0  # this test's patience: 5 attempts of 1 s, not of 10 s
 ran: list[str] = []
 ran_lock = threading.Lock()  # branches append from their threads
@@ -80,7 +82,8 @@ def branch(number: int):
 
 if shape is not None:
     start = named(Step(), "Start")
-    start >> [branch(n) for n in (1, 2, 3)] >> named(Step(), "End")
+    group = Parallel(*(branch(n) for n in (1, 2, 3)), on_error=on_error)
+    start >> group >> named(Step(), "End")
     run_id = f"{shape}-{mode}"
 else:
     start = named(Step(), "A")

@@ -190,6 +190,7 @@ def branches_in_flight(server: Server, folder: Path, run_id: str, mode: str) -> 
         ("parallel", "async"),
         ("parallel", "exit"),
         ("parallel-flows", "sync"),
+        ("parallel-flows finish", "sync"),
         ("parallel-async", "sync"),
     ],
 )
@@ -204,9 +205,10 @@ def test_parallel_branches_committing_at_once_stop_the_run_with_one_error(
     "stopped before branches finished"), the child exits, and what was committed before
     is kept. Async branches (on the event loop) lost the error before the fix in
     ``nodes/parallel.py``, and a node branch that met it let branch flows run on."""
+    shape, *on_error = shape.split()  # on_error="finish" too: the run stops all the same
     run_id = f"{shape}-{mode}"
     ready = branches_in_flight(server, tmp_path, run_id, mode)
-    outcome = run_while_server_stops(server, mode, tmp_path, ready, shape)
+    outcome = run_while_server_stops(server, mode, tmp_path, ready, shape, *on_error)
     message = assert_clean_failure(outcome, server)
     assert message.count("was stopped") == 1 and f"run {run_id!r} was stopped" in message
     if mode == "sync":  # the group stopped its branches and never joined: End never started
