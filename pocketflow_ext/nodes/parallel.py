@@ -406,8 +406,16 @@ class _GroupRun:
         return node
 
     def _ended(self, branch: _Branch, action: Any) -> None:
-        if branch.frame is not None:
-            dispatch.advance(branch.frame, action, None)
+        frame = branch.frame
+        if frame is not None:
+            try:
+                dispatch.advance(frame, action, None)
+            except BaseException as exc:  # its end could not be recorded (the store is gone)
+                # Failed like a branch, so the group stops its other branches and raises
+                # this; the node itself ran to its end: no node_error for it.
+                frame.node = None
+                self._failed(branch, exc)
+                return
         branch.state = "done"
 
     def _failed(self, branch: _Branch, exc: BaseException) -> None:
@@ -418,7 +426,9 @@ class _GroupRun:
         with self.lock:
             if self.first_error is None and not isinstance(exc, asyncio.CancelledError):
                 self.first_error = exc
-        if self.group.on_error == "cancel":
+        # Not an Exception (Ctrl+C, the run's store gone: StoreGone): the run stops,
+        # so every branch does, whatever on_error says.
+        if self.group.on_error == "cancel" or not isinstance(exc, Exception):
             self.cancel.set()
             self._cancel_tasks()
 

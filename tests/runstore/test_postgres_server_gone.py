@@ -15,14 +15,14 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from pocketflow_ext import WorkflowDB
 
-pytest.importorskip("psycopg", reason='needs pip install -e ".[postgres]"')
+psycopg = pytest.importorskip("psycopg", reason='needs pip install -e ".[postgres]"')
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("server_gone_child.py")
@@ -75,18 +75,26 @@ def server() -> Iterator[Server]:
         own.remove()
 
 
-def run_while_server_stops(server: Server, mode: str, folder: Path) -> dict[str, object]:
-    """Run the child's flow, stop the server while its ``Wait`` node works, let the node
-    end, and return what the child reported; the server is started again after."""
+def run_while_server_stops(
+    server: Server,
+    mode: str,
+    folder: Path,
+    ready: Callable[[], bool] | None = None,
+    *shape: str,
+) -> dict[str, object]:
+    """Run the child's flow, stop the server once it is ``ready`` (by default: its
+    ``Wait`` node works), let the node(s) end, and return what the child reported; the
+    server is started again after."""
+    ready = ready or (lambda: (folder / "waiting").exists())
     child = subprocess.Popen(
-        [sys.executable, str(CHILD), server.url, mode, str(folder)],
+        [sys.executable, str(CHILD), server.url, mode, str(folder), *shape],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while not (folder / "waiting").exists():
+        while not ready():
             assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the child never reached its Wait node"
+            assert time.monotonic() < deadline, "the child never reached its waiting node(s)"
             time.sleep(0.05)
         server.stop()
         (folder / "go").touch()
@@ -96,6 +104,7 @@ def run_while_server_stops(server: Server, mode: str, folder: Path) -> dict[str,
             child.kill()
     server.start()
     assert child.returncode == 0, err
+    assert "Traceback" not in err, err  # no thread died of a raw error on the way
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -145,3 +154,76 @@ def test_exit_mode_fails_the_run_at_its_end_keeping_its_run_row(
         run = db.get_run("gone-exit")
         assert run is not None and run["status"] == "interrupted"
         assert db.get_checkpoints("gone-exit") == []
+
+
+BRANCHES = ["B1", "B2", "B3"]
+
+
+def branches_in_flight(server: Server, folder: Path, run_id: str, mode: str) -> Callable[[], bool]:
+    """Ready once the three branches wait and (sync, async) their ``node_start`` rows are
+    committed (sync mode commits a slow node's start from the writer thread), so what the
+    run recorded before the server stopped is known."""
+
+    def ready() -> bool:
+        if not all((folder / f"waiting-{name}").exists() for name in BRANCHES):
+            return False
+        if mode == "exit":  # nothing but the run row is written before the run ends
+            return True
+        # A connection of its own, closed again, not a WorkflowDB: its pooled connection,
+        # kept across the restart, would make opening the WorkflowDB below fail ("cannot
+        # use ... terminating connection due to administrator command": PostgresRunStore.
+        # _check_pooled turns the dead connection into that error instead of reconnecting).
+        with psycopg.connect(server.url) as conn:
+            rows = conn.execute(
+                "SELECT node_name FROM pf_events WHERE run_id = %s AND event = 'node_start'",
+                (run_id,),
+            ).fetchall()
+        return {name for (name,) in rows} >= set(BRANCHES)
+
+    return ready
+
+
+@pytest.mark.parametrize(
+    ("shape", "mode"),
+    [
+        ("parallel", "sync"),
+        ("parallel", "async"),
+        ("parallel", "exit"),
+        ("parallel-flows", "sync"),
+        ("parallel-flows finish", "sync"),
+        ("parallel-async", "sync"),
+    ],
+)
+def test_parallel_branches_committing_at_once_stop_the_run_with_one_error(
+    server: Server, tmp_path: Path, shape: str, mode: str
+) -> None:
+    """Three branches end, and commit, while the server is gone. Sync: one of them spends
+    the attempts under the run's lock and stops the run, the others find it stopped and
+    drop their rows (and a branch flow runs no further node); async: the writer gives up
+    once for the run; exit: the run's end does. Either way the run ends with one
+    RecordingError (no hang, no raw psycopg error, not one per branch, not the group's
+    "stopped before branches finished"), the child exits, and what was committed before
+    is kept. Async branches (on the event loop) lost the error before the fix in
+    ``nodes/parallel.py``, and a node branch that met it let branch flows run on."""
+    shape, *on_error = shape.split()  # on_error="finish" too: the run stops all the same
+    run_id = f"{shape}-{mode}"
+    ready = branches_in_flight(server, tmp_path, run_id, mode)
+    outcome = run_while_server_stops(server, mode, tmp_path, ready, shape, *on_error)
+    message = assert_clean_failure(outcome, server)
+    assert message.count("was stopped") == 1 and f"run {run_id!r} was stopped" in message
+    if mode == "sync":  # the group stopped its branches and never joined: End never started
+        assert sorted(outcome["ran"]) == [*BRANCHES, "Start"]
+    with WorkflowDB(server.url, readonly=True) as db:
+        run = db.get_run(run_id)
+        assert run is not None and run["status"] == "interrupted"  # its process is gone
+        checkpoints = [c["node_name"] for c in db.get_checkpoints(run_id)]
+        events = [(e["event"], e["node_name"]) for e in db.get_events(run_id)]
+    if mode == "exit":  # exit mode writes only when the run ends: the run row is all
+        assert sorted(outcome["ran"]) == [*BRANCHES, "End", "Start"]
+        assert checkpoints == [] and events == []
+        return
+    assert checkpoints == ["Start"]
+    assert ("node_end", "Start") in events
+    assert {name for event, name in events if event == "node_start"} >= set(BRANCHES)
+    assert not any(event == "node_end" and name in BRANCHES for event, name in events)
+    assert ("node_start", "End") not in events
