@@ -322,14 +322,19 @@ class PostgresRunStore(RunStore):
         assert self._pool_obj is not None
         try:
             with self._pool_obj.connection() as conn:
-                self._check(conn)
+                self._check(conn, translate=False)
+        # A pooled connection the server has since dropped (restarted, admin shutdown)
+        # fails with an OperationalError: not the database's fault, so connect afresh.
         except (psycopg.OperationalError, PoolTimeout):
             return False
+        except psycopg.Error as exc:
+            raise self._open_failure(exc) from None
         return True
 
-    def _check(self, conn: psycopg.Connection[Any]) -> None:
+    def _check(self, conn: psycopg.Connection[Any], translate: bool = True) -> None:
         """The server's version, then the schema: migrated for a writer, checked for a
-        reader."""
+        reader (``translate``: psycopg's errors raised as the RecordingError saying what
+        to do)."""
         _check_server(conn, self.location)
         try:
             if self.readonly:
@@ -337,6 +342,8 @@ class PostgresRunStore(RunStore):
             else:
                 schema.migrate(conn, self.location)
         except psycopg.Error as exc:
+            if not translate:
+                raise
             raise self._open_failure(exc) from None
 
     def _check_readable(self, conn: psycopg.Connection[Any]) -> None:

@@ -169,15 +169,10 @@ def branches_in_flight(server: Server, folder: Path, run_id: str, mode: str) -> 
             return False
         if mode == "exit":  # nothing but the run row is written before the run ends
             return True
-        # A connection of its own, closed again, not a WorkflowDB: its pooled connection,
-        # kept across the restart, would make opening the WorkflowDB below fail ("cannot
-        # use ... terminating connection due to administrator command": PostgresRunStore.
-        # _check_pooled turns the dead connection into that error instead of reconnecting).
-        with psycopg.connect(server.url) as conn:
-            rows = conn.execute(
-                "SELECT node_name FROM pf_events WHERE run_id = %s AND event = 'node_start'",
-                (run_id,),
-            ).fetchall()
+        # A WorkflowDB in this process, kept across the server's restart below: opening
+        # another one afterwards must reconnect rather than fail on the dead pooled one.
+        db = WorkflowDB(server.url)
+        rows = [(e["node_name"],) for e in db.get_events(run_id) if e["event"] == "node_start"]
         return {name for (name,) in rows} >= set(BRANCHES)
 
     return ready
@@ -227,3 +222,14 @@ def test_parallel_branches_committing_at_once_stop_the_run_with_one_error(
     assert {name for event, name in events if event == "node_start"} >= set(BRANCHES)
     assert not any(event == "node_end" and name in BRANCHES for event, name in events)
     assert ("node_start", "End") not in events
+
+
+def test_a_store_opened_again_after_the_server_restarted_reconnects(server: Server) -> None:
+    """The process's pool still holds a connection the restart killed: a new store on the
+    same URL connects afresh instead of reporting the dead connection as the database's
+    problem."""
+    for readonly in (False, True):
+        WorkflowDB(server.url, readonly=readonly).list_runs()  # pools a connection
+        server.stop()
+        server.start()
+        assert WorkflowDB(server.url, readonly=readonly).list_runs() == []
