@@ -22,15 +22,15 @@ NEW_COLUMNS = sorted(name for name, _type in PAUSE_AND_FORK_COLUMNS)
 OLD = "2026-01-01T00:00:00.000000+00:00"
 
 
-def _version_3_database(url: str, version: int = 3) -> None:
+def _older_database(url: str, version: int = 3) -> None:
     """What a writer of schema ``version`` left behind: its migrations only, and a failed
     run with its events and checkpoints (from version 3 a full one and a delta one; before,
     two full ones)."""
     execute(url, "CREATE TABLE pf_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
-    for version, statements in enumerate(postgres_schema.MIGRATIONS[:version], start=1):
+    for applied, statements in enumerate(postgres_schema.MIGRATIONS[:version], start=1):
         for statement in statements:
             execute(url, statement)
-        execute(url, "INSERT INTO pf_migrations VALUES (?, ?)", (version, OLD))
+        execute(url, "INSERT INTO pf_migrations VALUES (?, ?)", (applied, OLD))
     execute(
         url,
         "INSERT INTO pf_runs (run_id, flow_name, status, started_at, completed_at, "
@@ -100,7 +100,7 @@ def test_a_reader_of_an_older_database_reads_it_with_empty_pause_and_fork_fields
 ) -> None:
     """Readers never migrate (a read-only role could not): as a SQLite reader reads an
     older file, the columns added since read as empty, and the database is left as it was."""
-    _version_3_database(postgres_url, version)
+    _older_database(postgres_url, version)
     before = _everything(postgres_url)
     with WorkflowDB(postgres_url, readonly=True) as db:
         assert db.schema_version == version
@@ -137,10 +137,10 @@ def test_a_reader_of_an_older_database_reads_it_with_empty_pause_and_fork_fields
     assert execute(postgres_url, "SELECT max(version) FROM pf_migrations") == [(version,)]
 
 
-def test_the_cli_and_the_monitor_read_a_version_3_database(postgres_url: str) -> None:
+def test_the_cli_and_the_monitor_read_a_older_database(postgres_url: str) -> None:
     from streamlit.testing.v1 import AppTest
 
-    _version_3_database(postgres_url)
+    _older_database(postgres_url)
     before = _everything(postgres_url)
     for command in (["runs", postgres_url], ["show", postgres_url, "old-1"]):
         shown = subprocess.run(
@@ -159,15 +159,15 @@ def test_the_cli_and_the_monitor_read_a_version_3_database(postgres_url: str) ->
 
 
 def test_a_reader_of_a_newer_database_is_told_to_upgrade_pocketflow_ext(postgres_url: str) -> None:
-    _version_3_database(postgres_url)
+    _older_database(postgres_url)
     future = postgres_schema.SCHEMA_VERSION + 1
     execute(postgres_url, "INSERT INTO pf_migrations VALUES (?, ?)", (future, OLD))
     with pytest.raises(RecordingError, match=f"version {future}, newer than.*upgrade pocketflow"):
         open_store(postgres_url, readonly=True)
 
 
-def test_a_version_3_database_migrates_keeping_every_row(postgres_url: str) -> None:
-    _version_3_database(postgres_url)
+def test_a_older_database_migrates_keeping_every_row(postgres_url: str) -> None:
+    _older_database(postgres_url)
     before = _everything(postgres_url)
     with WorkflowDB(postgres_url) as db:
         assert db.schema_version == postgres_schema.SCHEMA_VERSION == 4
