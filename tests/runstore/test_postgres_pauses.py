@@ -88,10 +88,18 @@ def _run_columns(url: str) -> set[str]:
     }
 
 
-def _monitor_script(url: str) -> None:
-    from pocketflow_ext.ui import render_workflow_monitor
-
-    render_workflow_monitor(url)
+# The monitor in Streamlit's AppTest, in a child process: run in this one it leaves state
+# behind that breaks the process pools of later tests (tests/ui runs after them).
+_MONITOR = """
+import sys
+from streamlit.testing.v1 import AppTest
+script = "from pocketflow_ext.ui import render_workflow_monitor; render_workflow_monitor(%r)"
+app = AppTest.from_string(script % sys.argv[1], default_timeout=60).run()
+assert not app.exception, app.exception
+print(list(app.dataframe[0].value["Run id"]))
+app.selectbox(key="pfx-monitor-pick").set_value("old-1").run()
+assert not app.exception, app.exception
+"""
 
 
 @pytest.mark.parametrize("version", [1, 3])
@@ -138,8 +146,6 @@ def test_a_reader_of_an_older_database_reads_it_with_empty_pause_and_fork_fields
 
 
 def test_the_cli_and_the_monitor_read_a_older_database(postgres_url: str) -> None:
-    from streamlit.testing.v1 import AppTest
-
     _older_database(postgres_url)
     before = _everything(postgres_url)
     for command in (["runs", postgres_url], ["show", postgres_url, "old-1"]):
@@ -150,11 +156,11 @@ def test_the_cli_and_the_monitor_read_a_older_database(postgres_url: str) -> Non
         )
         assert shown.returncode == 0 and "old-1" in shown.stdout, shown.stderr
         assert "broken" in shown.stdout or command[0] == "runs"
-    app = AppTest.from_function(_monitor_script, args=(postgres_url,), default_timeout=60).run()
-    assert not app.exception, app.exception
-    assert list(app.dataframe[0].value["Run id"]) == ["old-1"]
-    app.selectbox(key="pfx-monitor-pick").set_value("old-1").run()
-    assert not app.exception, app.exception
+    monitored = subprocess.run(
+        [sys.executable, "-c", _MONITOR, postgres_url], capture_output=True, text=True, timeout=120
+    )
+    assert monitored.returncode == 0, monitored.stderr
+    assert monitored.stdout.strip() == "['old-1']"
     assert _everything(postgres_url) == before
 
 
