@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
@@ -57,7 +58,15 @@ from .checkpoints import DELTA, MAX_CHAIN
 from .location import masked, scrubbed
 from .runs import claim_is_live, derive_status, process_identity
 from .sqlite_schema import CHECKPOINT_COLUMNS, EVENT_COLUMNS, RUN_COLUMNS
-from .views import check_page, count_limit, filter_sql, rebuilt_store, run_views, runs_page
+from .views import (
+    check_page,
+    count_limit,
+    filter_sql,
+    rebuilt_store,
+    run_views,
+    runs_page,
+    selected,
+)
 
 _log = get_logger("db")
 
@@ -102,33 +111,97 @@ _CACHE_PUT = (
     "WHERE pf_cache.expires_at IS NOT NULL AND pf_cache.expires_at <= excluded.created_at"
 )
 _update_sql: dict[tuple[str, ...], str] = {}
-_RUN_COLS = ", ".join(f"r.{c}" for c in RUN_COLUMNS)
-_RUN_SQL = (
-    f"SELECT {_RUN_COLS}, "
-    "CASE WHEN r.completed_at IS NULL THEN (SELECT e.ts FROM pf_events e "
-    "WHERE e.run_id = r.run_id ORDER BY e.id DESC LIMIT 1) END AS last_event_at, "
-    # Steps started so far, the one in progress included (as the SQLite store counts them).
-    "CASE WHEN r.total_steps IS NULL THEN (SELECT count(DISTINCT e.step) FROM pf_events e "
-    "WHERE e.run_id = r.run_id AND e.event IN ('node_start', 'node_end', 'node_error')) "
-    "END AS counted_steps "
-    "FROM pf_runs r"
-)
-# The rows the store at a step is rebuilt from: the step's row, then, while the row is a
-# delta, its parent's, back to a full snapshot; each hop an index lookup on (run_id, step),
-# the depth bound stops damaged rows from looping.
-_CHAIN_SQL = """
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """The read queries for the columns a database has, decided once when the store opens.
+    A writer migrates, so it reads the current schema; a reader never migrates (its role
+    may only SELECT), so the columns a later migration added read as NULL: runs before the
+    pause and fork columns (migration 4) have no question or fork, checkpoints before the
+    delta columns (3) are full snapshots."""
+
+    runs: str
+    """The run columns, for ``pf_runs r``."""
+    run_sql: str
+    """Run rows with the time of their last event and their steps so far."""
+    events: str
+    checkpoints: str
+    checkpoint_meta: str
+    """A checkpoint's columns but its store."""
+    kind: str
+    """A checkpoint's kind (NULL: a full snapshot)."""
+    chain_sql: str
+    """The rows the store at a step is rebuilt from (parameters run, step, depth)."""
+    links: str
+    """Who resumed and who forked the runs ``ids``, in one query."""
+
+
+_CHAIN_COLUMNS = ("step", "kind", "parent_step", "store_json", "deleted_json")
+
+
+def _reads(tables: dict[str, frozenset[str]] | None) -> _Reads:
+    """The queries for a database whose tables hold ``tables`` (None: the current schema)."""
+    runs, events, checkpoints = (
+        None if tables is None else tables[t]
+        for t in (schema.RUNS, schema.EVENTS, schema.CHECKPOINTS)
+    )
+    run_cols = selected(RUN_COLUMNS, runs, "r.")
+    if checkpoints is None or "kind" in checkpoints:
+        # The step's row, then, while the row is a delta, its parent's, back to a full
+        # snapshot; each hop an index lookup on (run_id, step), the depth bound stops
+        # damaged rows from looping.
+        chain_sql = """
 WITH RECURSIVE chain(step, kind, parent_step, store_json, deleted_json, depth) AS (
     SELECT step, kind, parent_step, store_json, deleted_json, 0 FROM pf_checkpoints
-    WHERE run_id = %s AND step = %s
+    WHERE run_id = %(run)s AND step = %(step)s
     UNION ALL
     SELECT c.step, c.kind, c.parent_step, c.store_json, c.deleted_json, chain.depth + 1
-    FROM chain JOIN pf_checkpoints AS c ON c.run_id = %s AND c.step = chain.parent_step
-    WHERE chain.kind = 'delta' AND chain.depth < %s
+    FROM chain JOIN pf_checkpoints AS c ON c.run_id = %(run)s AND c.step = chain.parent_step
+    WHERE chain.kind = 'delta' AND chain.depth < %(depth)s
 )
 SELECT step, kind, parent_step, store_json, deleted_json FROM chain
 """
-_EVENTS_SQL = f"SELECT id, {', '.join(EVENT_COLUMNS)} FROM pf_events"
-_CHECKPOINT_META = "id, " + ", ".join(c for c in CHECKPOINT_COLUMNS if c != "store_json")
+    else:  # before delta checkpoints every row is a full snapshot: the step's row alone
+        chain_sql = (
+            f"SELECT {selected(_CHAIN_COLUMNS, checkpoints)} FROM pf_checkpoints "
+            "WHERE run_id = %(run)s AND step = %(step)s"
+        )
+    if runs is None or "forked_from" in runs:
+        # One round trip for both links (a BitmapOr of their two indexes).
+        links = (
+            "SELECT resumed_from, forked_from, run_id, status FROM pf_runs "
+            "WHERE resumed_from = ANY(%(ids)s) OR forked_from = ANY(%(ids)s) "
+        )
+    else:  # no run was forked before the fork columns
+        links = (
+            "SELECT resumed_from, NULL AS forked_from, run_id, status FROM pf_runs "
+            "WHERE resumed_from = ANY(%(ids)s) "
+        )
+    return _Reads(
+        runs=run_cols,
+        run_sql=(
+            f"SELECT {run_cols}, "
+            "CASE WHEN r.completed_at IS NULL THEN (SELECT e.ts FROM pf_events e "
+            "WHERE e.run_id = r.run_id ORDER BY e.id DESC LIMIT 1) END AS last_event_at, "
+            # Steps started so far, the one in progress included (as the SQLite store
+            # counts them).
+            "CASE WHEN r.total_steps IS NULL THEN (SELECT count(DISTINCT e.step) "
+            "FROM pf_events e WHERE e.run_id = r.run_id "
+            "AND e.event IN ('node_start', 'node_end', 'node_error')) END AS counted_steps "
+            "FROM pf_runs r"
+        ),
+        events=selected(EVENT_COLUMNS, events),
+        checkpoints=selected(CHECKPOINT_COLUMNS, checkpoints),
+        kind=selected(("kind",), checkpoints),
+        checkpoint_meta="id, "
+        + selected([c for c in CHECKPOINT_COLUMNS if c != "store_json"], checkpoints),
+        chain_sql=chain_sql,
+        links=links + "ORDER BY started_at DESC, run_id DESC",
+    )
+
+
+_CURRENT = _reads(None)
 
 T = TypeVar("T")
 
@@ -242,6 +315,7 @@ class PostgresRunStore(RunStore):
         self._kwargs = _connect_kwargs(url, self.location)
         self._closed = False
         self._clock_offset, self._clock_checked = 0.0, -CLOCK_CHECK_S  # read by _now()
+        self._reads = _CURRENT  # a reader of an older schema: set by _check_readable
         pool, made = _acquire_pool(url, self._kwargs, readonly)
         self._pool_obj: ConnectionPool | None = pool
         self._pool_pid = os.getpid()
@@ -357,15 +431,10 @@ class PostgresRunStore(RunStore):
                 f"The database {self.location} has no runs recorded yet. Run a flow with "
                 f"db_path={self.location!r} (with its password) and look again"
             )
-        if 0 < found.version < schema.SCHEMA_VERSION:
-            # The readers' queries name every column of the current schema; a reader never
-            # migrates (it may not even be allowed to), so say who can.
-            raise RecordingError(
-                f"{self.location} has run-store schema version {found.version}, older than "
-                f"this pocketflow-ext reads ({schema.SCHEMA_VERSION}); upgrade it in place, "
-                "keeping every row, by opening it once as its owner with this version "
-                "(WorkflowDB(url), or any recorded run), then look again"
-            )
+        if found.version < schema.SCHEMA_VERSION:
+            # A reader never migrates (it may not even be allowed to): the columns added
+            # since read as NULL, as a writer's migration would leave them on old rows.
+            self._reads = _reads({name: t.columns for name, t in found.tables.items()})
 
     # ── connections ──────────────────────────────────────────────────────────
     def _pool(self) -> ConnectionPool:
@@ -598,13 +667,7 @@ class PostgresRunStore(RunStore):
         if not rows:
             return []
         ids = [r["run_id"] for r in rows]
-        # One round trip for both links (a BitmapOr of their two indexes).
-        cur.execute(
-            "SELECT resumed_from, forked_from, run_id, status FROM pf_runs "
-            "WHERE resumed_from = ANY(%s) OR forked_from = ANY(%s) "
-            "ORDER BY started_at DESC, run_id DESC",
-            (ids, ids),
-        )
+        cur.execute(self._reads.links, {"ids": ids})
         linked = cur.fetchall()
         resumed = [r for r in linked if r["resumed_from"] is not None]
         forked = [r for r in linked if r["forked_from"] is not None]
@@ -614,7 +677,7 @@ class PostgresRunStore(RunStore):
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         with self._cursor(snapshot=True) as cur:
             now = self._now(cur)
-            cur.execute(f"{_RUN_SQL} WHERE r.run_id = %s", (run_id,))
+            cur.execute(f"{self._reads.run_sql} WHERE r.run_id = %s", (run_id,))
             rows = cur.fetchall()
             return self._views(cur, rows, now)[0] if rows else None
 
@@ -635,7 +698,7 @@ class PostgresRunStore(RunStore):
     ) -> list[dict[str, Any]]:
         limit, offset = check_page(limit, offset)
         where, args = self._where(filt, cur, now)
-        cur.execute(*_list_sql(where, args, limit, offset))
+        cur.execute(*_list_sql(self._reads.run_sql, where, args, limit, offset))
         return self._views(cur, cur.fetchall(), now)
 
     def _count(self, cur: psycopg.Cursor[Any], filt: RunFilter, now: float) -> int:
@@ -669,7 +732,7 @@ class PostgresRunStore(RunStore):
             # The page and its count in one round trip (then one for who resumed or forked
             # the page's runs); the count stops after cap + 1 matching runs.
             with conn.pipeline():
-                cur.execute(*_list_sql(where, args, page_limit, offset))
+                cur.execute(*_list_sql(self._reads.run_sql, where, args, page_limit, offset))
                 counter.execute(
                     f"SELECT count(*) AS n FROM (SELECT 1 FROM pf_runs r{where} LIMIT %s) AS page",
                     [*args, cap + 1],
@@ -707,14 +770,17 @@ class PostgresRunStore(RunStore):
         # twice as long for a single value.
         test, arg = ("= %s", run_ids[0]) if len(run_ids) == 1 else ("= ANY(%s)", list(run_ids))
         with self._cursor() as cur:
-            cur.execute(f"{_EVENTS_SQL} WHERE run_id {test} ORDER BY id", (arg,))
+            cur.execute(
+                f"SELECT id, {self._reads.events} FROM pf_events WHERE run_id {test} ORDER BY id",
+                (arg,),
+            )
             return cur.fetchall()
 
     @_translated
     def get_checkpoints(self, run_id: str) -> list[dict[str, Any]]:
         with self._cursor() as cur:
             cur.execute(
-                f"SELECT {_CHECKPOINT_META} FROM pf_checkpoints WHERE run_id = %s "
+                f"SELECT {self._reads.checkpoint_meta} FROM pf_checkpoints WHERE run_id = %s "
                 "ORDER BY step, id",
                 (run_id,),
             )
@@ -724,7 +790,7 @@ class PostgresRunStore(RunStore):
     def last_checkpoint(self, run_id: str) -> dict[str, Any] | None:
         with self._cursor() as cur:
             cur.execute(
-                f"SELECT {_CHECKPOINT_META} FROM pf_checkpoints WHERE run_id = %s "
+                f"SELECT {self._reads.checkpoint_meta} FROM pf_checkpoints WHERE run_id = %s "
                 "ORDER BY id DESC LIMIT 1",
                 (run_id,),
             )
@@ -735,7 +801,8 @@ class PostgresRunStore(RunStore):
     def checkpoint_text(self, run_id: str, step: int) -> str | None:
         with self._cursor() as cur:
             cur.execute(
-                "SELECT store_json, kind FROM pf_checkpoints WHERE run_id = %s AND step = %s",
+                f"SELECT store_json, {self._reads.kind} "
+                "FROM pf_checkpoints WHERE run_id = %s AND step = %s",
                 (run_id, step),
             )
             found = cur.fetchone()
@@ -754,19 +821,17 @@ class PostgresRunStore(RunStore):
         """The run as stored, read in one snapshot (a live run's rows stay consistent)."""
         with self._cursor(snapshot=True) as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cur.execute(
-                f"SELECT {', '.join(RUN_COLUMNS)} FROM pf_runs WHERE run_id = %s", (run_id,)
-            )
+            cur.execute(f"SELECT {self._reads.runs} FROM pf_runs r WHERE run_id = %s", (run_id,))
             run = cur.fetchone()
             if run is None:
                 return None
             cur.execute(
-                f"SELECT {', '.join(EVENT_COLUMNS)} FROM pf_events WHERE run_id = %s ORDER BY id",
+                f"SELECT {self._reads.events} FROM pf_events WHERE run_id = %s ORDER BY id",
                 (run_id,),
             )
             events = cur.fetchall()
             cur.execute(
-                f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM pf_checkpoints WHERE run_id = %s "
+                f"SELECT {self._reads.checkpoints} FROM pf_checkpoints WHERE run_id = %s "
                 "ORDER BY id",
                 (run_id,),
             )
@@ -802,7 +867,9 @@ class PostgresRunStore(RunStore):
     @_translated
     def _rebuild(self, run_id: str, step: int) -> dict[str, Any] | None:
         with self._cursor() as cur:
-            cur.execute(_CHAIN_SQL, (run_id, step, run_id, MAX_CHAIN + 1))
+            cur.execute(
+                self._reads.chain_sql, {"run": run_id, "step": step, "depth": MAX_CHAIN + 1}
+            )
             rows = cur.fetchall()
         return rebuilt_store(rows, run_id, step, self.location)
 
@@ -814,9 +881,11 @@ def _one(cur: psycopg.Cursor[Any]) -> dict[str, Any]:
     return row
 
 
-def _list_sql(where: str, args: list[Any], limit: int | None, offset: int) -> tuple[str, list[Any]]:
+def _list_sql(
+    run_sql: str, where: str, args: list[Any], limit: int | None, offset: int
+) -> tuple[str, list[Any]]:
     # run_id breaks ties of equal start times, so pages never overlap.
-    sql = f"{_RUN_SQL}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s OFFSET %s"
+    sql = f"{run_sql}{where} ORDER BY r.started_at DESC, r.run_id DESC LIMIT %s OFFSET %s"
     return sql, [*args, limit, offset]
 
 

@@ -6,7 +6,7 @@ Rows are read by column name (``sqlite3.Row``, psycopg's dict rows)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from ..errors import CheckpointDamaged, ConfigurationError
@@ -21,6 +21,15 @@ COUNT_AHEAD = 1_000
 them (counting a large history on every refresh costs more than the page itself: 10,000
 runs take PostgreSQL 3 ms to count, the page 0.1 ms): a total at the cap shows as, say,
 "1,050+" (``RunsPage.more``), and paging on counts further."""
+
+
+def selected(wanted: Sequence[str], have: Collection[str] | None, prefix: str = "") -> str:
+    """The select list of ``wanted`` for a table holding the columns ``have`` (None: every
+    one): a column added by a later migration than the table's reads as NULL, so a reader
+    reads an older database without migrating it."""
+    return ", ".join(
+        f"{prefix}{c}" if have is None or c in have else f"NULL AS {c}" for c in wanted
+    )
 
 
 def run_views(
