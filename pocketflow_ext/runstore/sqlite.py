@@ -63,6 +63,7 @@ from .views import (
     rebuilt_store,
     run_views,
     runs_page,
+    selected,
 )
 
 _log = get_logger("db")
@@ -576,9 +577,7 @@ class SQLiteRunStore(RunStore):
 
     def _run_sql(self) -> str:
         found = self._found
-        cols = ", ".join(
-            f"r.{c}" if c in found.runs else f"NULL AS {c}" for c in schema.RUN_COLUMNS
-        )
+        cols = selected(schema.RUN_COLUMNS, found.runs, "r.")
         extra = []
         if found.events:
             extra.append(
@@ -769,7 +768,7 @@ class SQLiteRunStore(RunStore):
         """The run as stored, read in one snapshot (a live run's rows stay consistent)."""
         found = self._found
         with self._snapshot() as conn:
-            cols = ", ".join(c if c in found.runs else f"NULL AS {c}" for c in schema.RUN_COLUMNS)
+            cols = selected(schema.RUN_COLUMNS, found.runs)
             run = conn.execute(f"SELECT {cols} FROM pf_runs WHERE run_id = ?", (run_id,))
             row = run.fetchone()
             if row is None:
