@@ -1,4 +1,5 @@
-"""8 threads and 4 processes recording runs into one SQLite file at the same time."""
+"""8 threads and 4 processes recording runs into one run store (an SQLite file, a
+PostgreSQL database) at the same time."""
 
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ THREADS, PROCESSES, RUNS = 8, 4, 8
 SCRIPT = Path(__file__).with_name("many_writers_flow.py")
 
 
-def record_everywhere(db_path: Path, durability: str) -> None:
+def record_everywhere(db_path: str, go: Path, durability: str) -> None:
     """Start every writer, release them together, and fail on any error they met."""
-    go = db_path.with_suffix(".go")
     children = [
         subprocess.Popen(
             [sys.executable, str(SCRIPT), str(db_path), f"p{i}", str(RUNS), durability, str(go)],
@@ -54,9 +54,11 @@ def record_everywhere(db_path: Path, durability: str) -> None:
 
 
 @pytest.mark.parametrize("durability", ["sync", "async", "exit"])
-def test_every_run_of_every_writer_is_recorded_whole_and_terminal(tmp_path, durability):
-    db_path = tmp_path / "shared.db"
-    record_everywhere(db_path, durability)
+def test_every_run_of_every_writer_is_recorded_whole_and_terminal(
+    run_store_url: str, tmp_path: Path, durability: str
+) -> None:
+    db_path = run_store_url
+    record_everywhere(db_path, tmp_path / "go", durability)
     with WorkflowDB(db_path) as db:
         runs = db.list_runs(limit=None)
         assert len(runs) == (THREADS + PROCESSES) * RUNS
