@@ -2,7 +2,7 @@
 
     python durability_child.py DB_PATH RUN_ID DURABILITY STOP_AT [exit] [spill]
 
-Node STOP_AT (1-5) creates ``DB_PATH.blocked`` and then blocks. Without ``exit`` the
+Node STOP_AT (1-5) creates the file ``$DURABILITY_BLOCKED`` names and then blocks. Without ``exit`` the
 run happens in the main thread (the parent SIGKILLs the process); with ``exit`` it runs
 in a daemon thread and the main thread returns as soon as STOP_AT is reached, so the
 interpreter exits normally with the run still in progress. With ``spill``, ``exit`` mode
@@ -11,6 +11,7 @@ moves every node's rows to its temporary file at once.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -40,7 +41,7 @@ def main() -> None:
     at_exit = "exit" in sys.argv[5:]
     if "spill" in sys.argv[5:]:
         writer.EXIT_SPILL_BYTES = 0
-    signal_file = Path(f"{db_path}.blocked")
+    signal_file = Path(os.environ["DURABILITY_BLOCKED"])
     nodes = [Step(i, int(stop_at), signal_file) for i in range(1, 6)]
     for a, b in zip(nodes, nodes[1:], strict=False):
         a >> b
