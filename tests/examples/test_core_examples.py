@@ -79,3 +79,11 @@ def test_demo_records_completed_and_failed_runs_with_nested_paths(
     assert "sources missing" in failed["error_msg"]
     paths = {e["path"] for e in db.get_events(failed["run_id"])}
     assert {"research/Writing/Review", "research/SummariseAll/Summarise"} <= paths
+
+
+def test_large_store_example_records_declared_changes_as_deltas(
+    run_example: Run, tmp_path: Path
+) -> None:
+    out = run_example("large_store.py", str(tmp_path))
+    assert "step 0 (AddRecord): 5001 records, count 1, full checkpoint" in out
+    assert "step 1 (Count): 5001 records, count 2, delta checkpoint" in out
